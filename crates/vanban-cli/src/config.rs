@@ -1,0 +1,123 @@
+//! One layered configuration: built-in defaults, then a TOML file, then `VANBAN_*`
+//! environment variables, then command-line flags — each layer overriding the one before.
+//! Environment and flags are read by clap (a flag wins over its variable); the file is read
+//! here; [`Settings::resolve`] merges them and refuses anything it cannot use.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Options common to every command that opens the data directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "VANBAN_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database, blobs and the default config file.
+    #[arg(long, env = "VANBAN_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data directory).
+    #[arg(long, env = "VANBAN_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, env = "VANBAN_LISTEN", global = true)]
+    pub listen: Option<String>,
+}
+
+/// The configuration file. Unknown keys are an error, not a silent typo.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    /// Mark cookies Secure (when served behind HTTPS).
+    pub secure_cookies: Option<bool>,
+    pub session_hours: Option<i64>,
+    pub max_body_bytes: Option<usize>,
+    pub login_lock_after: Option<i32>,
+    pub login_lock_minutes: Option<i64>,
+}
+
+/// The resolved settings every command works from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    pub server: vanban_server::ServerConfig,
+}
+
+impl Settings {
+    pub fn resolve(args: &CommonArgs, default_data_dir: &str) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(default_data_dir));
+        let database_url = args.database_url.clone().or(file.database_url);
+        if let Some(url) = &database_url {
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…");
+            }
+        }
+        let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen: SocketAddr = listen_text.parse().with_context(|| format!("invalid listen address {listen_text:?}: expected HOST:PORT, e.g. 127.0.0.1:8080"))?;
+        let mut server = vanban_server::ServerConfig::default();
+        if let Some(v) = file.secure_cookies {
+            server.secure_cookies = v;
+        }
+        if let Some(h) = file.session_hours {
+            if !(1..=24 * 30).contains(&h) {
+                bail!("session_hours must be between 1 and 720");
+            }
+            server.session_ttl = chrono::Duration::hours(h);
+        }
+        if let Some(b) = file.max_body_bytes {
+            if b < 1024 {
+                bail!("max_body_bytes must be at least 1024");
+            }
+            server.max_body_bytes = b;
+        }
+        if let Some(n) = file.login_lock_after {
+            if n < 1 {
+                bail!("login_lock_after must be at least 1");
+            }
+            server.login_lock_after = n;
+        }
+        if let Some(m) = file.login_lock_minutes {
+            server.login_lock_for = chrono::Duration::minutes(m.max(1));
+        }
+        Ok(Settings { data_dir, database_url, listen, server })
+    }
+
+    pub async fn open_store(&self) -> anyhow::Result<std::sync::Arc<dyn vanban_store::Store>> {
+        vanban_store::open(self.database_url.as_deref(), &self.data_dir)
+            .await
+            .with_context(|| match &self.database_url {
+                Some(u) => format!("cannot open database {}", redact(u)),
+                None => format!("cannot open database in {}", self.data_dir.display()),
+            })
+    }
+
+    pub fn blobs(&self) -> anyhow::Result<vanban_store::BlobStore> {
+        vanban_store::BlobStore::local(&self.data_dir.join("blobs")).context("cannot open the blob directory")
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,125 @@
+//! Seeds the demo province described by [`crate::demo_plan`] into a store, once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use anyhow::Context;
+use vanban_domain::{Abbreviation, AgencyCode, AgencyLevel, AgencyName, FullName, Position, Role, UnitId, Username};
+use vanban_store::{Actor, AdminScope, AgencyImport, NewAgency, NewUnit, NewUser, Store};
+
+use crate::demo_plan::{self, DemoPlan, Scale};
+
+/// The password of every demo account. Demo data only: a real installation creates users
+/// with `vanban admin create-user`, which generates a password per user.
+pub const DEMO_PASSWORD: &str = "vanban@2026";
+
+pub struct Summary {
+    pub province: String,
+    pub agencies: usize,
+    pub users: i64,
+    pub seeded_now: bool,
+    pub logins: Vec<(String, String, String)>,
+}
+
+/// The accounts printed for a newcomer: (username, role, agency).
+fn featured(plan: &DemoPlan) -> Vec<(String, String, String)> {
+    let wanted = ["admin", "vanthu", "chuyenvien", "truongphong", "lanhdao", "phochutich", "luutru", "stc.admin", "stc.vanthu", "stc.chuyenvien", "stc.lanhdao"];
+    let names: HashMap<&str, &str> = plan.agencies.iter().map(|a| (a.code.as_str(), a.name.as_str())).collect();
+    wanted
+        .iter()
+        .filter_map(|w| plan.users.iter().find(|u| u.username == *w))
+        .map(|u| {
+            let roles: Vec<&str> = u.roles.iter().filter_map(|r| Role::from_str(r).ok()).map(|r| r.label_vi()).collect();
+            (u.username.clone(), roles.join(", "), names.get(u.agency_code.as_str()).copied().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+pub async fn ensure_seeded(store: &dyn Store, scale: Scale) -> anyhow::Result<Summary> {
+    let plan = demo_plan::plan(scale);
+    let existing = store.list_agencies().await?.len();
+    let seeded_now = existing == 0;
+    if seeded_now {
+        seed(store, &plan).await?;
+    }
+    Ok(Summary {
+        province: plan.province_name.clone(),
+        agencies: store.list_agencies().await?.len(),
+        users: store.count_users().await?,
+        seeded_now,
+        logins: featured(&plan),
+    })
+}
+
+pub async fn seed(store: &dyn Store, plan: &DemoPlan) -> anyhow::Result<()> {
+    let actor = Actor::system("vanban demo");
+    let rows = plan
+        .agencies
+        .iter()
+        .map(|a| {
+            Ok(AgencyImport {
+                parent_code: a.parent_code.as_deref().map(AgencyCode::parse).transpose()?,
+                agency: NewAgency {
+                    parent_id: None,
+                    code: AgencyCode::parse(&a.code)?,
+                    name: AgencyName::parse(&a.name)?,
+                    parent_name: a.parent_name.as_deref().map(AgencyName::parse).transpose()?,
+                    abbreviation: Abbreviation::parse(&a.abbreviation)?,
+                    level: AgencyLevel::from_str(a.level)?,
+                    place: a.place.clone(),
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, vanban_domain::DomainError>>()
+        .context("the demo plan has an invalid agency")?;
+    store.import_agencies(&actor, rows).await?;
+
+    let ids: HashMap<String, vanban_domain::AgencyId> =
+        store.list_agencies().await?.into_iter().map(|a| (a.agency.code.as_str().to_owned(), a.agency.id)).collect();
+    let everything = AdminScope::whole_instance();
+    let mut units: HashMap<(String, String), UnitId> = HashMap::new();
+    for u in &plan.units {
+        let agency_id = ids[&u.agency_code];
+        let unit = store
+            .create_unit(&actor, &everything, NewUnit { agency_id, parent_id: None, name: u.name.clone(), abbreviation: Abbreviation::parse(&u.abbreviation)? })
+            .await?;
+        units.insert((u.agency_code.clone(), u.abbreviation.clone()), unit.id);
+    }
+
+    // One hash for the one demo password: hashing 6,812 times would only slow the demo down.
+    let hash = vanban_server::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let users = plan
+        .users
+        .iter()
+        .map(|u| {
+            Ok(NewUser {
+                agency_id: ids[&u.agency_code],
+                unit_id: u.unit_abbreviation.as_ref().and_then(|a| units.get(&(u.agency_code.clone(), a.clone())).copied()),
+                username: Username::parse(&u.username)?,
+                full_name: FullName::parse(&u.full_name)?,
+                email: None,
+                position: Some(Position::parse(&u.position)?),
+                password_hash: hash.clone(),
+                roles: u.roles.iter().map(|r| Role::from_str(r)).collect::<Result<BTreeSet<_>, _>>()?,
+            })
+        })
+        .collect::<Result<Vec<_>, vanban_domain::DomainError>>()
+        .context("the demo plan has an invalid user")?;
+    store.create_users(&actor, users).await?;
+    Ok(())
+}
+
+pub fn print_welcome(s: &Summary, listen: SocketAddr, data_dir: &std::path::Path) {
+    let host = if listen.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listen.ip().to_string() };
+    println!();
+    println!("  vanban — demo {} ({} cơ quan, {} cán bộ){}", s.province, s.agencies, s.users, if s.seeded_now { ", vừa tạo" } else { "" });
+    println!("  Dữ liệu: {}", data_dir.display());
+    println!("  Địa chỉ: http://{host}:{}/", listen.port());
+    println!();
+    println!("  Tài khoản demo (mật khẩu chung: {DEMO_PASSWORD}):");
+    for (user, roles, agency) in &s.logins {
+        println!("    {user:<16} {roles:<22} {agency}");
+    }
+    println!();
+}

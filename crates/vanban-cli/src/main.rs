@@ -1,0 +1,114 @@
+//! `vanban`: the command-line edge. It reads the layered configuration, opens the store and
+//! either serves the web application or runs an operator's command.
+
+mod admin;
+mod config;
+mod demo;
+mod demo_plan;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{CommonArgs, Settings};
+
+/// vanban — văn bản điện tử: draft, sign, issue and keep official documents.
+#[derive(Parser)]
+#[command(name = "vanban", version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web application and API.
+    Serve,
+    /// Create (once) a demo province in the data directory, print the logins, and serve it.
+    Demo {
+        /// `small` (17 agencies) or `full` (510 agencies, 6,812 users, like a real province).
+        #[arg(long, default_value = "small")]
+        scale: DemoScale,
+        /// Seed and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Operators' commands.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DemoScale {
+    Small,
+    Full,
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("VANBAN_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(settings: &Settings, store: std::sync::Arc<dyn vanban_store::Store>) -> anyhow::Result<()> {
+    let state = vanban_server::AppState::new(store, settings.blobs()?, settings.server.clone());
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "vanban is serving");
+    println!("vanban: http://{addr}/");
+    vanban_server::serve(listener, state).await?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let settings = Settings::resolve(&cli.common, "data")?;
+            let store = settings.open_store().await?;
+            serve(&settings, store).await
+        }
+        Command::Demo { scale, no_serve } => {
+            let settings = Settings::resolve(&cli.common, "vanban-demo")?;
+            let store = settings.open_store().await?;
+            let scale = match scale {
+                DemoScale::Small => demo_plan::Scale::Small,
+                DemoScale::Full => demo_plan::Scale::Full,
+            };
+            let summary = demo::ensure_seeded(store.as_ref(), scale).await?;
+            demo::print_welcome(&summary, settings.listen, &settings.data_dir);
+            if no_serve { Ok(()) } else { serve(&settings, store).await }
+        }
+        Command::Admin(cmd) => {
+            let settings = Settings::resolve(&cli.common, "data")?;
+            let store = settings.open_store().await?;
+            admin::run(store.as_ref(), cmd).await
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The one place where errors become HTTP: a status, a stable code, a Vietnamese message for
+//! people and an English one for logs. API handlers answer JSON ([`ApiError`]); page handlers
+//! answer an HTML page or a redirect to the login page ([`PageError`]).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use vanban_domain::DomainError;
+use vanban_store::StoreError;
+
+/// Every error a request can end with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("account locked until {until}")]
+    AccountLocked { until: String },
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("this action is carried out by its own flow: {0}")]
+    NotHere(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        AppError::Store(StoreError::Domain(e))
+    }
+}
+
+impl AppError {
+    /// The stable snake_case code clients and the UI rely on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::AccountLocked { .. } => "account_locked",
+            AppError::Csrf => "csrf_failed",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::NotHere(_) => "action_not_available",
+            AppError::Store(e) => e.code(),
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Csrf | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotHere(_) => StatusCode::CONFLICT,
+            AppError::Store(e) => match e {
+                StoreError::NotFound => StatusCode::NOT_FOUND,
+                StoreError::Conflict { .. } => StatusCode::CONFLICT,
+                StoreError::Domain(DomainError::Forbidden(_)) => StatusCode::FORBIDDEN,
+                StoreError::Domain(DomainError::IllegalTransition { .. }) => StatusCode::CONFLICT,
+                StoreError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                StoreError::UnsupportedUrl(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message shown to people, in Vietnamese.
+    pub fn message_vi(&self) -> String {
+        match self {
+            AppError::Unauthenticated => "Bạn cần đăng nhập để tiếp tục.".into(),
+            AppError::InvalidCredentials => "Tên đăng nhập hoặc mật khẩu không đúng.".into(),
+            AppError::AccountLocked { until } => {
+                format!("Tài khoản tạm khóa do đăng nhập sai nhiều lần. Vui lòng thử lại sau {until}.")
+            }
+            AppError::Csrf => "Phiên làm việc không hợp lệ hoặc biểu mẫu đã hết hạn. Vui lòng tải lại trang.".into(),
+            AppError::Forbidden(_) | AppError::Store(StoreError::Domain(DomainError::Forbidden(_))) => {
+                "Bạn không có quyền thực hiện thao tác này.".into()
+            }
+            AppError::PayloadTooLarge => "Dữ liệu gửi lên vượt quá dung lượng cho phép.".into(),
+            AppError::BadRequest(_) => "Yêu cầu không hợp lệ.".into(),
+            AppError::NotHere(_) => "Thao tác này được thực hiện ở bước riêng của quy trình (ký số, phát hành).".into(),
+            AppError::Store(StoreError::NotFound) => "Không tìm thấy đối tượng yêu cầu.".into(),
+            AppError::Store(StoreError::Conflict { code }) => match *code {
+                "duplicate_agency_code" => "Mã định danh cơ quan đã tồn tại.".into(),
+                "duplicate_username" => "Tên đăng nhập đã được sử dụng.".into(),
+                "duplicate_unit" => "Đơn vị với ký hiệu này đã tồn tại trong cơ quan.".into(),
+                _ => "Dữ liệu bị trùng.".into(),
+            },
+            AppError::Store(StoreError::Domain(e)) => e.message_vi(),
+            AppError::Store(StoreError::UnsupportedUrl(_)) => "Địa chỉ cơ sở dữ liệu không được hỗ trợ.".into(),
+            AppError::Store(_) | AppError::Internal(_) => "Hệ thống gặp lỗi. Vui lòng thử lại sau.".into(),
+        }
+    }
+
+    fn log(&self) {
+        if self.status().is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        } else {
+            tracing::debug!(code = self.code(), error = %self, "request refused");
+        }
+    }
+}
+
+/// The JSON body of every API error.
+#[derive(serde::Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+    pub message_vi: String,
+}
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log();
+        let message = match &e {
+            // Never leak internals to clients; the log has them.
+            AppError::Internal(_) | AppError::Store(StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Blob(_)) => {
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody { error: ErrorDetail { code: e.code(), message, message_vi: e.message_vi() } };
+        (e.status(), Json(body)).into_response()
+    }
+}
+
+/// An error answered as an HTML page (or, when not signed in, a redirect to the login page).
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        if matches!(e, AppError::Unauthenticated) {
+            return Redirect::to("/login").into_response();
+        }
+        e.log();
+        let page = crate::pages::ErrorPage { status: e.status().as_u16(), code: e.code(), message: e.message_vi() };
+        let html = askama::Template::render(&page).unwrap_or_else(|_| e.message_vi());
+        (e.status(), Html(html)).into_response()
+    }
+}

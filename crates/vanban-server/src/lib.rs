@@ -1,0 +1,173 @@
+//! The HTTP edge of vanban: Vietnamese pages, the JSON API, sessions and CSRF, health and
+//! metrics. It knows nothing of SQL: it holds an `Arc<dyn Store>` and maps errors to HTTP in
+//! one place ([`error`]).
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod pages;
+mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use vanban_store::{BlobStore, Store};
+
+use crate::error::{ApiError, AppError, PageError};
+
+/// Settings of the HTTP server (the CLI fills them from its layered configuration).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Mark cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    pub session_ttl: chrono::Duration,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Failed logins in a row that lock an account.
+    pub login_lock_after: i32,
+    pub login_lock_for: chrono::Duration,
+    /// Wait after a failed login, multiplied by the failures in a row (up to 5).
+    pub login_failure_delay: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            secure_cookies: false,
+            session_ttl: chrono::Duration::hours(10),
+            max_body_bytes: 1024 * 1024,
+            login_lock_after: 5,
+            login_lock_for: chrono::Duration::minutes(15),
+            login_failure_delay: Duration::from_millis(300),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub blobs: BlobStore,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, blobs: BlobStore, config: ServerConfig) -> Self {
+        AppState { store, blobs, config: Arc::new(config) }
+    }
+}
+
+/// The whole application as one router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .route("/api/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(telemetry::render))
+        .route("/static/{file}", get(static_file))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn(uniform_errors))
+        .layer(middleware::from_fn(telemetry::track))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
+        ))
+        .with_state(state)
+}
+
+/// Serves the router until the shutdown signal (Ctrl-C or SIGTERM).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Errors produced by layers (a body over the limit) answer in vanban's format too.
+async fn uniform_errors(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let is_ours = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.to_str().is_ok_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
+    });
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_ours {
+        return if is_api {
+            ApiError(AppError::PayloadTooLarge).into_response()
+        } else {
+            PageError(AppError::PayloadTooLarge).into_response()
+        };
+    }
+    resp
+}
+
+async fn not_found(req: Request) -> Response {
+    let e = AppError::Store(vanban_store::StoreError::NotFound);
+    if req.uri().path().starts_with("/api/") { ApiError(e).into_response() } else { PageError(e).into_response() }
+}
+
+const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// The OpenAPI document, for tests.
+pub fn openapi_document() -> &'static str {
+    OPENAPI
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "backend": state.store.backend() })).into_response(),
+        Err(e) => ApiError(e.into()).into_response(),
+    }
+}
+
+/// Static files are compiled into the binary: one file to deploy.
+const STATIC_FILES: &[(&str, &str, &[u8])] = &[
+    ("htmx.min.2.0.8.js", "text/javascript", include_bytes!("../static/htmx.min.2.0.8.js")),
+    ("vanban.css", "text/css", include_bytes!("../static/vanban.css")),
+];
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, bytes)) => (
+            [(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")],
+            *bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

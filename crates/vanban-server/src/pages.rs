@@ -1,0 +1,592 @@
+//! The Vietnamese pages: server-rendered askama templates, htmx for small swaps. Each form
+//! carries the session's CSRF token; each page is built from the caller's scope only.
+
+use std::str::FromStr;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use vanban_domain::{AgencyId, DocumentType, OutgoingAction, OutgoingState, Permission, Priority, Role};
+
+use crate::AppState;
+use crate::api::{self, AgencyInput, DraftInput, TransitionBody, UnitInput, UserInput};
+use crate::auth::{self, PageSession, Session};
+use crate::error::{AppError, PageError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/agencies", get(agencies).post(agencies_create))
+        .route("/agencies/{id}/units", post(units_create))
+        .route("/users", get(users).post(users_create))
+        .route("/users/{id}/password", post(users_password))
+        .route("/documents", get(documents).post(documents_create))
+        .route("/documents/{id}", get(document))
+        .route("/documents/{id}/transition", post(document_transition))
+        .route("/audit", get(audit))
+}
+
+/// Vietnam time (UTC+07:00), the zone of every date shown to people.
+pub fn vn_offset() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("UTC+07:00 is a valid offset")
+}
+
+/// "dd/mm/yyyy HH:MM" in Vietnam time.
+pub fn format_vn_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&vn_offset()).format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// A page form: urlencoded pairs, repeated keys kept (checkbox lists).
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn opt(&self, name: &str) -> Option<String> {
+        Some(self.get(name).trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE { AppError::PayloadTooLarge } else { AppError::BadRequest(r.body_text()) }
+        })?;
+        let pairs = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), vanban_domain::nfc(&v))).collect();
+        Ok(FormData(pairs))
+    }
+}
+
+/// What the page frame shows about the signed-in user.
+pub struct Nav {
+    pub user_name: String,
+    pub agency_name: String,
+    pub csrf: String,
+    pub is_admin: bool,
+}
+
+impl Nav {
+    fn of(s: &Session) -> Self {
+        Nav {
+            user_name: s.user.user.full_name.as_str().to_owned(),
+            agency_name: s.agency.agency.name.as_str().to_owned(),
+            csrf: s.csrf_token.clone(),
+            is_admin: s.caller.has(Permission::ManageUsers),
+        }
+    }
+}
+
+/// A one-line message above the page content.
+pub struct Notice {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+impl Notice {
+    fn ok(text: &str) -> Option<Notice> {
+        Some(Notice { kind: "ok", text: text.to_owned() })
+    }
+    fn error(e: &AppError) -> Option<Notice> {
+        Some(Notice { kind: "error", text: e.message_vi() })
+    }
+}
+
+fn render<T: Template>(status: StatusCode, t: &T) -> Result<Response, PageError> {
+    let html = t.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    Ok((status, Html(html)).into_response())
+}
+
+/// Renders a page after a failed form: the same page, the error on top, the error's status.
+async fn rerender<F, Fut>(e: AppError, page: F) -> Result<Response, PageError>
+where
+    F: FnOnce(Option<Notice>) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, PageError>>,
+{
+    if matches!(e, AppError::Csrf | AppError::Unauthenticated) || e.status().is_server_error() {
+        return Err(PageError(e));
+    }
+    let status = e.status();
+    let mut resp = page(Notice::error(&e)).await?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    error: Option<String>,
+    username: String,
+}
+
+async fn login_form(State(state): State<AppState>) -> Result<Response, PageError> {
+    login_page(&state, StatusCode::OK, None, String::new())
+}
+
+fn login_page(state: &AppState, status: StatusCode, error: Option<String>, username: String) -> Result<Response, PageError> {
+    let csrf = auth::random_token();
+    let cookie = auth::set_cookie(state, auth::LOGIN_CSRF_COOKIE, &csrf, 3600);
+    let mut resp = render(status, &LoginPage { csrf, error, username })?;
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+async fn login_submit(State(state): State<AppState>, headers: HeaderMap, req: Request) -> Result<Response, PageError> {
+    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let form = FormData::from_request(req, &state).await?;
+    // Login CSRF: the form must echo the random value this browser got as a cookie.
+    let expected = auth::cookie_value(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or("");
+    if expected.is_empty() || !auth::constant_time_eq(expected, form.get("csrf")) {
+        return login_page(&state, StatusCode::FORBIDDEN, Some(AppError::Csrf.message_vi()), form.get("username").to_owned());
+    }
+    match auth::login(&state, form.get("username"), form.get("password"), ip).await {
+        Ok((token, _)) => {
+            let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, &token, state.config.session_ttl.num_seconds());
+            let clear = auth::set_cookie(&state, auth::LOGIN_CSRF_COOKIE, "", 0);
+            let mut resp = Redirect::to("/").into_response();
+            resp.headers_mut().append(header::SET_COOKIE, cookie);
+            resp.headers_mut().append(header::SET_COOKIE, clear);
+            Ok(resp)
+        }
+        Err(e) if e.status().is_client_error() => login_page(&state, e.status(), Some(e.message_vi()), form.get("username").to_owned()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn logout(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    state.store.delete_session(&s.token_hash).await?;
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut().append(header::SET_COOKIE, auth::set_cookie(&state, auth::SESSION_COOKIE, "", 0));
+    Ok(resp)
+}
+
+/// An agency as the pages show it.
+struct AgencyView {
+    name: String,
+    parent_name: Option<String>,
+    code: String,
+    level: &'static str,
+    abbreviation: String,
+    place: String,
+}
+
+impl AgencyView {
+    fn of(a: &vanban_domain::Agency) -> Self {
+        AgencyView {
+            name: a.name.as_str().to_owned(),
+            parent_name: a.parent_name.as_ref().map(|n| n.as_str().to_owned()),
+            code: a.code.as_str().to_owned(),
+            level: a.level.label_vi(),
+            abbreviation: a.abbreviation.as_str().to_owned(),
+            place: a.place.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Nav,
+    notice: Option<Notice>,
+    agency: AgencyView,
+    position: Option<String>,
+    roles: Vec<&'static str>,
+    /// (state code, Vietnamese label, count)
+    counts: Vec<(String, &'static str, i64)>,
+}
+
+fn state_label(state: &str) -> &'static str {
+    OutgoingState::from_str(state).map(|s| s.label_vi()).unwrap_or("Khác")
+}
+
+async fn home(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
+    let counts = state.store.count_by_state(&s.scope()).await?;
+    let page = HomePage {
+        nav: Nav::of(&s),
+        notice: None,
+        agency: AgencyView::of(&s.agency.agency),
+        position: s.user.user.position.as_ref().map(|p| p.as_str().to_owned()),
+        roles: s.caller.roles.iter().map(|r| r.label_vi()).collect(),
+        counts: counts.into_iter().map(|c| { let l = state_label(&c.state); (c.state, l, c.count) }).collect(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+struct AgencyRow {
+    depth: usize,
+    name: String,
+    code: String,
+    abbreviation: String,
+    level: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "agencies.html")]
+struct AgenciesPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    rows: Vec<AgencyRow>,
+    can_create: bool,
+    /// (id, name) of agencies the administrator may add children to.
+    parents: Vec<(String, String)>,
+}
+
+async fn agencies_page(state: &AppState, s: &Session, notice: Option<Notice>) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewAgency)?;
+    let all = state.store.list_agencies().await?;
+    let scope = if s.caller.has(Permission::ManageAgencies) { state.store.admin_scope(&s.caller).await.ok() } else { None };
+    let parents = match &scope {
+        Some(sc) => all.iter().filter(|a| sc.covers_path(&a.path)).map(|a| (a.agency.id.to_string(), a.agency.name.as_str().to_owned())).collect(),
+        None => Vec::new(),
+    };
+    let rows = all
+        .iter()
+        .map(|a| AgencyRow {
+            depth: a.path.matches('/').count().saturating_sub(2) * 2,
+            name: a.agency.name.as_str().to_owned(),
+            code: a.agency.code.as_str().to_owned(),
+            abbreviation: a.agency.abbreviation.as_str().to_owned(),
+            level: a.agency.level.label_vi(),
+        })
+        .collect();
+    render(StatusCode::OK, &AgenciesPage { nav: Nav::of(s), notice, rows, can_create: scope.is_some(), parents })
+}
+
+async fn agencies(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
+    agencies_page(&state, &s, None).await
+}
+
+async fn agencies_create(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let input = AgencyInput {
+        parent_id: form.get("parent_id").to_owned(),
+        code: form.get("code").to_owned(),
+        name: form.get("name").to_owned(),
+        parent_name: form.opt("parent_name"),
+        abbreviation: form.get("abbreviation").to_owned(),
+        level: form.get("level").to_owned(),
+        place: form.get("place").to_owned(),
+    };
+    match api::create_agency_as(&state, &s, &input).await {
+        Ok(a) => agencies_page(&state, &s, Notice::ok(&format!("Đã thêm cơ quan {}.", a.agency.name))).await,
+        Err(e) => rerender(e, |n| agencies_page(&state, &s, n)).await,
+    }
+}
+
+async fn units_create(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let agency: AgencyId = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let input = UnitInput { name: form.get("name").to_owned(), abbreviation: form.get("abbreviation").to_owned(), parent_id: form.opt("parent_id") };
+    match api::create_unit_as(&state, &s, agency, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/users?agency={agency}")).into_response()),
+        Err(e) => rerender(e, |n| users_page(&state, &s, Some(agency), n)).await,
+    }
+}
+
+struct UserRow {
+    id: String,
+    full_name: String,
+    username: String,
+    position: String,
+    roles: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    agency_id: String,
+    agency_name: String,
+    users: Vec<UserRow>,
+    /// (id, name, selected) of agencies within the administrator's reach.
+    agencies: Vec<(String, String, bool)>,
+    all_roles: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Deserialize)]
+struct AgencyQuery {
+    agency: Option<String>,
+}
+
+async fn users_page(state: &AppState, s: &Session, agency: Option<AgencyId>, notice: Option<Notice>) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewAgency)?;
+    let admin = if s.caller.has(Permission::ManageUsers) { Some(state.store.admin_scope(&s.caller).await?) } else { None };
+    let target = agency.unwrap_or(s.caller.agency_id);
+    let list = match (&admin, target == s.caller.agency_id) {
+        (_, true) => state.store.list_users(&s.scope()).await?,
+        (Some(sc), false) => state.store.list_users_admin(sc, target).await?,
+        (None, false) => return Err(AppError::Store(vanban_store::StoreError::NotFound).into()),
+    };
+    let agencies = match &admin {
+        Some(sc) => state
+            .store
+            .list_agencies()
+            .await?
+            .into_iter()
+            .filter(|a| sc.covers_path(&a.path))
+            .map(|a| (a.agency.id.to_string(), a.agency.name.as_str().to_owned(), a.agency.id == target))
+            .collect(),
+        None => Vec::new(),
+    };
+    let agency_name = state.store.get_agency(target).await?.agency.name.as_str().to_owned();
+    let users = list
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.user.id.to_string(),
+            full_name: u.user.full_name.as_str().to_owned(),
+            username: u.user.username.as_str().to_owned(),
+            position: u.user.position.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            roles: u.roles.iter().map(|r| r.label_vi()).collect(),
+        })
+        .collect();
+    let all_roles = Role::ALL.iter().map(|r| (r.as_str(), r.label_vi())).collect();
+    render(StatusCode::OK, &UsersPage { nav: Nav::of(s), notice, agency_id: target.to_string(), agency_name, users, agencies, all_roles })
+}
+
+async fn users(State(state): State<AppState>, PageSession(s): PageSession, Query(q): Query<AgencyQuery>) -> Result<Response, PageError> {
+    let agency = q.agency.as_deref().filter(|a| !a.is_empty()).map(|a| a.parse::<AgencyId>()).transpose().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    users_page(&state, &s, agency, None).await
+}
+
+async fn users_create(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let input = UserInput {
+        agency_id: form.opt("agency_id"),
+        unit_id: form.opt("unit_id"),
+        username: form.get("username").to_owned(),
+        full_name: form.get("full_name").to_owned(),
+        email: form.opt("email"),
+        position: form.opt("position"),
+        password: form.get("password").to_owned(),
+        roles: form.all("roles"),
+    };
+    let agency = input.agency_id.as_deref().and_then(|a| a.parse::<AgencyId>().ok());
+    match api::create_user_as(&state, &s, &input).await {
+        Ok(u) => users_page(&state, &s, agency, Notice::ok(&format!("Đã thêm cán bộ {}.", u.user.full_name))).await,
+        Err(e) => rerender(e, |n| users_page(&state, &s, agency, n)).await,
+    }
+}
+
+async fn users_password(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    match api::reset_password_as(&state, &s, id, form.get("password")).await {
+        Ok(()) => users_page(&state, &s, None, Notice::ok("Đã đặt lại mật khẩu.")).await,
+        Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
+    }
+}
+
+struct DocRow {
+    id: String,
+    doc_type: &'static str,
+    subject: String,
+    priority: &'static str,
+    urgent: bool,
+    state: &'static str,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "documents.html")]
+struct DocumentsPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    state_label: Option<&'static str>,
+    docs: Vec<DocRow>,
+    can_draft: bool,
+    types: Vec<(&'static str, &'static str)>,
+    priorities: Vec<(u8, &'static str)>,
+}
+
+fn priority_of(d: &vanban_store::DocumentRecord) -> Priority {
+    d.metadata.get("priority").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or(Priority::Normal)
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    state: Option<String>,
+}
+
+async fn documents_page(state: &AppState, s: &Session, filter: Option<String>, notice: Option<Notice>) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let list = state.store.list_documents(&s.scope(), filter.as_deref(), 200).await?;
+    let docs = list
+        .iter()
+        .map(|d| {
+            let p = priority_of(d);
+            DocRow {
+                id: d.id.to_string(),
+                doc_type: d.doc_type.name_vi(),
+                subject: d.subject.clone(),
+                priority: p.label_vi(),
+                urgent: p.is_urgent(),
+                state: state_label(&d.state),
+                updated: format_vn_time(d.updated_at),
+            }
+        })
+        .collect();
+    let page = DocumentsPage {
+        nav: Nav::of(s),
+        notice,
+        state_label: filter.as_deref().map(state_label),
+        docs,
+        can_draft: s.caller.has(Permission::CreateDraft),
+        types: DocumentType::ALL.iter().map(|t| (t.as_str(), t.name_vi())).collect(),
+        priorities: [Priority::Normal, Priority::Urgent, Priority::VeryUrgent, Priority::Flash].iter().map(|p| (p.code(), p.label_vi())).collect(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+async fn documents(State(state): State<AppState>, PageSession(s): PageSession, Query(q): Query<StateQuery>) -> Result<Response, PageError> {
+    documents_page(&state, &s, q.state.filter(|s| !s.is_empty()), None).await
+}
+
+async fn documents_create(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let due_date = match form.opt("due_date") {
+        Some(d) => Some(chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| AppError::from(vanban_domain::DomainError::InvalidValue { field: "DueDate", reason: "not a date" }))?),
+        None => None,
+    };
+    let input = DraftInput {
+        doc_type: form.get("doc_type").to_owned(),
+        subject: form.get("subject").to_owned(),
+        description: form.opt("description"),
+        priority: form.opt("priority").and_then(|p| p.parse().ok()),
+        due_date,
+        recipients: Vec::new(),
+    };
+    match api::create_draft_as(&state, &s, &input).await {
+        Ok(d) => Ok(Redirect::to(&format!("/documents/{}", d.id)).into_response()),
+        Err(e) => rerender(e, |n| documents_page(&state, &s, None, n)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "document.html")]
+struct DocumentPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    id: String,
+    doc_type: &'static str,
+    subject: String,
+    state: &'static str,
+    priority: &'static str,
+    organ_name: String,
+    created: String,
+    updated: String,
+    /// (action code, button label, needs a reason)
+    actions: Vec<(&'static str, &'static str, bool)>,
+}
+
+fn action_label(a: OutgoingAction) -> &'static str {
+    match a {
+        OutgoingAction::SubmitForReview => "Trình duyệt",
+        OutgoingAction::ReturnToDrafter => "Trả lại",
+        OutgoingAction::Approve => "Duyệt",
+        _ => "",
+    }
+}
+
+async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<Notice>) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let d = state.store.get_document(&s.scope(), id).await?;
+    let current = OutgoingState::from_str(&d.state).ok();
+    let actions = api::DIRECT_ACTIONS
+        .iter()
+        .filter(|a| s.caller.has(a.required_permission()) && current.is_some_and(|c| c.apply(**a).is_ok()))
+        .map(|a| (a.as_str(), action_label(*a), *a == OutgoingAction::ReturnToDrafter))
+        .collect();
+    let p = priority_of(&d);
+    let page = DocumentPage {
+        nav: Nav::of(s),
+        notice,
+        id: d.id.to_string(),
+        doc_type: d.doc_type.name_vi(),
+        subject: d.subject.clone(),
+        state: state_label(&d.state),
+        priority: p.label_vi(),
+        organ_name: d.metadata.get("organ_name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        created: format_vn_time(d.created_at),
+        updated: format_vn_time(d.updated_at),
+        actions,
+    };
+    render(StatusCode::OK, &page)
+}
+
+async fn document(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>) -> Result<Response, PageError> {
+    document_page(&state, &s, &id, None).await
+}
+
+async fn document_transition(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>, form: FormData) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let doc_id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let body = TransitionBody { action: form.get("action").to_owned(), reason: form.opt("reason") };
+    match api::transition_as(&state, &s, doc_id, &body).await {
+        Ok(_) => document_page(&state, &s, &id, Notice::ok("Đã cập nhật trạng thái văn bản.")).await,
+        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
+    }
+}
+
+struct AuditRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    object: String,
+    from: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    events: Vec<AuditRow>,
+}
+
+async fn audit(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewAudit)?;
+    let scope = state.store.admin_scope(&s.caller).await?;
+    let events = state
+        .store
+        .list_audit(&scope, 200)
+        .await?
+        .into_iter()
+        .map(|e| AuditRow {
+            seq: e.seq,
+            at: format_vn_time(e.at),
+            actor: e.actor_user_id.map(|u| u.to_string()).unwrap_or_else(|| "hệ thống".into()),
+            action: e.action,
+            object: format!("{} {}", e.object_type, e.object_id),
+            from: e.from.unwrap_or_default(),
+        })
+        .collect();
+    render(StatusCode::OK, &AuditPage { nav: Nav::of(&s), notice: None, events })
+}

@@ -1,0 +1,163 @@
+//! For each role in agency A and for users of agency B, each API route answers as the role
+//! allows (2xx) or refuses (403/404) — and nothing of the other agency leaks into any answer.
+//! The expectations are written out by hand from the role descriptions of Decree 30, not
+//! computed from the permission matrix they test.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::{Client, TestApp, draft};
+
+const ROLES: [&str; 6] = ["admin", "clerk", "specialist", "unithead", "leader", "archivist"];
+
+/// Ids and words of agency B that no response to an agency-A user may contain.
+struct Secrets {
+    words: Vec<String>,
+}
+
+impl Secrets {
+    fn check(&self, who: &str, what: &str, body: &str) {
+        for w in &self.words {
+            assert!(!body.contains(w.as_str()), "{who} {what}: response leaks {w:?} of the other agency: {body}");
+        }
+    }
+}
+
+fn ok(status: StatusCode) -> bool {
+    status.is_success()
+}
+
+#[tokio::test]
+async fn every_route_answers_as_each_role_allows() {
+    let app = TestApp::new().await;
+    let a = app.a;
+    let b = app.b;
+
+    // Objects of agency B, made by B's own users.
+    let b_spec = app.login("b.specialist").await;
+    let b_doc = draft(&b_spec, "Bí mật của Sở Nội vụ về biên chế").await;
+    let b_admin = app.login("b.admin").await;
+    let b_users = b_admin.get("/api/v1/users").await.json();
+    let b_user_id = b_users.as_array().unwrap().iter().find(|u| u["username"] == "b.clerk").unwrap()["id"].as_str().unwrap().to_owned();
+    let b_units = b_admin.get(&format!("/api/v1/agencies/{b}/units")).await.json();
+    let b_unit_id = b_units[0]["id"].as_str().unwrap().to_owned();
+    let secrets = Secrets {
+        words: vec![b_doc.clone(), "Bí mật của Sở Nội vụ".into(), b_user_id.clone(), "b.clerk".into(), "b.specialist".into(), b_unit_id.clone(), "TCBM".into()],
+    };
+
+    // Objects of agency A.
+    let a_spec = app.login("a.specialist").await;
+    let a_doc = draft(&a_spec, "Công văn về việc lập dự toán ngân sách năm 2027").await;
+    let a_users = a_spec.get("/api/v1/users").await.json();
+    let a_clerk_id = a_users.as_array().unwrap().iter().find(|u| u["username"] == "a.clerk").unwrap()["id"].as_str().unwrap().to_owned();
+
+    for (i, name) in ROLES.iter().enumerate() {
+        let who = format!("a.{name}");
+        let c: Client = app.login(&who).await;
+        let is = |roles: &[&str]| roles.contains(name);
+        let check = |what: &str, r: crate::harness::Response, allowed: bool| {
+            if allowed {
+                assert!(ok(r.status), "{who} {what}: expected success, got {} {}", r.status, r.body);
+            } else {
+                assert!(matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{who} {what}: expected 403/404, got {} {}", r.status, r.body);
+                assert!(!r.error_code().is_empty(), "{who} {what}: refusal without an error code");
+            }
+            secrets.check(&who, what, &r.body);
+        };
+
+        // Reading one's own agency: every role.
+        check("GET /me", c.get("/api/v1/me").await, true);
+        check("GET /agencies", c.get("/api/v1/agencies").await, true);
+        check("GET /agencies/A", c.get(&format!("/api/v1/agencies/{a}")).await, true);
+        check("GET /agencies/A/units", c.get(&format!("/api/v1/agencies/{a}/units")).await, true);
+        check("GET /users", c.get("/api/v1/users").await, true);
+        check("GET /users/A-clerk", c.get(&format!("/api/v1/users/{a_clerk_id}")).await, true);
+        check("GET /documents", c.get("/api/v1/documents").await, true);
+        check("GET /documents/A", c.get(&format!("/api/v1/documents/{a_doc}")).await, true);
+
+        // Agency B's insides: nobody in A, not even A's administrator.
+        for (what, path) in [
+            ("GET /agencies/B/units", format!("/api/v1/agencies/{b}/units")),
+            ("GET /users?agency_id=B", format!("/api/v1/users?agency_id={b}")),
+            ("GET /users/B-clerk", format!("/api/v1/users/{b_user_id}")),
+            ("GET /documents/B", format!("/api/v1/documents/{b_doc}")),
+        ] {
+            let r = c.get(&path).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{who} {what}: {}", r.body);
+            secrets.check(&who, what, &r.body);
+        }
+        let r = c.post(&format!("/api/v1/documents/{b_doc}/transitions"), json!({ "action": "submit_for_review" })).await;
+        assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{who} transition B doc: {}", r.body);
+        let r = c.post(&format!("/api/v1/agencies/{b}/units"), json!({ "name": "Phòng X", "abbreviation": "PX" })).await;
+        assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{who} unit in B: {}", r.body);
+
+        // Administration: admin only.
+        let admin = is(&["admin"]);
+        let r = c.post("/api/v1/agencies", json!({ "parent_id": a.to_string(), "code": format!("000.0{}.01.H58", i + 1), "name": format!("Chi cục số {i}"), "abbreviation": format!("CC{i}"), "level": "provincial", "place": "Bình An" })).await;
+        check("POST /agencies", r, admin);
+        let r = c.post(&format!("/api/v1/agencies/{a}/units"), json!({ "name": format!("Phòng số {i}"), "abbreviation": format!("P{i}") })).await;
+        check("POST /agencies/A/units", r, admin);
+        let r = c.post("/api/v1/users", json!({ "username": format!("new.{name}"), "full_name": "Trần Thị Mới", "password": "mat-khau-moi-123", "roles": ["specialist"] })).await;
+        check("POST /users", r, admin);
+        let r = c.send(Method::PUT, &format!("/api/v1/users/{a_clerk_id}/roles"), Some(json!({ "roles": ["clerk"] }))).await;
+        check("PUT /users/A-clerk/roles", r, admin);
+        let r = c.post(&format!("/api/v1/users/{a_clerk_id}/password"), json!({ "password": crate::harness::PASSWORD })).await;
+        check("POST /users/A-clerk/password", r, admin);
+        check("GET /audit", c.get("/api/v1/audit").await, admin);
+        // The chain spans the whole instance: only the top-level agency's administrator.
+        check("GET /audit/verify", c.get("/api/v1/audit/verify").await, false);
+
+        // Drafting: specialists and unit heads draft; unit heads and leaders review; leaders approve.
+        let r = c.post("/api/v1/documents", json!({ "doc_type": "quyet_dinh", "subject": format!("Dự thảo của {who}") })).await;
+        check("POST /documents", r, is(&["specialist", "unithead"]));
+        let fresh = draft(&a_spec, &format!("Văn bản thử quyền trình của {who}")).await;
+        let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await;
+        check("submit_for_review", r, is(&["specialist", "unithead"]));
+        let fresh = draft(&a_spec, &format!("Văn bản thử quyền duyệt của {who}")).await;
+        assert!(ok(a_spec.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await.status));
+        let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "return_to_drafter", "reason": "Cần bổ sung căn cứ pháp lý" })).await;
+        check("return_to_drafter", r, is(&["unithead", "leader"]));
+        let fresh = draft(&a_spec, &format!("Văn bản thử quyền phê duyệt của {who}")).await;
+        assert!(ok(a_spec.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await.status));
+        let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "approve" })).await;
+        check("approve", r, is(&["leader"]));
+
+        // Lists never contain B's things (checked by `secrets` above), and do contain A's.
+        let docs = c.get("/api/v1/documents").await.body;
+        assert!(docs.contains(&a_doc), "{who}: own agency's document missing from the list");
+    }
+
+    // The top-level administrator may verify the chain; it is intact after all of the above.
+    let root = app.login("root.admin").await;
+    let r = root.get("/api/v1/audit/verify").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["first_broken_seq"], serde_json::Value::Null);
+
+    // The audit view of A's administrator holds A's events and none of B's.
+    let a_admin = app.login("a.admin").await;
+    let events = a_admin.get("/api/v1/audit?limit=1000").await.json();
+    let events = events.as_array().unwrap();
+    assert!(events.iter().any(|e| e["action"] == "document.create_draft"));
+    assert!(events.iter().all(|e| e["agency_id"] != b.to_string()), "A's audit view shows B's events");
+    secrets.check("a.admin", "GET /audit", &serde_json::to_string(events).unwrap());
+    let _ = app.root;
+}
+
+#[tokio::test]
+async fn signing_and_issuing_are_not_shortcuts() {
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let leader = app.login("a.leader").await;
+    let doc = draft(&spec, "Quyết định về việc phân bổ kinh phí").await;
+    // Nothing unapproved reaches signing: a draft cannot be signed.
+    let r = leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "sign" })).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // And even an approved one is signed only by the signing flow, which produces the signature.
+    assert!(spec.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "submit_for_review" })).await.status.is_success());
+    assert!(leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "approve" })).await.status.is_success());
+    let r = leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "sign" })).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "action_not_available");
+    let state = spec.get(&format!("/api/v1/documents/{doc}")).await.json()["state"].clone();
+    assert_eq!(state, "approved");
+}

@@ -1,0 +1,121 @@
+//! The Vietnamese pages, health, metrics and the OpenAPI document.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+
+use crate::harness::TestApp;
+
+#[tokio::test]
+async fn pages_need_a_session_and_show_the_agency() {
+    let app = TestApp::new().await;
+    let r = app.request(Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/login");
+    let c = app.login("a.clerk").await;
+    let home = c.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Sở Tài chính"));
+    assert!(home.body.contains("000.00.01.H58"));
+    assert!(home.body.contains("Văn thư"));
+    assert!(!home.body.contains("Sở Nội vụ"), "the home page shows only the caller's agency");
+    assert!(home.headers.get(header::CONTENT_SECURITY_POLICY).is_some());
+    for path in ["/documents", "/agencies", "/users"] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+    }
+    // Not an administrator: no audit page, in Vietnamese.
+    let r = c.get("/audit").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("Bạn không có quyền thực hiện thao tác này."));
+    let r = c.get("/no/such/page").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("Không tìm thấy"));
+}
+
+#[tokio::test]
+async fn drafting_and_review_through_the_forms() {
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let r = spec.form("/documents", &[("csrf", &spec.csrf), ("doc_type", "cong_van"), ("priority", "1"), ("subject", "V/v góp ý dự thảo Quy chế làm việc")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let location = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+    let page = spec.get(&location).await;
+    assert!(page.body.contains("V/v góp ý dự thảo Quy chế làm việc"));
+    assert!(page.body.contains("Dự thảo"));
+    assert!(page.body.contains("Khẩn"));
+    // A form without its CSRF token is refused and changes nothing.
+    let r = spec.form(&format!("{location}/transition"), &[("action", "submit_for_review")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = spec.form(&format!("{location}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Đang xem xét"), "{}", r.body);
+    // The leader returns it: the reason is required.
+    let leader = app.login("a.leader").await;
+    let r = leader.form(&format!("{location}/transition"), &[("csrf", &leader.csrf), ("action", "return_to_drafter")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("reason"), "{}", r.body);
+    let r = leader.form(&format!("{location}/transition"), &[("csrf", &leader.csrf), ("action", "return_to_drafter"), ("reason", "Bổ sung căn cứ")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Dự thảo"));
+    // Bad form input re-renders the page with the Vietnamese error.
+    let r = spec.form("/documents", &[("csrf", &spec.csrf), ("doc_type", "cong_van"), ("subject", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("data-testid=\"notice\""), "{}", r.body);
+}
+
+#[tokio::test]
+async fn admin_pages_create_users_and_agencies() {
+    let app = TestApp::new().await;
+    let admin = app.login("a.admin").await;
+    let r = admin
+        .form("/users", &[("csrf", &admin.csrf), ("agency_id", &app.a.to_string()), ("username", "pham.van.c"), ("full_name", "Phạm Văn C"), ("password", "mat-khau-dai-du"), ("roles", "clerk"), ("roles", "specialist")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Đã thêm cán bộ Phạm Văn C."));
+    let users = admin.get("/api/v1/users").await.json();
+    let c = users.as_array().unwrap().iter().find(|u| u["username"] == "pham.van.c").unwrap().clone();
+    assert_eq!(c["roles"], serde_json::json!(["clerk", "specialist"]));
+    let r = admin.form("/agencies", &[("csrf", &admin.csrf), ("parent_id", &app.a.to_string()), ("code", "bad"), ("name", "X"), ("abbreviation", "X"), ("level", "provincial"), ("place", "Bình An")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Mã định danh"), "{}", r.body);
+    let audit = admin.get("/audit").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(audit.body.contains("user.create"));
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    let app = TestApp::new().await;
+    let r = app.request(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["backend"], "sqlite");
+    let r = app.request(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("vanban_http_requests_total"), "{}", r.body);
+    let r = app.request(Request::get("/static/htmx.min.2.0.8.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Every API route is documented, and the document names no route that does not exist.
+    let spec: serde_json::Value = serde_json::from_str(vanban_server::openapi_document()).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    let api = include_str!("../../src/api.rs");
+    let mut routed = Vec::new();
+    for line in api.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+        let path = line.trim_start_matches(".route(\"").split('"').next().unwrap();
+        let full = format!("/api/v1{path}");
+        for method in ["get", "post", "put", "delete"] {
+            if line.contains(&format!("{method}(")) || line.contains(&format!(".{method}(")) {
+                routed.push((full.clone(), method));
+            }
+        }
+    }
+    assert!(routed.len() >= 18, "found {} routes", routed.len());
+    for (path, method) in &routed {
+        assert!(paths.get(path).and_then(|p| p.get(*method)).is_some(), "{method} {path} is not in openapi.json");
+    }
+    for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/v1")) {
+        for method in item.as_object().unwrap().keys() {
+            assert!(routed.iter().any(|(p, m)| p == path && m == method), "openapi.json documents {method} {path}, which is not routed");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Content-addressed, write-once blob storage over `object_store`: a blob's address is the
+//! SHA-256 of its bytes, so a stored blob can never change, and reads verify it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, path::Path};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{Result, StoreError};
+
+/// The address of a stored blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobRef {
+    /// Lower-case hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// A write-once, content-addressed blob store (local files by default, S3 later).
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl BlobStore {
+    /// Blobs under a local directory (created if missing).
+    pub fn local(dir: &std::path::Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Blob(object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(e),
+        }))?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
+        Ok(BlobStore { inner: Arc::new(fs) })
+    }
+
+    /// Blobs in memory (tests).
+    pub fn in_memory() -> Self {
+        BlobStore { inner: Arc::new(object_store::memory::InMemory::new()) }
+    }
+
+    /// Blobs in any object store.
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
+        BlobStore { inner }
+    }
+
+    fn path_of(sha256: &str) -> Result<Path> {
+        let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !valid {
+            return Err(StoreError::NotFound);
+        }
+        Ok(Path::from(format!("sha256/{}/{}/{}", &sha256[..2], &sha256[2..4], sha256)))
+    }
+
+    /// Stores bytes and returns their address. Storing the same bytes twice is a no-op:
+    /// an existing blob is never overwritten.
+    pub async fn put(&self, bytes: Bytes) -> Result<BlobRef> {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let size = bytes.len() as u64;
+        let path = Self::path_of(&sha256)?;
+        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        match self.inner.put_opts(&path, bytes.into(), opts).await {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(BlobRef { sha256, size }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a blob and checks that it still hashes to its address.
+    pub async fn get(&self, sha256: &str) -> Result<Bytes> {
+        let path = Self::path_of(sha256)?;
+        let bytes = match self.inner.get(&path).await {
+            Ok(r) => r.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if hex::encode(Sha256::digest(&bytes)) != sha256 {
+            return Err(StoreError::BlobCorrupt(sha256.to_owned()));
+        }
+        Ok(bytes)
+    }
+
+    /// Whether a blob is stored.
+    pub async fn exists(&self, sha256: &str) -> Result<bool> {
+        let path = Self::path_of(sha256)?;
+        match self.inner.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Errors of the storage layer. Each has a stable code; the server maps them to HTTP in one place.
+
+use vanban_domain::DomainError;
+
+/// An error from a store or the blob store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist, or it exists but is outside the caller's scope.
+    /// The two are deliberately indistinguishable.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the code names which (e.g. `duplicate_agency_code`).
+    #[error("conflict: {code}")]
+    Conflict { code: &'static str },
+    /// A domain rule refused the change; nothing was written.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A stored row no longer parses into domain values (edited outside vanban?).
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The blob store failed.
+    #[error("blob store error: {0}")]
+    Blob(#[from] object_store::Error),
+    /// A blob's bytes no longer hash to its address.
+    #[error("blob {0} failed its SHA-256 check")]
+    BlobCorrupt(String),
+    /// The database URL names no backend vanban knows.
+    #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// The stable snake_case code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict { code } => code,
+            StoreError::Domain(e) => e.code(),
+            StoreError::Corrupt { .. } => "corrupt_data",
+            StoreError::Database(_) | StoreError::Migrate(_) => "database_error",
+            StoreError::Blob(_) => "blob_store_error",
+            StoreError::BlobCorrupt(_) => "blob_corrupt",
+            StoreError::UnsupportedUrl(_) => "unsupported_database_url",
+        }
+    }
+
+    pub(crate) fn corrupt(table: &'static str, reason: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt { table, reason: reason.to_string() }
+    }
+
+    /// Maps a unique-constraint violation to `Conflict { code }`, anything else unchanged.
+    pub(crate) fn unique_as(code: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+        move |e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict { code },
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Result alias of the storage layer.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

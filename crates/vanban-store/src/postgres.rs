@@ -1,0 +1,38 @@
+//! The scale-out backend: PostgreSQL, shared by any number of stateless vanban nodes.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+const BACKEND: &str = "postgres";
+
+/// Key of the advisory lock that serialises appends to the audit hash chain.
+const AUDIT_CHAIN_LOCK: i64 = 0x7661_6e62_616e; // "vanban"
+
+/// The PostgreSQL implementation of [`crate::Store`].
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and applies the migrations.
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let opts: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(opts).await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+/// Starts a write transaction (row locks are taken by the statements that need them).
+async fn begin_write(pool: &PgPool) -> crate::Result<sqlx::Transaction<'static, Postgres>> {
+    Ok(pool.begin().await?)
+}
+
+/// Serialises appends to the audit chain across connections and nodes until commit.
+async fn lock_audit_chain(tx: &mut sqlx::Transaction<'static, Postgres>) -> crate::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_CHAIN_LOCK).execute(&mut **tx).await?;
+    Ok(())
+}
+
+crate::sql::impl_sql_store!(PgStore, Postgres, sqlx::postgres::PgRow);

@@ -1,0 +1,112 @@
+//! The storage traits. Small on purpose: each names what one part of vanban needs.
+//! [`Store`] is all of them together, the type the server holds as `Arc<dyn Store>`.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vanban_domain::{AgencyCode, AgencyId, Caller, DocumentId, Role, Unit, UserId};
+
+use crate::Result;
+use crate::model::*;
+
+/// Agencies (tenants), their hierarchy, and their organisational units.
+///
+/// The agency *directory* (code, name, level, parent) is visible to every user of the
+/// instance, because documents are addressed by it, the way the national axis publishes its
+/// directory. Everything inside an agency (units, users, documents, audit) is scoped.
+#[async_trait]
+pub trait AgencyRepo: Send + Sync {
+    /// Creates one agency under an existing parent (or a root when `parent_id` is `None`),
+    /// enforcing the hierarchy rules of the domain.
+    async fn create_agency(&self, actor: &Actor, new: NewAgency) -> Result<AgencyRecord>;
+    /// Creates many agencies in one transaction: all of them or none.
+    async fn import_agencies(&self, actor: &Actor, rows: Vec<AgencyImport>) -> Result<usize>;
+    async fn get_agency(&self, id: AgencyId) -> Result<AgencyRecord>;
+    async fn get_agency_by_code(&self, code: &AgencyCode) -> Result<AgencyRecord>;
+    /// Every agency, ordered by path (a depth-first walk of the hierarchy).
+    async fn list_agencies(&self) -> Result<Vec<AgencyRecord>>;
+    /// The reach of an administrator, or `Forbidden` when the caller is not one.
+    async fn admin_scope(&self, caller: &Caller) -> Result<AdminScope>;
+    async fn create_unit(&self, actor: &Actor, scope: &AdminScope, new: NewUnit) -> Result<Unit>;
+    /// Units of one agency, when the agency is the caller's own.
+    async fn list_units(&self, scope: &Scope) -> Result<Vec<Unit>>;
+    /// Units of any agency within an administrator's reach.
+    async fn list_units_admin(&self, scope: &AdminScope, agency_id: AgencyId) -> Result<Vec<Unit>>;
+}
+
+/// Users, their roles, and the login bookkeeping.
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    async fn create_user(&self, actor: &Actor, scope: &AdminScope, new: NewUser) -> Result<UserRecord>;
+    /// Creates many users in one transaction (seeding, imports): all or none.
+    async fn create_users(&self, actor: &Actor, users: Vec<NewUser>) -> Result<usize>;
+    /// A user of the caller's own agency.
+    async fn get_user(&self, scope: &Scope, id: UserId) -> Result<UserRecord>;
+    /// A user of any agency within an administrator's reach.
+    async fn get_user_admin(&self, scope: &AdminScope, id: UserId) -> Result<UserRecord>;
+    async fn list_users(&self, scope: &Scope) -> Result<Vec<UserRecord>>;
+    async fn list_users_admin(&self, scope: &AdminScope, agency_id: AgencyId) -> Result<Vec<UserRecord>>;
+    /// The account behind a username, for the login check only.
+    async fn find_login(&self, username: &str) -> Result<Option<LoginRecord>>;
+    /// Counts a failed login; locks the account for `lock_for` after `lock_after` failures.
+    async fn record_login_failure(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+        lock_after: i32,
+        lock_for: chrono::Duration,
+    ) -> Result<LoginRecord>;
+    async fn record_login_success(&self, actor: &Actor, user_id: UserId) -> Result<()>;
+    /// Replaces a password hash and clears any lockout.
+    async fn set_password(&self, actor: &Actor, user_id: UserId, password_hash: String) -> Result<()>;
+    /// Replaces the roles a user holds in their agency.
+    async fn set_roles(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, roles: BTreeSet<Role>) -> Result<()>;
+    /// The caller identity of a user: their agency and the roles they hold there.
+    async fn caller_for(&self, user_id: UserId) -> Result<Caller>;
+    /// Resolves a username to its user (for operators' commands; unscoped).
+    async fn find_user_id(&self, username: &str) -> Result<Option<UserId>>;
+    async fn count_users(&self) -> Result<i64>;
+}
+
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    async fn create_session(&self, session: SessionRecord) -> Result<()>;
+    async fn get_session(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Deletes sessions that expired before `now`; returns how many.
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Documents and their lifecycle.
+#[async_trait]
+pub trait DocumentRepo: Send + Sync {
+    async fn create_draft(&self, actor: &Actor, scope: &Scope, new: NewDraft) -> Result<DocumentRecord>;
+    async fn get_document(&self, scope: &Scope, id: DocumentId) -> Result<DocumentRecord>;
+    async fn list_documents(&self, scope: &Scope, state: Option<&str>, limit: i64) -> Result<Vec<DocumentRecord>>;
+    /// Applies a lifecycle action: the domain decides whether it is legal, the store applies
+    /// it in one transaction with its audit event, or writes nothing.
+    async fn transition(&self, actor: &Actor, scope: &Scope, id: DocumentId, t: Transition) -> Result<DocumentRecord>;
+    async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>>;
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// Appends an event that accompanies no other change (e.g. a login).
+    async fn append_audit(&self, actor: &Actor, agency_id: Option<AgencyId>, action: &str, object_type: &str, object_id: &str, detail: serde_json::Value) -> Result<()>;
+    /// Events about agencies within an administrator's reach, newest first.
+    async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>>;
+    /// Re-computes the whole hash chain.
+    async fn verify_audit_chain(&self) -> Result<ChainReport>;
+}
+
+/// Every capability of a storage backend, behind one object.
+#[async_trait]
+pub trait Store: AgencyRepo + UserRepo + SessionRepo + DocumentRepo + AuditRepo {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,895 @@
+//! The SQL both backends share, written once as a macro that each backend module expands
+//! for its own concrete sqlx types. The SQL is portable (`$N` placeholders work on SQLite and
+//! PostgreSQL alike); what differs per backend lives in the backend module:
+//!
+//! - `begin_write(pool)`: how a write transaction starts (SQLite: `BEGIN IMMEDIATE`, so two
+//!   writers never deadlock on a lock upgrade; PostgreSQL: a plain `BEGIN`);
+//! - `lock_audit_chain(tx)`: how appends to the audit chain are serialised (SQLite: the write
+//!   transaction already is; PostgreSQL: a transaction-level advisory lock);
+//! - the migrations folder.
+//!
+//! Every method that changes state writes its audit event in the same transaction.
+
+macro_rules! impl_sql_store {
+    ($Store:ident, $Db:ty, $Row:ty) => {
+        use std::collections::{BTreeSet, HashMap};
+        use std::str::FromStr;
+
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use futures::TryStreamExt as _;
+        use sqlx::{Row as _, Transaction};
+        use uuid::Uuid;
+        use vanban_domain::{
+            Abbreviation, Agency, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller,
+            DocumentId, DocumentType, Email, FullName, OutgoingAction, OutgoingState, Position,
+            Role, Unit, UnitId, User, UserId, Username,
+        };
+
+        use crate::audit;
+        use crate::model::*;
+        use crate::repo::*;
+        use crate::{Result, StoreError};
+
+        type Tx = Transaction<'static, $Db>;
+
+        fn now() -> DateTime<Utc> {
+            audit::truncate_micros(Utc::now())
+        }
+
+        fn parse<T, E: std::fmt::Display>(table: &'static str, r: std::result::Result<T, E>) -> Result<T> {
+            r.map_err(|e| StoreError::corrupt(table, e))
+        }
+
+        const AGENCY_COLS: &str = "id, parent_id, path, code, name, parent_name, abbreviation, level, place, created_at";
+
+        fn agency_from_row(r: &$Row) -> Result<AgencyRecord> {
+            let t = "agencies";
+            let parent_name: Option<String> = r.try_get("parent_name")?;
+            Ok(AgencyRecord {
+                agency: Agency {
+                    id: AgencyId::from_uuid(r.try_get("id")?),
+                    parent_id: r.try_get::<Option<Uuid>, _>("parent_id")?.map(AgencyId::from_uuid),
+                    code: parse(t, AgencyCode::parse(&r.try_get::<String, _>("code")?))?,
+                    name: parse(t, AgencyName::parse(&r.try_get::<String, _>("name")?))?,
+                    parent_name: parent_name.map(|n| parse(t, AgencyName::parse(&n))).transpose()?,
+                    abbreviation: parse(t, Abbreviation::parse(&r.try_get::<String, _>("abbreviation")?))?,
+                    level: parse(t, AgencyLevel::from_str(&r.try_get::<String, _>("level")?))?,
+                    place: r.try_get("place")?,
+                },
+                path: r.try_get("path")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn unit_from_row(r: &$Row) -> Result<Unit> {
+            Ok(Unit {
+                id: UnitId::from_uuid(r.try_get("id")?),
+                agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                parent_id: r.try_get::<Option<Uuid>, _>("parent_id")?.map(UnitId::from_uuid),
+                name: r.try_get("name")?,
+                abbreviation: parse("units", Abbreviation::parse(&r.try_get::<String, _>("abbreviation")?))?,
+            })
+        }
+
+        const USER_COLS: &str = "u.id, u.agency_id, u.unit_id, u.username, u.full_name, u.email, u.position, u.active, u.created_at";
+
+        fn user_from_row(r: &$Row, roles: BTreeSet<Role>) -> Result<UserRecord> {
+            let t = "users";
+            let email: Option<String> = r.try_get("email")?;
+            let position: Option<String> = r.try_get("position")?;
+            Ok(UserRecord {
+                user: User {
+                    id: UserId::from_uuid(r.try_get("id")?),
+                    agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                    unit_id: r.try_get::<Option<Uuid>, _>("unit_id")?.map(UnitId::from_uuid),
+                    username: parse(t, Username::parse(&r.try_get::<String, _>("username")?))?,
+                    full_name: parse(t, FullName::parse(&r.try_get::<String, _>("full_name")?))?,
+                    email: email.map(|e| parse(t, Email::parse(&e))).transpose()?,
+                    position: position.map(|p| parse(t, Position::parse(&p))).transpose()?,
+                    active: r.try_get("active")?,
+                },
+                roles,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn login_from_row(r: &$Row) -> Result<LoginRecord> {
+            Ok(LoginRecord {
+                user_id: UserId::from_uuid(r.try_get("id")?),
+                agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                password_hash: r.try_get("password_hash")?,
+                active: r.try_get("active")?,
+                failed_logins: r.try_get("failed_logins")?,
+                locked_until: r.try_get("locked_until")?,
+            })
+        }
+
+        const DOC_COLS: &str = "id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at";
+
+        fn document_from_row(r: &$Row) -> Result<DocumentRecord> {
+            let t = "documents";
+            let direction = match r.try_get::<String, _>("direction")?.as_str() {
+                "outgoing" => Direction::Outgoing,
+                "incoming" => Direction::Incoming,
+                other => return Err(StoreError::corrupt(t, format!("direction {other}"))),
+            };
+            Ok(DocumentRecord {
+                id: DocumentId::from_uuid(r.try_get("id")?),
+                agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                direction,
+                state: r.try_get("state")?,
+                doc_type: parse(t, DocumentType::from_str(&r.try_get::<String, _>("doc_type")?))?,
+                subject: r.try_get("subject")?,
+                metadata: parse(t, serde_json::from_str(&r.try_get::<String, _>("metadata")?))?,
+                created_by: UserId::from_uuid(r.try_get("created_by")?),
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn audit_from_row(r: &$Row) -> Result<AuditEvent> {
+            let uid = |c: &str| -> Result<Option<Uuid>> { Ok(r.try_get::<Option<Uuid>, _>(c)?) };
+            Ok(AuditEvent {
+                seq: r.try_get("seq")?,
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor_user_id: uid("actor_user_id")?.map(UserId::from_uuid),
+                actor_agency_id: uid("actor_agency_id")?.map(AgencyId::from_uuid),
+                on_behalf_of: uid("on_behalf_of")?.map(UserId::from_uuid),
+                agency_id: uid("agency_id")?.map(AgencyId::from_uuid),
+                action: r.try_get("action")?,
+                object_type: r.try_get("object_type")?,
+                object_id: r.try_get("object_id")?,
+                detail: parse("audit_events", serde_json::from_str(&r.try_get::<String, _>("detail")?))?,
+                from: r.try_get("ip")?,
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
+            })
+        }
+
+        /// Appends one event to the hash chain inside the caller's transaction.
+        async fn write_audit(
+            tx: &mut Tx,
+            actor: &Actor,
+            agency_id: Option<AgencyId>,
+            action: &str,
+            object_type: &str,
+            object_id: &str,
+            detail: serde_json::Value,
+        ) -> Result<()> {
+            lock_audit_chain(tx).await?;
+            let prev: Option<String> =
+                sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let prev = prev.unwrap_or_else(|| audit::GENESIS.to_owned());
+            let id = Uuid::now_v7();
+            let at = now();
+            let detail = detail.to_string();
+            let input = audit::HashInput {
+                prev_hash: &prev,
+                id,
+                at,
+                actor_user_id: actor.user_id.map(|u| u.as_uuid()),
+                actor_agency_id: actor.agency_id.map(|a| a.as_uuid()),
+                on_behalf_of: actor.on_behalf_of.map(|u| u.as_uuid()),
+                agency_id: agency_id.map(|a| a.as_uuid()),
+                action,
+                object_type,
+                object_id,
+                detail: &detail,
+                from: actor.from.as_deref(),
+            };
+            let hash = audit::event_hash(&input);
+            sqlx::query(
+                "INSERT INTO audit_events (id, at, actor_user_id, actor_agency_id, on_behalf_of, agency_id, action, object_type, object_id, detail, ip, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(input.actor_user_id)
+            .bind(input.actor_agency_id)
+            .bind(input.on_behalf_of)
+            .bind(input.agency_id)
+            .bind(action)
+            .bind(object_type)
+            .bind(object_id)
+            .bind(&detail)
+            .bind(actor.from.as_deref())
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn agency_in_tx(tx: &mut Tx, id: AgencyId) -> Result<AgencyRecord> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1")))
+                .bind(id.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            agency_from_row(&row)
+        }
+
+        /// Inserts an agency after the domain's hierarchy checks; the caller commits.
+        async fn insert_agency(tx: &mut Tx, actor: &Actor, new: NewAgency) -> Result<AgencyRecord> {
+            let id = AgencyId::from_uuid(Uuid::now_v7());
+            let parent_path = match new.parent_id {
+                Some(pid) => {
+                    let parent = agency_in_tx(tx, pid).await?;
+                    vanban_domain::validate_child(&parent.agency, new.level, &new.code)?;
+                    parent.path
+                }
+                None => "/".to_owned(),
+            };
+            let path = format!("{parent_path}{id}/");
+            let created_at = now();
+            sqlx::query(
+                "INSERT INTO agencies (id, parent_id, path, code, name, parent_name, abbreviation, level, place, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(id.as_uuid())
+            .bind(new.parent_id.map(|p| p.as_uuid()))
+            .bind(&path)
+            .bind(new.code.as_str())
+            .bind(new.name.as_str())
+            .bind(new.parent_name.as_ref().map(|n| n.as_str()))
+            .bind(new.abbreviation.as_str())
+            .bind(new.level.as_str())
+            .bind(&new.place)
+            .bind(created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::unique_as("duplicate_agency_code"))?;
+            let agency = Agency {
+                id,
+                parent_id: new.parent_id,
+                code: new.code,
+                name: new.name,
+                parent_name: new.parent_name,
+                abbreviation: new.abbreviation,
+                level: new.level,
+                place: new.place,
+            };
+            let detail = serde_json::json!({ "code": agency.code.as_str(), "name": agency.name.as_str(), "level": agency.level.as_str() });
+            write_audit(tx, actor, Some(id), "agency.create", "agency", &id.to_string(), detail).await?;
+            Ok(AgencyRecord { agency, path, created_at })
+        }
+
+        async fn roles_in_tx(tx: &mut Tx, user_id: UserId, agency_id: AgencyId) -> Result<BTreeSet<Role>> {
+            let rows: Vec<String> = sqlx::query_scalar("SELECT role FROM role_grants WHERE user_id = $1 AND agency_id = $2")
+                .bind(user_id.as_uuid())
+                .bind(agency_id.as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+            rows.iter().map(|r| parse("role_grants", Role::from_str(r))).collect()
+        }
+
+        async fn insert_roles(tx: &mut Tx, user_id: UserId, agency_id: AgencyId, roles: &BTreeSet<Role>) -> Result<()> {
+            for role in roles {
+                sqlx::query("INSERT INTO role_grants (user_id, agency_id, role) VALUES ($1, $2, $3)")
+                    .bind(user_id.as_uuid())
+                    .bind(agency_id.as_uuid())
+                    .bind(role.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        async fn insert_user(tx: &mut Tx, actor: &Actor, new: NewUser) -> Result<UserRecord> {
+            if let Some(unit) = new.unit_id {
+                let owner: Option<Uuid> = sqlx::query_scalar("SELECT agency_id FROM units WHERE id = $1")
+                    .bind(unit.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if owner != Some(new.agency_id.as_uuid()) {
+                    return Err(vanban_domain::DomainError::InvalidValue { field: "unit_id", reason: "unit is not in the user's agency" }.into());
+                }
+            }
+            let id = UserId::from_uuid(Uuid::now_v7());
+            let created_at = now();
+            sqlx::query(
+                "INSERT INTO users (id, agency_id, unit_id, username, full_name, email, position, password_hash, active, failed_logins, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)",
+            )
+            .bind(id.as_uuid())
+            .bind(new.agency_id.as_uuid())
+            .bind(new.unit_id.map(|u| u.as_uuid()))
+            .bind(new.username.as_str())
+            .bind(new.full_name.as_str())
+            .bind(new.email.as_ref().map(|e| e.as_str()))
+            .bind(new.position.as_ref().map(|p| p.as_str()))
+            .bind(&new.password_hash)
+            .bind(true)
+            .bind(created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::unique_as("duplicate_username"))?;
+            insert_roles(tx, id, new.agency_id, &new.roles).await?;
+            let roles: Vec<&str> = new.roles.iter().map(|r| r.as_str()).collect();
+            let detail = serde_json::json!({ "username": new.username.as_str(), "roles": roles });
+            write_audit(tx, actor, Some(new.agency_id), "user.create", "user", &id.to_string(), detail).await?;
+            Ok(UserRecord {
+                user: User {
+                    id,
+                    agency_id: new.agency_id,
+                    unit_id: new.unit_id,
+                    username: new.username,
+                    full_name: new.full_name,
+                    email: new.email,
+                    position: new.position,
+                    active: true,
+                },
+                roles: new.roles,
+                created_at,
+            })
+        }
+
+        async fn agency_path(tx: &mut Tx, id: AgencyId) -> Result<String> {
+            sqlx::query_scalar("SELECT path FROM agencies WHERE id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)
+        }
+
+        /// Fails with `NotFound` unless the agency is within the administrator's reach.
+        async fn check_reach(tx: &mut Tx, scope: &AdminScope, agency_id: AgencyId) -> Result<()> {
+            let path = agency_path(tx, agency_id).await?;
+            if scope.covers_path(&path) { Ok(()) } else { Err(StoreError::NotFound) }
+        }
+
+        impl $Store {
+            async fn users_where(&self, agency_id: AgencyId, extra: &'static str, id: Option<UserId>) -> Result<Vec<UserRecord>> {
+                let mut tx = self.pool.begin().await?;
+                let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.agency_id = $1 {extra} ORDER BY u.username");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agency_id.as_uuid());
+                if let Some(id) = id {
+                    q = q.bind(id.as_uuid());
+                }
+                let rows = q.fetch_all(&mut *tx).await?;
+                let grants = sqlx::query("SELECT user_id, role FROM role_grants WHERE agency_id = $1")
+                    .bind(agency_id.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut by_user: HashMap<Uuid, BTreeSet<Role>> = HashMap::new();
+                for g in &grants {
+                    let role = parse("role_grants", Role::from_str(&g.try_get::<String, _>("role")?))?;
+                    by_user.entry(g.try_get("user_id")?).or_default().insert(role);
+                }
+                tx.commit().await?;
+                rows.iter()
+                    .map(|r| {
+                        let id: Uuid = r.try_get("id")?;
+                        user_from_row(r, by_user.remove(&id).unwrap_or_default())
+                    })
+                    .collect()
+            }
+
+            async fn one_user(&self, agency_id: AgencyId, id: UserId) -> Result<UserRecord> {
+                self.users_where(agency_id, "AND u.id = $2", Some(id)).await?.pop().ok_or(StoreError::NotFound)
+            }
+
+            async fn user_agency(&self, id: UserId) -> Result<AgencyId> {
+                let a: Option<Uuid> = sqlx::query_scalar("SELECT agency_id FROM users WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                a.map(AgencyId::from_uuid).ok_or(StoreError::NotFound)
+            }
+
+            async fn login_record(&self, tx: &mut Tx, user_id: UserId) -> Result<LoginRecord> {
+                let row = sqlx::query("SELECT id, agency_id, password_hash, active, failed_logins, locked_until FROM users WHERE id = $1")
+                    .bind(user_id.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                login_from_row(&row)
+            }
+        }
+
+        #[async_trait]
+        impl AgencyRepo for $Store {
+            async fn create_agency(&self, actor: &Actor, new: NewAgency) -> Result<AgencyRecord> {
+                let mut tx = begin_write(&self.pool).await?;
+                let rec = insert_agency(&mut tx, actor, new).await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn import_agencies(&self, actor: &Actor, rows: Vec<AgencyImport>) -> Result<usize> {
+                let mut tx = begin_write(&self.pool).await?;
+                let mut by_code: HashMap<String, AgencyId> = HashMap::new();
+                let n = rows.len();
+                for row in rows {
+                    let mut new = row.agency;
+                    if let Some(pc) = row.parent_code {
+                        let pid = match by_code.get(pc.as_str()) {
+                            Some(id) => *id,
+                            None => {
+                                let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agencies WHERE code = $1")
+                                    .bind(pc.as_str())
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
+                                AgencyId::from_uuid(id.ok_or(vanban_domain::DomainError::InvalidValue {
+                                    field: "parent_code",
+                                    reason: "no agency has this code",
+                                })?)
+                            }
+                        };
+                        new.parent_id = Some(pid);
+                    }
+                    let code = new.code.as_str().to_owned();
+                    let rec = insert_agency(&mut tx, actor, new).await?;
+                    by_code.insert(code, rec.agency.id);
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn get_agency(&self, id: AgencyId) -> Result<AgencyRecord> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1")))
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                agency_from_row(&row)
+            }
+
+            async fn get_agency_by_code(&self, code: &AgencyCode) -> Result<AgencyRecord> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AGENCY_COLS} FROM agencies WHERE code = $1")))
+                    .bind(code.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                agency_from_row(&row)
+            }
+
+            async fn list_agencies(&self) -> Result<Vec<AgencyRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AGENCY_COLS} FROM agencies ORDER BY path")))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(agency_from_row).collect()
+            }
+
+            async fn admin_scope(&self, caller: &Caller) -> Result<AdminScope> {
+                caller.require(vanban_domain::Permission::ManageUsers)?;
+                let path: String = sqlx::query_scalar("SELECT path FROM agencies WHERE id = $1")
+                    .bind(caller.agency_id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                AdminScope::check(caller, path)
+            }
+
+            async fn create_unit(&self, actor: &Actor, scope: &AdminScope, new: NewUnit) -> Result<Unit> {
+                let name = vanban_domain::clean_text("name", &new.name, 200, true)?;
+                let mut tx = begin_write(&self.pool).await?;
+                check_reach(&mut tx, scope, new.agency_id).await?;
+                if let Some(p) = new.parent_id {
+                    let owner: Option<Uuid> = sqlx::query_scalar("SELECT agency_id FROM units WHERE id = $1")
+                        .bind(p.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if owner != Some(new.agency_id.as_uuid()) {
+                        return Err(vanban_domain::DomainError::InvalidValue { field: "parent_id", reason: "parent unit is not in this agency" }.into());
+                    }
+                }
+                let id = UnitId::from_uuid(Uuid::now_v7());
+                sqlx::query("INSERT INTO units (id, agency_id, parent_id, name, abbreviation, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id.as_uuid())
+                    .bind(new.agency_id.as_uuid())
+                    .bind(new.parent_id.map(|p| p.as_uuid()))
+                    .bind(&name)
+                    .bind(new.abbreviation.as_str())
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::unique_as("duplicate_unit"))?;
+                let detail = serde_json::json!({ "name": name, "abbreviation": new.abbreviation.as_str() });
+                write_audit(&mut tx, actor, Some(new.agency_id), "unit.create", "unit", &id.to_string(), detail).await?;
+                tx.commit().await?;
+                Ok(Unit { id, agency_id: new.agency_id, parent_id: new.parent_id, name, abbreviation: new.abbreviation })
+            }
+
+            async fn list_units(&self, scope: &Scope) -> Result<Vec<Unit>> {
+                let rows = sqlx::query("SELECT id, agency_id, parent_id, name, abbreviation FROM units WHERE agency_id = $1 ORDER BY name")
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(unit_from_row).collect()
+            }
+
+            async fn list_units_admin(&self, scope: &AdminScope, agency_id: AgencyId) -> Result<Vec<Unit>> {
+                let mut tx = self.pool.begin().await?;
+                check_reach(&mut tx, scope, agency_id).await?;
+                let rows = sqlx::query("SELECT id, agency_id, parent_id, name, abbreviation FROM units WHERE agency_id = $1 ORDER BY name")
+                    .bind(agency_id.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows.iter().map(unit_from_row).collect()
+            }
+        }
+
+        #[async_trait]
+        impl UserRepo for $Store {
+            async fn create_user(&self, actor: &Actor, scope: &AdminScope, new: NewUser) -> Result<UserRecord> {
+                let mut tx = begin_write(&self.pool).await?;
+                check_reach(&mut tx, scope, new.agency_id).await?;
+                let rec = insert_user(&mut tx, actor, new).await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn create_users(&self, actor: &Actor, users: Vec<NewUser>) -> Result<usize> {
+                let mut tx = begin_write(&self.pool).await?;
+                let n = users.len();
+                for u in users {
+                    insert_user(&mut tx, actor, u).await?;
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn get_user(&self, scope: &Scope, id: UserId) -> Result<UserRecord> {
+                self.one_user(scope.agency_id(), id).await
+            }
+
+            async fn get_user_admin(&self, scope: &AdminScope, id: UserId) -> Result<UserRecord> {
+                let agency = self.user_agency(id).await?;
+                let mut tx = self.pool.begin().await?;
+                check_reach(&mut tx, scope, agency).await?;
+                tx.commit().await?;
+                self.one_user(agency, id).await
+            }
+
+            async fn list_users(&self, scope: &Scope) -> Result<Vec<UserRecord>> {
+                self.users_where(scope.agency_id(), "", None).await
+            }
+
+            async fn list_users_admin(&self, scope: &AdminScope, agency_id: AgencyId) -> Result<Vec<UserRecord>> {
+                let mut tx = self.pool.begin().await?;
+                check_reach(&mut tx, scope, agency_id).await?;
+                tx.commit().await?;
+                self.users_where(agency_id, "", None).await
+            }
+
+            async fn find_login(&self, username: &str) -> Result<Option<LoginRecord>> {
+                let row = sqlx::query("SELECT id, agency_id, password_hash, active, failed_logins, locked_until FROM users WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(login_from_row).transpose()
+            }
+
+            async fn record_login_failure(&self, user_id: UserId, now_: DateTime<Utc>, lock_after: i32, lock_for: chrono::Duration) -> Result<LoginRecord> {
+                let mut tx = begin_write(&self.pool).await?;
+                let rec = self.login_record(&mut tx, user_id).await?;
+                let failed = rec.failed_logins + 1;
+                let (failed, locked_until) = if failed >= lock_after {
+                    (0, Some(audit::truncate_micros(now_ + lock_for)))
+                } else {
+                    (failed, rec.locked_until)
+                };
+                sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+                    .bind(failed)
+                    .bind(locked_until)
+                    .bind(user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "locked": failed == 0 });
+                let actor = Actor { user_id: Some(user_id), agency_id: Some(rec.agency_id), ..Actor::default() };
+                write_audit(&mut tx, &actor, Some(rec.agency_id), "auth.login_failed", "user", &user_id.to_string(), detail).await?;
+                let rec = self.login_record(&mut tx, user_id).await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn record_login_success(&self, actor: &Actor, user_id: UserId) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+                    .bind(user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                write_audit(&mut tx, actor, Some(agency), "auth.login", "user", &user_id.to_string(), serde_json::json!({})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_password(&self, actor: &Actor, user_id: UserId, password_hash: String) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2")
+                    .bind(&password_hash)
+                    .bind(user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                // A new password ends every session of the account.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id.as_uuid()).execute(&mut *tx).await?;
+                write_audit(&mut tx, actor, Some(agency), "user.set_password", "user", &user_id.to_string(), serde_json::json!({})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_roles(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, roles: BTreeSet<Role>) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                check_reach(&mut tx, scope, agency).await?;
+                let before = roles_in_tx(&mut tx, user_id, agency).await?;
+                sqlx::query("DELETE FROM role_grants WHERE user_id = $1 AND agency_id = $2")
+                    .bind(user_id.as_uuid())
+                    .bind(agency.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                insert_roles(&mut tx, user_id, agency, &roles).await?;
+                let names = |s: &BTreeSet<Role>| s.iter().map(|r| r.as_str()).collect::<Vec<_>>();
+                let detail = serde_json::json!({ "before": names(&before), "after": names(&roles) });
+                write_audit(&mut tx, actor, Some(agency), "user.set_roles", "user", &user_id.to_string(), detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn caller_for(&self, user_id: UserId) -> Result<Caller> {
+                let mut tx = self.pool.begin().await?;
+                let rec = self.login_record(&mut tx, user_id).await?;
+                if !rec.active {
+                    return Err(StoreError::NotFound);
+                }
+                let roles = roles_in_tx(&mut tx, user_id, rec.agency_id).await?;
+                tx.commit().await?;
+                Ok(Caller { user_id, agency_id: rec.agency_id, roles })
+            }
+
+            async fn find_user_id(&self, username: &str) -> Result<Option<UserId>> {
+                let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(id.map(UserId::from_uuid))
+            }
+
+            async fn count_users(&self) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+            }
+        }
+
+        #[async_trait]
+        impl SessionRepo for $Store {
+            async fn create_session(&self, s: SessionRecord) -> Result<()> {
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, ip) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&s.token_hash)
+                    .bind(s.user_id.as_uuid())
+                    .bind(&s.csrf_token)
+                    .bind(s.created_at)
+                    .bind(s.expires_at)
+                    .bind(s.ip.as_deref())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+                let row = sqlx::query("SELECT token_hash, user_id, csrf_token, created_at, expires_at, ip FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some(SessionRecord {
+                    token_hash: r.try_get("token_hash")?,
+                    user_id: UserId::from_uuid(r.try_get("user_id")?),
+                    csrf_token: r.try_get("csrf_token")?,
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    ip: r.try_get("ip")?,
+                }))
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn purge_sessions(&self, now_: DateTime<Utc>) -> Result<u64> {
+                // Compared in Rust: SQLite keeps instants as text.
+                let rows = sqlx::query("SELECT token_hash, expires_at FROM sessions").fetch_all(&self.pool).await?;
+                let mut n = 0;
+                for r in rows {
+                    let exp: DateTime<Utc> = r.try_get("expires_at")?;
+                    if exp <= now_ {
+                        let h: String = r.try_get("token_hash")?;
+                        n += sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(h).execute(&self.pool).await?.rows_affected();
+                    }
+                }
+                Ok(n)
+            }
+        }
+
+        #[async_trait]
+        impl DocumentRepo for $Store {
+            async fn create_draft(&self, actor: &Actor, scope: &Scope, new: NewDraft) -> Result<DocumentRecord> {
+                let meta = new.metadata.validate()?;
+                let created_by = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
+                let id = DocumentId::from_uuid(Uuid::now_v7());
+                let at = now();
+                let metadata = serde_json::to_value(&meta).map_err(|e| StoreError::corrupt("documents", e))?;
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, 'outgoing', $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(id.as_uuid())
+                .bind(scope.agency_id().as_uuid())
+                .bind(OutgoingState::Draft.as_str())
+                .bind(meta.doc_type.as_str())
+                .bind(&meta.subject)
+                .bind(metadata.to_string())
+                .bind(created_by.as_uuid())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                let detail = serde_json::json!({ "doc_type": meta.doc_type.as_str(), "subject": meta.subject });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.create_draft", "document", &id.to_string(), detail).await?;
+                tx.commit().await?;
+                Ok(DocumentRecord {
+                    id,
+                    agency_id: scope.agency_id(),
+                    direction: Direction::Outgoing,
+                    state: OutgoingState::Draft.as_str().to_owned(),
+                    doc_type: meta.doc_type,
+                    subject: meta.subject.clone(),
+                    metadata,
+                    created_by,
+                    created_at: at,
+                    updated_at: at,
+                })
+            }
+
+            async fn get_document(&self, scope: &Scope, id: DocumentId) -> Result<DocumentRecord> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                document_from_row(&row)
+            }
+
+            async fn list_documents(&self, scope: &Scope, state: Option<&str>, limit: i64) -> Result<Vec<DocumentRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {DOC_COLS} FROM documents WHERE agency_id = $1 AND ($2 IS NULL OR state = $2) ORDER BY updated_at DESC, id DESC LIMIT $3"
+                )))
+                .bind(scope.agency_id().as_uuid())
+                .bind(state)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(document_from_row).collect()
+            }
+
+            async fn transition(&self, actor: &Actor, scope: &Scope, id: DocumentId, t: Transition) -> Result<DocumentRecord> {
+                let reason = t.reason.as_deref().map(|r| vanban_domain::clean_text("reason", r, 500, false)).transpose()?.filter(|r| !r.is_empty());
+                if t.action == OutgoingAction::ReturnToDrafter && reason.is_none() {
+                    return Err(vanban_domain::DomainError::FieldRequired { field: "reason" }.into());
+                }
+                let mut tx = begin_write(&self.pool).await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let mut doc = document_from_row(&row)?;
+                if doc.direction != Direction::Outgoing {
+                    return Err(StoreError::NotFound);
+                }
+                let from = parse("documents", OutgoingState::from_str(&doc.state))?;
+                let to = from.apply(t.action)?;
+                let at = now();
+                sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                    .bind(to.as_str())
+                    .bind(at)
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason });
+                let action = format!("document.{}", t.action.as_str());
+                write_audit(&mut tx, actor, Some(scope.agency_id()), &action, "document", &id.to_string(), detail).await?;
+                tx.commit().await?;
+                doc.state = to.as_str().to_owned();
+                doc.updated_at = at;
+                Ok(doc)
+            }
+
+            async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {
+                let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM documents WHERE agency_id = $1 GROUP BY state ORDER BY state")
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok(StateCount { state: r.try_get("state")?, count: r.try_get("n")? }))
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl AuditRepo for $Store {
+            async fn append_audit(&self, actor: &Actor, agency_id: Option<AgencyId>, action: &str, object_type: &str, object_id: &str, detail: serde_json::Value) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                write_audit(&mut tx, actor, agency_id, action, object_type, object_id, detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>> {
+                let rows = sqlx::query(
+                    "SELECT e.seq, e.id, e.at, e.actor_user_id, e.actor_agency_id, e.on_behalf_of, e.agency_id, e.action, e.object_type, e.object_id, e.detail, e.ip, e.prev_hash, e.hash \
+                     FROM audit_events e JOIN agencies a ON a.id = e.agency_id WHERE a.path LIKE $1 ORDER BY e.seq DESC LIMIT $2",
+                )
+                .bind(format!("{}%", scope.path))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn verify_audit_chain(&self) -> Result<ChainReport> {
+                let mut rows = sqlx::query(
+                    "SELECT seq, id, at, actor_user_id, actor_agency_id, on_behalf_of, agency_id, action, object_type, object_id, detail, ip, prev_hash, hash FROM audit_events ORDER BY seq",
+                )
+                .fetch(&self.pool);
+                let mut prev = audit::GENESIS.to_owned();
+                let mut events = 0u64;
+                let mut first_broken_seq = None;
+                while let Some(r) = rows.try_next().await? {
+                    events += 1;
+                    let seq: i64 = r.try_get("seq")?;
+                    let detail: String = r.try_get("detail")?;
+                    let action: String = r.try_get("action")?;
+                    let object_type: String = r.try_get("object_type")?;
+                    let object_id: String = r.try_get("object_id")?;
+                    let from: Option<String> = r.try_get("ip")?;
+                    let stored_prev: String = r.try_get("prev_hash")?;
+                    let stored: String = r.try_get("hash")?;
+                    let input = audit::HashInput {
+                        prev_hash: &stored_prev,
+                        id: r.try_get("id")?,
+                        at: r.try_get("at")?,
+                        actor_user_id: r.try_get("actor_user_id")?,
+                        actor_agency_id: r.try_get("actor_agency_id")?,
+                        on_behalf_of: r.try_get("on_behalf_of")?,
+                        agency_id: r.try_get("agency_id")?,
+                        action: &action,
+                        object_type: &object_type,
+                        object_id: &object_id,
+                        detail: &detail,
+                        from: from.as_deref(),
+                    };
+                    if first_broken_seq.is_none() && (stored_prev != prev || audit::event_hash(&input) != stored) {
+                        first_broken_seq = Some(seq);
+                    }
+                    prev = stored;
+                }
+                Ok(ChainReport { events, first_broken_seq, head_hash: prev })
+            }
+        }
+
+        #[async_trait]
+        impl Store for $Store {
+            fn backend(&self) -> &'static str {
+                BACKEND
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;

@@ -1,0 +1,53 @@
+//! The embedded backend: one SQLite file in the data directory, in WAL mode.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+
+const BACKEND: &str = "sqlite";
+
+/// The SQLite implementation of [`crate::Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `vanban.db` in `dir` and applies the migrations.
+    pub async fn open_dir(dir: &Path) -> crate::Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+        Self::open(SqliteConnectOptions::new().filename(dir.join("vanban.db"))).await
+    }
+
+    /// Opens a `sqlite://PATH` URL and applies the migrations.
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        Self::open(url.parse::<SqliteConnectOptions>()?).await
+    }
+
+    async fn open(opts: SqliteConnectOptions) -> crate::Result<Self> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+/// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so two
+/// writers queue on the busy timeout instead of failing on a lock upgrade.
+async fn begin_write(pool: &SqlitePool) -> crate::Result<sqlx::Transaction<'static, Sqlite>> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+/// Appends to the audit chain are already serialised by the write transaction.
+async fn lock_audit_chain(_tx: &mut sqlx::Transaction<'static, Sqlite>) -> crate::Result<()> {
+    Ok(())
+}
+
+crate::sql::impl_sql_store!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
