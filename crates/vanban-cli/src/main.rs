@@ -58,11 +58,15 @@ fn init_logging() {
     }
 }
 
-async fn serve(settings: &Settings, store: std::sync::Arc<dyn vanban_store::Store>) -> anyhow::Result<()> {
+async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))
+}
+
+async fn serve(settings: &Settings, store: std::sync::Arc<dyn vanban_store::Store>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     let state = vanban_server::AppState::new(store, settings.blobs()?, settings.server.clone());
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "vanban is serving");
+    // Scripts (and the browser test) read this line to find the address.
     println!("vanban: http://{addr}/");
     vanban_server::serve(listener, state).await?;
     Ok(())
@@ -73,7 +77,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let settings = Settings::resolve(&cli.common, "data")?;
             let store = settings.open_store().await?;
-            serve(&settings, store).await
+            let listener = bind(&settings).await?;
+            serve(&settings, store, listener).await
         }
         Command::Demo { scale, no_serve } => {
             let settings = Settings::resolve(&cli.common, "vanban-demo")?;
@@ -83,8 +88,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 DemoScale::Full => demo_plan::Scale::Full,
             };
             let summary = demo::ensure_seeded(store.as_ref(), scale).await?;
-            demo::print_welcome(&summary, settings.listen, &settings.data_dir);
-            if no_serve { Ok(()) } else { serve(&settings, store).await }
+            if no_serve {
+                demo::print_welcome(&summary, settings.listen, &settings.data_dir);
+                return Ok(());
+            }
+            let listener = bind(&settings).await?;
+            demo::print_welcome(&summary, listener.local_addr()?, &settings.data_dir);
+            serve(&settings, store, listener).await
         }
         Command::Admin(cmd) => {
             let settings = Settings::resolve(&cli.common, "data")?;

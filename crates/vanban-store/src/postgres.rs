@@ -18,7 +18,11 @@ impl PgStore {
     /// Connects to a `postgres://` URL and applies the migrations.
     pub async fn connect(url: &str) -> crate::Result<Self> {
         let opts: PgConnectOptions = url.parse()?;
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(opts).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool })
     }

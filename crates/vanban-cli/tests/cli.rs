@@ -1,0 +1,126 @@
+//! The `vanban` binary as an operator meets it: configuration errors, admin commands, the demo.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn vanban(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(args)
+        .env("VANBAN_DATA_DIR", dir)
+        .env_remove("VANBAN_DATABASE_URL")
+        .env_remove("VANBAN_CONFIG")
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+async fn store(dir: &Path) -> std::sync::Arc<dyn vanban_store::Store> {
+    vanban_store::open(None, dir).await.unwrap()
+}
+
+#[test]
+fn bad_configuration_stops_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vanban.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nlisen_typo = 1\n").unwrap();
+    let o = vanban(dir.path(), &["--config", cfg.to_str().unwrap(), "serve"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("lisen_typo"), "{}", text(&o));
+
+    let o = vanban(dir.path(), &["serve", "--listen", "localhost-8080"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("invalid listen address"), "{}", text(&o));
+
+    let o = vanban(dir.path(), &["serve", "--database-url", "mysql://x@y/z"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("unsupported database URL"), "{}", text(&o));
+
+    let o = vanban(dir.path(), &["--config", "/nonexistent/vanban.toml", "serve"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("cannot read config file"), "{}", text(&o));
+
+    // A server that cannot reach its database says so, without printing the password.
+    let o = vanban(dir.path(), &["serve", "--database-url", "postgres://vanban:hunter2@127.0.0.1:1/vanban"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("cannot open database") && !text(&o).contains("hunter2"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn import_is_all_or_nothing_and_users_get_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("agencies.csv");
+    std::fs::write(
+        &csv,
+        "code,parent_code,name,parent_name,abbreviation,level,place\n\
+         000.00.00.H58,,Ủy ban nhân dân tỉnh Bình An,,UBND,provincial,Bình An\n\
+         000.00.01.H58,000.00.00.H58,Sở Tài chính,,STC,provincial,Bình An\n\
+         000.00.41.H58,000.00.00.H58,Ủy ban nhân dân huyện An Hòa,,UBND,district,An Hòa\n\
+         001.00.41.H58,000.00.41.H58,Ủy ban nhân dân xã An Phú,,UBND,commune,An Phú\n\
+         002.00.41.H58,000.00.01.H58,Ủy ban nhân dân xã Sai Cha,,UBND,commune,An Phú\n",
+    )
+    .unwrap();
+    // The last row's parent is not the agency its code sits under: nothing is imported.
+    let o = vanban(dir.path(), &["admin", "import-agencies", csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("nothing was written"), "{}", text(&o));
+    assert!(store(dir.path()).await.list_agencies().await.unwrap().is_empty());
+
+    let content = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, content.lines().take(5).collect::<Vec<_>>().join("\n")).unwrap();
+    let o = vanban(dir.path(), &["admin", "import-agencies", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("imported 4 agencies"));
+
+    // A malformed code is reported with its line.
+    std::fs::write(&csv, "code,parent_code,name,parent_name,abbreviation,level,place\n00.00.00.H58,,X,,X,provincial,X\n").unwrap();
+    let o = vanban(dir.path(), &["admin", "import-agencies", csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("line 2") && text(&o).contains("invalid_agency_code"), "{}", text(&o));
+
+    let o = vanban(dir.path(), &["admin", "create-user", "--agency-code", "000.00.01.H58", "--username", "tran.thi.d", "--full-name", "Trần Thị D", "--role", "clerk", "--role", "lãnh đạo"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let password = out.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().to_owned();
+    assert_eq!(password.len(), 16);
+    let s = store(dir.path()).await;
+    let login = s.find_login("tran.thi.d").await.unwrap().unwrap();
+    assert!(login.password_hash.starts_with("$argon2id$"));
+    let caller = s.caller_for(login.user_id).await.unwrap();
+    assert_eq!(caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), ["clerk", "leader"]);
+
+    let o = vanban(dir.path(), &["admin", "create-user", "--agency-code", "000.00.01.H58", "--username", "x.y", "--full-name", "X", "--role", "chairman"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("chairman"), "{}", text(&o));
+
+    let o = vanban(dir.path(), &["admin", "reset-password", "--username", "tran.thi.d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_ne!(s.find_login("tran.thi.d").await.unwrap().unwrap().password_hash, login.password_hash);
+
+    let o = vanban(dir.path(), &["admin", "verify-audit"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("audit chain intact"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn demo_seeds_once_and_prints_the_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = vanban(dir.path(), &["demo", "--no-serve"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("vanban@2026") && out.contains("vanthu") && out.contains("lanhdao"), "{out}");
+    let s = store(dir.path()).await;
+    let agencies = s.list_agencies().await.unwrap().len();
+    let users = s.count_users().await.unwrap();
+    assert!(agencies >= 10 && users >= 30, "{agencies} agencies, {users} users");
+    // Again: the same data, nothing added.
+    let o = vanban(dir.path(), &["demo", "--no-serve"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(s.list_agencies().await.unwrap().len(), agencies);
+    assert_eq!(s.count_users().await.unwrap(), users);
+    assert!(s.verify_audit_chain().await.unwrap().is_intact());
+}

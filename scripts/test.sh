@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test vanban has, on a fresh Debian machine, from nothing:
+#   1. installs what the tests need (PostgreSQL, Chromium, fonts, the npm test driver);
+#   2. starts PostgreSQL on loopback;
+#   3. checks formatting, lints and the layering of the crates;
+#   4. runs the Rust tests — the store's conformance suite on SQLite *and* PostgreSQL;
+#   5. runs the browser tests against the real server in headless Chromium.
+# With CI=true a missing service is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ "${VANBAN_SKIP_INSTALL:-}" != 1 ]; then
+  step "installing system packages"
+  need=()
+  for pkg in postgresql chromium fonts-liberation2 nodejs npm; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+  done
+  # The machine image ships node and npm outside Debian's packages; don't replace them.
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    need=("${need[@]/nodejs}"); need=("${need[@]/npm}")
+  fi
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | grep -v '^$' || true)
+  if [ "${#need[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+  fi
+  step "installing the browser test driver (playwright-core, no browser download)"
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
+step "starting PostgreSQL on loopback"
+eval "$(scripts/pg-start.sh)"
+echo "VANBAN_TEST_PG_URL=$VANBAN_TEST_PG_URL"
+
+step "formatting, lints, layering"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+scripts/check-layers.sh
+
+step "Rust tests (SQLite and PostgreSQL)"
+cargo test --workspace
+
+step "browser tests (headless Chromium)"
+cargo build -p vanban
+(cd tests/browser && node --test --test-concurrency=1)
