@@ -95,19 +95,28 @@ struct CsvAgency {
 }
 
 fn parse_csv(file: &PathBuf) -> anyhow::Result<Vec<AgencyImport>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let mut rows = Vec::new();
     for (i, rec) in reader.deserialize::<CsvAgency>().enumerate() {
         let line = i + 2;
         let r = rec.with_context(|| format!("{}: line {line}: malformed row", file.display()))?;
         let parse = || -> Result<AgencyImport, vanban_domain::DomainError> {
             Ok(AgencyImport {
-                parent_code: Some(r.parent_code.as_str()).filter(|c| !c.is_empty()).map(AgencyCode::parse).transpose()?,
+                parent_code: Some(r.parent_code.as_str())
+                    .filter(|c| !c.is_empty())
+                    .map(AgencyCode::parse)
+                    .transpose()?,
                 agency: NewAgency {
                     parent_id: None,
                     code: AgencyCode::parse(&r.code)?,
                     name: AgencyName::parse(&r.name)?,
-                    parent_name: Some(r.parent_name.as_str()).filter(|c| !c.is_empty()).map(AgencyName::parse).transpose()?,
+                    parent_name: Some(r.parent_name.as_str())
+                        .filter(|c| !c.is_empty())
+                        .map(AgencyName::parse)
+                        .transpose()?,
                     abbreviation: Abbreviation::parse(&r.abbreviation)?,
                     level: AgencyLevel::from_str(&r.level)?,
                     place: vanban_domain::clean_text("place", &r.place, 50, true)?,
@@ -124,7 +133,14 @@ pub async fn run(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::CreateAgency { code, name, abbreviation, level, place, parent_code, parent_name } => {
             let parent_id = match parent_code {
-                Some(pc) => Some(store.get_agency_by_code(&AgencyCode::parse(&pc)?).await.with_context(|| format!("no agency has the code {pc}"))?.agency.id),
+                Some(pc) => Some(
+                    store
+                        .get_agency_by_code(&AgencyCode::parse(&pc)?)
+                        .await
+                        .with_context(|| format!("no agency has the code {pc}"))?
+                        .agency
+                        .id,
+                ),
                 None => None,
             };
             let new = NewAgency {
@@ -145,7 +161,10 @@ pub async fn run(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<()> {
             println!("imported {n} agencies");
         }
         AdminCommand::CreateUser { agency_code, username, full_name, position, email, roles, password_stdin } => {
-            let agency = store.get_agency_by_code(&AgencyCode::parse(&agency_code)?).await.with_context(|| format!("no agency has the code {agency_code}"))?;
+            let agency = store
+                .get_agency_by_code(&AgencyCode::parse(&agency_code)?)
+                .await
+                .with_context(|| format!("no agency has the code {agency_code}"))?;
             let roles = roles.iter().map(|r| Role::from_str(r)).collect::<Result<BTreeSet<_>, _>>()?;
             let (password, generated) = read_password(password_stdin)?;
             let new = NewUser {

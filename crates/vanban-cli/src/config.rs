@@ -54,20 +54,24 @@ impl Settings {
     pub fn resolve(args: &CommonArgs, default_data_dir: &str) -> anyhow::Result<Settings> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text).with_context(|| format!("invalid config file {}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => FileConfig::default(),
         };
         let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(default_data_dir));
         let database_url = args.database_url.clone().or(file.database_url);
-        if let Some(url) = &database_url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…");
-            }
+        if let Some(url) = &database_url
+            && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…");
         }
         let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let listen: SocketAddr = listen_text.parse().with_context(|| format!("invalid listen address {listen_text:?}: expected HOST:PORT, e.g. 127.0.0.1:8080"))?;
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!("invalid listen address {listen_text:?}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+        })?;
         let mut server = vanban_server::ServerConfig::default();
         if let Some(v) = file.secure_cookies {
             server.secure_cookies = v;
@@ -97,12 +101,12 @@ impl Settings {
     }
 
     pub async fn open_store(&self) -> anyhow::Result<std::sync::Arc<dyn vanban_store::Store>> {
-        vanban_store::open(self.database_url.as_deref(), &self.data_dir)
-            .await
-            .with_context(|| match &self.database_url {
+        vanban_store::open(self.database_url.as_deref(), &self.data_dir).await.with_context(|| {
+            match &self.database_url {
                 Some(u) => format!("cannot open database {}", redact(u)),
                 None => format!("cannot open database in {}", self.data_dir.display()),
-            })
+            }
+        })
     }
 
     pub fn blobs(&self) -> anyhow::Result<vanban_store::BlobStore> {

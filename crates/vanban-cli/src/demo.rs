@@ -24,13 +24,26 @@ pub struct Summary {
 
 /// The accounts printed for a newcomer: (username, role, agency).
 fn featured(plan: &DemoPlan) -> Vec<(String, String, String)> {
-    let wanted = ["admin", "vanthu", "chuyenvien", "truongphong", "lanhdao", "phochutich", "luutru", "stc.admin", "stc.vanthu", "stc.chuyenvien", "stc.lanhdao"];
+    let wanted = [
+        "admin",
+        "vanthu",
+        "chuyenvien",
+        "truongphong",
+        "lanhdao",
+        "phochutich",
+        "luutru",
+        "stc.admin",
+        "stc.vanthu",
+        "stc.chuyenvien",
+        "stc.lanhdao",
+    ];
     let names: HashMap<&str, &str> = plan.agencies.iter().map(|a| (a.code.as_str(), a.name.as_str())).collect();
     wanted
         .iter()
         .filter_map(|w| plan.users.iter().find(|u| u.username == *w))
         .map(|u| {
-            let roles: Vec<&str> = u.roles.iter().filter_map(|r| Role::from_str(r).ok()).map(|r| r.label_vi()).collect();
+            let roles: Vec<&str> =
+                u.roles.iter().filter_map(|r| Role::from_str(r).ok()).map(|r| r.label_vi()).collect();
             (u.username.clone(), roles.join(", "), names.get(u.agency_code.as_str()).copied().unwrap_or("").to_owned())
         })
         .collect()
@@ -82,7 +95,16 @@ pub async fn seed(store: &dyn Store, plan: &DemoPlan) -> anyhow::Result<()> {
     for u in &plan.units {
         let agency_id = ids[&u.agency_code];
         let unit = store
-            .create_unit(&actor, &everything, NewUnit { agency_id, parent_id: None, name: u.name.clone(), abbreviation: Abbreviation::parse(&u.abbreviation)? })
+            .create_unit(
+                &actor,
+                &everything,
+                NewUnit {
+                    agency_id,
+                    parent_id: None,
+                    name: u.name.clone(),
+                    abbreviation: Abbreviation::parse(&u.abbreviation)?,
+                },
+            )
             .await?;
         units.insert((u.agency_code.clone(), u.abbreviation.clone()), unit.id);
     }
@@ -95,7 +117,10 @@ pub async fn seed(store: &dyn Store, plan: &DemoPlan) -> anyhow::Result<()> {
         .map(|u| {
             Ok(NewUser {
                 agency_id: ids[&u.agency_code],
-                unit_id: u.unit_abbreviation.as_ref().and_then(|a| units.get(&(u.agency_code.clone(), a.clone())).copied()),
+                unit_id: u
+                    .unit_abbreviation
+                    .as_ref()
+                    .and_then(|a| units.get(&(u.agency_code.clone(), a.clone())).copied()),
                 username: Username::parse(&u.username)?,
                 full_name: FullName::parse(&u.full_name)?,
                 email: None,
@@ -113,7 +138,13 @@ pub async fn seed(store: &dyn Store, plan: &DemoPlan) -> anyhow::Result<()> {
 pub fn print_welcome(s: &Summary, listen: SocketAddr, data_dir: &std::path::Path) {
     let host = if listen.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listen.ip().to_string() };
     println!();
-    println!("  vanban — demo {} ({} cơ quan, {} cán bộ){}", s.province, s.agencies, s.users, if s.seeded_now { ", vừa tạo" } else { "" });
+    println!(
+        "  vanban — demo {} ({} cơ quan, {} cán bộ){}",
+        s.province,
+        s.agencies,
+        s.users,
+        if s.seeded_now { ", vừa tạo" } else { "" }
+    );
     println!("  Dữ liệu: {}", data_dir.display());
     println!("  Địa chỉ: http://{host}:{}/", listen.port());
     println!();

@@ -116,18 +116,12 @@ pub fn plan(scale: Scale) -> DemoPlan {
         if scale == Scale::Small && !node.small {
             continue;
         }
-        plan.units
-            .extend(node.units.iter().map(|&(name, abbreviation)| DemoUnit {
-                agency_code: node.agency.code.clone(),
-                name: name.to_owned(),
-                abbreviation: abbreviation.to_owned(),
-            }));
-        plan.users.extend(
-            slots(node, extra)
-                .into_iter()
-                .enumerate()
-                .map(|(index, slot)| make_user(node, index, slot)),
-        );
+        plan.units.extend(node.units.iter().map(|&(name, abbreviation)| DemoUnit {
+            agency_code: node.agency.code.clone(),
+            name: name.to_owned(),
+            abbreviation: abbreviation.to_owned(),
+        }));
+        plan.users.extend(slots(node, extra).into_iter().enumerate().map(|(index, slot)| make_user(node, index, slot)));
         plan.agencies.push(node.agency.clone());
     }
     plan
@@ -177,15 +171,9 @@ const ROOT_UNITS: &[UnitSpec] = &[
     ("Tổ Thư ký - Giúp việc lãnh đạo", "TK"),
     ("Ban Tiếp công dân tỉnh", "TCD"),
 ];
-const GENERIC_UNITS: &[UnitSpec] = &[
-    ("Phòng Hành chính - Tổng hợp", "HCTH"),
-    ("Phòng Nghiệp vụ", "NV"),
-];
-const SUBDEPT_UNITS: &[UnitSpec] = &[
-    ("Phòng Hành chính - Tổng hợp", "HCTH"),
-    ("Phòng Nghiệp vụ", "NV"),
-    ("Phòng Thanh tra - Pháp chế", "TTPC"),
-];
+const GENERIC_UNITS: &[UnitSpec] = &[("Phòng Hành chính - Tổng hợp", "HCTH"), ("Phòng Nghiệp vụ", "NV")];
+const SUBDEPT_UNITS: &[UnitSpec] =
+    &[("Phòng Hành chính - Tổng hợp", "HCTH"), ("Phòng Nghiệp vụ", "NV"), ("Phòng Thanh tra - Pháp chế", "TTPC")];
 const PROJECT_BOARD_UNITS: &[UnitSpec] = &[
     ("Phòng Hành chính - Tổng hợp", "HCTH"),
     ("Phòng Kế hoạch - Kỹ thuật", "KHKT"),
@@ -198,11 +186,8 @@ const HOSPITAL_UNITS: &[UnitSpec] = &[
     ("Phòng Điều dưỡng", "ĐD"),
     ("Phòng Quản lý chất lượng", "QLCL"),
 ];
-const SCHOOL_UNITS: &[UnitSpec] = &[
-    ("Tổ Văn phòng", "VP"),
-    ("Tổ Chuyên môn Tự nhiên", "TN"),
-    ("Tổ Chuyên môn Xã hội", "XH"),
-];
+const SCHOOL_UNITS: &[UnitSpec] =
+    &[("Tổ Văn phòng", "VP"), ("Tổ Chuyên môn Tự nhiên", "TN"), ("Tổ Chuyên môn Xã hội", "XH")];
 const COLLEGE_UNITS: &[UnitSpec] = &[
     ("Phòng Tổ chức - Hành chính", "TCHC"),
     ("Phòng Đào tạo", "ĐT"),
@@ -210,30 +195,19 @@ const COLLEGE_UNITS: &[UnitSpec] = &[
     ("Khoa Khoa học cơ bản", "KHCB"),
 ];
 const NOTARY_UNITS: &[UnitSpec] = &[("Bộ phận Hành chính", "HC"), ("Bộ phận Công chứng", "CC")];
-const DISTRICT_UBND_UNITS: &[UnitSpec] = &[
-    ("Bộ phận Văn thư - Lưu trữ", "VTLT"),
-    ("Bộ phận Tổng hợp", "TH"),
-    ("Ban Tiếp công dân", "TCD"),
-];
-const DISTRICT_OFFICE_UNITS: &[UnitSpec] = &[
-    ("Bộ phận Hành chính - Tổ chức", "HCTC"),
-    ("Bộ phận Tổng hợp", "TH"),
-    ("Bộ phận Một cửa", "MC"),
-];
+const DISTRICT_UBND_UNITS: &[UnitSpec] =
+    &[("Bộ phận Văn thư - Lưu trữ", "VTLT"), ("Bộ phận Tổng hợp", "TH"), ("Ban Tiếp công dân", "TCD")];
+const DISTRICT_OFFICE_UNITS: &[UnitSpec] =
+    &[("Bộ phận Hành chính - Tổ chức", "HCTC"), ("Bộ phận Tổng hợp", "TH"), ("Bộ phận Một cửa", "MC")];
 const DISTRICT_DEPT_UNITS: &[UnitSpec] = &[("Bộ phận Tổng hợp", "TH"), ("Bộ phận Nghiệp vụ", "NV")];
-const DISTRICT_INSPECTORATE_UNITS: &[UnitSpec] = &[
-    ("Bộ phận Tổng hợp", "TH"),
-    ("Bộ phận Tiếp công dân và xử lý đơn thư", "TCD"),
-];
+const DISTRICT_INSPECTORATE_UNITS: &[UnitSpec] =
+    &[("Bộ phận Tổng hợp", "TH"), ("Bộ phận Tiếp công dân và xử lý đơn thư", "TCD")];
 const DISTRICT_HEALTH_UNITS: &[UnitSpec] = &[
     ("Phòng Tổ chức - Hành chính", "TCHC"),
     ("Phòng Kế hoạch - Nghiệp vụ", "KHNV"),
     ("Khoa Kiểm soát bệnh tật", "KSBT"),
 ];
-const DISTRICT_CENTRE_UNITS: &[UnitSpec] = &[
-    ("Bộ phận Hành chính - Tổng hợp", "HCTH"),
-    ("Bộ phận Nghiệp vụ", "NV"),
-];
+const DISTRICT_CENTRE_UNITS: &[UnitSpec] = &[("Bộ phận Hành chính - Tổng hợp", "HCTH"), ("Bộ phận Nghiệp vụ", "NV")];
 const DISTRICT_SCHOOL_UNITS: &[UnitSpec] = &[("Tổ Văn phòng", "VP"), ("Tổ Chuyên môn", "CM")];
 
 // ---------------------------------------------------------------------------
@@ -323,10 +297,7 @@ fn unit_head_title(unit_name: &str) -> &'static str {
         ("Tổ ", "Tổ trưởng"),
         ("Khoa ", "Trưởng khoa"),
     ];
-    TITLES
-        .iter()
-        .find(|(prefix, _)| unit_name.starts_with(prefix))
-        .map_or("Trưởng đơn vị", |(_, title)| title)
+    TITLES.iter().find(|(prefix, _)| unit_name.starts_with(prefix)).map_or("Trưởng đơn vị", |(_, title)| title)
 }
 
 // ---------------------------------------------------------------------------
@@ -343,20 +314,8 @@ struct Body {
     units: &'static [UnitSpec],
 }
 
-const fn body(
-    name: &'static str,
-    abbr: &'static str,
-    kind: Kind,
-    size: usize,
-    units: &'static [UnitSpec],
-) -> Body {
-    Body {
-        name,
-        abbr,
-        kind,
-        size,
-        units,
-    }
+const fn body(name: &'static str, abbr: &'static str, kind: Kind, size: usize, units: &'static [UnitSpec]) -> Body {
+    Body { name, abbr, kind, size, units }
 }
 
 /// A body directly under the UBND tỉnh, with its subordinate units.
@@ -418,13 +377,7 @@ const DEPARTMENTS: &[Dept] = &[
             ],
         ),
         subs: &[
-            body(
-                "Ban Thi đua - Khen thưởng",
-                "BTĐKT",
-                Kind::Board,
-                15,
-                GENERIC_UNITS,
-            ),
+            body("Ban Thi đua - Khen thưởng", "BTĐKT", Kind::Board, 15, GENERIC_UNITS),
             centre("Trung tâm Lưu trữ lịch sử tỉnh", "TTLTLS", 15),
             centre("Trung tâm Dịch vụ việc làm tỉnh", "TTDVVL", 25),
             centre("Cơ sở Bảo trợ xã hội tổng hợp tỉnh", "CSBTXH", 20),
@@ -445,11 +398,7 @@ const DEPARTMENTS: &[Dept] = &[
                 ("Phòng Tổng hợp - Quy hoạch", "THQH"),
             ],
         ),
-        subs: &[centre(
-            "Trung tâm Xúc tiến đầu tư và Hỗ trợ doanh nghiệp",
-            "TTXTĐT",
-            20,
-        )],
+        subs: &[centre("Trung tâm Xúc tiến đầu tư và Hỗ trợ doanh nghiệp", "TTXTĐT", 20)],
     },
     Dept {
         head: body(
@@ -459,10 +408,7 @@ const DEPARTMENTS: &[Dept] = &[
             45,
             &[
                 ("Văn phòng", "VP"),
-                (
-                    "Phòng Xây dựng và kiểm tra văn bản quy phạm pháp luật",
-                    "XDKTVB",
-                ),
+                ("Phòng Xây dựng và kiểm tra văn bản quy phạm pháp luật", "XDKTVB"),
                 ("Phòng Hành chính tư pháp", "HCTP"),
                 ("Phòng Bổ trợ tư pháp", "BTTP"),
                 ("Phòng Phổ biến, giáo dục pháp luật", "PBGDPL"),
@@ -470,20 +416,8 @@ const DEPARTMENTS: &[Dept] = &[
         ),
         subs: &[
             centre("Trung tâm Trợ giúp pháp lý nhà nước", "TTTGPL", 15),
-            body(
-                "Phòng Công chứng số 1",
-                "PCC1",
-                Kind::Notary,
-                10,
-                NOTARY_UNITS,
-            ),
-            body(
-                "Phòng Công chứng số 2",
-                "PCC2",
-                Kind::Notary,
-                8,
-                NOTARY_UNITS,
-            ),
+            body("Phòng Công chứng số 1", "PCC1", Kind::Notary, 10, NOTARY_UNITS),
+            body("Phòng Công chứng số 2", "PCC2", Kind::Notary, 8, NOTARY_UNITS),
             centre("Trung tâm Dịch vụ đấu giá tài sản", "TTDVĐGTS", 8),
         ],
     },
@@ -503,11 +437,7 @@ const DEPARTMENTS: &[Dept] = &[
         ),
         subs: &[
             subdept("Chi cục Quản lý thị trường", "CCQLTT", 60),
-            centre(
-                "Trung tâm Khuyến công và Tư vấn phát triển công nghiệp",
-                "TTKC",
-                15,
-            ),
+            centre("Trung tâm Khuyến công và Tư vấn phát triển công nghiệp", "TTKC", 15),
             centre("Trung tâm Xúc tiến thương mại", "TTXTTM", 12),
         ],
     },
@@ -529,13 +459,7 @@ const DEPARTMENTS: &[Dept] = &[
         subs: &[
             centre("Trung tâm Kiểm định chất lượng xây dựng", "TTKĐXD", 20),
             centre("Trung tâm Đăng kiểm phương tiện giao thông", "TTĐK", 25),
-            body(
-                "Ban Quản lý bảo trì đường bộ",
-                "BQLBTĐB",
-                Kind::Board,
-                15,
-                GENERIC_UNITS,
-            ),
+            body("Ban Quản lý bảo trì đường bộ", "BQLBTĐB", Kind::Board, 15, GENERIC_UNITS),
             centre("Cảng vụ Đường thủy nội địa", "CVĐTNĐ", 12),
         ],
     },
@@ -550,10 +474,7 @@ const DEPARTMENTS: &[Dept] = &[
                 ("Phòng Kế hoạch - Tài chính", "KHTC"),
                 ("Phòng Quản lý đất đai", "QLĐĐ"),
                 ("Phòng Môi trường", "MT"),
-                (
-                    "Phòng Tài nguyên nước, khoáng sản và biến đổi khí hậu",
-                    "TNN",
-                ),
+                ("Phòng Tài nguyên nước, khoáng sản và biến đổi khí hậu", "TNN"),
                 ("Phòng Kinh tế hợp tác và phát triển nông thôn", "KTHT"),
             ],
         ),
@@ -563,34 +484,14 @@ const DEPARTMENTS: &[Dept] = &[
             subdept("Chi cục Kiểm lâm", "CCKL", 80),
             subdept("Chi cục Thủy lợi", "CCTL", 25),
             subdept("Chi cục Thủy sản", "CCTS", 25),
-            subdept(
-                "Chi cục Quản lý chất lượng nông lâm sản và thủy sản",
-                "CCQLCL",
-                20,
-            ),
+            subdept("Chi cục Quản lý chất lượng nông lâm sản và thủy sản", "CCQLCL", 20),
             centre("Văn phòng Đăng ký đất đai", "VPĐKĐĐ", 60),
             centre("Trung tâm Quan trắc tài nguyên và môi trường", "TTQT", 15),
             centre("Trung tâm Phát triển quỹ đất tỉnh", "TTPTQĐ", 20),
             centre("Trung tâm Khuyến nông", "TTKN", 20),
-            centre(
-                "Trung tâm Nước sạch và Vệ sinh môi trường nông thôn",
-                "TTNS",
-                15,
-            ),
-            body(
-                "Ban Quản lý rừng phòng hộ",
-                "BQLRPH",
-                Kind::Board,
-                25,
-                GENERIC_UNITS,
-            ),
-            body(
-                "Ban Quản lý cảng cá",
-                "BQLCC",
-                Kind::Board,
-                12,
-                GENERIC_UNITS,
-            ),
+            centre("Trung tâm Nước sạch và Vệ sinh môi trường nông thôn", "TTNS", 15),
+            body("Ban Quản lý rừng phòng hộ", "BQLRPH", Kind::Board, 25, GENERIC_UNITS),
+            body("Ban Quản lý cảng cá", "BQLCC", Kind::Board, 12, GENERIC_UNITS),
         ],
     },
     Dept {
@@ -608,21 +509,9 @@ const DEPARTMENTS: &[Dept] = &[
             ],
         ),
         subs: &[
-            centre(
-                "Trung tâm Ứng dụng tiến bộ khoa học và công nghệ",
-                "TTUDKHCN",
-                15,
-            ),
-            centre(
-                "Trung tâm Công nghệ thông tin và Truyền thông",
-                "TTCNTT",
-                20,
-            ),
-            centre(
-                "Trung tâm Kỹ thuật Tiêu chuẩn Đo lường Chất lượng",
-                "TTKTTĐC",
-                12,
-            ),
+            centre("Trung tâm Ứng dụng tiến bộ khoa học và công nghệ", "TTUDKHCN", 15),
+            centre("Trung tâm Công nghệ thông tin và Truyền thông", "TTCNTT", 20),
+            centre("Trung tâm Kỹ thuật Tiêu chuẩn Đo lường Chất lượng", "TTKTTĐC", 12),
         ],
     },
     Dept {
@@ -641,13 +530,7 @@ const DEPARTMENTS: &[Dept] = &[
             ],
         ),
         subs: &[
-            body(
-                "Trường Trung học phổ thông chuyên Bình An",
-                "THPTCBA",
-                Kind::School,
-                20,
-                SCHOOL_UNITS,
-            ),
+            body("Trường Trung học phổ thông chuyên Bình An", "THPTCBA", Kind::School, 20, SCHOOL_UNITS),
             school("Trường Trung học phổ thông Nguyễn Huệ", "THPTNH"),
             school("Trường Trung học phổ thông Trần Hưng Đạo", "THPTTHĐ"),
             school("Trường Trung học phổ thông Lê Lợi", "THPTLL"),
@@ -663,10 +546,7 @@ const DEPARTMENTS: &[Dept] = &[
             school("Trường Trung học phổ thông Nguyễn Bỉnh Khiêm", "THPTNBK"),
             school("Trường Trung học phổ thông Trần Phú", "THPTTP"),
             school("Trường Trung học phổ thông Lê Quý Đôn", "THPTLQĐ"),
-            school(
-                "Trường Trung học phổ thông Nguyễn Thị Minh Khai",
-                "THPTNTMK",
-            ),
+            school("Trường Trung học phổ thông Nguyễn Thị Minh Khai", "THPTNTMK"),
             school("Trường Phổ thông Dân tộc nội trú tỉnh", "PTDTNT"),
             centre("Trung tâm Giáo dục thường xuyên tỉnh", "TTGDTX", 12),
         ],
@@ -695,21 +575,11 @@ const DEPARTMENTS: &[Dept] = &[
             hospital("Bệnh viện Phục hồi chức năng tỉnh", "BVPHCN", 25),
             centre("Trung tâm Kiểm soát bệnh tật tỉnh", "CDC", 50),
             centre("Trung tâm Pháp y tỉnh", "TTPY", 10),
-            centre(
-                "Trung tâm Kiểm nghiệm thuốc, mỹ phẩm, thực phẩm",
-                "TTKNT",
-                12,
-            ),
+            centre("Trung tâm Kiểm nghiệm thuốc, mỹ phẩm, thực phẩm", "TTKNT", 12),
             centre("Trung tâm Giám định y khoa", "TTGĐYK", 10),
             subdept("Chi cục Dân số - Kế hoạch hóa gia đình", "CCDS", 15),
             subdept("Chi cục An toàn vệ sinh thực phẩm", "CCATVSTP", 15),
-            body(
-                "Trường Cao đẳng Y tế Bình An",
-                "CĐYT",
-                Kind::School,
-                40,
-                COLLEGE_UNITS,
-            ),
+            body("Trường Cao đẳng Y tế Bình An", "CĐYT", Kind::School, 40, COLLEGE_UNITS),
         ],
     },
     Dept {
@@ -730,20 +600,10 @@ const DEPARTMENTS: &[Dept] = &[
             centre("Bảo tàng tỉnh Bình An", "BT", 15),
             centre("Thư viện tỉnh Bình An", "TV", 12),
             centre("Trung tâm Văn hóa - Điện ảnh tỉnh", "TTVHĐA", 15),
-            centre(
-                "Trung tâm Huấn luyện và Thi đấu thể dục thể thao",
-                "TTHLTĐ",
-                20,
-            ),
+            centre("Trung tâm Huấn luyện và Thi đấu thể dục thể thao", "TTHLTĐ", 20),
             centre("Trung tâm Thông tin xúc tiến du lịch", "TTXTDL", 10),
             centre("Đoàn Nghệ thuật tỉnh Bình An", "ĐNT", 25),
-            body(
-                "Ban Quản lý di tích tỉnh",
-                "BQLDT",
-                Kind::Board,
-                12,
-                GENERIC_UNITS,
-            ),
+            body("Ban Quản lý di tích tỉnh", "BQLDT", Kind::Board, 12, GENERIC_UNITS),
         ],
     },
     Dept {
@@ -768,11 +628,7 @@ const DEPARTMENTS: &[Dept] = &[
             "BDT",
             Kind::Board,
             25,
-            &[
-                ("Văn phòng", "VP"),
-                ("Phòng Chính sách dân tộc", "CSDT"),
-                ("Phòng Kế hoạch - Tổng hợp", "KHTH"),
-            ],
+            &[("Văn phòng", "VP"), ("Phòng Chính sách dân tộc", "CSDT"), ("Phòng Kế hoạch - Tổng hợp", "KHTH")],
         ),
         subs: &[],
     },
@@ -836,27 +692,14 @@ const DEPARTMENTS: &[Dept] = &[
         ),
         subs: &[],
     },
-    Dept {
-        head: body(
-            "Trường Cao đẳng Bình An",
-            "CĐBA",
-            Kind::School,
-            80,
-            COLLEGE_UNITS,
-        ),
-        subs: &[],
-    },
+    Dept { head: body("Trường Cao đẳng Bình An", "CĐBA", Kind::School, 80, COLLEGE_UNITS), subs: &[] },
     Dept {
         head: body(
             "Quỹ Đầu tư phát triển tỉnh Bình An",
             "QĐTPT",
             Kind::Centre,
             20,
-            &[
-                ("Phòng Hành chính - Tổng hợp", "HCTH"),
-                ("Phòng Tín dụng", "TD"),
-                ("Phòng Kế toán", "KT"),
-            ],
+            &[("Phòng Hành chính - Tổng hợp", "HCTH"), ("Phòng Tín dụng", "TD"), ("Phòng Kế toán", "KT")],
         ),
         subs: &[],
     },
@@ -875,18 +718,8 @@ struct District {
     communes: usize,
 }
 
-const fn district(
-    kind: &'static str,
-    name: &'static str,
-    slug_prefix: &'static str,
-    communes: usize,
-) -> District {
-    District {
-        kind,
-        name,
-        slug_prefix,
-        communes,
-    }
+const fn district(kind: &'static str, name: &'static str, slug_prefix: &'static str, communes: usize) -> District {
+    District { kind, name, slug_prefix, communes }
 }
 
 /// 11 districts (level-2 codes 41–51, in order) with 106 communes.
@@ -910,13 +743,7 @@ const DISTRICT_UBND_SIZE: usize = 25;
 /// The 27 bodies of every district (level-3 codes 01–27, in order). Their
 /// names get the district appended: "Phòng Nội vụ huyện An Hòa".
 const DISTRICT_BODIES: &[Body] = &[
-    body(
-        "Văn phòng Hội đồng nhân dân và Ủy ban nhân dân",
-        "VP",
-        Kind::Office,
-        20,
-        DISTRICT_OFFICE_UNITS,
-    ),
+    body("Văn phòng Hội đồng nhân dân và Ủy ban nhân dân", "VP", Kind::Office, 20, DISTRICT_OFFICE_UNITS),
     district_dept("Phòng Nội vụ", "PNV", 10),
     district_dept("Phòng Tài chính - Kế hoạch", "PTCKH", 12),
     district_dept("Phòng Tư pháp", "PTP", 7),
@@ -928,42 +755,14 @@ const DISTRICT_BODIES: &[Body] = &[
     district_dept("Phòng Lao động - Thương binh và Xã hội", "PLĐTBXH", 10),
     district_dept("Phòng Quản lý đô thị", "PQLĐT", 10),
     district_dept("Phòng Dân tộc", "PDT", 6),
-    body(
-        "Thanh tra",
-        "TTR",
-        Kind::Inspectorate,
-        8,
-        DISTRICT_INSPECTORATE_UNITS,
-    ),
-    body(
-        "Trung tâm Y tế",
-        "TTYT",
-        Kind::Centre,
-        40,
-        DISTRICT_HEALTH_UNITS,
-    ),
+    body("Thanh tra", "TTR", Kind::Inspectorate, 8, DISTRICT_INSPECTORATE_UNITS),
+    body("Trung tâm Y tế", "TTYT", Kind::Centre, 40, DISTRICT_HEALTH_UNITS),
     district_centre("Trung tâm Văn hóa - Thể thao và Truyền thanh", "TTVHTT", 12),
-    body(
-        "Ban Quản lý dự án đầu tư xây dựng",
-        "BQLDA",
-        Kind::Board,
-        12,
-        DISTRICT_CENTRE_UNITS,
-    ),
+    body("Ban Quản lý dự án đầu tư xây dựng", "BQLDA", Kind::Board, 12, DISTRICT_CENTRE_UNITS),
     district_centre("Trung tâm Phát triển quỹ đất", "TTPTQĐ", 8),
-    district_centre(
-        "Trung tâm Giáo dục nghề nghiệp - Giáo dục thường xuyên",
-        "TTGDNNGDTX",
-        10,
-    ),
+    district_centre("Trung tâm Giáo dục nghề nghiệp - Giáo dục thường xuyên", "TTGDNNGDTX", 10),
     district_centre("Trung tâm Dịch vụ nông nghiệp", "TTDVNN", 8),
-    body(
-        "Ban Quản lý chợ",
-        "BQLC",
-        Kind::Board,
-        5,
-        DISTRICT_CENTRE_UNITS,
-    ),
+    body("Ban Quản lý chợ", "BQLC", Kind::Board, 5, DISTRICT_CENTRE_UNITS),
     district_school("Trường Trung học cơ sở Lê Quý Đôn", "THCSLQĐ"),
     district_school("Trường Trung học cơ sở Nguyễn Du", "THCSND"),
     district_school("Trường Trung học cơ sở Trần Phú", "THCSTP"),
@@ -987,12 +786,12 @@ const fn district_school(name: &'static str, abbr: &'static str) -> Body {
 
 /// Words combined into commune names ("Tân Lợi", "Phú Hòa" …).
 const COMMUNE_FIRST: &[&str] = &[
-    "An", "Tân", "Phú", "Hòa", "Bình", "Phước", "Long", "Thạnh", "Vĩnh", "Mỹ", "Hưng", "Đông",
-    "Xuân", "Quảng", "Hải", "Thuận", "Kim", "Ngọc", "Cát", "Thành",
+    "An", "Tân", "Phú", "Hòa", "Bình", "Phước", "Long", "Thạnh", "Vĩnh", "Mỹ", "Hưng", "Đông", "Xuân", "Quảng", "Hải",
+    "Thuận", "Kim", "Ngọc", "Cát", "Thành",
 ];
 const COMMUNE_SECOND: &[&str] = &[
-    "Phú", "Lợi", "Hòa", "Thành", "Lộc", "Hưng", "Mỹ", "Thịnh", "Sơn", "Điền", "Khánh", "Tiến",
-    "Hiệp", "Bình", "Trung", "Nghĩa",
+    "Phú", "Lợi", "Hòa", "Thành", "Lộc", "Hưng", "Mỹ", "Thịnh", "Sơn", "Điền", "Khánh", "Tiến", "Hiệp", "Bình",
+    "Trung", "Nghĩa",
 ];
 
 /// The first `count` distinct commune names. Pair `k` takes first word
@@ -1045,10 +844,7 @@ fn legacy_code(level4: usize, level3: usize, level2: usize) -> String {
 
 /// Lower-case ASCII letters and digits of `s`, diacritics folded.
 fn ascii_slug(s: &str) -> String {
-    fold_vi(s)
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect()
+    fold_vi(s).chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
 /// Every agency of the full province, parents before children.
@@ -1074,13 +870,7 @@ fn province_nodes() -> Vec<Node> {
     for (i, dept) in DEPARTMENTS.iter().enumerate() {
         let code = legacy_code(0, 0, i + 1);
         let small = SMALL_PROVINCIAL.contains(&dept.head.abbr);
-        nodes.push(provincial_node(
-            &dept.head,
-            code.clone(),
-            &root_code,
-            ROOT_NAME,
-            small,
-        ));
+        nodes.push(provincial_node(&dept.head, code.clone(), &root_code, ROOT_NAME, small));
         for (j, sub) in dept.subs.iter().enumerate() {
             let sub_code = legacy_code(0, j + 1, i + 1);
             nodes.push(provincial_node(sub, sub_code, &code, dept.head.name, false));
@@ -1157,13 +947,7 @@ fn province_nodes() -> Vec<Node> {
 }
 
 /// A provincial agency from a table row.
-fn provincial_node(
-    b: &Body,
-    code: String,
-    parent_code: &str,
-    parent_name: &str,
-    small: bool,
-) -> Node {
+fn provincial_node(b: &Body, code: String, parent_code: &str, parent_name: &str, small: bool) -> Node {
     Node {
         agency: DemoAgency {
             code,
@@ -1213,12 +997,7 @@ impl Slot {
         position: &'static str,
         unit: Option<&'static str>,
     ) -> Self {
-        Slot {
-            post,
-            roles,
-            position,
-            unit,
-        }
+        Slot { post, roles, position, unit }
     }
 }
 
@@ -1228,33 +1007,18 @@ fn slots(node: &Node, extra: usize) -> Vec<Slot> {
     let slot = Slot::new;
     let mut out = Vec::new();
     match node.kind {
-        Kind::Commune => out.push(slot(
-            Post::Admin,
-            &["admin", "clerk"],
-            "Công chức Văn phòng - Thống kê",
-            None,
-        )),
+        Kind::Commune => out.push(slot(Post::Admin, &["admin", "clerk"], "Công chức Văn phòng - Thống kê", None)),
         Kind::Province => {
             out.push(slot(Post::Admin, &["admin"], SYSTEM_ADMIN, None));
             out.push(slot(Post::Clerk, &["clerk"], "Văn thư", office));
         }
         _ => {
-            out.push(slot(
-                Post::Admin,
-                &["admin"],
-                "Chuyên viên Công nghệ thông tin",
-                office,
-            ));
+            out.push(slot(Post::Admin, &["admin"], "Chuyên viên Công nghệ thông tin", office));
             out.push(slot(Post::Clerk, &["clerk"], "Văn thư", office));
         }
     }
     if matches!(node.kind, Kind::Province | Kind::District) {
-        out.push(slot(
-            Post::Archivist,
-            &["archivist"],
-            "Lưu trữ viên",
-            office,
-        ));
+        out.push(slot(Post::Archivist, &["archivist"], "Lưu trữ viên", office));
     }
     let (head, deputy) = node.kind.titles();
     out.push(slot(Post::Head, &["leader"], head, None));
@@ -1262,21 +1026,11 @@ fn slots(node: &Node, extra: usize) -> Vec<Slot> {
         out.push(slot(Post::Deputy(n), &["leader"], deputy, None));
     }
     for &(name, abbr) in node.units {
-        out.push(slot(
-            Post::UnitHead(abbr),
-            &["unit_head"],
-            unit_head_title(name),
-            Some(abbr),
-        ));
+        out.push(slot(Post::UnitHead(abbr), &["unit_head"], unit_head_title(name), Some(abbr)));
     }
     let positions = node.kind.specialist_positions();
     for n in 0..=extra {
-        out.push(slot(
-            Post::Specialist(n),
-            &["specialist"],
-            pick(positions, n),
-            specialist_unit(node.units, n),
-        ));
+        out.push(slot(Post::Specialist(n), &["specialist"], pick(positions, n), specialist_unit(node.units, n)));
     }
     out
 }
@@ -1351,11 +1105,7 @@ fn make_user(node: &Node, index: usize, slot: Slot) -> DemoUser {
 fn full_scale_extras(nodes: &[Node]) -> Vec<usize> {
     let bases: Vec<usize> = nodes.iter().map(|n| slots(n, 0).len()).collect();
     let spare = FULL_USERS.saturating_sub(bases.iter().sum());
-    let weights: Vec<usize> = nodes
-        .iter()
-        .zip(&bases)
-        .map(|(n, base)| n.size.saturating_sub(*base))
-        .collect();
+    let weights: Vec<usize> = nodes.iter().zip(&bases).map(|(n, base)| n.size.saturating_sub(*base)).collect();
     apportion(spare, &weights)
 }
 
@@ -1368,11 +1118,7 @@ fn apportion(total: usize, weights: &[usize]) -> Vec<usize> {
     }
     let mut shares: Vec<usize> = weights.iter().map(|w| total * w / sum).collect();
     let left = total - shares.iter().sum::<usize>();
-    let mut by_remainder: Vec<(usize, usize)> = weights
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (total * w % sum, i))
-        .collect();
+    let mut by_remainder: Vec<(usize, usize)> = weights.iter().enumerate().map(|(i, w)| (total * w % sum, i)).collect();
     by_remainder.sort_by_key(|&(rem, i)| (Reverse(rem), i));
     for &(_, i) in by_remainder.iter().take(left) {
         if let Some(share) = shares.get_mut(i) {
@@ -1387,23 +1133,19 @@ fn apportion(total: usize, weights: &[usize]) -> Vec<usize> {
 // ---------------------------------------------------------------------------
 
 const FAMILY_NAMES: &[&str] = &[
-    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
-    "Hồ", "Ngô", "Dương", "Lý", "Nguyễn", "Trần", "Lê", "Nguyễn",
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương",
+    "Lý", "Nguyễn", "Trần", "Lê", "Nguyễn",
 ];
-const MALE_MIDDLE_NAMES: &[&str] = &[
-    "Văn", "Đức", "Minh", "Quang", "Hữu", "Thanh", "Ngọc", "Hoàng", "Công", "Xuân", "Văn",
-];
-const FEMALE_MIDDLE_NAMES: &[&str] = &[
-    "Thị", "Thu", "Ngọc", "Thanh", "Minh", "Hồng", "Phương", "Kim", "Thị",
-];
+const MALE_MIDDLE_NAMES: &[&str] =
+    &["Văn", "Đức", "Minh", "Quang", "Hữu", "Thanh", "Ngọc", "Hoàng", "Công", "Xuân", "Văn"];
+const FEMALE_MIDDLE_NAMES: &[&str] = &["Thị", "Thu", "Ngọc", "Thanh", "Minh", "Hồng", "Phương", "Kim", "Thị"];
 const MALE_GIVEN_NAMES: &[&str] = &[
-    "An", "Bình", "Cường", "Dũng", "Hải", "Hòa", "Hùng", "Long", "Minh", "Nam", "Quân", "Sơn",
-    "Tâm", "Tuấn", "Thắng", "Trung", "Việt", "Khánh", "Phong", "Đạt", "Hiếu", "Lộc", "Tài", "Vinh",
+    "An", "Bình", "Cường", "Dũng", "Hải", "Hòa", "Hùng", "Long", "Minh", "Nam", "Quân", "Sơn", "Tâm", "Tuấn", "Thắng",
+    "Trung", "Việt", "Khánh", "Phong", "Đạt", "Hiếu", "Lộc", "Tài", "Vinh",
 ];
 const FEMALE_GIVEN_NAMES: &[&str] = &[
-    "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Nga", "Phương", "Thảo", "Trang", "Vân", "Yến",
-    "Hoa", "Huyền", "Ngân", "Nhung", "Oanh", "Quyên", "Thủy", "Tuyết", "Dung", "Giang", "Ánh",
-    "Hằng",
+    "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Nga", "Phương", "Thảo", "Trang", "Vân", "Yến", "Hoa", "Huyền",
+    "Ngân", "Nhung", "Oanh", "Quyên", "Thủy", "Tuyết", "Dung", "Giang", "Ánh", "Hằng",
 ];
 
 /// A made-up Vietnamese person.
@@ -1418,22 +1160,15 @@ impl Person {
     /// post always gets the same person, at any scale.
     fn new(code: &str, index: usize) -> Self {
         let h = mix(code, index);
-        let (middles, givens) = if h & 1 == 1 {
-            (FEMALE_MIDDLE_NAMES, FEMALE_GIVEN_NAMES)
-        } else {
-            (MALE_MIDDLE_NAMES, MALE_GIVEN_NAMES)
-        };
+        let (middles, givens) =
+            if h & 1 == 1 { (FEMALE_MIDDLE_NAMES, FEMALE_GIVEN_NAMES) } else { (MALE_MIDDLE_NAMES, MALE_GIVEN_NAMES) };
         let family = pick(FAMILY_NAMES, narrow(h >> 8));
         let middle = pick(middles, narrow(h >> 24));
         let mut given = pick(givens, narrow(h >> 40));
         if given == middle {
             given = pick(givens, narrow(h >> 40) + 1);
         }
-        Person {
-            family,
-            middle,
-            given,
-        }
+        Person { family, middle, given }
     }
 
     fn full_name(&self) -> String {
@@ -1443,12 +1178,7 @@ impl Person {
     /// `<given>.<initials>.`, e.g. "hoa.nv." for Nguyễn Văn Hòa.
     fn login_stem(&self) -> String {
         let initial = |s: &str| ascii_slug(s).chars().next().unwrap_or('x');
-        format!(
-            "{}.{}{}.",
-            ascii_slug(self.given),
-            initial(self.family),
-            initial(self.middle)
-        )
+        format!("{}.{}{}.", ascii_slug(self.given), initial(self.family), initial(self.middle))
     }
 }
 
@@ -1482,19 +1212,12 @@ fn pick(list: &[&'static str], n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use vanban_domain::{
-        Abbreviation, AgencyCode, AgencyLevel, AgencyName, FullName, Position, Role, Username, nfc,
-    };
+    use vanban_domain::{Abbreviation, AgencyCode, AgencyLevel, AgencyName, FullName, Position, Role, Username, nfc};
 
     const FIXED_ROOT: &[(&str, &str, Option<&str>, &[&str])] = &[
         ("admin", SYSTEM_ADMIN, None, &["admin"]),
@@ -1530,14 +1253,7 @@ mod tests {
     /// Levels 4, 3, 2 and the level-1 group of a legacy code.
     fn levels(code: &str) -> ([u32; 3], &str) {
         let g: Vec<&str> = code.split('.').collect();
-        (
-            [
-                g[0].parse().unwrap(),
-                g[1].parse().unwrap(),
-                g[2].parse().unwrap(),
-            ],
-            g[3],
-        )
+        ([g[0].parse().unwrap(), g[1].parse().unwrap(), g[2].parse().unwrap()], g[3])
     }
 
     /// Same level 1; every non-zero group of the parent equal in the child;
@@ -1564,9 +1280,7 @@ mod tests {
     fn is_valid_username(u: &str) -> bool {
         (3..=64).contains(&u.len())
             && u.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && u.chars().all(|c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-            })
+            && u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
     }
 
     fn is_nfc(s: &str) -> bool {
@@ -1575,10 +1289,7 @@ mod tests {
     }
 
     fn user<'a>(p: &'a DemoPlan, username: &str) -> &'a DemoUser {
-        p.users
-            .iter()
-            .find(|u| u.username == username)
-            .unwrap_or_else(|| panic!("no user {username}"))
+        p.users.iter().find(|u| u.username == username).unwrap_or_else(|| panic!("no user {username}"))
     }
 
     fn count_level(p: &DemoPlan, level: &str) -> usize {
@@ -1597,19 +1308,10 @@ mod tests {
         assert_eq!(p.users.len(), FULL_USERS);
         // 11 district UBNDs, 20 bodies directly under the UBND tỉnh.
         let root = "000.00.00.H58";
-        let under_root: Vec<&DemoAgency> = p
-            .agencies
-            .iter()
-            .filter(|a| a.parent_code.as_deref() == Some(root))
-            .collect();
-        assert_eq!(
-            under_root.iter().filter(|a| a.level == DISTRICT).count(),
-            11
-        );
-        assert_eq!(
-            under_root.iter().filter(|a| a.level == PROVINCIAL).count(),
-            20
-        );
+        let under_root: Vec<&DemoAgency> =
+            p.agencies.iter().filter(|a| a.parent_code.as_deref() == Some(root)).collect();
+        assert_eq!(under_root.iter().filter(|a| a.level == DISTRICT).count(), 11);
+        assert_eq!(under_root.iter().filter(|a| a.level == PROVINCIAL).count(), 20);
     }
 
     #[test]
@@ -1619,11 +1321,7 @@ mod tests {
         assert_eq!(count_level(&p, PROVINCIAL), 5);
         assert_eq!(count_level(&p, DISTRICT), 6);
         assert_eq!(count_level(&p, COMMUNE), 4);
-        assert!(
-            (60..=120).contains(&p.users.len()),
-            "{} users",
-            p.users.len()
-        );
+        assert!((60..=120).contains(&p.users.len()), "{} users", p.users.len());
         let names: HashSet<&str> = p.agencies.iter().map(|a| a.name.as_str()).collect();
         for name in [
             "Ủy ban nhân dân tỉnh Bình An",
@@ -1650,11 +1348,7 @@ mod tests {
                 assert_eq!(u.roles, roles, "{username}");
             }
             assert_eq!(user(&p, "admin").full_name, "Quản trị hệ thống");
-            let stc = p
-                .agencies
-                .iter()
-                .find(|a| a.name == "Sở Tài chính")
-                .unwrap();
+            let stc = p.agencies.iter().find(|a| a.name == "Sở Tài chính").unwrap();
             assert_eq!(stc.abbreviation, "STC");
             for &(username, position, roles) in FIXED_STC {
                 let u = user(&p, username);
@@ -1689,13 +1383,7 @@ mod tests {
     fn codes_are_legacy_and_unique() {
         assert!(is_legacy_code("000.00.00.H58"));
         assert!(is_legacy_code("105.00.51.H58"));
-        for bad in [
-            "000.00.00.h58",
-            "00.00.00.H58",
-            "000.00.00.H5",
-            "000-00.00.H58",
-            "000.00.00.H588",
-        ] {
+        for bad in ["000.00.00.h58", "00.00.00.H58", "000.00.00.H5", "000-00.00.H58", "000.00.00.H588"] {
             assert!(!is_legacy_code(bad), "{bad}");
         }
         for p in both() {
@@ -1705,11 +1393,7 @@ mod tests {
                 assert!(a.code.ends_with(".H58"), "{}", a.code);
                 assert!(seen.insert(a.code.as_str()), "duplicate {}", a.code);
                 let parsed = AgencyCode::parse(&a.code).unwrap();
-                assert!(
-                    parsed.is_legacy() && parsed.as_str() == a.code,
-                    "{}",
-                    a.code
-                );
+                assert!(parsed.is_legacy() && parsed.as_str() == a.code, "{}", a.code);
             }
         }
     }
@@ -1752,21 +1436,11 @@ mod tests {
                     let parent = earlier
                         .get(parent_code.as_str())
                         .unwrap_or_else(|| panic!("{} before its parent {parent_code}", a.code));
-                    assert!(
-                        is_under(&a.code, &parent.code),
-                        "{} / {}",
-                        a.code,
-                        parent.code
-                    );
-                    let (child, par) = (
-                        AgencyCode::parse(&a.code).unwrap(),
-                        AgencyCode::parse(&parent.code).unwrap(),
-                    );
+                    assert!(is_under(&a.code, &parent.code), "{} / {}", a.code, parent.code);
+                    let (child, par) = (AgencyCode::parse(&a.code).unwrap(), AgencyCode::parse(&parent.code).unwrap());
                     assert!(child.is_under(&par), "{} / {}", a.code, parent.code);
-                    let (cl, pl) = (
-                        AgencyLevel::from_snake(a.level).unwrap(),
-                        AgencyLevel::from_snake(parent.level).unwrap(),
-                    );
+                    let (cl, pl) =
+                        (AgencyLevel::from_snake(a.level).unwrap(), AgencyLevel::from_snake(parent.level).unwrap());
                     assert!(pl.can_parent(cl), "{}", a.code);
                     if let Some(parent_name) = &a.parent_name {
                         assert_eq!(parent_name, &parent.name, "{}", a.code);
@@ -1782,13 +1456,8 @@ mod tests {
     #[test]
     fn district_bodies_name_their_district() {
         let p = plan(Scale::Full);
-        let by_code: HashMap<&str, &DemoAgency> =
-            p.agencies.iter().map(|a| (a.code.as_str(), a)).collect();
-        for a in p
-            .agencies
-            .iter()
-            .filter(|a| a.level == DISTRICT && a.abbreviation != UBND)
-        {
+        let by_code: HashMap<&str, &DemoAgency> = p.agencies.iter().map(|a| (a.code.as_str(), a)).collect();
+        for a in p.agencies.iter().filter(|a| a.level == DISTRICT && a.abbreviation != UBND) {
             let parent = by_code[a.parent_code.as_deref().unwrap()];
             assert_eq!(a.parent_name.as_deref(), Some(parent.name.as_str()));
             let district = parent.name.strip_prefix("Ủy ban nhân dân ").unwrap();
@@ -1810,28 +1479,14 @@ mod tests {
                 if let Some(parent_name) = &a.parent_name {
                     assert!(is_nfc(parent_name));
                 }
-                assert_eq!(
-                    Abbreviation::parse(&a.abbreviation).unwrap().as_str(),
-                    a.abbreviation
-                );
+                assert_eq!(Abbreviation::parse(&a.abbreviation).unwrap().as_str(), a.abbreviation);
             }
             for u in &p.units {
-                assert!(
-                    is_nfc(&u.name) && u.name.chars().count() <= 200,
-                    "{}",
-                    u.name
-                );
-                assert_eq!(
-                    Abbreviation::parse(&u.abbreviation).unwrap().as_str(),
-                    u.abbreviation
-                );
+                assert!(is_nfc(&u.name) && u.name.chars().count() <= 200, "{}", u.name);
+                assert_eq!(Abbreviation::parse(&u.abbreviation).unwrap().as_str(), u.abbreviation);
             }
             for u in &p.users {
-                assert!(
-                    is_nfc(&u.full_name) && is_nfc(&u.position),
-                    "{}",
-                    u.username
-                );
+                assert!(is_nfc(&u.full_name) && is_nfc(&u.position), "{}", u.username);
                 assert_eq!(FullName::parse(&u.full_name).unwrap().as_str(), u.full_name);
                 assert_eq!(Position::parse(&u.position).unwrap().as_str(), u.position);
             }
@@ -1853,11 +1508,7 @@ mod tests {
             let mut seen = HashSet::new();
             for u in &p.users {
                 assert!(is_valid_username(&u.username), "{}", u.username);
-                assert!(
-                    !u.username.contains("..") && !u.username.ends_with('.'),
-                    "{}",
-                    u.username
-                );
+                assert!(!u.username.contains("..") && !u.username.ends_with('.'), "{}", u.username);
                 assert_eq!(Username::parse(&u.username).unwrap().as_str(), u.username);
                 assert!(seen.insert(u.username.as_str()), "duplicate {}", u.username);
             }
@@ -1872,12 +1523,7 @@ mod tests {
                 let distinct: HashSet<&str> = u.roles.iter().copied().collect();
                 assert_eq!(distinct.len(), u.roles.len(), "{}", u.username);
                 for r in &u.roles {
-                    assert_eq!(
-                        Role::from_snake(r).map(Role::as_str),
-                        Some(*r),
-                        "{}",
-                        u.username
-                    );
+                    assert_eq!(Role::from_snake(r).map(Role::as_str), Some(*r), "{}", u.username);
                 }
             }
         }
@@ -1890,18 +1536,13 @@ mod tests {
                 .agencies
                 .iter()
                 .map(|a| {
-                    let abbrs = p
-                        .units
-                        .iter()
-                        .filter(|u| u.agency_code == a.code)
-                        .map(|u| u.abbreviation.as_str())
-                        .collect();
+                    let abbrs =
+                        p.units.iter().filter(|u| u.agency_code == a.code).map(|u| u.abbreviation.as_str()).collect();
                     (a.code.as_str(), abbrs)
                 })
                 .collect();
             for a in &p.agencies {
-                let staff: Vec<&DemoUser> =
-                    p.users.iter().filter(|u| u.agency_code == a.code).collect();
+                let staff: Vec<&DemoUser> = p.users.iter().filter(|u| u.agency_code == a.code).collect();
                 let has = |role: &str| staff.iter().filter(|u| u.roles.contains(&role)).count();
                 assert!(has("admin") >= 1, "{} admin", a.code);
                 assert!(has("clerk") >= 1, "{} clerk", a.code);
@@ -1913,8 +1554,9 @@ mod tests {
                 }
                 for abbr in &units[a.code.as_str()] {
                     assert!(
-                        staff.iter().any(|u| u.roles.contains(&"unit_head")
-                            && u.unit_abbreviation.as_deref() == Some(*abbr)),
+                        staff
+                            .iter()
+                            .any(|u| u.roles.contains(&"unit_head") && u.unit_abbreviation.as_deref() == Some(*abbr)),
                         "{} has no head of {abbr}",
                         a.code
                     );
@@ -1931,46 +1573,26 @@ mod tests {
     fn units_per_agency() {
         for p in both() {
             for a in &p.agencies {
-                let abbrs: Vec<&str> = p
-                    .units
-                    .iter()
-                    .filter(|u| u.agency_code == a.code)
-                    .map(|u| u.abbreviation.as_str())
-                    .collect();
+                let abbrs: Vec<&str> =
+                    p.units.iter().filter(|u| u.agency_code == a.code).map(|u| u.abbreviation.as_str()).collect();
                 let distinct: HashSet<&&str> = abbrs.iter().collect();
                 assert_eq!(distinct.len(), abbrs.len(), "{} unit abbreviations", a.code);
                 if a.level == COMMUNE {
                     assert!(abbrs.is_empty(), "{}", a.code);
                 } else {
-                    assert!(
-                        (2..=6).contains(&abbrs.len()),
-                        "{}: {} units",
-                        a.code,
-                        abbrs.len()
-                    );
+                    assert!((2..=6).contains(&abbrs.len()), "{}: {} units", a.code, abbrs.len());
                 }
             }
-            let root_units: Vec<&DemoUnit> = p
-                .units
-                .iter()
-                .filter(|u| u.agency_code == "000.00.00.H58")
-                .collect();
-            assert!(
-                root_units
-                    .iter()
-                    .any(|u| u.name == "Phòng Tổng hợp" && u.abbreviation == "TH")
-            );
+            let root_units: Vec<&DemoUnit> = p.units.iter().filter(|u| u.agency_code == "000.00.00.H58").collect();
+            assert!(root_units.iter().any(|u| u.name == "Phòng Tổng hợp" && u.abbreviation == "TH"));
         }
     }
 
     #[test]
     fn user_units_exist() {
         for p in both() {
-            let units: HashSet<(&str, &str)> = p
-                .units
-                .iter()
-                .map(|u| (u.agency_code.as_str(), u.abbreviation.as_str()))
-                .collect();
+            let units: HashSet<(&str, &str)> =
+                p.units.iter().map(|u| (u.agency_code.as_str(), u.abbreviation.as_str())).collect();
             for u in &p.users {
                 if let Some(abbr) = &u.unit_abbreviation {
                     assert!(

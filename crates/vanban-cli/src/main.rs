@@ -59,10 +59,16 @@ fn init_logging() {
 }
 
 async fn bind(settings: &Settings) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))
+    tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))
 }
 
-async fn serve(settings: &Settings, store: std::sync::Arc<dyn vanban_store::Store>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+async fn serve(
+    settings: &Settings,
+    store: std::sync::Arc<dyn vanban_store::Store>,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
     let state = vanban_server::AppState::new(store, settings.blobs()?, settings.server.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "vanban is serving");

@@ -77,12 +77,32 @@ async fn import_is_all_or_nothing_and_users_get_passwords() {
     assert!(text(&o).contains("imported 4 agencies"));
 
     // A malformed code is reported with its line.
-    std::fs::write(&csv, "code,parent_code,name,parent_name,abbreviation,level,place\n00.00.00.H58,,X,,X,provincial,X\n").unwrap();
+    std::fs::write(
+        &csv,
+        "code,parent_code,name,parent_name,abbreviation,level,place\n00.00.00.H58,,X,,X,provincial,X\n",
+    )
+    .unwrap();
     let o = vanban(dir.path(), &["admin", "import-agencies", csv.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("line 2") && text(&o).contains("invalid_agency_code"), "{}", text(&o));
 
-    let o = vanban(dir.path(), &["admin", "create-user", "--agency-code", "000.00.01.H58", "--username", "tran.thi.d", "--full-name", "Trần Thị D", "--role", "clerk", "--role", "lãnh đạo"]);
+    let o = vanban(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--agency-code",
+            "000.00.01.H58",
+            "--username",
+            "tran.thi.d",
+            "--full-name",
+            "Trần Thị D",
+            "--role",
+            "clerk",
+            "--role",
+            "lãnh đạo",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     let password = out.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().to_owned();
@@ -93,7 +113,21 @@ async fn import_is_all_or_nothing_and_users_get_passwords() {
     let caller = s.caller_for(login.user_id).await.unwrap();
     assert_eq!(caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), ["clerk", "leader"]);
 
-    let o = vanban(dir.path(), &["admin", "create-user", "--agency-code", "000.00.01.H58", "--username", "x.y", "--full-name", "X", "--role", "chairman"]);
+    let o = vanban(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--agency-code",
+            "000.00.01.H58",
+            "--username",
+            "x.y",
+            "--full-name",
+            "X",
+            "--role",
+            "chairman",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("chairman"), "{}", text(&o));
 

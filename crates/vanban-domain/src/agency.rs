@@ -42,22 +42,14 @@ impl AgencyCode {
     /// Parses and validates a code (see the type docs).
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let code = s.trim().to_ascii_uppercase();
-        let fail = |reason: &'static str| {
-            Err(DomainError::InvalidAgencyCode {
-                code: code.clone(),
-                reason,
-            })
-        };
+        let fail = |reason: &'static str| Err(DomainError::InvalidAgencyCode { code: code.clone(), reason });
         if code.is_empty() {
             return fail(reason::EMPTY);
         }
         if code.chars().count() > AGENCY_CODE_MAX_LEN {
             return fail(reason::TOO_LONG);
         }
-        if !code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.')
-        {
+        if !code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.') {
             return fail(reason::INVALID_CHARACTER);
         }
         if code.split('.').any(str::is_empty) {
@@ -76,16 +68,10 @@ impl AgencyCode {
         let level1 = level1.trim().to_ascii_uppercase();
         let code = format!("{level4:03}.{level3:02}.{level2:02}.{level1}");
         if level4 > 999 || level3 > 99 || level2 > 99 {
-            return Err(DomainError::InvalidAgencyCode {
-                code,
-                reason: reason::LEVEL_OUT_OF_RANGE,
-            });
+            return Err(DomainError::InvalidAgencyCode { code, reason: reason::LEVEL_OUT_OF_RANGE });
         }
         if !has_legacy_shape(&code) {
-            return Err(DomainError::InvalidAgencyCode {
-                code,
-                reason: reason::INVALID_LEVEL1,
-            });
+            return Err(DomainError::InvalidAgencyCode { code, reason: reason::INVALID_LEVEL1 });
         }
         Ok(Self(code))
     }
@@ -97,11 +83,7 @@ impl AgencyCode {
 
     /// Which standard the code follows.
     pub fn format(&self) -> CodeFormat {
-        if has_legacy_shape(&self.0) {
-            CodeFormat::Legacy
-        } else {
-            CodeFormat::Qd20
-        }
+        if has_legacy_shape(&self.0) { CodeFormat::Legacy } else { CodeFormat::Qd20 }
     }
 
     /// Whether this is a legacy QCVN 102:2016 code.
@@ -170,14 +152,11 @@ impl AgencyCode {
 /// Whether `code` matches `^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$` exactly.
 fn has_legacy_shape(code: &str) -> bool {
     code.len() == LEGACY_CODE_LEN
-        && code
-            .bytes()
-            .zip(LEGACY_TEMPLATE.iter())
-            .all(|(b, t)| match t {
-                b'd' => b.is_ascii_digit(),
-                b'L' => b.is_ascii_uppercase(),
-                _ => b == *t,
-            })
+        && code.bytes().zip(LEGACY_TEMPLATE.iter()).all(|(b, t)| match t {
+            b'd' => b.is_ascii_digit(),
+            b'L' => b.is_ascii_uppercase(),
+            _ => b == *t,
+        })
 }
 
 /// Whether `code` has the legacy layout (three digit groups, then a letter
@@ -277,10 +256,7 @@ impl FromStr for AgencyLevel {
         Self::ALL
             .into_iter()
             .find(|l| key == l.as_str() || key == fold_key(l.label_vi()))
-            .ok_or(DomainError::InvalidValue {
-                field: "level",
-                reason: reason::UNKNOWN_AGENCY_LEVEL,
-            })
+            .ok_or(DomainError::InvalidValue { field: "level", reason: reason::UNKNOWN_AGENCY_LEVEL })
     }
 }
 
@@ -313,10 +289,7 @@ impl Abbreviation {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let text = clean_text("abbreviation", s, Self::MAX_LEN, true)?;
         if !text.chars().all(is_abbreviation_char) {
-            return Err(DomainError::InvalidValue {
-                field: "abbreviation",
-                reason: reason::ABBREVIATION_CHARS,
-            });
+            return Err(DomainError::InvalidValue { field: "abbreviation", reason: reason::ABBREVIATION_CHARS });
         }
         Ok(Self(text))
     }
@@ -359,10 +332,7 @@ impl Agency {
     pub fn validate(mut self) -> Result<Self, DomainError> {
         self.place = clean_text("place", &self.place, Self::PLACE_MAX_LEN, true)?;
         if self.parent_id == Some(self.id) {
-            return Err(DomainError::InvalidValue {
-                field: "parent_id",
-                reason: reason::OWN_PARENT,
-            });
+            return Err(DomainError::InvalidValue { field: "parent_id", reason: reason::OWN_PARENT });
         }
         Ok(self)
     }
@@ -370,22 +340,12 @@ impl Agency {
 
 /// Checks that an agency of level `child_level` with code `child_code` may
 /// be created under `parent`.
-pub fn validate_child(
-    parent: &Agency,
-    child_level: AgencyLevel,
-    child_code: &AgencyCode,
-) -> Result<(), DomainError> {
+pub fn validate_child(parent: &Agency, child_level: AgencyLevel, child_code: &AgencyCode) -> Result<(), DomainError> {
     if !parent.level.can_parent(child_level) {
-        return Err(DomainError::AgencyLevelMismatch {
-            parent: parent.level.as_str(),
-            child: child_level.as_str(),
-        });
+        return Err(DomainError::AgencyLevelMismatch { parent: parent.level.as_str(), child: child_level.as_str() });
     }
     if !child_code.is_under(&parent.code) {
-        return Err(DomainError::CodeNotUnderParent {
-            code: child_code.to_string(),
-            parent: parent.code.to_string(),
-        });
+        return Err(DomainError::CodeNotUnderParent { code: child_code.to_string(), parent: parent.code.to_string() });
     }
     Ok(())
 }
@@ -413,10 +373,7 @@ impl Unit {
     pub fn validate(mut self) -> Result<Self, DomainError> {
         self.name = clean_text("unit_name", &self.name, Self::NAME_MAX_LEN, true)?;
         if self.parent_id == Some(self.id) {
-            return Err(DomainError::InvalidValue {
-                field: "parent_id",
-                reason: reason::OWN_PARENT,
-            });
+            return Err(DomainError::InvalidValue { field: "parent_id", reason: reason::OWN_PARENT });
         }
         Ok(self)
     }
@@ -424,12 +381,7 @@ impl Unit {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
     use uuid::Uuid;
@@ -504,27 +456,15 @@ mod tests {
     fn invalid_code_error_carries_the_normalised_code() {
         assert_eq!(
             AgencyCode::parse("a..b"),
-            Err(DomainError::InvalidAgencyCode {
-                code: "A..B".into(),
-                reason: reason::EMPTY_GROUP
-            })
+            Err(DomainError::InvalidAgencyCode { code: "A..B".into(), reason: reason::EMPTY_GROUP })
         );
     }
 
     #[test]
     fn legacy_builder() {
-        assert_eq!(
-            AgencyCode::legacy(12, 3, 0, "H58").unwrap().as_str(),
-            "012.03.00.H58"
-        );
-        assert_eq!(
-            AgencyCode::legacy(0, 0, 0, "h41").unwrap().as_str(),
-            "000.00.00.H41"
-        );
-        assert_eq!(
-            AgencyCode::legacy(999, 99, 99, "G22").unwrap().as_str(),
-            "999.99.99.G22"
-        );
+        assert_eq!(AgencyCode::legacy(12, 3, 0, "H58").unwrap().as_str(), "012.03.00.H58");
+        assert_eq!(AgencyCode::legacy(0, 0, 0, "h41").unwrap().as_str(), "000.00.00.H41");
+        assert_eq!(AgencyCode::legacy(999, 99, 99, "G22").unwrap().as_str(), "999.99.99.G22");
         for (l4, l3, l2, l1, why) in [
             (1000, 0, 0, "H58", reason::LEVEL_OUT_OF_RANGE),
             (0, 100, 0, "H58", reason::LEVEL_OUT_OF_RANGE),
@@ -608,68 +548,39 @@ mod tests {
         assert_eq!("cấp XÃ".parse::<AgencyLevel>().unwrap(), Commune);
         assert_eq!("cap tinh".parse::<AgencyLevel>().unwrap(), Provincial);
         assert!("ward".parse::<AgencyLevel>().is_err());
-        assert_eq!(
-            serde_json::to_string(&Provincial).unwrap(),
-            "\"provincial\""
-        );
+        assert_eq!(serde_json::to_string(&Provincial).unwrap(), "\"provincial\"");
     }
 
     #[test]
     fn agency_name_rules() {
         let decomposed = "U\u{0309}y ban nha\u{0302}n da\u{0302}n";
-        assert_eq!(
-            AgencyName::parse(decomposed).unwrap().as_str(),
-            "Ủy ban nhân dân"
-        );
+        assert_eq!(AgencyName::parse(decomposed).unwrap().as_str(), "Ủy ban nhân dân");
         assert!(AgencyName::parse(&"ả".repeat(200)).is_ok());
         assert_eq!(
             AgencyName::parse(&"ả".repeat(201)),
-            Err(DomainError::FieldTooLong {
-                field: "agency_name",
-                max: 200,
-                actual: 201
-            })
+            Err(DomainError::FieldTooLong { field: "agency_name", max: 200, actual: 201 })
         );
-        assert_eq!(
-            AgencyName::parse(" "),
-            Err(DomainError::FieldRequired {
-                field: "agency_name"
-            })
-        );
+        assert_eq!(AgencyName::parse(" "), Err(DomainError::FieldRequired { field: "agency_name" }));
         assert!(serde_json::from_str::<AgencyName>("\"\"").is_err());
     }
 
     #[test]
     fn abbreviation_rules() {
-        for ok in [
-            "UBND", "STC", "VP", "TCKH", "HĐND", "NN&PTNT", "SỞ", "BCĐ389",
-        ] {
+        for ok in ["UBND", "STC", "VP", "TCKH", "HĐND", "NN&PTNT", "SỞ", "BCĐ389"] {
             assert_eq!(Abbreviation::parse(ok).unwrap().as_str(), ok, "{ok}");
         }
         // Decomposed Đ-less text is composed: "SỞ" typed with combining marks.
-        assert_eq!(
-            Abbreviation::parse("SO\u{031B}\u{0309}").unwrap().as_str(),
-            "SỞ"
-        );
+        assert_eq!(Abbreviation::parse("SO\u{031B}\u{0309}").unwrap().as_str(), "SỞ");
         assert!(Abbreviation::parse(&"A".repeat(20)).is_ok());
-        assert!(matches!(
-            Abbreviation::parse(&"A".repeat(21)),
-            Err(DomainError::FieldTooLong { .. })
-        ));
+        assert!(matches!(Abbreviation::parse(&"A".repeat(21)), Err(DomainError::FieldTooLong { .. })));
         for bad in ["ubnd", "UB ND", "UB-ND", "UB/ND", "QyĐ", "ΑΒΓ", "UBND."] {
             assert_eq!(
                 Abbreviation::parse(bad),
-                Err(DomainError::InvalidValue {
-                    field: "abbreviation",
-                    reason: reason::ABBREVIATION_CHARS
-                }),
+                Err(DomainError::InvalidValue { field: "abbreviation", reason: reason::ABBREVIATION_CHARS }),
                 "{bad}"
             );
         }
-        assert!(matches!(
-            Abbreviation::parse(""),
-            Err(DomainError::FieldRequired { .. })
-        ));
+        assert!(matches!(Abbreviation::parse(""), Err(DomainError::FieldRequired { .. })));
     }
 
     fn agency(level: AgencyLevel, code_s: &str) -> Agency {
@@ -687,22 +598,14 @@ mod tests {
 
     #[test]
     fn agency_validate() {
-        let a = agency(AgencyLevel::Provincial, "000.00.00.H58")
-            .validate()
-            .unwrap();
+        let a = agency(AgencyLevel::Provincial, "000.00.00.H58").validate().unwrap();
         assert_eq!(a.place, "Bình An");
         let mut b = agency(AgencyLevel::Provincial, "H58");
         b.place = "x".repeat(51);
-        assert!(matches!(
-            b.validate(),
-            Err(DomainError::FieldTooLong { field: "place", .. })
-        ));
+        assert!(matches!(b.validate(), Err(DomainError::FieldTooLong { field: "place", .. })));
         let mut c = agency(AgencyLevel::Provincial, "H58");
         c.place = String::new();
-        assert!(matches!(
-            c.validate(),
-            Err(DomainError::FieldRequired { field: "place" })
-        ));
+        assert!(matches!(c.validate(), Err(DomainError::FieldRequired { field: "place" })));
         let mut d = agency(AgencyLevel::Provincial, "H58");
         d.parent_id = Some(d.id);
         assert!(d.validate().is_err());
@@ -715,19 +618,13 @@ mod tests {
         assert!(validate_child(&province, AgencyLevel::District, &code("000.00.07.H58")).is_ok());
         assert_eq!(
             validate_child(&province, AgencyLevel::District, &code("000.00.07.H41")),
-            Err(DomainError::CodeNotUnderParent {
-                code: "000.00.07.H41".into(),
-                parent: "000.00.00.H58".into()
-            })
+            Err(DomainError::CodeNotUnderParent { code: "000.00.07.H41".into(), parent: "000.00.00.H58".into() })
         );
         let district = agency(AgencyLevel::District, "H58.07");
         assert!(validate_child(&district, AgencyLevel::Commune, &code("H58.07.01")).is_ok());
         assert_eq!(
             validate_child(&district, AgencyLevel::Provincial, &code("H58.07.01")),
-            Err(DomainError::AgencyLevelMismatch {
-                parent: "district",
-                child: "provincial"
-            })
+            Err(DomainError::AgencyLevelMismatch { parent: "district", child: "provincial" })
         );
         assert!(validate_child(&district, AgencyLevel::Commune, &code("H58.08.01")).is_err());
     }
@@ -744,10 +641,7 @@ mod tests {
         assert_eq!(unit.clone().validate().unwrap().name, "Văn phòng");
         let mut long = unit.clone();
         long.name = "a".repeat(201);
-        assert!(matches!(
-            long.validate(),
-            Err(DomainError::FieldTooLong { max: 200, .. })
-        ));
+        assert!(matches!(long.validate(), Err(DomainError::FieldTooLong { max: 200, .. })));
         let mut own = unit;
         own.parent_id = Some(own.id);
         assert!(own.validate().is_err());

@@ -49,9 +49,7 @@ impl SigningAuthority {
         if key.is_empty() {
             return Some(SigningAuthority::Direct);
         }
-        SigningAuthority::ALL
-            .into_iter()
-            .find(|a| a.prefix().is_some_and(|p| p.trim_end_matches('.') == key))
+        SigningAuthority::ALL.into_iter().find(|a| a.prefix().is_some_and(|p| p.trim_end_matches('.') == key))
     }
 
     /// Vietnamese label.
@@ -84,20 +82,9 @@ impl FromStr for SigningAuthority {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let key = fold_key(s);
         SigningAuthority::from_snake(&key)
-            .or_else(|| {
-                (!s.trim().is_empty())
-                    .then(|| Self::parse_prefix(s))
-                    .flatten()
-            })
-            .or_else(|| {
-                SigningAuthority::ALL
-                    .into_iter()
-                    .find(|a| fold_key(a.label_vi()) == key)
-            })
-            .ok_or(DomainError::InvalidValue {
-                field: "authority",
-                reason: reason::UNKNOWN_AUTHORITY,
-            })
+            .or_else(|| (!s.trim().is_empty()).then(|| Self::parse_prefix(s)).flatten())
+            .or_else(|| SigningAuthority::ALL.into_iter().find(|a| fold_key(a.label_vi()) == key))
+            .ok_or(DomainError::InvalidValue { field: "authority", reason: reason::UNKNOWN_AUTHORITY })
     }
 }
 
@@ -113,11 +100,7 @@ fn upper(s: &str) -> String {
 /// - `(Direct, _, "Chủ tịch")` → `["CHỦ TỊCH"]`
 /// - `(Acting, "Giám đốc", _)` → `["Q. GIÁM ĐỐC"]`: an acting head signs
 ///   with `Q.` before the head's title and no second line.
-pub fn authority_lines(
-    authority: SigningAuthority,
-    collective_or_head: &str,
-    signer_position: &str,
-) -> Vec<String> {
+pub fn authority_lines(authority: SigningAuthority, collective_or_head: &str, signer_position: &str) -> Vec<String> {
     let head_line = |prefix: &str| format!("{prefix} {}", upper(collective_or_head));
     match (authority, authority.prefix()) {
         (_, None) => vec![upper(signer_position)],
@@ -190,14 +173,10 @@ impl Delegation {
             return Err(DomainError::InvalidDelegation(reason::EMPTY_PERIOD));
         }
         if !authority.is_delegable() {
-            return Err(DomainError::InvalidDelegation(
-                reason::AUTHORITY_NOT_DELEGABLE,
-            ));
+            return Err(DomainError::InvalidDelegation(reason::AUTHORITY_NOT_DELEGABLE));
         }
         if grantor_power == Some(SigningAuthority::ByAuthorisation) {
-            return Err(DomainError::InvalidDelegation(
-                reason::NO_FURTHER_AUTHORISATION,
-            ));
+            return Err(DomainError::InvalidDelegation(reason::NO_FURTHER_AUTHORISATION));
         }
         Ok(Self {
             id,
@@ -215,9 +194,7 @@ impl Delegation {
     /// Whether the delegation is in force at `now`: within
     /// `[valid_from, valid_until)` and not revoked at or before `now`.
     pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
-        self.valid_from <= now
-            && now < self.valid_until
-            && self.revoked_at.is_none_or(|revoked| now < revoked)
+        self.valid_from <= now && now < self.valid_until && self.revoked_at.is_none_or(|revoked| now < revoked)
     }
 
     /// Revokes the delegation from `now` on (an earlier revocation stands).
@@ -230,12 +207,7 @@ impl Delegation {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
     use SigningAuthority::*;
@@ -245,17 +217,7 @@ mod tests {
     #[test]
     fn prefixes() {
         let prefixes: Vec<_> = SigningAuthority::ALL.iter().map(|a| a.prefix()).collect();
-        assert_eq!(
-            prefixes,
-            [
-                None,
-                Some("TM."),
-                Some("Q."),
-                Some("KT."),
-                Some("TL."),
-                Some("TUQ.")
-            ]
-        );
+        assert_eq!(prefixes, [None, Some("TM."), Some("Q."), Some("KT."), Some("TL."), Some("TUQ.")]);
         for a in SigningAuthority::ALL {
             let p = a.prefix().unwrap_or("");
             assert_eq!(SigningAuthority::parse_prefix(p), Some(a));
@@ -263,43 +225,22 @@ mod tests {
             assert_eq!(a.label_vi().parse::<SigningAuthority>().unwrap(), a);
         }
         assert_eq!(SigningAuthority::parse_prefix("kt"), Some(ForHead));
-        assert_eq!(
-            SigningAuthority::parse_prefix(" TUQ. "),
-            Some(ByAuthorisation)
-        );
+        assert_eq!(SigningAuthority::parse_prefix(" TUQ. "), Some(ByAuthorisation));
         assert_eq!(SigningAuthority::parse_prefix("XX."), None);
         assert_eq!("KT.".parse::<SigningAuthority>().unwrap(), ForHead);
-        assert_eq!(
-            "thua uy quyen".parse::<SigningAuthority>().unwrap(),
-            ByAuthorisation
-        );
+        assert_eq!("thua uy quyen".parse::<SigningAuthority>().unwrap(), ByAuthorisation);
         assert!("".parse::<SigningAuthority>().is_err());
         assert!("nope".parse::<SigningAuthority>().is_err());
-        assert_eq!(
-            serde_json::to_string(&OnBehalfOf).unwrap(),
-            "\"on_behalf_of\""
-        );
+        assert_eq!(serde_json::to_string(&OnBehalfOf).unwrap(), "\"on_behalf_of\"");
     }
 
     #[test]
     fn lines_follow_appendix_i() {
-        assert_eq!(
-            authority_lines(ForHead, "Chủ tịch", "Phó Chủ tịch"),
-            ["KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"]
-        );
-        assert_eq!(
-            authority_lines(OnBehalfOf, "Ủy ban nhân dân", "Chủ tịch"),
-            ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
-        );
+        assert_eq!(authority_lines(ForHead, "Chủ tịch", "Phó Chủ tịch"), ["KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"]);
+        assert_eq!(authority_lines(OnBehalfOf, "Ủy ban nhân dân", "Chủ tịch"), ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]);
         assert_eq!(authority_lines(Direct, "ignored", "Chủ tịch"), ["CHỦ TỊCH"]);
-        assert_eq!(
-            authority_lines(Acting, "Giám đốc", "Phó Giám đốc"),
-            ["Q. GIÁM ĐỐC"]
-        );
-        assert_eq!(
-            authority_lines(ByOrder, "Bộ trưởng", "Chánh Văn phòng"),
-            ["TL. BỘ TRƯỞNG", "CHÁNH VĂN PHÒNG"]
-        );
+        assert_eq!(authority_lines(Acting, "Giám đốc", "Phó Giám đốc"), ["Q. GIÁM ĐỐC"]);
+        assert_eq!(authority_lines(ByOrder, "Bộ trưởng", "Chánh Văn phòng"), ["TL. BỘ TRƯỞNG", "CHÁNH VĂN PHÒNG"]);
         assert_eq!(
             authority_lines(ByAuthorisation, "Chủ tịch", "Giám đốc Sở Nội vụ"),
             ["TUQ. CHỦ TỊCH", "GIÁM ĐỐC SỞ NỘI VỤ"]
@@ -331,9 +272,7 @@ mod tests {
     }
 
     fn t(day: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 3, day, 0, 0, 0)
-            .single()
-            .unwrap()
+        Utc.with_ymd_and_hms(2025, 3, day, 0, 0, 0).single().unwrap()
     }
 
     fn user(n: u128) -> UserId {
@@ -376,36 +315,15 @@ mod tests {
     #[test]
     fn invalid_delegations() {
         let err = |r| Err(DomainError::InvalidDelegation(r));
-        assert_eq!(
-            delegation(ForHead, 1, 1, 1, 10, None),
-            err(reason::SELF_DELEGATION)
-        );
-        assert_eq!(
-            delegation(ForHead, 1, 2, 10, 10, None),
-            err(reason::EMPTY_PERIOD)
-        );
-        assert_eq!(
-            delegation(ForHead, 1, 2, 10, 1, None),
-            err(reason::EMPTY_PERIOD)
-        );
-        assert_eq!(
-            delegation(Direct, 1, 2, 1, 10, None),
-            err(reason::AUTHORITY_NOT_DELEGABLE)
-        );
-        assert_eq!(
-            delegation(OnBehalfOf, 1, 2, 1, 10, None),
-            err(reason::AUTHORITY_NOT_DELEGABLE)
-        );
+        assert_eq!(delegation(ForHead, 1, 1, 1, 10, None), err(reason::SELF_DELEGATION));
+        assert_eq!(delegation(ForHead, 1, 2, 10, 10, None), err(reason::EMPTY_PERIOD));
+        assert_eq!(delegation(ForHead, 1, 2, 10, 1, None), err(reason::EMPTY_PERIOD));
+        assert_eq!(delegation(Direct, 1, 2, 1, 10, None), err(reason::AUTHORITY_NOT_DELEGABLE));
+        assert_eq!(delegation(OnBehalfOf, 1, 2, 1, 10, None), err(reason::AUTHORITY_NOT_DELEGABLE));
         for a in [ForHead, ByOrder, ByAuthorisation, Acting] {
-            assert_eq!(
-                delegation(a, 1, 2, 1, 10, Some(ByAuthorisation)),
-                err(reason::NO_FURTHER_AUTHORISATION)
-            );
+            assert_eq!(delegation(a, 1, 2, 1, 10, Some(ByAuthorisation)), err(reason::NO_FURTHER_AUTHORISATION));
         }
-        assert_eq!(
-            reason::NO_FURTHER_AUTHORISATION,
-            "authorisation cannot be delegated further"
-        );
+        assert_eq!(reason::NO_FURTHER_AUTHORISATION, "authorisation cannot be delegated further");
     }
 
     #[test]

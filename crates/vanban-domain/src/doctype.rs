@@ -166,15 +166,9 @@ impl FromStr for DocumentType {
         let key = fold_key(&trimmed);
         DocumentType::from_snake(&trimmed)
             .or_else(|| {
-                DocumentType::ALL
-                    .into_iter()
-                    .find(|t| t.abbreviation().is_some_and(|a| a.to_uppercase() == upper))
+                DocumentType::ALL.into_iter().find(|t| t.abbreviation().is_some_and(|a| a.to_uppercase() == upper))
             })
-            .or_else(|| {
-                DocumentType::ALL
-                    .into_iter()
-                    .find(|t| fold_key(t.name_vi()) == key || t.as_str() == key)
-            })
+            .or_else(|| DocumentType::ALL.into_iter().find(|t| fold_key(t.name_vi()) == key || t.as_str() == key))
             .ok_or_else(|| DomainError::UnknownDocumentType(trimmed.clone()))
     }
 }
@@ -227,26 +221,14 @@ impl FromStr for CopyForm {
         let key = fold_key(s);
         CopyForm::ALL
             .into_iter()
-            .find(|c| {
-                key == c.as_str()
-                    || key == fold_key(c.abbreviation())
-                    || key == fold_key(c.name_vi())
-            })
-            .ok_or(DomainError::InvalidValue {
-                field: "copy_form",
-                reason: reason::UNKNOWN_COPY_FORM,
-            })
+            .find(|c| key == c.as_str() || key == fold_key(c.abbreviation()) || key == fold_key(c.name_vi()))
+            .ok_or(DomainError::InvalidValue { field: "copy_form", reason: reason::UNKNOWN_COPY_FORM })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
     use std::collections::BTreeSet;
@@ -262,18 +244,12 @@ mod tests {
 
     #[test]
     fn abbreviations_are_unique_and_only_two_are_missing() {
-        let abbrs: Vec<_> = DocumentType::ALL
-            .iter()
-            .filter_map(|t| t.abbreviation())
-            .collect();
+        let abbrs: Vec<_> = DocumentType::ALL.iter().filter_map(|t| t.abbreviation()).collect();
         assert_eq!(abbrs.len(), 27);
         assert_eq!(abbrs.iter().collect::<BTreeSet<_>>().len(), 27);
         let upper: BTreeSet<_> = abbrs.iter().map(|a| a.to_uppercase()).collect();
         assert_eq!(upper.len(), 27, "abbreviations must differ ignoring case");
-        let missing: Vec<_> = DocumentType::ALL
-            .into_iter()
-            .filter(|t| !t.is_typed())
-            .collect();
+        let missing: Vec<_> = DocumentType::ALL.into_iter().filter(|t| !t.is_typed()).collect();
         assert_eq!(missing, [DocumentType::CongVan, DocumentType::ThuCong]);
     }
 
@@ -312,16 +288,8 @@ mod tests {
         for t in DocumentType::ALL {
             assert_eq!(t.as_str().parse::<DocumentType>().unwrap(), t);
             assert_eq!(t.name_vi().parse::<DocumentType>().unwrap(), t);
-            assert_eq!(
-                t.name_vi().to_uppercase().parse::<DocumentType>().unwrap(),
-                t
-            );
-            assert_eq!(
-                crate::text::fold_vi(t.name_vi())
-                    .parse::<DocumentType>()
-                    .unwrap(),
-                t
-            );
+            assert_eq!(t.name_vi().to_uppercase().parse::<DocumentType>().unwrap(), t);
+            assert_eq!(crate::text::fold_vi(t.name_vi()).parse::<DocumentType>().unwrap(), t);
             if let Some(a) = t.abbreviation() {
                 assert_eq!(a.parse::<DocumentType>().unwrap(), t);
             }
@@ -329,43 +297,20 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", t.as_str()));
             assert_eq!(t.edxml_type_name(), t.name_vi());
         }
-        assert_eq!(
-            "cong_van".parse::<DocumentType>().unwrap(),
-            DocumentType::CongVan
-        );
-        assert_eq!(
-            "cong van".parse::<DocumentType>().unwrap(),
-            DocumentType::CongVan
-        );
-        assert_eq!(
-            "qđ".parse::<DocumentType>().unwrap(),
-            DocumentType::QuyetDinh
-        );
-        assert_eq!(
-            "QYĐ".parse::<DocumentType>().unwrap(),
-            DocumentType::QuyDinh
-        );
+        assert_eq!("cong_van".parse::<DocumentType>().unwrap(), DocumentType::CongVan);
+        assert_eq!("cong van".parse::<DocumentType>().unwrap(), DocumentType::CongVan);
+        assert_eq!("qđ".parse::<DocumentType>().unwrap(), DocumentType::QuyetDinh);
+        assert_eq!("QYĐ".parse::<DocumentType>().unwrap(), DocumentType::QuyDinh);
         assert_eq!("ĐA".parse::<DocumentType>().unwrap(), DocumentType::DeAn);
         assert_eq!("DA".parse::<DocumentType>().unwrap(), DocumentType::DuAn);
         // Decomposed input.
-        assert_eq!(
-            "Quye\u{0302}\u{0301}t đi\u{0323}nh"
-                .parse::<DocumentType>()
-                .unwrap(),
-            DocumentType::QuyetDinh
-        );
-        assert_eq!(
-            "Bản thoả thuận".parse::<DocumentType>().unwrap(),
-            DocumentType::BanThoaThuan
-        );
+        assert_eq!("Quye\u{0302}\u{0301}t đi\u{0323}nh".parse::<DocumentType>().unwrap(), DocumentType::QuyetDinh);
+        assert_eq!("Bản thoả thuận".parse::<DocumentType>().unwrap(), DocumentType::BanThoaThuan);
     }
 
     #[test]
     fn unknown_types_are_rejected() {
-        assert_eq!(
-            "Luật".parse::<DocumentType>(),
-            Err(DomainError::UnknownDocumentType("Luật".into()))
-        );
+        assert_eq!("Luật".parse::<DocumentType>(), Err(DomainError::UnknownDocumentType("Luật".into())));
         assert!("".parse::<DocumentType>().is_err());
         assert!("QD-UBND".parse::<DocumentType>().is_err());
     }

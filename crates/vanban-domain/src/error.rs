@@ -176,15 +176,11 @@ impl DomainError {
             DomainError::InvalidDelegation(reason) => {
                 format!("Ủy quyền ký không hợp lệ: {}", vi(reason))
             }
-            DomainError::AgencyLevelMismatch { parent, child } => format!(
-                "Cơ quan {} không thể trực thuộc cơ quan {}",
-                level_vi(child),
-                level_vi(parent)
-            ),
+            DomainError::AgencyLevelMismatch { parent, child } => {
+                format!("Cơ quan {} không thể trực thuộc cơ quan {}", level_vi(child), level_vi(parent))
+            }
             DomainError::CodeNotUnderParent { code, parent } => {
-                format!(
-                    "Mã định danh {code} không thuộc mã định danh của cơ quan cấp trên {parent}"
-                )
+                format!("Mã định danh {code} không thuộc mã định danh của cơ quan cấp trên {parent}")
             }
             DomainError::Forbidden(permission) => format!(
                 "Bạn không có quyền thực hiện thao tác này ({})",
@@ -206,47 +202,23 @@ fn level_vi(code: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
     use crate::text::nfc;
 
     fn samples() -> Vec<DomainError> {
         vec![
-            DomainError::InvalidAgencyCode {
-                code: "A..B".into(),
-                reason: reason::EMPTY_GROUP,
-            },
+            DomainError::InvalidAgencyCode { code: "A..B".into(), reason: reason::EMPTY_GROUP },
             DomainError::FieldRequired { field: "Subject" },
-            DomainError::FieldTooLong {
-                field: "subject",
-                max: 500,
-                actual: 501,
-            },
-            DomainError::InvalidValue {
-                field: "To",
-                reason: reason::DUPLICATE_RECIPIENT,
-            },
+            DomainError::FieldTooLong { field: "subject", max: 500, actual: 501 },
+            DomainError::InvalidValue { field: "To", reason: reason::DUPLICATE_RECIPIENT },
             DomainError::UnknownRole("boss".into()),
             DomainError::UnknownDocumentType("Luật".into()),
-            DomainError::IllegalTransition {
-                from: "draft",
-                action: "sign",
-            },
+            DomainError::IllegalTransition { from: "draft", action: "sign" },
             DomainError::InvalidDelegation(reason::NO_FURTHER_AUTHORISATION),
-            DomainError::AgencyLevelMismatch {
-                parent: "district",
-                child: "provincial",
-            },
-            DomainError::CodeNotUnderParent {
-                code: "H41.01".into(),
-                parent: "H58".into(),
-            },
+            DomainError::AgencyLevelMismatch { parent: "district", child: "provincial" },
+            DomainError::CodeNotUnderParent { code: "H41.01".into(), parent: "H58".into() },
             DomainError::Forbidden("sign_document"),
         ]
     }
@@ -275,44 +247,23 @@ mod tests {
     #[test]
     fn english_display() {
         let s = samples();
-        assert_eq!(
-            s[0].to_string(),
-            "invalid agency code \"A..B\": empty group"
-        );
-        assert_eq!(
-            s[2].to_string(),
-            "field subject is too long: 501 characters, at most 500"
-        );
+        assert_eq!(s[0].to_string(), "invalid agency code \"A..B\": empty group");
+        assert_eq!(s[2].to_string(), "field subject is too long: 501 characters, at most 500");
         assert_eq!(s[6].to_string(), "cannot apply sign in state draft");
-        assert_eq!(
-            s[10].to_string(),
-            "forbidden: missing permission sign_document"
-        );
+        assert_eq!(s[10].to_string(), "forbidden: missing permission sign_document");
     }
 
     #[test]
     fn vietnamese_messages() {
         let s = samples();
-        assert_eq!(
-            s[0].message_vi(),
-            "Mã định danh cơ quan không hợp lệ: A..B (có nhóm ký tự rỗng)"
-        );
+        assert_eq!(s[0].message_vi(), "Mã định danh cơ quan không hợp lệ: A..B (có nhóm ký tự rỗng)");
         assert_eq!(s[1].message_vi(), "Trường «Subject» là bắt buộc");
         assert_eq!(s[2].message_vi(), "Trường «subject» vượt quá 500 ký tự");
         assert_eq!(s[4].message_vi(), "Vai trò không tồn tại: boss");
         assert_eq!(s[5].message_vi(), "Loại văn bản không tồn tại: Luật");
-        assert_eq!(
-            s[6].message_vi(),
-            "Không thể chuyển trạng thái từ «Dự thảo» bằng thao tác «Ký»"
-        );
-        assert_eq!(
-            s[8].message_vi(),
-            "Cơ quan cấp tỉnh không thể trực thuộc cơ quan cấp huyện"
-        );
-        assert_eq!(
-            s[10].message_vi(),
-            "Bạn không có quyền thực hiện thao tác này (Ký văn bản)"
-        );
+        assert_eq!(s[6].message_vi(), "Không thể chuyển trạng thái từ «Dự thảo» bằng thao tác «Ký»");
+        assert_eq!(s[8].message_vi(), "Cơ quan cấp tỉnh không thể trực thuộc cơ quan cấp huyện");
+        assert_eq!(s[10].message_vi(), "Bạn không có quyền thực hiện thao tác này (Ký văn bản)");
         for e in s {
             let m = e.message_vi();
             assert_eq!(nfc(&m), m, "{m}");

@@ -81,12 +81,7 @@ define_id! {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -107,10 +102,7 @@ mod tests {
         assert_eq!(id.as_uuid(), U);
         assert_eq!(
             "not-a-uuid".parse::<AgencyId>(),
-            Err(DomainError::InvalidValue {
-                field: "id",
-                reason: reason::NOT_A_UUID
-            })
+            Err(DomainError::InvalidValue { field: "id", reason: reason::NOT_A_UUID })
         );
         assert!("".parse::<UnitId>().is_err());
     }

@@ -5,12 +5,7 @@
 //! identifiers and the current time (`now`) in.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 #[macro_use]
 mod macros;
@@ -28,9 +23,7 @@ pub mod symbol;
 pub mod text;
 pub mod user;
 
-pub use agency::{
-    Abbreviation, Agency, AgencyCode, AgencyLevel, AgencyName, CodeFormat, Unit, validate_child,
-};
+pub use agency::{Abbreviation, Agency, AgencyCode, AgencyLevel, AgencyName, CodeFormat, Unit, validate_child};
 pub use authority::{Delegation, SigningAuthority, authority_lines, collective_authority_lines};
 pub use doctype::{CopyForm, DocumentType};
 pub use error::DomainError;

@@ -76,20 +76,14 @@ impl OutgoingState {
             (S::Issued | S::Delivered, A::Replace) => S::Replaced,
             (state @ (S::Issued | S::Delivered), A::Update) => state,
             (from, action) => {
-                return Err(DomainError::IllegalTransition {
-                    from: from.as_str(),
-                    action: action.as_str(),
-                });
+                return Err(DomainError::IllegalTransition { from: from.as_str(), action: action.as_str() });
             }
         })
     }
 
     /// The actions allowed from this state.
     pub fn available_actions(self) -> Vec<OutgoingAction> {
-        OutgoingAction::ALL
-            .into_iter()
-            .filter(|a| self.apply(*a).is_ok())
-            .collect()
+        OutgoingAction::ALL.into_iter().filter(|a| self.apply(*a).is_ok()).collect()
     }
 
     /// Whether no action leads out of this state (revoked or replaced).
@@ -201,28 +195,19 @@ impl IncomingState {
             (S::Assigned | S::InProgress, A::Finish) => S::Done,
             (state, A::Withdraw) if !state.is_terminal() || state == S::Done => S::Withdrawn,
             (from, action) => {
-                return Err(DomainError::IllegalTransition {
-                    from: from.as_str(),
-                    action: action.as_str(),
-                });
+                return Err(DomainError::IllegalTransition { from: from.as_str(), action: action.as_str() });
             }
         })
     }
 
     /// The actions allowed from this state.
     pub fn available_actions(self) -> Vec<IncomingAction> {
-        IncomingAction::ALL
-            .into_iter()
-            .filter(|a| self.apply(*a).is_ok())
-            .collect()
+        IncomingAction::ALL.into_iter().filter(|a| self.apply(*a).is_ok()).collect()
     }
 
     /// Whether processing has ended (returned, done or withdrawn).
     pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            IncomingState::Returned | IncomingState::Done | IncomingState::Withdrawn
-        )
+        matches!(self, IncomingState::Returned | IncomingState::Done | IncomingState::Withdrawn)
     }
 
     /// The edXML status code reported to the sender; `None` for Withdrawn.
@@ -268,9 +253,7 @@ impl IncomingAction {
                 Permission::RegisterIncoming
             }
             IncomingAction::Assign => Permission::AssignHandling,
-            IncomingAction::StartWork | IncomingAction::Forward | IncomingAction::Finish => {
-                Permission::HandleDocument
-            }
+            IncomingAction::StartWork | IncomingAction::Forward | IncomingAction::Finish => Permission::HandleDocument,
         }
     }
 
@@ -397,21 +380,13 @@ impl FromStr for EdxmlStatus {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         EdxmlStatus::from_snake(s.trim())
             .or_else(|| EdxmlStatus::from_code(s))
-            .ok_or(DomainError::InvalidValue {
-                field: "StatusCode",
-                reason: reason::UNKNOWN_CODE,
-            })
+            .ok_or(DomainError::InvalidValue { field: "StatusCode", reason: reason::UNKNOWN_CODE })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
     use std::collections::BTreeSet;
@@ -450,10 +425,7 @@ mod tests {
                     }
                     None => assert_eq!(
                         got,
-                        Err(DomainError::IllegalTransition {
-                            from: s.as_str(),
-                            action: a.as_str()
-                        }),
+                        Err(DomainError::IllegalTransition { from: s.as_str(), action: a.as_str() }),
                         "{s} {a}"
                     ),
                 }
@@ -493,14 +465,7 @@ mod tests {
     #[test]
     fn happy_path_to_delivered() {
         let mut s = OS::Draft;
-        for a in [
-            OA::SubmitForReview,
-            OA::Approve,
-            OA::Sign,
-            OA::AssignNumber,
-            OA::Issue,
-            OA::Deliver,
-        ] {
+        for a in [OA::SubmitForReview, OA::Approve, OA::Sign, OA::AssignNumber, OA::Issue, OA::Deliver] {
             s = s.apply(a).unwrap();
         }
         assert_eq!(s, OS::Delivered);
@@ -515,10 +480,7 @@ mod tests {
         }
         assert!(OS::Revoked.is_terminal());
         assert!(OS::Replaced.is_terminal());
-        assert_eq!(
-            OS::Approved.available_actions(),
-            [OA::ReturnToDrafter, OA::Sign]
-        );
+        assert_eq!(OS::Approved.available_actions(), [OA::ReturnToDrafter, OA::Sign]);
     }
 
     #[test]
@@ -561,10 +523,7 @@ mod tests {
         );
         for s in OS::ALL {
             assert_eq!(s.as_str().parse::<OS>().unwrap(), s);
-            assert_eq!(
-                serde_json::to_string(&s).unwrap(),
-                format!("\"{}\"", s.as_str())
-            );
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
         }
         for a in OA::ALL {
             assert_eq!(a.as_str().parse::<OA>().unwrap(), a);
@@ -611,10 +570,7 @@ mod tests {
                     }
                     None => assert_eq!(
                         got,
-                        Err(DomainError::IllegalTransition {
-                            from: s.as_str(),
-                            action: a.as_str()
-                        }),
+                        Err(DomainError::IllegalTransition { from: s.as_str(), action: a.as_str() }),
                         "{s} {a}"
                     ),
                 }
@@ -635,18 +591,7 @@ mod tests {
     #[test]
     fn incoming_status_codes() {
         let codes: Vec<_> = IS::ALL.iter().map(|s| s.status_code()).collect();
-        assert_eq!(
-            codes,
-            [
-                Some("01"),
-                Some("02"),
-                Some("03"),
-                Some("04"),
-                Some("05"),
-                Some("06"),
-                None
-            ]
-        );
+        assert_eq!(codes, [Some("01"), Some("02"), Some("03"), Some("04"), Some("05"), Some("06"), None]);
         for s in IS::ALL {
             assert_eq!(s.edxml_status().map(EdxmlStatus::code), s.status_code());
         }
@@ -682,31 +627,19 @@ mod tests {
     #[test]
     fn edxml_status_codes() {
         let codes: Vec<_> = EdxmlStatus::ALL.iter().map(|s| s.code()).collect();
-        assert_eq!(
-            codes,
-            ["01", "02", "03", "04", "05", "06", "13", "15", "16"]
-        );
+        assert_eq!(codes, ["01", "02", "03", "04", "05", "06", "13", "15", "16"]);
         for s in EdxmlStatus::ALL {
             assert_eq!(EdxmlStatus::from_code(s.code()), Some(s));
             assert!(!s.label_vi().is_empty());
         }
-        assert_eq!(
-            EdxmlStatus::from_code(" 5 "),
-            Some(EdxmlStatus::Processing05)
-        );
+        assert_eq!(EdxmlStatus::from_code(" 5 "), Some(EdxmlStatus::Processing05));
         assert_eq!(EdxmlStatus::from_code("14"), None);
         assert_eq!(EdxmlStatus::from_code("07"), None);
         assert_eq!(EdxmlStatus::from_code("001"), None);
         assert_eq!(EdxmlStatus::from_code(""), None);
         assert_eq!(EdxmlStatus::from_code("ab"), None);
-        assert_eq!(
-            "05".parse::<EdxmlStatus>().unwrap(),
-            EdxmlStatus::Processing05
-        );
-        assert_eq!(
-            "take_back".parse::<EdxmlStatus>().unwrap(),
-            EdxmlStatus::TakeBack13
-        );
+        assert_eq!("05".parse::<EdxmlStatus>().unwrap(), EdxmlStatus::Processing05);
+        assert_eq!("take_back".parse::<EdxmlStatus>().unwrap(), EdxmlStatus::TakeBack13);
         assert!("14".parse::<EdxmlStatus>().is_err());
         assert!(EdxmlStatus::TakeBack13.is_sent_by_sender());
         assert!(!EdxmlStatus::Done06.is_sent_by_sender());

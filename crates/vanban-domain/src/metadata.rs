@@ -111,13 +111,8 @@ impl FromStr for Priority {
         let key = fold_key(s);
         Priority::ALL
             .into_iter()
-            .find(|p| {
-                key == p.as_str() || key == p.code().to_string() || key == fold_key(p.label_vi())
-            })
-            .ok_or(DomainError::InvalidValue {
-                field: "Priority",
-                reason: reason::UNKNOWN_CODE,
-            })
+            .find(|p| key == p.as_str() || key == p.code().to_string() || key == fold_key(p.label_vi()))
+            .ok_or(DomainError::InvalidValue { field: "Priority", reason: reason::UNKNOWN_CODE })
     }
 }
 
@@ -129,10 +124,7 @@ impl FromStr for Secrecy {
         Secrecy::ALL
             .into_iter()
             .find(|x| key == x.as_str() || (!key.is_empty() && key == fold_key(x.label_vi())))
-            .ok_or(DomainError::InvalidValue {
-                field: "secrecy",
-                reason: reason::UNKNOWN_CODE,
-            })
+            .ok_or(DomainError::InvalidValue { field: "secrecy", reason: reason::UNKNOWN_CODE })
     }
 }
 
@@ -179,17 +171,10 @@ impl SignerInfo {
 /// Checks a positive count of at most `digits` decimal digits.
 fn check_count(field: &'static str, value: u64, digits: u32) -> Result<(), DomainError> {
     if value == 0 {
-        return Err(DomainError::InvalidValue {
-            field,
-            reason: reason::MUST_BE_POSITIVE,
-        });
+        return Err(DomainError::InvalidValue { field, reason: reason::MUST_BE_POSITIVE });
     }
     if value >= 10u64.pow(digits) {
-        return Err(DomainError::FieldTooLong {
-            field,
-            max: digits as usize,
-            actual: value.to_string().len(),
-        });
+        return Err(DomainError::FieldTooLong { field, max: digits as usize, actual: value.to_string().len() });
     }
     Ok(())
 }
@@ -200,11 +185,7 @@ fn check_optional_count(field: &'static str, value: Option<u16>) -> Result<(), D
 
 fn clean_language(language: &str) -> Result<String, DomainError> {
     let language = clean_text("Language", language, 30, false)?;
-    Ok(if language.is_empty() {
-        DEFAULT_LANGUAGE.to_owned()
-    } else {
-        language
-    })
+    Ok(if language.is_empty() { DEFAULT_LANGUAGE.to_owned() } else { language })
 }
 
 /// Metadata of an outgoing document, entered before issue.
@@ -287,10 +268,7 @@ fn validate_recipients(recipients: Vec<Recipient>) -> Result<Vec<Recipient>, Dom
             if let Some(code) = &r.code
                 && !seen.insert(code.clone())
             {
-                return Err(DomainError::InvalidValue {
-                    field: "To",
-                    reason: reason::DUPLICATE_RECIPIENT,
-                });
+                return Err(DomainError::InvalidValue { field: "To", reason: reason::DUPLICATE_RECIPIENT });
             }
             Ok(r)
         })
@@ -367,12 +345,7 @@ impl IncomingMetadata {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -381,11 +354,7 @@ mod tests {
     }
 
     fn base() -> OutgoingMetadata {
-        OutgoingMetadata::new(
-            DocumentType::QuyetDinh,
-            "Về việc ban hành quy chế",
-            "Ủy ban nhân dân tỉnh Bình An",
-        )
+        OutgoingMetadata::new(DocumentType::QuyetDinh, "Về việc ban hành quy chế", "Ủy ban nhân dân tỉnh Bình An")
     }
 
     fn signer() -> SignerInfo {
@@ -397,10 +366,7 @@ mod tests {
     }
 
     fn recipient(code: Option<&str>, name: &str) -> Recipient {
-        Recipient {
-            code: code.map(|c| AgencyCode::parse(c).unwrap()),
-            name: name.into(),
-        }
+        Recipient { code: code.map(|c| AgencyCode::parse(c).unwrap()), name: name.into() }
     }
 
     #[test]
@@ -412,16 +378,7 @@ mod tests {
         }
         assert_eq!(Priority::from_code(5), None);
         let labels: Vec<_> = Priority::ALL.iter().map(|p| p.label_vi()).collect();
-        assert_eq!(
-            labels,
-            [
-                "Thường",
-                "Khẩn",
-                "Thượng khẩn",
-                "Hỏa tốc",
-                "Hỏa tốc hẹn giờ"
-            ]
-        );
+        assert_eq!(labels, ["Thường", "Khẩn", "Thượng khẩn", "Hỏa tốc", "Hỏa tốc hẹn giờ"]);
         assert_eq!(Priority::default(), Priority::Normal);
         for p in Priority::ALL {
             assert_eq!(p.as_str().parse::<Priority>().unwrap(), p);
@@ -431,10 +388,7 @@ mod tests {
         assert_eq!("HOẢ TỐC".parse::<Priority>().unwrap(), Priority::Flash);
         assert!("5".parse::<Priority>().is_err());
         assert!("gấp".parse::<Priority>().is_err());
-        assert_eq!(
-            serde_json::to_string(&Priority::VeryUrgent).unwrap(),
-            "\"very_urgent\""
-        );
+        assert_eq!(serde_json::to_string(&Priority::VeryUrgent).unwrap(), "\"very_urgent\"");
     }
 
     #[test]
@@ -466,10 +420,7 @@ mod tests {
     fn outgoing_is_nfc_normalised_and_trimmed() {
         let mut m = base();
         m.subject = " Quye\u{0302}\u{0301}t đi\u{0323}nh ".into();
-        m.signer = Some(SignerInfo {
-            full_name: " Nguye\u{0302}\u{0303}n Va\u{0306}n A".into(),
-            ..signer()
-        });
+        m.signer = Some(SignerInfo { full_name: " Nguye\u{0302}\u{0303}n Va\u{0306}n A".into(), ..signer() });
         m.recipients = vec![recipient(Some("000.00.01.H58"), "Sở Tài chi\u{0301}nh ")];
         let m = m.validate().unwrap();
         assert_eq!(m.subject, "Quyết định");
@@ -487,21 +438,9 @@ mod tests {
             ("OrganName", 200, |m, s| m.organ_name = s),
             ("Language", 30, |m, s| m.language = s),
             ("Description", 500, |m, s| m.description = Some(s)),
-            ("SignerInfo.Position", 100, |m, s| {
-                m.signer = Some(SignerInfo {
-                    position: s,
-                    ..signer()
-                })
-            }),
-            ("SignerInfo.FullName", 50, |m, s| {
-                m.signer = Some(SignerInfo {
-                    full_name: s,
-                    ..signer()
-                })
-            }),
-            ("To.OrganName", 200, |m, s| {
-                m.recipients = vec![recipient(None, &s)]
-            }),
+            ("SignerInfo.Position", 100, |m, s| m.signer = Some(SignerInfo { position: s, ..signer() })),
+            ("SignerInfo.FullName", 50, |m, s| m.signer = Some(SignerInfo { full_name: s, ..signer() })),
+            ("To.OrganName", 200, |m, s| m.recipients = vec![recipient(None, &s)]),
             ("TyperNotation", 10, |m, s| m.typer_notation = Some(s)),
         ];
         for (field, max, set) in cases {
@@ -510,11 +449,7 @@ mod tests {
             assert!(ok.validate().is_ok(), "{field} at max");
             let mut bad = base();
             set(&mut bad, "ệ".repeat(max + 1));
-            assert_eq!(
-                bad.validate(),
-                Err(too_long(field, max, max + 1)),
-                "{field}"
-            );
+            assert_eq!(bad.validate(), Err(too_long(field, max, max + 1)), "{field}");
         }
     }
 
@@ -522,35 +457,16 @@ mod tests {
     fn outgoing_required_fields() {
         let mut m = base();
         m.subject = " ".into();
-        assert_eq!(
-            m.validate(),
-            Err(DomainError::FieldRequired { field: "Subject" })
-        );
+        assert_eq!(m.validate(), Err(DomainError::FieldRequired { field: "Subject" }));
         let mut m = base();
         m.organ_name = String::new();
-        assert_eq!(
-            m.validate(),
-            Err(DomainError::FieldRequired { field: "OrganName" })
-        );
+        assert_eq!(m.validate(), Err(DomainError::FieldRequired { field: "OrganName" }));
         let mut m = base();
-        m.signer = Some(SignerInfo {
-            full_name: String::new(),
-            ..signer()
-        });
-        assert_eq!(
-            m.validate(),
-            Err(DomainError::FieldRequired {
-                field: "SignerInfo.FullName"
-            })
-        );
+        m.signer = Some(SignerInfo { full_name: String::new(), ..signer() });
+        assert_eq!(m.validate(), Err(DomainError::FieldRequired { field: "SignerInfo.FullName" }));
         let mut m = base();
         m.recipients = vec![recipient(None, " ")];
-        assert_eq!(
-            m.validate(),
-            Err(DomainError::FieldRequired {
-                field: "To.OrganName"
-            })
-        );
+        assert_eq!(m.validate(), Err(DomainError::FieldRequired { field: "To.OrganName" }));
     }
 
     #[test]
@@ -571,13 +487,7 @@ mod tests {
             assert_eq!(bad.validate(), Err(too_long(field, 3, 4)));
             let mut zero = base();
             set(&mut zero, 0);
-            assert_eq!(
-                zero.validate(),
-                Err(DomainError::InvalidValue {
-                    field,
-                    reason: reason::MUST_BE_POSITIVE
-                })
-            );
+            assert_eq!(zero.validate(), Err(DomainError::InvalidValue { field, reason: reason::MUST_BE_POSITIVE }));
         }
     }
 
@@ -591,15 +501,8 @@ mod tests {
             recipient(Some("000.00.02.H58"), "Sở Nội vụ"),
         ];
         assert!(m.clone().validate().is_ok());
-        m.recipients
-            .push(recipient(Some("000.00.01.h58"), "Sở Tài chính (bản 2)"));
-        assert_eq!(
-            m.validate(),
-            Err(DomainError::InvalidValue {
-                field: "To",
-                reason: reason::DUPLICATE_RECIPIENT
-            })
-        );
+        m.recipients.push(recipient(Some("000.00.01.h58"), "Sở Tài chính (bản 2)"));
+        assert_eq!(m.validate(), Err(DomainError::InvalidValue { field: "To", reason: reason::DUPLICATE_RECIPIENT }));
     }
 
     #[test]
@@ -647,16 +550,10 @@ mod tests {
         let mut named = incoming();
         named.doc_type = None;
         named.type_name = "Quyết định".into();
-        assert_eq!(
-            named.validate().unwrap().doc_type,
-            Some(DocumentType::QuyetDinh)
-        );
+        assert_eq!(named.validate().unwrap().doc_type, Some(DocumentType::QuyetDinh));
         let mut neither = incoming();
         neither.doc_type = None;
-        assert_eq!(
-            neither.validate(),
-            Err(DomainError::FieldRequired { field: "TypeName" })
-        );
+        assert_eq!(neither.validate(), Err(DomainError::FieldRequired { field: "TypeName" }));
     }
 
     #[test]
@@ -670,12 +567,7 @@ mod tests {
             ("Subject", 500, |m, s| m.subject = s),
             ("Description", 500, |m, s| m.description = Some(s)),
             ("ToPlaces", 1000, |m, s| m.to_places = s),
-            ("SignerInfo.Position", 100, |m, s| {
-                m.signer = Some(SignerInfo {
-                    position: s,
-                    ..signer()
-                })
-            }),
+            ("SignerInfo.Position", 100, |m, s| m.signer = Some(SignerInfo { position: s, ..signer() })),
         ];
         for (field, max, set) in cases {
             let mut ok = incoming();
@@ -683,11 +575,7 @@ mod tests {
             assert!(ok.validate().is_ok(), "{field} at max");
             let mut bad = incoming();
             set(&mut bad, "ư".repeat(max + 1));
-            assert_eq!(
-                bad.validate(),
-                Err(too_long(field, max, max + 1)),
-                "{field}"
-            );
+            assert_eq!(bad.validate(), Err(too_long(field, max, max + 1)), "{field}");
         }
     }
 
@@ -701,13 +589,7 @@ mod tests {
         assert_eq!(bad.validate(), Err(too_long("ArrivalNumber", 10, 11)));
         let mut zero = incoming();
         zero.arrival_number = 0;
-        assert!(matches!(
-            zero.validate(),
-            Err(DomainError::InvalidValue {
-                field: "ArrivalNumber",
-                ..
-            })
-        ));
+        assert!(matches!(zero.validate(), Err(DomainError::InvalidValue { field: "ArrivalNumber", .. })));
         let mut pages = incoming();
         pages.page_amount = Some(1000);
         assert_eq!(pages.validate(), Err(too_long("PageAmount", 3, 4)));

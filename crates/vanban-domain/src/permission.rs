@@ -73,10 +73,8 @@ impl std::str::FromStr for Permission {
     type Err = DomainError;
     /// Parses the snake_case code.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Permission::from_snake(s.trim()).ok_or(DomainError::InvalidValue {
-            field: "permission",
-            reason: crate::error::reason::UNKNOWN_PERMISSION,
-        })
+        Permission::from_snake(s.trim())
+            .ok_or(DomainError::InvalidValue { field: "permission", reason: crate::error::reason::UNKNOWN_PERMISSION })
     }
 }
 
@@ -87,44 +85,12 @@ use Permission as P;
 /// The administrator runs the system but has no power over document
 /// content: no drafting, approving, signing or issuing.
 pub const ROLE_PERMISSIONS: [(Role, &[Permission]); 6] = [
-    (
-        Role::Admin,
-        &[
-            P::ViewAgency,
-            P::ViewDocuments,
-            P::ManageUsers,
-            P::ManageAgencies,
-            P::ViewAudit,
-        ],
-    ),
-    (
-        Role::Clerk,
-        &[
-            P::ViewAgency,
-            P::ViewDocuments,
-            P::IssueDocument,
-            P::RegisterIncoming,
-        ],
-    ),
-    (
-        Role::Specialist,
-        &[
-            P::ViewAgency,
-            P::ViewDocuments,
-            P::CreateDraft,
-            P::HandleDocument,
-        ],
-    ),
+    (Role::Admin, &[P::ViewAgency, P::ViewDocuments, P::ManageUsers, P::ManageAgencies, P::ViewAudit]),
+    (Role::Clerk, &[P::ViewAgency, P::ViewDocuments, P::IssueDocument, P::RegisterIncoming]),
+    (Role::Specialist, &[P::ViewAgency, P::ViewDocuments, P::CreateDraft, P::HandleDocument]),
     (
         Role::UnitHead,
-        &[
-            P::ViewAgency,
-            P::ViewDocuments,
-            P::CreateDraft,
-            P::ReviewDraft,
-            P::AssignHandling,
-            P::HandleDocument,
-        ],
+        &[P::ViewAgency, P::ViewDocuments, P::CreateDraft, P::ReviewDraft, P::AssignHandling, P::HandleDocument],
     ),
     (
         Role::Leader,
@@ -138,18 +104,12 @@ pub const ROLE_PERMISSIONS: [(Role, &[Permission]); 6] = [
             P::HandleDocument,
         ],
     ),
-    (
-        Role::Archivist,
-        &[P::ViewAgency, P::ViewDocuments, P::ManageArchive],
-    ),
+    (Role::Archivist, &[P::ViewAgency, P::ViewDocuments, P::ManageArchive]),
 ];
 
 /// The permissions granted to `role` by [`ROLE_PERMISSIONS`].
 pub fn permissions_of(role: Role) -> &'static [Permission] {
-    ROLE_PERMISSIONS
-        .iter()
-        .find(|(r, _)| *r == role)
-        .map_or(&[], |(_, perms)| *perms)
+    ROLE_PERMISSIONS.iter().find(|(r, _)| *r == role).map_or(&[], |(_, perms)| *perms)
 }
 
 /// Whether `role` grants `p`.
@@ -179,11 +139,7 @@ impl Caller {
 
     /// `Ok` if the caller has `p`, else `Forbidden(p.as_str())`.
     pub fn require(&self, p: Permission) -> Result<(), DomainError> {
-        if self.has(p) {
-            Ok(())
-        } else {
-            Err(DomainError::Forbidden(p.as_str()))
-        }
+        if self.has(p) { Ok(()) } else { Err(DomainError::Forbidden(p.as_str())) }
     }
 
     /// Whether the caller holds role `r`.
@@ -194,12 +150,7 @@ impl Caller {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
     use uuid::Uuid;
@@ -215,11 +166,7 @@ mod tests {
     #[test]
     fn matrix_lists_every_role_once() {
         for role in Role::ALL {
-            assert_eq!(
-                ROLE_PERMISSIONS.iter().filter(|(r, _)| *r == role).count(),
-                1,
-                "{role}"
-            );
+            assert_eq!(ROLE_PERMISSIONS.iter().filter(|(r, _)| *r == role).count(), 1, "{role}");
         }
     }
 
@@ -238,25 +185,8 @@ mod tests {
             (Admin, &[P::ManageUsers, P::ManageAgencies, P::ViewAudit]),
             (Clerk, &[P::IssueDocument, P::RegisterIncoming]),
             (Specialist, &[P::CreateDraft, P::HandleDocument]),
-            (
-                UnitHead,
-                &[
-                    P::CreateDraft,
-                    P::ReviewDraft,
-                    P::AssignHandling,
-                    P::HandleDocument,
-                ],
-            ),
-            (
-                Leader,
-                &[
-                    P::ReviewDraft,
-                    P::ApproveDraft,
-                    P::SignDocument,
-                    P::AssignHandling,
-                    P::HandleDocument,
-                ],
-            ),
+            (UnitHead, &[P::CreateDraft, P::ReviewDraft, P::AssignHandling, P::HandleDocument]),
+            (Leader, &[P::ReviewDraft, P::ApproveDraft, P::SignDocument, P::AssignHandling, P::HandleDocument]),
             (Archivist, &[P::ManageArchive]),
         ];
         for (role, extra) in expected {
@@ -269,13 +199,7 @@ mod tests {
 
     #[test]
     fn admin_has_no_document_powers() {
-        for p in [
-            P::CreateDraft,
-            P::ApproveDraft,
-            P::SignDocument,
-            P::IssueDocument,
-            P::RegisterIncoming,
-        ] {
+        for p in [P::CreateDraft, P::ApproveDraft, P::SignDocument, P::IssueDocument, P::RegisterIncoming] {
             assert!(!role_allows(Role::Admin, p), "{p}");
         }
     }
@@ -297,10 +221,7 @@ mod tests {
         assert!(c.has_role(Role::Clerk));
         assert!(!c.has_role(Role::Leader));
         assert_eq!(c.require(P::CreateDraft), Ok(()));
-        assert_eq!(
-            c.require(P::SignDocument),
-            Err(DomainError::Forbidden("sign_document"))
-        );
+        assert_eq!(c.require(P::SignDocument), Err(DomainError::Forbidden("sign_document")));
     }
 
     #[test]
@@ -317,10 +238,7 @@ mod tests {
         for p in Permission::ALL {
             assert_eq!(Permission::from_snake(p.as_str()), Some(p));
             assert_eq!(p.as_str().parse::<Permission>().unwrap(), p);
-            assert_eq!(
-                serde_json::to_string(&p).unwrap(),
-                format!("\"{}\"", p.as_str())
-            );
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
             assert!(!p.label_vi().is_empty());
         }
         assert_eq!(Permission::ALL.len(), 14);

@@ -57,23 +57,14 @@ impl FromStr for Role {
         let key = fold_key(s);
         Role::ALL
             .into_iter()
-            .find(|r| {
-                key == r.as_str()
-                    || key == fold_key(r.label_vi())
-                    || r.aliases().contains(&key.as_str())
-            })
+            .find(|r| key == r.as_str() || key == fold_key(r.label_vi()) || r.aliases().contains(&key.as_str()))
             .ok_or_else(|| DomainError::UnknownRole(s.trim().to_owned()))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -114,10 +105,7 @@ mod tests {
 
     #[test]
     fn unknown_roles_are_rejected() {
-        assert_eq!(
-            "giám đốc".parse::<Role>(),
-            Err(DomainError::UnknownRole("giám đốc".into()))
-        );
+        assert_eq!("giám đốc".parse::<Role>(), Err(DomainError::UnknownRole("giám đốc".into())));
         assert!("".parse::<Role>().is_err());
         assert!(serde_json::from_str::<Role>("\"Văn thư\"").is_err());
     }
@@ -125,16 +113,6 @@ mod tests {
     #[test]
     fn labels() {
         let labels: Vec<_> = Role::ALL.iter().map(|r| r.label_vi()).collect();
-        assert_eq!(
-            labels,
-            [
-                "Quản trị hệ thống",
-                "Văn thư",
-                "Chuyên viên",
-                "Trưởng đơn vị",
-                "Lãnh đạo",
-                "Lưu trữ"
-            ]
-        );
+        assert_eq!(labels, ["Quản trị hệ thống", "Văn thư", "Chuyên viên", "Trưởng đơn vị", "Lãnh đạo", "Lưu trữ"]);
     }
 }

@@ -21,10 +21,7 @@ impl DocumentNumber {
     /// Creates a number; 0 is rejected.
     pub fn new(n: u32) -> Result<Self, DomainError> {
         if n == 0 {
-            return Err(DomainError::InvalidValue {
-                field: "CodeNumber",
-                reason: reason::MUST_BE_POSITIVE,
-            });
+            return Err(DomainError::InvalidValue { field: "CodeNumber", reason: reason::MUST_BE_POSITIVE });
         }
         Ok(Self(n))
     }
@@ -47,15 +44,11 @@ impl FromStr for DocumentNumber {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(DomainError::InvalidValue {
-                field: "CodeNumber",
-                reason: reason::NOT_A_NUMBER,
-            });
+            return Err(DomainError::InvalidValue { field: "CodeNumber", reason: reason::NOT_A_NUMBER });
         }
-        let n = s.parse::<u32>().map_err(|_| DomainError::InvalidValue {
-            field: "CodeNumber",
-            reason: reason::OUT_OF_RANGE,
-        })?;
+        let n = s
+            .parse::<u32>()
+            .map_err(|_| DomainError::InvalidValue { field: "CodeNumber", reason: reason::OUT_OF_RANGE })?;
         Self::new(n)
     }
 }
@@ -91,24 +84,12 @@ impl Notation {
         const FIELD: &str = "CodeNotation";
         let text = clean_text(FIELD, s, Self::MAX_LEN, true)?;
         let is_sep = |c: char| matches!(c, '-' | '/' | '.');
-        if !text
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '&' || c == '_' || is_sep(c))
-        {
-            return Err(DomainError::InvalidValue {
-                field: FIELD,
-                reason: reason::INVALID_CHARACTER,
-            });
+        if !text.chars().all(|c| c.is_alphanumeric() || c == '&' || c == '_' || is_sep(c)) {
+            return Err(DomainError::InvalidValue { field: FIELD, reason: reason::INVALID_CHARACTER });
         }
-        let doubled = text
-            .chars()
-            .zip(text.chars().skip(1))
-            .any(|(a, b)| is_sep(a) && is_sep(b));
+        let doubled = text.chars().zip(text.chars().skip(1)).any(|(a, b)| is_sep(a) && is_sep(b));
         if text.starts_with(is_sep) || text.ends_with(is_sep) || doubled {
-            return Err(DomainError::InvalidValue {
-                field: FIELD,
-                reason: reason::MISPLACED_SEPARATOR,
-            });
+            return Err(DomainError::InvalidValue { field: FIELD, reason: reason::MISPLACED_SEPARATOR });
         }
         Ok(Self(text))
     }
@@ -127,9 +108,7 @@ pub fn notation_for(
     let text = match (doc_type, doc_type.abbreviation()) {
         (_, Some(type_abbr)) => format!("{type_abbr}-{issuer}"),
         (DocumentType::CongVan, None) => {
-            let unit = unit_or_field.ok_or(DomainError::FieldRequired {
-                field: "unit_abbreviation",
-            })?;
+            let unit = unit_or_field.ok_or(DomainError::FieldRequired { field: "unit_abbreviation" })?;
             format!("{issuer}-{unit}")
         }
         (_, None) => issuer.to_string(),
@@ -149,14 +128,11 @@ pub struct NumberSymbol {
 impl NumberSymbol {
     /// Parses "15/QĐ-UBND" (the number is everything before the first `/`).
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let (number, notation) = s.trim().split_once('/').ok_or(DomainError::InvalidValue {
-            field: "number_symbol",
-            reason: reason::MISSING_SLASH,
-        })?;
-        Ok(Self {
-            number: number.parse()?,
-            notation: Notation::parse(notation)?,
-        })
+        let (number, notation) = s
+            .trim()
+            .split_once('/')
+            .ok_or(DomainError::InvalidValue { field: "number_symbol", reason: reason::MISSING_SLASH })?;
+        Ok(Self { number: number.parse()?, notation: Notation::parse(notation)? })
     }
 }
 
@@ -175,12 +151,7 @@ impl FromStr for NumberSymbol {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -189,11 +160,7 @@ mod tests {
     }
 
     fn ns(n: u32, notation: &Notation) -> String {
-        NumberSymbol {
-            number: DocumentNumber::new(n).unwrap(),
-            notation: notation.clone(),
-        }
-        .to_string()
+        NumberSymbol { number: DocumentNumber::new(n).unwrap(), notation: notation.clone() }.to_string()
     }
 
     #[test]
@@ -207,10 +174,7 @@ mod tests {
         assert!(u32::MAX.to_string().len() <= 11);
         assert_eq!(
             DocumentNumber::new(0),
-            Err(DomainError::InvalidValue {
-                field: "CodeNumber",
-                reason: reason::MUST_BE_POSITIVE
-            })
+            Err(DomainError::InvalidValue { field: "CodeNumber", reason: reason::MUST_BE_POSITIVE })
         );
         assert_eq!("05".parse::<DocumentNumber>().unwrap().get(), 5);
         assert!("".parse::<DocumentNumber>().is_err());
@@ -219,10 +183,7 @@ mod tests {
         assert!("00".parse::<DocumentNumber>().is_err());
         assert!("99999999999".parse::<DocumentNumber>().is_err());
         assert!(serde_json::from_str::<DocumentNumber>("0").is_err());
-        assert_eq!(
-            serde_json::to_string(&DocumentNumber::new(7).unwrap()).unwrap(),
-            "7"
-        );
+        assert_eq!(serde_json::to_string(&DocumentNumber::new(7).unwrap()).unwrap(), "7");
     }
 
     #[test]
@@ -239,49 +200,17 @@ mod tests {
     fn notation_for_each_kind() {
         let ubnd = abbr("UBND");
         let vp = abbr("VP");
-        assert_eq!(
-            notation_for(DocumentType::QuyetDinh, &ubnd, None)
-                .unwrap()
-                .as_str(),
-            "QĐ-UBND"
-        );
+        assert_eq!(notation_for(DocumentType::QuyetDinh, &ubnd, None).unwrap().as_str(), "QĐ-UBND");
         // The unit is ignored for typed documents.
-        assert_eq!(
-            notation_for(DocumentType::QuyDinh, &ubnd, Some(&vp))
-                .unwrap()
-                .as_str(),
-            "QyĐ-UBND"
-        );
-        assert_eq!(
-            notation_for(DocumentType::ToTrinh, &abbr("STC"), None)
-                .unwrap()
-                .as_str(),
-            "TTr-STC"
-        );
-        assert_eq!(
-            notation_for(DocumentType::CongVan, &ubnd, Some(&vp))
-                .unwrap()
-                .as_str(),
-            "UBND-VP"
-        );
+        assert_eq!(notation_for(DocumentType::QuyDinh, &ubnd, Some(&vp)).unwrap().as_str(), "QyĐ-UBND");
+        assert_eq!(notation_for(DocumentType::ToTrinh, &abbr("STC"), None).unwrap().as_str(), "TTr-STC");
+        assert_eq!(notation_for(DocumentType::CongVan, &ubnd, Some(&vp)).unwrap().as_str(), "UBND-VP");
         assert_eq!(
             notation_for(DocumentType::CongVan, &ubnd, None),
-            Err(DomainError::FieldRequired {
-                field: "unit_abbreviation"
-            })
+            Err(DomainError::FieldRequired { field: "unit_abbreviation" })
         );
-        assert_eq!(
-            notation_for(DocumentType::ThuCong, &ubnd, None)
-                .unwrap()
-                .as_str(),
-            "UBND"
-        );
-        assert_eq!(
-            notation_for(DocumentType::ThuCong, &ubnd, Some(&vp))
-                .unwrap()
-                .as_str(),
-            "UBND"
-        );
+        assert_eq!(notation_for(DocumentType::ThuCong, &ubnd, None).unwrap().as_str(), "UBND");
+        assert_eq!(notation_for(DocumentType::ThuCong, &ubnd, Some(&vp)).unwrap().as_str(), "UBND");
         for t in DocumentType::ALL {
             assert!(notation_for(t, &ubnd, Some(&vp)).is_ok(), "{t}");
         }
@@ -292,68 +221,35 @@ mod tests {
         let issuer = abbr(&"A".repeat(20));
         let ok_unit = abbr(&"B".repeat(9));
         let long_unit = abbr(&"B".repeat(10));
-        assert_eq!(
-            notation_for(DocumentType::CongVan, &issuer, Some(&ok_unit))
-                .unwrap()
-                .as_str()
-                .chars()
-                .count(),
-            30
-        );
+        assert_eq!(notation_for(DocumentType::CongVan, &issuer, Some(&ok_unit)).unwrap().as_str().chars().count(), 30);
         assert_eq!(
             notation_for(DocumentType::CongVan, &issuer, Some(&long_unit)),
-            Err(DomainError::FieldTooLong {
-                field: "CodeNotation",
-                max: 30,
-                actual: 31
-            })
+            Err(DomainError::FieldTooLong { field: "CodeNotation", max: 30, actual: 31 })
         );
     }
 
     #[test]
     fn notation_rules() {
-        for ok in [
-            "QĐ-UBND",
-            "UBND-VP",
-            "2020/NĐ-CP",
-            "BC-UBND.KT",
-            "NN&PTNT",
-            "TTr-STC",
-        ] {
+        for ok in ["QĐ-UBND", "UBND-VP", "2020/NĐ-CP", "BC-UBND.KT", "NN&PTNT", "TTr-STC"] {
             assert_eq!(Notation::parse(ok).unwrap().as_str(), ok);
         }
         assert!(Notation::parse(&"A".repeat(30)).is_ok());
         assert_eq!(
             Notation::parse(&"A".repeat(31)),
-            Err(DomainError::FieldTooLong {
-                field: "CodeNotation",
-                max: 30,
-                actual: 31
-            })
+            Err(DomainError::FieldTooLong { field: "CodeNotation", max: 30, actual: 31 })
         );
-        assert_eq!(
-            Notation::parse(" "),
-            Err(DomainError::FieldRequired {
-                field: "CodeNotation"
-            })
-        );
+        assert_eq!(Notation::parse(" "), Err(DomainError::FieldRequired { field: "CodeNotation" }));
         for bad in ["QĐ UBND", "QĐ,UBND", "QĐ–UBND"] {
             assert_eq!(
                 Notation::parse(bad),
-                Err(DomainError::InvalidValue {
-                    field: "CodeNotation",
-                    reason: reason::INVALID_CHARACTER
-                }),
+                Err(DomainError::InvalidValue { field: "CodeNotation", reason: reason::INVALID_CHARACTER }),
                 "{bad}"
             );
         }
         for bad in ["-QĐ", "QĐ-", "QĐ--UBND", "/QĐ", "QĐ-/UBND"] {
             assert_eq!(
                 Notation::parse(bad),
-                Err(DomainError::InvalidValue {
-                    field: "CodeNotation",
-                    reason: reason::MISPLACED_SEPARATOR
-                }),
+                Err(DomainError::InvalidValue { field: "CodeNotation", reason: reason::MISPLACED_SEPARATOR }),
                 "{bad}"
             );
         }
@@ -373,10 +269,7 @@ mod tests {
         assert_eq!(decree.notation.as_str(), "2020/NĐ-CP");
         assert_eq!(
             NumberSymbol::parse("QĐ-UBND"),
-            Err(DomainError::InvalidValue {
-                field: "number_symbol",
-                reason: reason::MISSING_SLASH
-            })
+            Err(DomainError::InvalidValue { field: "number_symbol", reason: reason::MISSING_SLASH })
         );
         assert!(NumberSymbol::parse("0/QĐ-UBND").is_err());
         assert!(NumberSymbol::parse("x/QĐ-UBND").is_err());

@@ -38,12 +38,7 @@ pub(crate) fn fold_key(s: &str) -> String {
 /// Fails with `FieldRequired` when `required` and the result is empty, and
 /// with `FieldTooLong` when it has more than `max` characters. An optional
 /// empty field comes back as an empty string.
-pub fn clean_text(
-    field: &'static str,
-    s: &str,
-    max: usize,
-    required: bool,
-) -> Result<String, DomainError> {
+pub fn clean_text(field: &'static str, s: &str, max: usize, required: bool) -> Result<String, DomainError> {
     let normalised = nfc(s);
     let trimmed = normalised.trim();
     if required && trimmed.is_empty() {
@@ -58,11 +53,7 @@ pub fn clean_text(
 
 /// Like [`clean_text`] for an optional field: `None` or a blank value
 /// becomes `None`.
-pub fn clean_optional(
-    field: &'static str,
-    s: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
+pub fn clean_optional(field: &'static str, s: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
     match s {
         None => Ok(None),
         Some(s) => {
@@ -74,12 +65,7 @@ pub fn clean_optional(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -114,10 +100,7 @@ mod tests {
 
     #[test]
     fn clean_text_required() {
-        assert_eq!(
-            clean_text("Subject", "   ", 10, true),
-            Err(DomainError::FieldRequired { field: "Subject" })
-        );
+        assert_eq!(clean_text("Subject", "   ", 10, true), Err(DomainError::FieldRequired { field: "Subject" }));
         assert_eq!(clean_text("Subject", "   ", 10, false).unwrap(), "");
     }
 
@@ -130,11 +113,7 @@ mod tests {
         assert_eq!(clean_text("X", &decomposed, 10, true).unwrap(), ten);
         assert_eq!(
             clean_text("X", &"ệ".repeat(11), 10, true),
-            Err(DomainError::FieldTooLong {
-                field: "X",
-                max: 10,
-                actual: 11
-            })
+            Err(DomainError::FieldTooLong { field: "X", max: 10, actual: 11 })
         );
     }
 
@@ -142,10 +121,7 @@ mod tests {
     fn clean_optional_blank_is_none() {
         assert_eq!(clean_optional("D", None, 5).unwrap(), None);
         assert_eq!(clean_optional("D", Some("  "), 5).unwrap(), None);
-        assert_eq!(
-            clean_optional("D", Some(" ab "), 5).unwrap(),
-            Some("ab".into())
-        );
+        assert_eq!(clean_optional("D", Some(" ab "), 5).unwrap(), Some("ab".into()));
         assert!(clean_optional("D", Some("abcdef"), 5).is_err());
     }
 }

@@ -22,19 +22,11 @@ impl Username {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         const FIELD: &str = "username";
         let name = clean_text(FIELD, s, Self::MAX_LEN, true)?.to_ascii_lowercase();
-        let invalid = |reason| {
-            Err(DomainError::InvalidValue {
-                field: FIELD,
-                reason,
-            })
-        };
+        let invalid = |reason| Err(DomainError::InvalidValue { field: FIELD, reason });
         if name.chars().count() < Self::MIN_LEN {
             return invalid(reason::TOO_SHORT);
         }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-        {
+        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')) {
             return invalid(reason::INVALID_CHARACTER);
         }
         if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
@@ -73,21 +65,15 @@ impl Email {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         const FIELD: &str = "email";
         let email = clean_text(FIELD, s, Self::MAX_LEN, true)?;
-        let invalid = || {
-            Err(DomainError::InvalidValue {
-                field: FIELD,
-                reason: reason::INVALID_EMAIL,
-            })
-        };
+        let invalid = || Err(DomainError::InvalidValue { field: FIELD, reason: reason::INVALID_EMAIL });
         if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return invalid();
         }
         let Some((local, domain)) = email.split_once('@') else {
             return invalid();
         };
-        let domain_ok = !domain.contains('@')
-            && domain.contains('.')
-            && domain.split('.').all(|label| !label.is_empty());
+        let domain_ok =
+            !domain.contains('@') && domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
         if local.is_empty() || !domain_ok {
             return invalid();
         }
@@ -133,12 +119,7 @@ pub struct User {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -148,10 +129,7 @@ mod tests {
 
     #[test]
     fn username_valid() {
-        assert_eq!(
-            Username::parse("  NguyenVanA ").unwrap().as_str(),
-            "nguyenvana"
-        );
+        assert_eq!(Username::parse("  NguyenVanA ").unwrap().as_str(), "nguyenvana");
         for ok in ["abc", "a.b", "van_thu-01", "1ab", &"a".repeat(64)] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
@@ -159,79 +137,42 @@ mod tests {
 
     #[test]
     fn username_invalid() {
-        assert_eq!(
-            Username::parse("ab"),
-            Err(invalid("username", reason::TOO_SHORT))
-        );
+        assert_eq!(Username::parse("ab"), Err(invalid("username", reason::TOO_SHORT)));
         assert_eq!(
             Username::parse(&"a".repeat(65)),
-            Err(DomainError::FieldTooLong {
-                field: "username",
-                max: 64,
-                actual: 65
-            })
+            Err(DomainError::FieldTooLong { field: "username", max: 64, actual: 65 })
         );
-        assert_eq!(
-            Username::parse(""),
-            Err(DomainError::FieldRequired { field: "username" })
-        );
+        assert_eq!(Username::parse(""), Err(DomainError::FieldRequired { field: "username" }));
         for bad in ["ab c", "nguyễn", "a@b", "a/bc"] {
-            assert_eq!(
-                Username::parse(bad),
-                Err(invalid("username", reason::INVALID_CHARACTER)),
-                "{bad}"
-            );
+            assert_eq!(Username::parse(bad), Err(invalid("username", reason::INVALID_CHARACTER)), "{bad}");
         }
         for bad in [".abc", "_abc", "-abc"] {
-            assert_eq!(
-                Username::parse(bad),
-                Err(invalid("username", reason::MUST_START_ALPHANUMERIC)),
-                "{bad}"
-            );
+            assert_eq!(Username::parse(bad), Err(invalid("username", reason::MUST_START_ALPHANUMERIC)), "{bad}");
         }
         assert!(serde_json::from_str::<Username>("\"x\"").is_err());
-        assert_eq!(
-            serde_json::from_str::<Username>("\"ABC\"")
-                .unwrap()
-                .as_str(),
-            "abc"
-        );
+        assert_eq!(serde_json::from_str::<Username>("\"ABC\"").unwrap().as_str(), "abc");
     }
 
     #[test]
     fn full_name_rules() {
         let decomposed = "Nguye\u{0302}\u{0303}n Va\u{0306}n A";
-        assert_eq!(
-            FullName::parse(decomposed).unwrap().as_str(),
-            "Nguyễn Văn A"
-        );
+        assert_eq!(FullName::parse(decomposed).unwrap().as_str(), "Nguyễn Văn A");
         assert!(FullName::parse(&"ễ".repeat(50)).is_ok());
         assert_eq!(
             FullName::parse(&"ễ".repeat(51)),
-            Err(DomainError::FieldTooLong {
-                field: "full_name",
-                max: 50,
-                actual: 51
-            })
+            Err(DomainError::FieldTooLong { field: "full_name", max: 50, actual: 51 })
         );
         assert!(FullName::parse("  ").is_err());
     }
 
     #[test]
     fn email_rules() {
-        assert_eq!(
-            Email::parse(" vanthu@binhan.gov.vn ").unwrap().as_str(),
-            "vanthu@binhan.gov.vn"
-        );
+        assert_eq!(Email::parse(" vanthu@binhan.gov.vn ").unwrap().as_str(), "vanthu@binhan.gov.vn");
         let local = "a".repeat(100 - "@b.vn".len());
         assert!(Email::parse(&format!("{local}@b.vn")).is_ok());
         assert!(matches!(
             Email::parse(&format!("a{local}@b.vn")),
-            Err(DomainError::FieldTooLong {
-                field: "email",
-                max: 100,
-                ..
-            })
+            Err(DomainError::FieldTooLong { field: "email", max: 100, .. })
         ));
         for bad in [
             "vanthu",
@@ -244,28 +185,17 @@ mod tests {
             "a@b.",
             "a@b..vn",
         ] {
-            assert_eq!(
-                Email::parse(bad),
-                Err(invalid("email", reason::INVALID_EMAIL)),
-                "{bad}"
-            );
+            assert_eq!(Email::parse(bad), Err(invalid("email", reason::INVALID_EMAIL)), "{bad}");
         }
     }
 
     #[test]
     fn position_rules() {
-        assert_eq!(
-            Position::parse(" Phó Chủ tịch ").unwrap().as_str(),
-            "Phó Chủ tịch"
-        );
+        assert_eq!(Position::parse(" Phó Chủ tịch ").unwrap().as_str(), "Phó Chủ tịch");
         assert!(Position::parse(&"x".repeat(100)).is_ok());
         assert!(matches!(
             Position::parse(&"x".repeat(101)),
-            Err(DomainError::FieldTooLong {
-                field: "position",
-                max: 100,
-                actual: 101
-            })
+            Err(DomainError::FieldTooLong { field: "position", max: 100, actual: 101 })
         ));
         assert!(Position::parse("").is_err());
     }

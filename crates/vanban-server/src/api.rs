@@ -81,7 +81,11 @@ fn me_body(s: Session) -> MeBody {
     MeBody { user: s.user, agency: s.agency, csrf_token: s.csrf_token, permissions }
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
     let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (token, session) = auth::login(&state, &body.username, &body.password, ip).await?;
     let caller = state.store.caller_for(session.user_id).await?;
@@ -102,12 +106,19 @@ async fn me(ApiSession(s): ApiSession) -> Json<MeBody> {
     Json(me_body(s))
 }
 
-async fn list_agencies(State(state): State<AppState>, ApiSession(s): ApiSession) -> ApiResult<Json<Vec<vanban_store::AgencyRecord>>> {
+async fn list_agencies(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+) -> ApiResult<Json<Vec<vanban_store::AgencyRecord>>> {
     s.caller.require(Permission::ViewAgency)?;
     Ok(Json(state.store.list_agencies().await?))
 }
 
-async fn get_agency(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>) -> ApiResult<Json<vanban_store::AgencyRecord>> {
+async fn get_agency(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<vanban_store::AgencyRecord>> {
     s.caller.require(Permission::ViewAgency)?;
     Ok(Json(state.store.get_agency(parse_id(&id)?).await?))
 }
@@ -141,7 +152,11 @@ impl AgencyInput {
 }
 
 /// Creates a child agency somewhere within the administrator's reach.
-pub async fn create_agency_as(state: &AppState, s: &Session, input: &AgencyInput) -> Result<vanban_store::AgencyRecord, AppError> {
+pub async fn create_agency_as(
+    state: &AppState,
+    s: &Session,
+    input: &AgencyInput,
+) -> Result<vanban_store::AgencyRecord, AppError> {
     let scope = state.store.admin_scope(&s.caller).await?;
     s.caller.require(Permission::ManageAgencies)?;
     let new = input.parse()?;
@@ -152,16 +167,25 @@ pub async fn create_agency_as(state: &AppState, s: &Session, input: &AgencyInput
     Ok(state.store.create_agency(&s.actor(), new).await?)
 }
 
-async fn create_agency(State(state): State<AppState>, ApiSession(s): ApiSession, ApiJson(input): ApiJson<AgencyInput>) -> ApiResult<(StatusCode, Json<vanban_store::AgencyRecord>)> {
+async fn create_agency(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    ApiJson(input): ApiJson<AgencyInput>,
+) -> ApiResult<(StatusCode, Json<vanban_store::AgencyRecord>)> {
     Ok((StatusCode::CREATED, Json(create_agency_as(&state, &s, &input).await?)))
 }
 
-async fn list_units(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>) -> ApiResult<Json<Vec<vanban_domain::Unit>>> {
+async fn list_units(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<vanban_domain::Unit>>> {
     let agency: AgencyId = parse_id(&id)?;
     if agency == s.caller.agency_id {
         return Ok(Json(state.store.list_units(&s.scope()).await?));
     }
-    let scope = state.store.admin_scope(&s.caller).await.map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let scope =
+        state.store.admin_scope(&s.caller).await.map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
     Ok(Json(state.store.list_units_admin(&scope, agency).await?))
 }
 
@@ -173,14 +197,29 @@ pub struct UnitInput {
     pub parent_id: Option<String>,
 }
 
-pub async fn create_unit_as(state: &AppState, s: &Session, agency_id: AgencyId, input: &UnitInput) -> Result<vanban_domain::Unit, AppError> {
+pub async fn create_unit_as(
+    state: &AppState,
+    s: &Session,
+    agency_id: AgencyId,
+    input: &UnitInput,
+) -> Result<vanban_domain::Unit, AppError> {
     let scope = state.store.admin_scope(&s.caller).await?;
     let parent_id = input.parent_id.as_deref().filter(|p| !p.is_empty()).map(parse_id::<UnitId>).transpose()?;
-    let new = NewUnit { agency_id, parent_id, name: input.name.clone(), abbreviation: Abbreviation::parse(&input.abbreviation)? };
+    let new = NewUnit {
+        agency_id,
+        parent_id,
+        name: input.name.clone(),
+        abbreviation: Abbreviation::parse(&input.abbreviation)?,
+    };
     Ok(state.store.create_unit(&s.actor(), &scope, new).await?)
 }
 
-async fn create_unit(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>, ApiJson(input): ApiJson<UnitInput>) -> ApiResult<(StatusCode, Json<vanban_domain::Unit>)> {
+async fn create_unit(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<UnitInput>,
+) -> ApiResult<(StatusCode, Json<vanban_domain::Unit>)> {
     Ok((StatusCode::CREATED, Json(create_unit_as(&state, &s, parse_id(&id)?, &input).await?)))
 }
 
@@ -189,18 +228,30 @@ struct AgencyFilter {
     agency_id: Option<String>,
 }
 
-async fn list_users(State(state): State<AppState>, ApiSession(s): ApiSession, Query(f): Query<AgencyFilter>) -> ApiResult<Json<Vec<vanban_store::UserRecord>>> {
+async fn list_users(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Query(f): Query<AgencyFilter>,
+) -> ApiResult<Json<Vec<vanban_store::UserRecord>>> {
     s.caller.require(Permission::ViewAgency)?;
     match f.agency_id.as_deref().map(parse_id::<AgencyId>).transpose()? {
         Some(a) if a != s.caller.agency_id => {
-            let scope = state.store.admin_scope(&s.caller).await.map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+            let scope = state
+                .store
+                .admin_scope(&s.caller)
+                .await
+                .map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
             Ok(Json(state.store.list_users_admin(&scope, a).await?))
         }
         _ => Ok(Json(state.store.list_users(&s.scope()).await?)),
     }
 }
 
-async fn get_user(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>) -> ApiResult<Json<vanban_store::UserRecord>> {
+async fn get_user(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<vanban_store::UserRecord>> {
     let id: UserId = parse_id(&id)?;
     match state.store.get_user(&s.scope(), id).await {
         Ok(u) => Ok(Json(u)),
@@ -238,7 +289,11 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-pub async fn create_user_as(state: &AppState, s: &Session, input: &UserInput) -> Result<vanban_store::UserRecord, AppError> {
+pub async fn create_user_as(
+    state: &AppState,
+    s: &Session,
+    input: &UserInput,
+) -> Result<vanban_store::UserRecord, AppError> {
     let scope = state.store.admin_scope(&s.caller).await?;
     let agency_id = match non_empty(&input.agency_id) {
         Some(a) => parse_id(a)?,
@@ -257,7 +312,11 @@ pub async fn create_user_as(state: &AppState, s: &Session, input: &UserInput) ->
     Ok(state.store.create_user(&s.actor(), &scope, new).await?)
 }
 
-async fn create_user(State(state): State<AppState>, ApiSession(s): ApiSession, ApiJson(input): ApiJson<UserInput>) -> ApiResult<(StatusCode, Json<vanban_store::UserRecord>)> {
+async fn create_user(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    ApiJson(input): ApiJson<UserInput>,
+) -> ApiResult<(StatusCode, Json<vanban_store::UserRecord>)> {
     Ok((StatusCode::CREATED, Json(create_user_as(&state, &s, &input).await?)))
 }
 
@@ -266,7 +325,12 @@ struct RolesBody {
     roles: Vec<String>,
 }
 
-async fn set_roles(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>, ApiJson(body): ApiJson<RolesBody>) -> ApiResult<StatusCode> {
+async fn set_roles(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RolesBody>,
+) -> ApiResult<StatusCode> {
     let scope = state.store.admin_scope(&s.caller).await?;
     let roles = parse_roles(&body.roles)?;
     state.store.set_roles(&s.actor(), &scope, parse_id(&id)?, roles).await?;
@@ -286,7 +350,12 @@ pub async fn reset_password_as(state: &AppState, s: &Session, id: UserId, passwo
     Ok(state.store.set_password(&s.actor(), id, hash).await?)
 }
 
-async fn reset_password(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>, ApiJson(body): ApiJson<PasswordBody>) -> ApiResult<StatusCode> {
+async fn reset_password(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<StatusCode> {
     reset_password_as(&state, &s, parse_id(&id)?, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -297,7 +366,11 @@ struct StateFilter {
     limit: Option<i64>,
 }
 
-async fn list_documents(State(state): State<AppState>, ApiSession(s): ApiSession, Query(f): Query<StateFilter>) -> ApiResult<Json<Vec<vanban_store::DocumentRecord>>> {
+async fn list_documents(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Query(f): Query<StateFilter>,
+) -> ApiResult<Json<Vec<vanban_store::DocumentRecord>>> {
     s.caller.require(Permission::ViewDocuments)?;
     let limit = f.limit.unwrap_or(100).clamp(1, 500);
     Ok(Json(state.store.list_documents(&s.scope(), f.state.as_deref(), limit).await?))
@@ -318,10 +391,15 @@ pub struct DraftInput {
     pub recipients: Vec<String>,
 }
 
-pub async fn create_draft_as(state: &AppState, s: &Session, input: &DraftInput) -> Result<vanban_store::DocumentRecord, AppError> {
+pub async fn create_draft_as(
+    state: &AppState,
+    s: &Session,
+    input: &DraftInput,
+) -> Result<vanban_store::DocumentRecord, AppError> {
     s.caller.require(Permission::CreateDraft)?;
     let priority = match input.priority {
-        Some(p) => Priority::from_code(p).ok_or(vanban_domain::DomainError::InvalidValue { field: "Priority", reason: "0 to 4" })?,
+        Some(p) => Priority::from_code(p)
+            .ok_or(vanban_domain::DomainError::InvalidValue { field: "Priority", reason: "0 to 4" })?,
         None => Priority::Normal,
     };
     let metadata = OutgoingMetadata {
@@ -332,7 +410,12 @@ pub async fn create_draft_as(state: &AppState, s: &Session, input: &DraftInput) 
         page_amount: None,
         description: non_empty(&input.description).map(str::to_owned),
         signer: None,
-        recipients: input.recipients.iter().filter(|r| !r.trim().is_empty()).map(|r| Recipient { code: None, name: r.clone() }).collect(),
+        recipients: input
+            .recipients
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| Recipient { code: None, name: r.clone() })
+            .collect(),
         priority,
         secrecy: Secrecy::Normal,
         issued_amount: None,
@@ -342,11 +425,19 @@ pub async fn create_draft_as(state: &AppState, s: &Session, input: &DraftInput) 
     Ok(state.store.create_draft(&s.actor(), &s.scope(), NewDraft { metadata }).await?)
 }
 
-async fn create_document(State(state): State<AppState>, ApiSession(s): ApiSession, ApiJson(input): ApiJson<DraftInput>) -> ApiResult<(StatusCode, Json<vanban_store::DocumentRecord>)> {
+async fn create_document(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    ApiJson(input): ApiJson<DraftInput>,
+) -> ApiResult<(StatusCode, Json<vanban_store::DocumentRecord>)> {
     Ok((StatusCode::CREATED, Json(create_draft_as(&state, &s, &input).await?)))
 }
 
-async fn get_document(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>) -> ApiResult<Json<vanban_store::DocumentRecord>> {
+async fn get_document(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<vanban_store::DocumentRecord>> {
     s.caller.require(Permission::ViewDocuments)?;
     let id: DocumentId = parse_id(&id)?;
     Ok(Json(state.store.get_document(&s.scope(), id).await?))
@@ -361,9 +452,15 @@ pub struct TransitionBody {
 
 /// The workflow actions a person takes directly. Signing, numbering, issuing and the rest
 /// happen inside their own flows (parts 3 and 4), which produce the artefacts they need.
-pub const DIRECT_ACTIONS: [OutgoingAction; 3] = [OutgoingAction::SubmitForReview, OutgoingAction::ReturnToDrafter, OutgoingAction::Approve];
+pub const DIRECT_ACTIONS: [OutgoingAction; 3] =
+    [OutgoingAction::SubmitForReview, OutgoingAction::ReturnToDrafter, OutgoingAction::Approve];
 
-pub async fn transition_as(state: &AppState, s: &Session, id: DocumentId, body: &TransitionBody) -> Result<vanban_store::DocumentRecord, AppError> {
+pub async fn transition_as(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    body: &TransitionBody,
+) -> Result<vanban_store::DocumentRecord, AppError> {
     let action = OutgoingAction::from_str(&body.action)?;
     s.caller.require(action.required_permission())?;
     if !DIRECT_ACTIONS.contains(&action) {
@@ -373,7 +470,12 @@ pub async fn transition_as(state: &AppState, s: &Session, id: DocumentId, body: 
     Ok(state.store.transition(&s.actor(), &s.scope(), id, t).await?)
 }
 
-async fn transition_document(State(state): State<AppState>, ApiSession(s): ApiSession, Path(id): Path<String>, ApiJson(body): ApiJson<TransitionBody>) -> ApiResult<Json<vanban_store::DocumentRecord>> {
+async fn transition_document(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TransitionBody>,
+) -> ApiResult<Json<vanban_store::DocumentRecord>> {
     Ok(Json(transition_as(&state, &s, parse_id(&id)?, &body).await?))
 }
 
@@ -382,13 +484,20 @@ struct Limit {
     limit: Option<i64>,
 }
 
-async fn list_audit(State(state): State<AppState>, ApiSession(s): ApiSession, Query(l): Query<Limit>) -> ApiResult<Json<Vec<vanban_store::AuditEvent>>> {
+async fn list_audit(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Query(l): Query<Limit>,
+) -> ApiResult<Json<Vec<vanban_store::AuditEvent>>> {
     s.caller.require(Permission::ViewAudit)?;
     let scope = state.store.admin_scope(&s.caller).await?;
     Ok(Json(state.store.list_audit(&scope, l.limit.unwrap_or(100).clamp(1, 1000)).await?))
 }
 
-async fn verify_audit(State(state): State<AppState>, ApiSession(s): ApiSession) -> ApiResult<Json<vanban_store::ChainReport>> {
+async fn verify_audit(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+) -> ApiResult<Json<vanban_store::ChainReport>> {
     s.caller.require(Permission::ViewAudit)?;
     // The chain spans every agency of the instance: only an administrator of a top-level
     // agency may see its totals.

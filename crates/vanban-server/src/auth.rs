@@ -91,7 +91,12 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) 
 
 /// Checks a username and password, counting failures and locking the account after too
 /// many, and opens a session. Returns the session token for the cookie.
-pub async fn login(state: &AppState, username: &str, password: &str, ip: Option<String>) -> Result<(String, SessionRecord), AppError> {
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    ip: Option<String>,
+) -> Result<(String, SessionRecord), AppError> {
     let username = Username::parse(username).ok();
     let record = match &username {
         Some(u) => state.store.find_login(u.as_str()).await?,
@@ -124,7 +129,12 @@ pub async fn login(state: &AppState, username: &str, password: &str, ip: Option<
         }
         return Err(AppError::InvalidCredentials);
     }
-    let actor = Actor { user_id: Some(record.user_id), agency_id: Some(record.agency_id), on_behalf_of: None, from: ip.clone() };
+    let actor = Actor {
+        user_id: Some(record.user_id),
+        agency_id: Some(record.agency_id),
+        on_behalf_of: None,
+        from: ip.clone(),
+    };
     state.store.record_login_success(&actor, record.user_id).await?;
     let token = random_token();
     let session = SessionRecord {

@@ -143,7 +143,8 @@ impl IntoResponse for ApiError {
         e.log();
         let message = match &e {
             // Never leak internals to clients; the log has them.
-            AppError::Internal(_) | AppError::Store(StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Blob(_)) => {
+            AppError::Internal(_)
+            | AppError::Store(StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Blob(_)) => {
                 "internal error".to_owned()
             }
             other => other.to_string(),

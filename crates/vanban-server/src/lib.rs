@@ -89,7 +89,9 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+            ),
         ))
         .with_state(state)
 }
@@ -119,9 +121,10 @@ async fn shutdown_signal() {
 async fn uniform_errors(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let resp = next.run(req).await;
-    let is_ours = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.to_str().is_ok_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
-    });
+    let is_ours = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("application/json") || v.starts_with("text/html")));
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_ours {
         return if is_api {
             ApiError(AppError::PayloadTooLarge).into_response()
@@ -163,11 +166,9 @@ const STATIC_FILES: &[(&str, &str, &[u8])] = &[
 
 async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
-        Some((_, mime, bytes)) => (
-            [(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")],
-            *bytes,
-        )
-            .into_response(),
+        Some((_, mime, bytes)) => {
+            ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")], *bytes).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -4,12 +4,12 @@
 use std::str::FromStr;
 
 use askama::Template;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use vanban_domain::{AgencyId, DocumentType, OutgoingAction, OutgoingState, Permission, Priority, Role};
@@ -66,7 +66,11 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE { AppError::PayloadTooLarge } else { AppError::BadRequest(r.body_text()) }
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest(r.body_text())
+            }
         })?;
         let pairs = form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), vanban_domain::nfc(&v))).collect();
         Ok(FormData(pairs))
@@ -147,7 +151,12 @@ async fn login_form(State(state): State<AppState>) -> Result<Response, PageError
     login_page(&state, StatusCode::OK, None, String::new())
 }
 
-fn login_page(state: &AppState, status: StatusCode, error: Option<String>, username: String) -> Result<Response, PageError> {
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    username: String,
+) -> Result<Response, PageError> {
     let csrf = auth::random_token();
     let cookie = auth::set_cookie(state, auth::LOGIN_CSRF_COOKIE, &csrf, 3600);
     let mut resp = render(status, &LoginPage { csrf, error, username })?;
@@ -161,7 +170,12 @@ async fn login_submit(State(state): State<AppState>, headers: HeaderMap, req: Re
     // Login CSRF: the form must echo the random value this browser got as a cookie.
     let expected = auth::cookie_value(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !auth::constant_time_eq(expected, form.get("csrf")) {
-        return login_page(&state, StatusCode::FORBIDDEN, Some(AppError::Csrf.message_vi()), form.get("username").to_owned());
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some(AppError::Csrf.message_vi()),
+            form.get("username").to_owned(),
+        );
     }
     match auth::login(&state, form.get("username"), form.get("password"), ip).await {
         Ok((token, _)) => {
@@ -172,12 +186,18 @@ async fn login_submit(State(state): State<AppState>, headers: HeaderMap, req: Re
             resp.headers_mut().append(header::SET_COOKIE, clear);
             Ok(resp)
         }
-        Err(e) if e.status().is_client_error() => login_page(&state, e.status(), Some(e.message_vi()), form.get("username").to_owned()),
+        Err(e) if e.status().is_client_error() => {
+            login_page(&state, e.status(), Some(e.message_vi()), form.get("username").to_owned())
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn logout(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+async fn logout(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     state.store.delete_session(&s.token_hash).await?;
     let mut resp = Redirect::to("/login").into_response();
@@ -232,7 +252,13 @@ async fn home(State(state): State<AppState>, PageSession(s): PageSession) -> Res
         agency: AgencyView::of(&s.agency.agency),
         position: s.user.user.position.as_ref().map(|p| p.as_str().to_owned()),
         roles: s.caller.roles.iter().map(|r| r.label_vi()).collect(),
-        counts: counts.into_iter().map(|c| { let l = state_label(&c.state); (c.state, l, c.count) }).collect(),
+        counts: counts
+            .into_iter()
+            .map(|c| {
+                let l = state_label(&c.state);
+                (c.state, l, c.count)
+            })
+            .collect(),
     };
     render(StatusCode::OK, &page)
 }
@@ -259,9 +285,14 @@ struct AgenciesPage {
 async fn agencies_page(state: &AppState, s: &Session, notice: Option<Notice>) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewAgency)?;
     let all = state.store.list_agencies().await?;
-    let scope = if s.caller.has(Permission::ManageAgencies) { state.store.admin_scope(&s.caller).await.ok() } else { None };
+    let scope =
+        if s.caller.has(Permission::ManageAgencies) { state.store.admin_scope(&s.caller).await.ok() } else { None };
     let parents = match &scope {
-        Some(sc) => all.iter().filter(|a| sc.covers_path(&a.path)).map(|a| (a.agency.id.to_string(), a.agency.name.as_str().to_owned())).collect(),
+        Some(sc) => all
+            .iter()
+            .filter(|a| sc.covers_path(&a.path))
+            .map(|a| (a.agency.id.to_string(), a.agency.name.as_str().to_owned()))
+            .collect(),
         None => Vec::new(),
     };
     let rows = all
@@ -281,7 +312,11 @@ async fn agencies(State(state): State<AppState>, PageSession(s): PageSession) ->
     agencies_page(&state, &s, None).await
 }
 
-async fn agencies_create(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+async fn agencies_create(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let input = AgencyInput {
         parent_id: form.get("parent_id").to_owned(),
@@ -298,10 +333,19 @@ async fn agencies_create(State(state): State<AppState>, PageSession(s): PageSess
     }
 }
 
-async fn units_create(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>, form: FormData) -> Result<Response, PageError> {
+async fn units_create(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let agency: AgencyId = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
-    let input = UnitInput { name: form.get("name").to_owned(), abbreviation: form.get("abbreviation").to_owned(), parent_id: form.opt("parent_id") };
+    let input = UnitInput {
+        name: form.get("name").to_owned(),
+        abbreviation: form.get("abbreviation").to_owned(),
+        parent_id: form.opt("parent_id"),
+    };
     match api::create_unit_as(&state, &s, agency, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/users?agency={agency}")).into_response()),
         Err(e) => rerender(e, |n| users_page(&state, &s, Some(agency), n)).await,
@@ -334,9 +378,15 @@ struct AgencyQuery {
     agency: Option<String>,
 }
 
-async fn users_page(state: &AppState, s: &Session, agency: Option<AgencyId>, notice: Option<Notice>) -> Result<Response, PageError> {
+async fn users_page(
+    state: &AppState,
+    s: &Session,
+    agency: Option<AgencyId>,
+    notice: Option<Notice>,
+) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewAgency)?;
-    let admin = if s.caller.has(Permission::ManageUsers) { Some(state.store.admin_scope(&s.caller).await?) } else { None };
+    let admin =
+        if s.caller.has(Permission::ManageUsers) { Some(state.store.admin_scope(&s.caller).await?) } else { None };
     let target = agency.unwrap_or(s.caller.agency_id);
     let list = match (&admin, target == s.caller.agency_id) {
         (_, true) => state.store.list_users(&s.scope()).await?,
@@ -366,15 +416,32 @@ async fn users_page(state: &AppState, s: &Session, agency: Option<AgencyId>, not
         })
         .collect();
     let all_roles = Role::ALL.iter().map(|r| (r.as_str(), r.label_vi())).collect();
-    render(StatusCode::OK, &UsersPage { nav: Nav::of(s), notice, agency_id: target.to_string(), agency_name, users, agencies, all_roles })
+    render(
+        StatusCode::OK,
+        &UsersPage { nav: Nav::of(s), notice, agency_id: target.to_string(), agency_name, users, agencies, all_roles },
+    )
 }
 
-async fn users(State(state): State<AppState>, PageSession(s): PageSession, Query(q): Query<AgencyQuery>) -> Result<Response, PageError> {
-    let agency = q.agency.as_deref().filter(|a| !a.is_empty()).map(|a| a.parse::<AgencyId>()).transpose().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+async fn users(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Query(q): Query<AgencyQuery>,
+) -> Result<Response, PageError> {
+    let agency = q
+        .agency
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse::<AgencyId>())
+        .transpose()
+        .map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
     users_page(&state, &s, agency, None).await
 }
 
-async fn users_create(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+async fn users_create(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let input = UserInput {
         agency_id: form.opt("agency_id"),
@@ -393,7 +460,12 @@ async fn users_create(State(state): State<AppState>, PageSession(s): PageSession
     }
 }
 
-async fn users_password(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>, form: FormData) -> Result<Response, PageError> {
+async fn users_password(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
     match api::reset_password_as(&state, &s, id, form.get("password")).await {
@@ -433,7 +505,12 @@ struct StateQuery {
     state: Option<String>,
 }
 
-async fn documents_page(state: &AppState, s: &Session, filter: Option<String>, notice: Option<Notice>) -> Result<Response, PageError> {
+async fn documents_page(
+    state: &AppState,
+    s: &Session,
+    filter: Option<String>,
+    notice: Option<Notice>,
+) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
     let list = state.store.list_documents(&s.scope(), filter.as_deref(), 200).await?;
     let docs = list
@@ -458,19 +535,32 @@ async fn documents_page(state: &AppState, s: &Session, filter: Option<String>, n
         docs,
         can_draft: s.caller.has(Permission::CreateDraft),
         types: DocumentType::ALL.iter().map(|t| (t.as_str(), t.name_vi())).collect(),
-        priorities: [Priority::Normal, Priority::Urgent, Priority::VeryUrgent, Priority::Flash].iter().map(|p| (p.code(), p.label_vi())).collect(),
+        priorities: [Priority::Normal, Priority::Urgent, Priority::VeryUrgent, Priority::Flash]
+            .iter()
+            .map(|p| (p.code(), p.label_vi()))
+            .collect(),
     };
     render(StatusCode::OK, &page)
 }
 
-async fn documents(State(state): State<AppState>, PageSession(s): PageSession, Query(q): Query<StateQuery>) -> Result<Response, PageError> {
+async fn documents(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Query(q): Query<StateQuery>,
+) -> Result<Response, PageError> {
     documents_page(&state, &s, q.state.filter(|s| !s.is_empty()), None).await
 }
 
-async fn documents_create(State(state): State<AppState>, PageSession(s): PageSession, form: FormData) -> Result<Response, PageError> {
+async fn documents_create(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let due_date = match form.opt("due_date") {
-        Some(d) => Some(chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| AppError::from(vanban_domain::DomainError::InvalidValue { field: "DueDate", reason: "not a date" }))?),
+        Some(d) => Some(chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+            AppError::from(vanban_domain::DomainError::InvalidValue { field: "DueDate", reason: "not a date" })
+        })?),
         None => None,
     };
     let input = DraftInput {
@@ -540,11 +630,20 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
     render(StatusCode::OK, &page)
 }
 
-async fn document(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn document(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     document_page(&state, &s, &id, None).await
 }
 
-async fn document_transition(State(state): State<AppState>, PageSession(s): PageSession, Path(id): Path<String>, form: FormData) -> Result<Response, PageError> {
+async fn document_transition(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let doc_id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
     let body = TransitionBody { action: form.get("action").to_owned(), reason: form.opt("reason") };

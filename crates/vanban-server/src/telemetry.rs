@@ -24,7 +24,8 @@ fn handle() -> &'static PrometheusHandle {
 pub async fn track(req: Request, next: Next) -> Response {
     let _ = handle();
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();

@@ -27,10 +27,9 @@ pub struct BlobStore {
 impl BlobStore {
     /// Blobs under a local directory (created if missing).
     pub fn local(dir: &std::path::Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Blob(object_store::Error::Generic {
-            store: "LocalFileSystem",
-            source: Box::new(e),
-        }))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Blob(object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) })
+        })?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
         Ok(BlobStore { inner: Arc::new(fs) })
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vanban_domain::{
-    Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, DocumentId, DocumentType,
-    Email, FullName, OutgoingAction, Permission, Position, Role, UnitId, UserId, Username,
+    Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, DocumentId, DocumentType, Email, FullName,
+    OutgoingAction, Permission, Position, Role, UnitId, UserId, Username,
 };
 
 /// Who causes a change, recorded in the audit event written with it.
@@ -30,12 +30,7 @@ impl Actor {
 
     /// An authenticated user acting from `from` (an IP address).
     pub fn user(caller: &Caller, from: Option<String>) -> Self {
-        Actor {
-            user_id: Some(caller.user_id),
-            agency_id: Some(caller.agency_id),
-            on_behalf_of: None,
-            from,
-        }
+        Actor { user_id: Some(caller.user_id), agency_id: Some(caller.agency_id), on_behalf_of: None, from }
     }
 }
 

@@ -95,7 +95,15 @@ pub trait DocumentRepo: Send + Sync {
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
     /// Appends an event that accompanies no other change (e.g. a login).
-    async fn append_audit(&self, actor: &Actor, agency_id: Option<AgencyId>, action: &str, object_type: &str, object_id: &str, detail: serde_json::Value) -> Result<()>;
+    async fn append_audit(
+        &self,
+        actor: &Actor,
+        agency_id: Option<AgencyId>,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<()>;
     /// Events about agencies within an administrator's reach, newest first.
     async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>>;
     /// Re-computes the whole hash chain.

@@ -17,7 +17,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `vanban.db` in `dir` and applies the migrations.
     pub async fn open_dir(dir: &Path) -> crate::Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+        std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         Self::open(SqliteConnectOptions::new().filename(dir.join("vanban.db"))).await
     }
 

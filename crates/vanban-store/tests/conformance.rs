@@ -22,13 +22,12 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::Connection as _;
 use uuid::Uuid;
 use vanban_domain::{
-    Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, DocumentId, DocumentType,
-    DomainError, FullName, OutgoingAction, OutgoingMetadata, Role, UnitId, UserId, Username,
+    Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, DocumentId, DocumentType, DomainError,
+    FullName, OutgoingAction, OutgoingMetadata, Role, UnitId, UserId, Username,
 };
 use vanban_store::{
-    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, BlobStore, ChainReport, NewAgency, NewDraft,
-    NewUnit, NewUser, PgStore, Scope, SessionRecord, SqliteStore, Store, StoreError, Transition,
-    UserRecord,
+    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, BlobStore, ChainReport, NewAgency, NewDraft, NewUnit,
+    NewUser, PgStore, Scope, SessionRecord, SqliteStore, Store, StoreError, Transition, UserRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -117,9 +116,8 @@ where
     })
     .await;
     // Best effort: a leftover database is harmless, a failed test must still report.
-    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
+    if let Err(e) =
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&mut admin).await
     {
         eprintln!("could not drop test database {db}: {e}");
     }
@@ -168,6 +166,9 @@ conformance!(
     audit_chain_detects_deletions,
     concurrent_audit_appends,
     concurrent_writes,
+    concurrent_transitions_of_one_document,
+    concurrent_login_failures_are_all_counted,
+    concurrent_bulk_imports_conflict_cleanly,
 );
 
 /// A raw database connection that bypasses the store.
@@ -253,19 +254,31 @@ struct Tree {
 
 async fn tree(store: &dyn Store) -> Tree {
     let root = store
-        .create_agency(&sys(), new_agency(None, "000.00.00.H58", AgencyLevel::Provincial, "Ủy ban nhân dân tỉnh Bình An"))
+        .create_agency(
+            &sys(),
+            new_agency(None, "000.00.00.H58", AgencyLevel::Provincial, "Ủy ban nhân dân tỉnh Bình An"),
+        )
         .await
         .expect("create root");
     let dept = store
-        .create_agency(&sys(), new_agency(Some(root.agency.id), "000.00.01.H58", AgencyLevel::Provincial, "Sở Tài chính"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(root.agency.id), "000.00.01.H58", AgencyLevel::Provincial, "Sở Tài chính"),
+        )
         .await
         .expect("create department");
     let district = store
-        .create_agency(&sys(), new_agency(Some(root.agency.id), "000.00.41.H58", AgencyLevel::District, "Ủy ban nhân dân huyện Đông Sơn"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(root.agency.id), "000.00.41.H58", AgencyLevel::District, "Ủy ban nhân dân huyện Đông Sơn"),
+        )
         .await
         .expect("create district");
     let commune = store
-        .create_agency(&sys(), new_agency(Some(district.agency.id), "001.00.41.H58", AgencyLevel::Commune, "Ủy ban nhân dân xã Đông Hòa"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(district.agency.id), "001.00.41.H58", AgencyLevel::Commune, "Ủy ban nhân dân xã Đông Hòa"),
+        )
         .await
         .expect("create commune");
     Tree { root, dept, district, commune }
@@ -407,37 +420,56 @@ async fn agencies_hierarchy(ctx: Ctx) {
 
     // A duplicate code conflicts, and nothing is written.
     let dup = s
-        .create_agency(&sys(), new_agency(Some(t.root.agency.id), "000.00.01.H58", AgencyLevel::Provincial, "Sở Tài chính (bản sao)"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(t.root.agency.id), "000.00.01.H58", AgencyLevel::Provincial, "Sở Tài chính (bản sao)"),
+        )
         .await;
     expect_conflict(dup, "duplicate_agency_code");
-    let dup_root = s.create_agency(&sys(), new_agency(None, "000.00.00.H58", AgencyLevel::Provincial, "Tỉnh khác")).await;
+    let dup_root =
+        s.create_agency(&sys(), new_agency(None, "000.00.00.H58", AgencyLevel::Provincial, "Tỉnh khác")).await;
     expect_conflict(dup_root, "duplicate_agency_code");
 
     // A code that is not under the parent's code.
     let foreign = s
-        .create_agency(&sys(), new_agency(Some(t.root.agency.id), "000.00.01.H41", AgencyLevel::Provincial, "Sở Tài chính tỉnh khác"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(t.root.agency.id), "000.00.01.H41", AgencyLevel::Provincial, "Sở Tài chính tỉnh khác"),
+        )
         .await;
     let e = expect_domain(foreign, "code_not_under_parent");
     assert!(matches!(e, DomainError::CodeNotUnderParent { .. }));
     let sideways = s
-        .create_agency(&sys(), new_agency(Some(t.district.agency.id), "001.00.42.H58", AgencyLevel::Commune, "Xã của huyện khác"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(t.district.agency.id), "001.00.42.H58", AgencyLevel::Commune, "Xã của huyện khác"),
+        )
         .await;
     expect_domain(sideways, "code_not_under_parent");
 
     // A commune cannot parent a provincial agency, nor a district.
     let upside_down = s
-        .create_agency(&sys(), new_agency(Some(t.commune.agency.id), "002.00.41.H58", AgencyLevel::Provincial, "Sở ngược"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(t.commune.agency.id), "002.00.41.H58", AgencyLevel::Provincial, "Sở ngược"),
+        )
         .await;
     let e = expect_domain(upside_down, "agency_level_mismatch");
     assert_eq!(e, DomainError::AgencyLevelMismatch { parent: "commune", child: "provincial" });
     let under_commune = s
-        .create_agency(&sys(), new_agency(Some(t.commune.agency.id), "001.01.41.H58", AgencyLevel::District, "Huyện ngược"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(t.commune.agency.id), "001.01.41.H58", AgencyLevel::District, "Huyện ngược"),
+        )
         .await;
     expect_domain(under_commune, "agency_level_mismatch");
 
     // An unknown parent.
     let orphan = s
-        .create_agency(&sys(), new_agency(Some(AgencyId::from_uuid(Uuid::now_v7())), "000.00.02.H58", AgencyLevel::Provincial, "Mồ côi"))
+        .create_agency(
+            &sys(),
+            new_agency(Some(AgencyId::from_uuid(Uuid::now_v7())), "000.00.02.H58", AgencyLevel::Provincial, "Mồ côi"),
+        )
         .await;
     expect_not_found(orphan);
 
@@ -575,25 +607,36 @@ async fn units_are_scoped(ctx: Ctx) {
     assert_eq!(district_scope.agency_id(), t.district.agency.id);
     let actor = Actor::user(&root_admin, Some("203.0.113.7".to_owned()));
 
-    let vp = s.create_unit(&actor, &root_scope, new_unit(t.root.agency.id, "  Văn phòng  ", "VP")).await.expect("create unit");
+    let vp = s
+        .create_unit(&actor, &root_scope, new_unit(t.root.agency.id, "  Văn phòng  ", "VP"))
+        .await
+        .expect("create unit");
     assert_eq!(vp.agency_id, t.root.agency.id);
     assert_eq!(vp.name, "Văn phòng", "the name is trimmed");
     assert_eq!(vp.abbreviation.as_str(), "VP");
     let events = chain(s).await.events;
 
     // Duplicate abbreviation in the same agency.
-    expect_conflict(s.create_unit(&actor, &root_scope, new_unit(t.root.agency.id, "Văn phòng 2", "VP")).await, "duplicate_unit");
+    expect_conflict(
+        s.create_unit(&actor, &root_scope, new_unit(t.root.agency.id, "Văn phòng 2", "VP")).await,
+        "duplicate_unit",
+    );
     assert_eq!(chain(s).await.events, events, "a refused unit was audited");
 
     // Same abbreviation in another agency is fine; the root's admin reaches the district.
-    let dvp = s.create_unit(&actor, &root_scope, new_unit(t.district.agency.id, "Văn phòng huyện", "VP")).await.expect("VP in district");
+    let dvp = s
+        .create_unit(&actor, &root_scope, new_unit(t.district.agency.id, "Văn phòng huyện", "VP"))
+        .await
+        .expect("VP in district");
     assert_eq!(dvp.agency_id, t.district.agency.id);
 
     // A district admin cannot reach up to the province or sideways to the department.
     let d_actor = Actor::user(&district_admin, None);
     expect_not_found(s.create_unit(&d_actor, &district_scope, new_unit(t.root.agency.id, "Phòng Tổ chức", "TC")).await);
     expect_not_found(s.create_unit(&d_actor, &district_scope, new_unit(t.dept.agency.id, "Phòng Tổ chức", "TC")).await);
-    expect_not_found(s.create_unit(&d_actor, &district_scope, new_unit(AgencyId::from_uuid(Uuid::now_v7()), "Phòng", "P")).await);
+    expect_not_found(
+        s.create_unit(&d_actor, &district_scope, new_unit(AgencyId::from_uuid(Uuid::now_v7()), "Phòng", "P")).await,
+    );
     // …but reaches its own agency and the communes below it.
     let tckh = s
         .create_unit(&d_actor, &district_scope, new_unit(t.district.agency.id, "Phòng Tài chính - Kế hoạch", "TCKH"))
@@ -602,17 +645,27 @@ async fn units_are_scoped(ctx: Ctx) {
     let nested = NewUnit { parent_id: Some(tckh.id), ..new_unit(t.district.agency.id, "Tổ Ngân sách", "NS") };
     let ns = s.create_unit(&d_actor, &district_scope, nested).await.expect("nested unit");
     assert_eq!(ns.parent_id, Some(tckh.id));
-    s.create_unit(&d_actor, &district_scope, new_unit(t.commune.agency.id, "Văn phòng xã", "VP")).await.expect("unit in commune");
+    s.create_unit(&d_actor, &district_scope, new_unit(t.commune.agency.id, "Văn phòng xã", "VP"))
+        .await
+        .expect("unit in commune");
     // The whole instance reaches everything.
-    s.create_unit(&sys(), &AdminScope::whole_instance(), new_unit(t.dept.agency.id, "Văn phòng Sở", "VP")).await.expect("whole instance");
+    s.create_unit(&sys(), &AdminScope::whole_instance(), new_unit(t.dept.agency.id, "Văn phòng Sở", "VP"))
+        .await
+        .expect("whole instance");
 
     // A parent unit from another agency is refused.
     let cross = NewUnit { parent_id: Some(vp.id), ..new_unit(t.district.agency.id, "Tổ lạc", "TL") };
     expect_domain(s.create_unit(&d_actor, &district_scope, cross).await, "invalid_value");
-    let ghost = NewUnit { parent_id: Some(UnitId::from_uuid(Uuid::now_v7())), ..new_unit(t.district.agency.id, "Tổ ma", "TM") };
+    let ghost = NewUnit {
+        parent_id: Some(UnitId::from_uuid(Uuid::now_v7())),
+        ..new_unit(t.district.agency.id, "Tổ ma", "TM")
+    };
     expect_domain(s.create_unit(&d_actor, &district_scope, ghost).await, "invalid_value");
     // A blank name is refused.
-    expect_domain(s.create_unit(&d_actor, &district_scope, new_unit(t.district.agency.id, "   ", "TR")).await, "field_required");
+    expect_domain(
+        s.create_unit(&d_actor, &district_scope, new_unit(t.district.agency.id, "   ", "TR")).await,
+        "field_required",
+    );
 
     // list_units shows the caller's own agency only.
     let root_units = s.list_units(&Scope::of(&caller_in(t.root.agency.id, &[Role::Specialist]))).await.unwrap();
@@ -653,7 +706,8 @@ async fn users_are_scoped(ctx: Ctx) {
     let root_scope = s.admin_scope(&root_admin).await.unwrap();
     let actor = Actor::user(&root_admin, None);
     let vp = s.create_unit(&actor, &root_scope, new_unit(t.root.agency.id, "Văn phòng", "VP")).await.unwrap();
-    let dvp = s.create_unit(&actor, &root_scope, new_unit(t.district.agency.id, "Văn phòng huyện", "VP")).await.unwrap();
+    let dvp =
+        s.create_unit(&actor, &root_scope, new_unit(t.district.agency.id, "Văn phòng huyện", "VP")).await.unwrap();
 
     let mut nu = new_user(t.root.agency.id, "NguyenVanA", &[Role::Specialist, Role::Leader]);
     nu.unit_id = Some(vp.id);
@@ -669,7 +723,10 @@ async fn users_are_scoped(ctx: Ctx) {
     let mut nd = new_user(t.district.agency.id, "tranthib", &[Role::Clerk]);
     nd.unit_id = Some(dvp.id);
     let d = s.create_user(&actor, &root_scope, nd).await.expect("user in the district");
-    let b = s.create_user(&actor, &root_scope, new_user(t.root.agency.id, "lethic", &[])).await.expect("user without roles");
+    let b = s
+        .create_user(&actor, &root_scope, new_user(t.root.agency.id, "lethic", &[]))
+        .await
+        .expect("user without roles");
     assert!(b.roles.is_empty());
 
     // Reads through a Scope see the caller's own agency only.
@@ -773,8 +830,14 @@ async fn roles_and_admin_reach(ctx: Ctx) {
     let district_admin = admin_of(t.district.agency.id);
     let ds = s.admin_scope(&district_admin).await.unwrap();
     let events = chain(s).await.events;
-    expect_not_found(s.set_roles(&Actor::user(&district_admin, None), &ds, a.user.id, BTreeSet::from([Role::Admin])).await);
-    assert_eq!(s.caller_for(a.user.id).await.unwrap().roles, BTreeSet::from([Role::Leader]), "refused set_roles changed roles");
+    expect_not_found(
+        s.set_roles(&Actor::user(&district_admin, None), &ds, a.user.id, BTreeSet::from([Role::Admin])).await,
+    );
+    assert_eq!(
+        s.caller_for(a.user.id).await.unwrap().roles,
+        BTreeSet::from([Role::Leader]),
+        "refused set_roles changed roles"
+    );
     assert_eq!(chain(s).await.events, events);
     expect_not_found(s.set_roles(&sys(), &ds, UserId::from_uuid(Uuid::now_v7()), BTreeSet::new()).await);
 
@@ -796,7 +859,12 @@ async fn roles_and_admin_reach(ctx: Ctx) {
     // An administrator cannot create users outside their reach.
     let count = s.count_users().await.unwrap();
     expect_not_found(
-        s.create_user(&Actor::user(&district_admin, None), &ds, new_user(t.root.agency.id, "hoangvang", &[Role::Admin])).await,
+        s.create_user(
+            &Actor::user(&district_admin, None),
+            &ds,
+            new_user(t.root.agency.id, "hoangvang", &[Role::Admin]),
+        )
+        .await,
     );
     s.create_user(&Actor::user(&district_admin, None), &ds, new_user(t.commune.agency.id, "hoangvanh", &[Role::Clerk]))
         .await
@@ -827,11 +895,18 @@ async fn bulk_users_are_all_or_nothing(ctx: Ctx) {
     ];
     expect_conflict(s.create_users(&sys(), batch).await, "duplicate_username");
     // Second has a unit of another agency.
-    let unit = s.create_unit(&sys(), &AdminScope::whole_instance(), new_unit(t.dept.agency.id, "Văn phòng Sở", "VP")).await.unwrap();
+    let unit = s
+        .create_unit(&sys(), &AdminScope::whole_instance(), new_unit(t.dept.agency.id, "Văn phòng Sở", "VP"))
+        .await
+        .unwrap();
     let events = events + 1;
     let mut bad = new_user(t.root.agency.id, "user.two", &[]);
     bad.unit_id = Some(unit.id);
-    let batch = vec![new_user(t.root.agency.id, "user.one", &[Role::Clerk]), bad, new_user(t.root.agency.id, "user.three", &[])];
+    let batch = vec![
+        new_user(t.root.agency.id, "user.one", &[Role::Clerk]),
+        bad,
+        new_user(t.root.agency.id, "user.three", &[]),
+    ];
     expect_domain(s.create_users(&sys(), batch).await, "invalid_value");
 
     assert_eq!(s.count_users().await.unwrap(), count, "a failed bulk creation left users behind");
@@ -905,7 +980,9 @@ async fn login_bookkeeping(ctx: Ctx) {
     assert_eq!(f4.locked_until, Some(now + lock_for));
 
     // Success clears both.
-    s.record_login_success(&Actor::user(&a_caller, Some("198.51.100.2".to_owned())), a.user.id).await.expect("login success");
+    s.record_login_success(&Actor::user(&a_caller, Some("198.51.100.2".to_owned())), a.user.id)
+        .await
+        .expect("login success");
     let cleared = s.find_login("nguyenvana").await.unwrap().unwrap();
     assert_eq!((cleared.failed_logins, cleared.locked_until), (0, None));
 
@@ -1029,7 +1106,11 @@ async fn documents_are_scoped(ctx: Ctx) {
     let scope_b = Scope::of(&other);
     let actor = Actor::user(&drafter, Some("10.0.0.5".to_owned()));
 
-    let mut meta = OutgoingMetadata::new(DocumentType::CongVan, "  Về việc báo cáo tình hình thu ngân sách quý I  ", "Sở Tài chính");
+    let mut meta = OutgoingMetadata::new(
+        DocumentType::CongVan,
+        "  Về việc báo cáo tình hình thu ngân sách quý I  ",
+        "Sở Tài chính",
+    );
     meta.page_amount = Some(2);
     let doc = s.create_draft(&actor, &scope_a, NewDraft { metadata: meta }).await.expect("create_draft");
     assert_eq!(doc.agency_id, t.dept.agency.id);
@@ -1080,7 +1161,9 @@ async fn documents_are_scoped(ctx: Ctx) {
     assert_eq!(chain(s).await.events, events);
 
     // Another agency cannot move a document.
-    expect_not_found(s.transition(&Actor::user(&other, None), &scope_b, doc.id, act(OutgoingAction::SubmitForReview)).await);
+    expect_not_found(
+        s.transition(&Actor::user(&other, None), &scope_b, doc.id, act(OutgoingAction::SubmitForReview)).await,
+    );
     assert_eq!(s.get_document(&scope_a, doc.id).await.unwrap().state, "draft");
     assert_eq!(chain(s).await.events, events);
 
@@ -1124,10 +1207,14 @@ async fn document_lifecycle(ctx: Ctx) {
     assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "in_review");
     assert_eq!(chain(s).await.events, events);
 
-    let back = Transition { action: OutgoingAction::ReturnToDrafter, reason: Some("  Sửa lại trích yếu ".to_owned()) };
+    let back =
+        Transition { action: OutgoingAction::ReturnToDrafter, reason: Some("  Sửa lại trích yếu ".to_owned()) };
     assert_eq!(s.transition(&by_leader, &scope, doc.id, back).await.expect("return").state, "draft");
     assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "draft");
-    assert_eq!(s.transition(&by_drafter, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await.unwrap().state, "in_review");
+    assert_eq!(
+        s.transition(&by_drafter, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await.unwrap().state,
+        "in_review"
+    );
     let approved = s.transition(&by_leader, &scope, doc.id, act(OutgoingAction::Approve)).await.expect("approve");
     assert_eq!(approved.state, "approved");
     assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "approved");
@@ -1139,12 +1226,19 @@ async fn document_lifecycle(ctx: Ctx) {
         assert_eq!(e, DomainError::IllegalTransition { from: "draft", action: a.as_str() });
     }
     expect_domain(s.transition(&by_leader, &scope, doc.id, act(OutgoingAction::Approve)).await, "illegal_transition");
-    expect_domain(s.transition(&by_leader, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await, "illegal_transition");
+    expect_domain(
+        s.transition(&by_leader, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await,
+        "illegal_transition",
+    );
     assert_eq!(s.get_document(&scope, idle.id).await.unwrap().state, "draft");
     assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "approved");
     // Out of scope and unknown documents.
-    expect_not_found(s.transition(&Actor::user(&outsider, None), &Scope::of(&outsider), doc.id, act(OutgoingAction::Sign)).await);
-    expect_not_found(s.transition(&by_leader, &scope, DocumentId::from_uuid(Uuid::now_v7()), act(OutgoingAction::Sign)).await);
+    expect_not_found(
+        s.transition(&Actor::user(&outsider, None), &Scope::of(&outsider), doc.id, act(OutgoingAction::Sign)).await,
+    );
+    expect_not_found(
+        s.transition(&by_leader, &scope, DocumentId::from_uuid(Uuid::now_v7()), act(OutgoingAction::Sign)).await,
+    );
     assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "approved");
     assert_eq!(chain(s).await.events, events);
 
@@ -1201,12 +1295,22 @@ async fn audit_events_are_recorded(ctx: Ctx) {
     let t = tree(s).await;
     let (_, spec) = user(s, t.root.agency.id, "nguyenvana", &[Role::Specialist]).await;
     let scope = Scope::of(&spec);
-    let actor = Actor { on_behalf_of: Some(UserId::from_uuid(Uuid::now_v7())), ..Actor::user(&spec, Some("10.1.2.3".to_owned())) };
+    let actor = Actor {
+        on_behalf_of: Some(UserId::from_uuid(Uuid::now_v7())),
+        ..Actor::user(&spec, Some("10.1.2.3".to_owned()))
+    };
     let doc = s.create_draft(&actor, &scope, draft("Về việc kiểm tra nhật ký")).await.unwrap();
     s.transition(&actor, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await.unwrap();
-    s.append_audit(&actor, Some(t.root.agency.id), "auth.logout", "user", &spec.user_id.to_string(), serde_json::json!({"why": "bấm đăng xuất"}))
-        .await
-        .unwrap();
+    s.append_audit(
+        &actor,
+        Some(t.root.agency.id),
+        "auth.logout",
+        "user",
+        &spec.user_id.to_string(),
+        serde_json::json!({"why": "bấm đăng xuất"}),
+    )
+    .await
+    .unwrap();
     s.append_audit(&sys(), None, "system.start", "system", "-", serde_json::json!({})).await.unwrap();
 
     let report = chain(s).await;
@@ -1252,9 +1356,15 @@ async fn audit_events_are_recorded(ctx: Ctx) {
 
     // A failing write leaves the chain as it was; the next one links to the head.
     let head = chain(s).await.head_hash;
-    assert!(s.create_user(&sys(), &AdminScope::whole_instance(), new_user(t.root.agency.id, "nguyenvana", &[])).await.is_err());
+    assert!(
+        s.create_user(&sys(), &AdminScope::whole_instance(), new_user(t.root.agency.id, "nguyenvana", &[]))
+            .await
+            .is_err()
+    );
     assert_eq!(chain(s).await.head_hash, head);
-    s.append_audit(&sys(), Some(t.dept.agency.id), "test.after", "test", "1", serde_json::json!({"n": 1})).await.unwrap();
+    s.append_audit(&sys(), Some(t.dept.agency.id), "test.after", "test", "1", serde_json::json!({"n": 1}))
+        .await
+        .unwrap();
     let after = s.list_audit(&AdminScope::whole_instance(), 1).await.unwrap();
     assert_eq!(after[0].action, "test.after");
     assert_eq!(after[0].prev_hash, head);
@@ -1270,14 +1380,26 @@ async fn audit_is_scoped_to_subtree(ctx: Ctx) {
     let whole = AdminScope::whole_instance();
     for a in [&t.root, &t.dept, &t.district, &t.commune] {
         s.create_unit(&sys(), &whole, new_unit(a.agency.id, "Văn phòng", "VP")).await.unwrap();
-        s.append_audit(&sys(), Some(a.agency.id), "test.event", "agency", &a.agency.id.to_string(), serde_json::json!({})).await.unwrap();
+        s.append_audit(
+            &sys(),
+            Some(a.agency.id),
+            "test.event",
+            "agency",
+            &a.agency.id.to_string(),
+            serde_json::json!({}),
+        )
+        .await
+        .unwrap();
     }
     let district_admin = admin_of(t.district.agency.id);
     let ds = s.admin_scope(&district_admin).await.unwrap();
     let events = s.list_audit(&ds, 1000).await.unwrap();
     let subtree = BTreeSet::from([t.district.agency.id, t.commune.agency.id]);
     assert_eq!(events.len(), 6, "agency.create, unit.create and test.event for each of two agencies");
-    assert!(events.iter().all(|e| e.agency_id.is_some_and(|a| subtree.contains(&a))), "an event outside the subtree leaked");
+    assert!(
+        events.iter().all(|e| e.agency_id.is_some_and(|a| subtree.contains(&a))),
+        "an event outside the subtree leaked"
+    );
     assert!(events.iter().any(|e| e.agency_id == Some(t.commune.agency.id)));
 
     let commune_admin = admin_of(t.commune.agency.id);
@@ -1335,7 +1457,16 @@ async fn audit_log_is_append_only(ctx: Ctx) {
 async fn tamper_fixture(s: &dyn Store) -> Vec<AuditEvent> {
     let t = tree(s).await;
     for i in 0..4 {
-        s.append_audit(&sys(), Some(t.district.agency.id), "test.event", "test", &i.to_string(), serde_json::json!({"i": i})).await.unwrap();
+        s.append_audit(
+            &sys(),
+            Some(t.district.agency.id),
+            "test.event",
+            "test",
+            &i.to_string(),
+            serde_json::json!({"i": i}),
+        )
+        .await
+        .unwrap();
     }
     let events = all_events(s).await;
     assert_eq!(events.len(), 8);
@@ -1396,7 +1527,14 @@ async fn concurrent_audit_appends(ctx: Ctx) {
         handles.push(tokio::spawn(async move {
             for i in 0..per_task {
                 store
-                    .append_audit(&sys(), Some(agency), "test.concurrent", "task", &format!("{task}/{i}"), serde_json::json!({"task": task, "i": i}))
+                    .append_audit(
+                        &sys(),
+                        Some(agency),
+                        "test.concurrent",
+                        "task",
+                        &format!("{task}/{i}"),
+                        serde_json::json!({"task": task, "i": i}),
+                    )
                     .await
                     .unwrap_or_else(|e| panic!("task {task} append {i}: {e}"));
             }
@@ -1409,7 +1547,8 @@ async fn concurrent_audit_appends(ctx: Ctx) {
     assert!(report.is_intact(), "concurrent appends broke the chain: {report:?}");
     assert_eq!(report.events, base + (TASKS * per_task) as u64);
     let events = all_events(ctx.s()).await;
-    let ids: BTreeSet<&str> = events.iter().filter(|e| e.action == "test.concurrent").map(|e| e.object_id.as_str()).collect();
+    let ids: BTreeSet<&str> =
+        events.iter().filter(|e| e.action == "test.concurrent").map(|e| e.object_id.as_str()).collect();
     assert_eq!(ids.len(), TASKS * per_task);
     let seqs: BTreeSet<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs.len(), events.len());
@@ -1433,12 +1572,25 @@ async fn concurrent_writes(ctx: Ctx) {
             let caller = s.caller_for(u.user.id).await.unwrap();
             let scope = Scope::of(&caller);
             let actor = Actor::user(&caller, None);
-            let d = s.create_draft(&actor, &scope, draft(&format!("Văn bản số {task}"))).await.unwrap_or_else(|e| panic!("task {task} create_draft: {e}"));
-            s.transition(&actor, &scope, d.id, act(OutgoingAction::SubmitForReview)).await.unwrap_or_else(|e| panic!("task {task} transition: {e}"));
-            s.record_login_failure(u.user.id, Utc::now(), 5, Duration::minutes(5)).await.unwrap_or_else(|e| panic!("task {task} login failure: {e}"));
-            s.create_users(&sys(), vec![new_user(agency, &format!("bulk{task:02}a"), &[]), new_user(agency, &format!("bulk{task:02}b"), &[])])
+            let d = s
+                .create_draft(&actor, &scope, draft(&format!("Văn bản số {task}")))
                 .await
-                .unwrap_or_else(|e| panic!("task {task} create_users: {e}"));
+                .unwrap_or_else(|e| panic!("task {task} create_draft: {e}"));
+            s.transition(&actor, &scope, d.id, act(OutgoingAction::SubmitForReview))
+                .await
+                .unwrap_or_else(|e| panic!("task {task} transition: {e}"));
+            s.record_login_failure(u.user.id, Utc::now(), 5, Duration::minutes(5))
+                .await
+                .unwrap_or_else(|e| panic!("task {task} login failure: {e}"));
+            s.create_users(
+                &sys(),
+                vec![
+                    new_user(agency, &format!("bulk{task:02}a"), &[]),
+                    new_user(agency, &format!("bulk{task:02}b"), &[]),
+                ],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("task {task} create_users: {e}"));
             // A conflicting write in the middle of the others must fail cleanly.
             let dup = s.create_user(&sys(), &whole, new_user(agency, &format!("user{task:02}"), &[])).await;
             assert!(matches!(dup, Err(StoreError::Conflict { code: "duplicate_username" })), "task {task}: {dup:?}");
@@ -1464,6 +1616,110 @@ async fn concurrent_writes(ctx: Ctx) {
         in_review += docs.len();
     }
     assert_eq!(in_review, TASKS);
+}
+
+/// Many reviewers approve the same document at once: exactly one approval happens.
+async fn concurrent_transitions_of_one_document(ctx: Ctx) {
+    let t = tree(ctx.s()).await;
+    let (_, leader) = user(ctx.s(), t.district.agency.id, "nguyenvana", &[Role::Leader, Role::Specialist]).await;
+    let scope = Scope::of(&leader);
+    let actor = Actor::user(&leader, None);
+    let doc = ctx.s().create_draft(&actor, &scope, draft("Về việc duyệt đồng thời")).await.unwrap();
+    ctx.s().transition(&actor, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await.unwrap();
+    let base = chain(ctx.s()).await.events;
+
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let store = Arc::clone(&ctx.store);
+        let actor = actor.clone();
+        handles.push(tokio::spawn(async move {
+            store.transition(&actor, &scope, doc.id, act(OutgoingAction::Approve)).await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.expect("task") {
+            Ok(d) => {
+                assert_eq!(d.state, "approved");
+                ok += 1;
+            }
+            Err(e) => assert_eq!(e.code(), "illegal_transition", "{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1, "{ok} concurrent approvals of one document succeeded");
+    let s = ctx.s();
+    assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "approved");
+    let report = chain(s).await;
+    assert!(report.is_intact());
+    assert_eq!(report.events, base + 1);
+    assert_eq!(count_action(&all_events(s).await, "document.approve"), 1);
+}
+
+/// Parallel wrong passwords are all counted: a burst cannot outrun the lockout.
+async fn concurrent_login_failures_are_all_counted(ctx: Ctx) {
+    let t = tree(ctx.s()).await;
+    let (a, _) = user(ctx.s(), t.root.agency.id, "nguyenvana", &[Role::Specialist]).await;
+    let now = micros(Utc::now());
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let store = Arc::clone(&ctx.store);
+        handles.push(tokio::spawn(async move {
+            store.record_login_failure(a.user.id, now, 7, Duration::minutes(10)).await
+        }));
+    }
+    for h in handles {
+        h.await.expect("task").expect("record_login_failure");
+    }
+    let s = ctx.s();
+    // 20 failures with a lock every 7: locked twice, 6 counted since.
+    let login = s.find_login("nguyenvana").await.unwrap().unwrap();
+    assert_eq!(login.failed_logins, (TASKS % 7) as i32, "lost updates of the failure counter");
+    assert_eq!(login.locked_until, Some(now + Duration::minutes(10)));
+    let events = all_events(s).await;
+    let failed: Vec<&AuditEvent> = events.iter().filter(|e| e.action == "auth.login_failed").collect();
+    assert_eq!(failed.len(), TASKS);
+    assert_eq!(failed.iter().filter(|e| e.detail["locked"] == true).count(), TASKS / 7);
+    assert!(chain(s).await.is_intact());
+}
+
+/// Bulk imports that race for the same username: one wins, the others conflict cleanly
+/// (no deadlock, no partial writes).
+async fn concurrent_bulk_imports_conflict_cleanly(ctx: Ctx) {
+    let t = tree(ctx.s()).await;
+    let base = chain(ctx.s()).await.events;
+    let mut handles = Vec::new();
+    for task in 0..TASKS {
+        let store = Arc::clone(&ctx.store);
+        let agency = t.commune.agency.id;
+        handles.push(tokio::spawn(async move {
+            // Half the batches name the contested user first, half after one of their own.
+            let mut batch = vec![
+                new_user(agency, &format!("own{task:02}a"), &[Role::Clerk]),
+                new_user(agency, "shared", &[Role::Clerk]),
+                new_user(agency, &format!("own{task:02}b"), &[Role::Clerk]),
+            ];
+            if task % 2 == 0 {
+                batch.swap(0, 1);
+            }
+            store.create_users(&sys(), batch).await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.expect("task") {
+            Ok(n) => {
+                assert_eq!(n, 3);
+                ok += 1;
+            }
+            Err(e) => assert!(matches!(e, StoreError::Conflict { code: "duplicate_username" }), "{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let s = ctx.s();
+    assert_eq!(s.count_users().await.unwrap(), 3);
+    let report = chain(s).await;
+    assert!(report.is_intact());
+    assert_eq!(report.events, base + 3);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1568,7 +1824,10 @@ async fn blobs_local_detect_corruption() {
 
 #[test]
 fn pg_url_rewriting() {
-    assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
     assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
     assert_eq!(with_database("postgresql://h:1", "x"), "postgresql://h:1/x");
 }

@@ -38,18 +38,32 @@ async fn every_route_answers_as_each_role_allows() {
     let b_doc = draft(&b_spec, "Bí mật của Sở Nội vụ về biên chế").await;
     let b_admin = app.login("b.admin").await;
     let b_users = b_admin.get("/api/v1/users").await.json();
-    let b_user_id = b_users.as_array().unwrap().iter().find(|u| u["username"] == "b.clerk").unwrap()["id"].as_str().unwrap().to_owned();
+    let b_user_id = b_users.as_array().unwrap().iter().find(|u| u["username"] == "b.clerk").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let b_units = b_admin.get(&format!("/api/v1/agencies/{b}/units")).await.json();
     let b_unit_id = b_units[0]["id"].as_str().unwrap().to_owned();
     let secrets = Secrets {
-        words: vec![b_doc.clone(), "Bí mật của Sở Nội vụ".into(), b_user_id.clone(), "b.clerk".into(), "b.specialist".into(), b_unit_id.clone(), "TCBM".into()],
+        words: vec![
+            b_doc.clone(),
+            "Bí mật của Sở Nội vụ".into(),
+            b_user_id.clone(),
+            "b.clerk".into(),
+            "b.specialist".into(),
+            b_unit_id.clone(),
+            "TCBM".into(),
+        ],
     };
 
     // Objects of agency A.
     let a_spec = app.login("a.specialist").await;
     let a_doc = draft(&a_spec, "Công văn về việc lập dự toán ngân sách năm 2027").await;
     let a_users = a_spec.get("/api/v1/users").await.json();
-    let a_clerk_id = a_users.as_array().unwrap().iter().find(|u| u["username"] == "a.clerk").unwrap()["id"].as_str().unwrap().to_owned();
+    let a_clerk_id = a_users.as_array().unwrap().iter().find(|u| u["username"] == "a.clerk").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     for (i, name) in ROLES.iter().enumerate() {
         let who = format!("a.{name}");
@@ -59,7 +73,12 @@ async fn every_route_answers_as_each_role_allows() {
             if allowed {
                 assert!(ok(r.status), "{who} {what}: expected success, got {} {}", r.status, r.body);
             } else {
-                assert!(matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{who} {what}: expected 403/404, got {} {}", r.status, r.body);
+                assert!(
+                    matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                    "{who} {what}: expected 403/404, got {} {}",
+                    r.status,
+                    r.body
+                );
                 assert!(!r.error_code().is_empty(), "{who} {what}: refusal without an error code");
             }
             secrets.check(&who, what, &r.body);
@@ -86,39 +105,68 @@ async fn every_route_answers_as_each_role_allows() {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{who} {what}: {}", r.body);
             secrets.check(&who, what, &r.body);
         }
-        let r = c.post(&format!("/api/v1/documents/{b_doc}/transitions"), json!({ "action": "submit_for_review" })).await;
-        assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{who} transition B doc: {}", r.body);
-        let r = c.post(&format!("/api/v1/agencies/{b}/units"), json!({ "name": "Phòng X", "abbreviation": "PX" })).await;
+        let r =
+            c.post(&format!("/api/v1/documents/{b_doc}/transitions"), json!({ "action": "submit_for_review" })).await;
+        assert!(
+            matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            "{who} transition B doc: {}",
+            r.body
+        );
+        let r =
+            c.post(&format!("/api/v1/agencies/{b}/units"), json!({ "name": "Phòng X", "abbreviation": "PX" })).await;
         assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{who} unit in B: {}", r.body);
 
         // Administration: admin only.
         let admin = is(&["admin"]);
         let r = c.post("/api/v1/agencies", json!({ "parent_id": a.to_string(), "code": format!("000.0{}.01.H58", i + 1), "name": format!("Chi cục số {i}"), "abbreviation": format!("CC{i}"), "level": "provincial", "place": "Bình An" })).await;
         check("POST /agencies", r, admin);
-        let r = c.post(&format!("/api/v1/agencies/{a}/units"), json!({ "name": format!("Phòng số {i}"), "abbreviation": format!("P{i}") })).await;
+        let r = c
+            .post(
+                &format!("/api/v1/agencies/{a}/units"),
+                json!({ "name": format!("Phòng số {i}"), "abbreviation": format!("P{i}") }),
+            )
+            .await;
         check("POST /agencies/A/units", r, admin);
         let r = c.post("/api/v1/users", json!({ "username": format!("new.{name}"), "full_name": "Trần Thị Mới", "password": "mat-khau-moi-123", "roles": ["specialist"] })).await;
         check("POST /users", r, admin);
-        let r = c.send(Method::PUT, &format!("/api/v1/users/{a_clerk_id}/roles"), Some(json!({ "roles": ["clerk"] }))).await;
+        let r = c
+            .send(Method::PUT, &format!("/api/v1/users/{a_clerk_id}/roles"), Some(json!({ "roles": ["clerk"] })))
+            .await;
         check("PUT /users/A-clerk/roles", r, admin);
-        let r = c.post(&format!("/api/v1/users/{a_clerk_id}/password"), json!({ "password": crate::harness::PASSWORD })).await;
+        let r = c
+            .post(&format!("/api/v1/users/{a_clerk_id}/password"), json!({ "password": crate::harness::PASSWORD }))
+            .await;
         check("POST /users/A-clerk/password", r, admin);
         check("GET /audit", c.get("/api/v1/audit").await, admin);
         // The chain spans the whole instance: only the top-level agency's administrator.
         check("GET /audit/verify", c.get("/api/v1/audit/verify").await, false);
 
         // Drafting: specialists and unit heads draft; unit heads and leaders review; leaders approve.
-        let r = c.post("/api/v1/documents", json!({ "doc_type": "quyet_dinh", "subject": format!("Dự thảo của {who}") })).await;
+        let r = c
+            .post("/api/v1/documents", json!({ "doc_type": "quyet_dinh", "subject": format!("Dự thảo của {who}") }))
+            .await;
         check("POST /documents", r, is(&["specialist", "unithead"]));
         let fresh = draft(&a_spec, &format!("Văn bản thử quyền trình của {who}")).await;
-        let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await;
+        let r =
+            c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await;
         check("submit_for_review", r, is(&["specialist", "unithead"]));
         let fresh = draft(&a_spec, &format!("Văn bản thử quyền duyệt của {who}")).await;
-        assert!(ok(a_spec.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await.status));
-        let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "return_to_drafter", "reason": "Cần bổ sung căn cứ pháp lý" })).await;
+        assert!(ok(a_spec
+            .post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" }))
+            .await
+            .status));
+        let r = c
+            .post(
+                &format!("/api/v1/documents/{fresh}/transitions"),
+                json!({ "action": "return_to_drafter", "reason": "Cần bổ sung căn cứ pháp lý" }),
+            )
+            .await;
         check("return_to_drafter", r, is(&["unithead", "leader"]));
         let fresh = draft(&a_spec, &format!("Văn bản thử quyền phê duyệt của {who}")).await;
-        assert!(ok(a_spec.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await.status));
+        assert!(ok(a_spec
+            .post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" }))
+            .await
+            .status));
         let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "approve" })).await;
         check("approve", r, is(&["leader"]));
 
@@ -153,8 +201,19 @@ async fn signing_and_issuing_are_not_shortcuts() {
     let r = leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "sign" })).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     // And even an approved one is signed only by the signing flow, which produces the signature.
-    assert!(spec.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "submit_for_review" })).await.status.is_success());
-    assert!(leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "approve" })).await.status.is_success());
+    assert!(
+        spec.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "submit_for_review" }))
+            .await
+            .status
+            .is_success()
+    );
+    assert!(
+        leader
+            .post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "approve" }))
+            .await
+            .status
+            .is_success()
+    );
     let r = leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "sign" })).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "action_not_available");

@@ -91,7 +91,12 @@ impl TestApp {
         user(s, b, "b.admin", &[Role::Admin]).await;
         user(s, b, "b.specialist", &[Role::Specialist]).await;
         for (agency_id, abbr) in [(a, "VP"), (b, "TCBM")] {
-            let unit = NewUnit { agency_id, parent_id: None, name: "Văn phòng".into(), abbreviation: Abbreviation::parse(abbr).unwrap() };
+            let unit = NewUnit {
+                agency_id,
+                parent_id: None,
+                name: "Văn phòng".into(),
+                abbreviation: Abbreviation::parse(abbr).unwrap(),
+            };
             store.create_unit(&Actor::system("test"), &AdminScope::whole_instance(), unit).await.unwrap();
         }
         let config = ServerConfig { login_failure_delay: Duration::from_millis(1), ..ServerConfig::default() };
@@ -111,7 +116,10 @@ impl TestApp {
     /// Signs in through the API and returns a client carrying the session.
     pub async fn login(&self, username: &str) -> Client<'_> {
         let body = serde_json::json!({ "username": username, "password": PASSWORD }).to_string();
-        let req = Request::post("/api/v1/session").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap();
+        let req = Request::post("/api/v1/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
         let resp = self.request(req).await;
         assert_eq!(resp.status, StatusCode::OK, "login of {username} failed: {}", resp.body);
         let cookie = resp
@@ -136,7 +144,11 @@ pub struct Client<'a> {
 
 impl Client<'_> {
     pub async fn send(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Response {
-        let mut req = Request::builder().method(method).uri(path).header(header::COOKIE, &self.cookie).header("x-csrf-token", &self.csrf);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, &self.cookie)
+            .header("x-csrf-token", &self.csrf);
         let body = match body {
             Some(b) => {
                 req = req.header(header::CONTENT_TYPE, "application/json");

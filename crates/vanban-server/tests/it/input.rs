@@ -17,7 +17,8 @@ async fn malformed_and_duplicate_agency_codes() {
     let admin = app.login("a.admin").await;
     let before = admin.get("/api/v1/agencies").await.json().as_array().unwrap().len();
     let a = app.a.to_string();
-    for bad in ["000.00.0.H58", "000-00-01-H58", "0000.00.01.H58", "000.01.01.H5", "A..B", "Ủ.01", &"A".repeat(36), ""] {
+    for bad in ["000.00.0.H58", "000-00-01-H58", "0000.00.01.H58", "000.01.01.H5", "A..B", "Ủ.01", &"A".repeat(36), ""]
+    {
         let r = admin.post("/api/v1/agencies", agency(bad, "CCT", &a)).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {}", r.body);
         assert_eq!(r.error_code(), "invalid_agency_code", "{bad:?}");
@@ -48,11 +49,26 @@ async fn unknown_roles_and_bad_users_write_nothing() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_code(), "unknown_role");
     assert!(r.json()["error"]["message_vi"].as_str().unwrap().contains("president"));
-    let r = admin.post("/api/v1/users", json!({ "username": "le.thi.b", "full_name": "Lê Thị B", "password": "ngan", "roles": ["clerk"] })).await;
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "le.thi.b", "full_name": "Lê Thị B", "password": "ngan", "roles": ["clerk"] }),
+        )
+        .await;
     assert_eq!(r.error_code(), "invalid_value", "short password: {}", r.body);
-    let r = admin.post("/api/v1/users", json!({ "username": "Lê Thị B", "full_name": "Lê Thị B", "password": "mat-khau-dai-du" })).await;
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "Lê Thị B", "full_name": "Lê Thị B", "password": "mat-khau-dai-du" }),
+        )
+        .await;
     assert_eq!(r.error_code(), "invalid_value", "username with spaces and diacritics: {}", r.body);
-    let r = admin.post("/api/v1/users", json!({ "username": "a.clerk", "full_name": "Trùng Tên", "password": "mat-khau-dai-du" })).await;
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({ "username": "a.clerk", "full_name": "Trùng Tên", "password": "mat-khau-dai-du" }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "duplicate_username");
     assert_eq!(count().await, before, "nothing was half-written");
@@ -72,12 +88,21 @@ async fn oversized_and_malformed_bodies() {
     assert_eq!(r.error_code(), "payload_too_large");
     assert_eq!(r.json()["error"]["message_vi"], "Dữ liệu gửi lên vượt quá dung lượng cho phép.");
     // A page form over the limit gets an HTML page in Vietnamese.
-    let req = Request::post("/documents").header(header::COOKIE, &c.cookie).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(format!("csrf={}&subject={big}", c.csrf))).unwrap();
+    let req = Request::post("/documents")
+        .header(header::COOKIE, &c.cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&subject={big}", c.csrf)))
+        .unwrap();
     let r = app.request(req).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.body.contains("vượt quá dung lượng"), "{}", &r.body[..r.body.len().min(300)]);
     // Malformed JSON.
-    let req = Request::post("/api/v1/documents").header(header::COOKIE, &c.cookie).header("x-csrf-token", &c.csrf).header(header::CONTENT_TYPE, "application/json").body(Body::from("{\"doc_type\": ")).unwrap();
+    let req = Request::post("/api/v1/documents")
+        .header(header::COOKIE, &c.cookie)
+        .header("x-csrf-token", &c.csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"doc_type\": "))
+        .unwrap();
     let r = app.request(req).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), "bad_request");

@@ -8,7 +8,13 @@ use crate::harness::{PASSWORD, TestApp};
 
 async fn try_login(app: &TestApp, username: &str, password: &str) -> crate::harness::Response {
     let body = json!({ "username": username, "password": password }).to_string();
-    app.request(Request::post("/api/v1/session").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()).await
+    app.request(
+        Request::post("/api/v1/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -45,7 +51,10 @@ async fn repeated_failures_lock_the_account_until_an_admin_resets_it() {
     assert_eq!(failures, 5);
     // An administrator's reset clears the lock.
     let users = admin.get("/api/v1/users").await.json();
-    let id = users.as_array().unwrap().iter().find(|u| u["username"] == "a.leader").unwrap()["id"].as_str().unwrap().to_owned();
+    let id = users.as_array().unwrap().iter().find(|u| u["username"] == "a.leader").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = admin.post(&format!("/api/v1/users/{id}/password"), json!({ "password": PASSWORD })).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert_eq!(try_login(&app, "a.leader", PASSWORD).await.status, StatusCode::OK);
@@ -56,11 +65,20 @@ async fn api_changes_need_the_csrf_header_and_a_session() {
     let app = TestApp::new().await;
     let c = app.login("a.specialist").await;
     let body = json!({ "doc_type": "cong_van", "subject": "Không có mã CSRF" }).to_string();
-    let req = Request::post("/api/v1/documents").header(header::COOKIE, &c.cookie).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.clone())).unwrap();
+    let req = Request::post("/api/v1/documents")
+        .header(header::COOKIE, &c.cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.clone()))
+        .unwrap();
     let r = app.request(req).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.error_code(), "csrf_failed");
-    let req = Request::post("/api/v1/documents").header(header::COOKIE, &c.cookie).header("x-csrf-token", "0".repeat(64)).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap();
+    let req = Request::post("/api/v1/documents")
+        .header(header::COOKIE, &c.cookie)
+        .header("x-csrf-token", "0".repeat(64))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
     assert_eq!(app.request(req).await.error_code(), "csrf_failed");
     assert!(c.get("/api/v1/documents").await.json().as_array().unwrap().is_empty(), "nothing was written");
     // Without a session: 401.
@@ -79,22 +97,51 @@ async fn login_form_checks_its_csrf_cookie() {
     let page = app.request(Request::get("/login").body(Body::empty()).unwrap()).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Đăng nhập"));
-    let cookie = page.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("vanban_login_csrf=")).unwrap();
+    let cookie = page
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("vanban_login_csrf="))
+        .unwrap();
     let token = cookie.split(';').next().unwrap().trim_start_matches("vanban_login_csrf=").to_owned();
-    let form = |csrf: &str, password: &str| form_urlencoded::Serializer::new(String::new()).extend_pairs([("csrf", csrf), ("username", "a.clerk"), ("password", password)]).finish();
+    let form = |csrf: &str, password: &str| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("csrf", csrf), ("username", "a.clerk"), ("password", password)])
+            .finish()
+    };
 
     // A form posted without the matching cookie (a cross-site login) is refused.
-    let r = app.request(Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form(&token, PASSWORD))).unwrap()).await;
+    let r = app
+        .request(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form(&token, PASSWORD)))
+                .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("Phiên làm việc không hợp lệ"));
 
-    let post = |body: String| Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::COOKIE, format!("vanban_login_csrf={token}")).body(Body::from(body)).unwrap();
+    let post = |body: String| {
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("vanban_login_csrf={token}"))
+            .body(Body::from(body))
+            .unwrap()
+    };
     let r = app.request(post(form(&token, "sai"))).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.body.contains("Tên đăng nhập hoặc mật khẩu không đúng."), "Vietnamese error on the page");
     let r = app.request(post(form(&token, PASSWORD))).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/");
-    let session = r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("vanban_session=")).unwrap();
+    let session = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("vanban_session="))
+        .unwrap();
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
 }

@@ -36,7 +36,17 @@ async fn pages_need_a_session_and_show_the_agency() {
 async fn drafting_and_review_through_the_forms() {
     let app = TestApp::new().await;
     let spec = app.login("a.specialist").await;
-    let r = spec.form("/documents", &[("csrf", &spec.csrf), ("doc_type", "cong_van"), ("priority", "1"), ("subject", "V/v góp ý dự thảo Quy chế làm việc")]).await;
+    let r = spec
+        .form(
+            "/documents",
+            &[
+                ("csrf", &spec.csrf),
+                ("doc_type", "cong_van"),
+                ("priority", "1"),
+                ("subject", "V/v góp ý dự thảo Quy chế làm việc"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let location = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
     let page = spec.get(&location).await;
@@ -46,15 +56,23 @@ async fn drafting_and_review_through_the_forms() {
     // A form without its CSRF token is refused and changes nothing.
     let r = spec.form(&format!("{location}/transition"), &[("action", "submit_for_review")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = spec.form(&format!("{location}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")]).await;
+    let r =
+        spec.form(&format!("{location}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Đang xem xét"), "{}", r.body);
     // The leader returns it: the reason is required.
     let leader = app.login("a.leader").await;
-    let r = leader.form(&format!("{location}/transition"), &[("csrf", &leader.csrf), ("action", "return_to_drafter")]).await;
+    let r = leader
+        .form(&format!("{location}/transition"), &[("csrf", &leader.csrf), ("action", "return_to_drafter")])
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("reason"), "{}", r.body);
-    let r = leader.form(&format!("{location}/transition"), &[("csrf", &leader.csrf), ("action", "return_to_drafter"), ("reason", "Bổ sung căn cứ")]).await;
+    let r = leader
+        .form(
+            &format!("{location}/transition"),
+            &[("csrf", &leader.csrf), ("action", "return_to_drafter"), ("reason", "Bổ sung căn cứ")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Dự thảo"));
     // Bad form input re-renders the page with the Vietnamese error.
@@ -68,14 +86,38 @@ async fn admin_pages_create_users_and_agencies() {
     let app = TestApp::new().await;
     let admin = app.login("a.admin").await;
     let r = admin
-        .form("/users", &[("csrf", &admin.csrf), ("agency_id", &app.a.to_string()), ("username", "pham.van.c"), ("full_name", "Phạm Văn C"), ("password", "mat-khau-dai-du"), ("roles", "clerk"), ("roles", "specialist")])
+        .form(
+            "/users",
+            &[
+                ("csrf", &admin.csrf),
+                ("agency_id", &app.a.to_string()),
+                ("username", "pham.van.c"),
+                ("full_name", "Phạm Văn C"),
+                ("password", "mat-khau-dai-du"),
+                ("roles", "clerk"),
+                ("roles", "specialist"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("Đã thêm cán bộ Phạm Văn C."));
     let users = admin.get("/api/v1/users").await.json();
     let c = users.as_array().unwrap().iter().find(|u| u["username"] == "pham.van.c").unwrap().clone();
     assert_eq!(c["roles"], serde_json::json!(["clerk", "specialist"]));
-    let r = admin.form("/agencies", &[("csrf", &admin.csrf), ("parent_id", &app.a.to_string()), ("code", "bad"), ("name", "X"), ("abbreviation", "X"), ("level", "provincial"), ("place", "Bình An")]).await;
+    let r = admin
+        .form(
+            "/agencies",
+            &[
+                ("csrf", &admin.csrf),
+                ("parent_id", &app.a.to_string()),
+                ("code", "bad"),
+                ("name", "X"),
+                ("abbreviation", "X"),
+                ("level", "provincial"),
+                ("place", "Bình An"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("Mã định danh"), "{}", r.body);
     let audit = admin.get("/audit").await;
@@ -115,7 +157,10 @@ async fn health_metrics_and_openapi() {
     }
     for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/v1")) {
         for method in item.as_object().unwrap().keys() {
-            assert!(routed.iter().any(|(p, m)| p == path && m == method), "openapi.json documents {method} {path}, which is not routed");
+            assert!(
+                routed.iter().any(|(p, m)| p == path && m == method),
+                "openapi.json documents {method} {path}, which is not routed"
+            );
         }
     }
 }
