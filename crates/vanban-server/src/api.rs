@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -83,10 +83,9 @@ fn me_body(s: Session) -> MeBody {
 
 async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth::ClientIp(ip): auth::ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (token, session) = auth::login(&state, &body.username, &body.password, ip).await?;
     let caller = state.store.caller_for(session.user_id).await?;
     let user = state.store.get_user(&Scope::of(&caller), caller.user_id).await?;

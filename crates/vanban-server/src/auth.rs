@@ -193,6 +193,17 @@ impl Session {
     }
 }
 
+/// The client's address as the socket saw it (proxies' headers are not trusted).
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
 /// A session for the JSON API. Requests that change state must carry the session's CSRF
 /// token in the `X-CSRF-Token` header.
 pub struct ApiSession(pub Session);

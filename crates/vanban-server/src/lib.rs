@@ -98,8 +98,22 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves the router until the shutdown signal (Ctrl-C or SIGTERM).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    tokio::spawn(purge_expired_sessions(state.store.clone()));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+/// Deletes expired sessions once an hour (any node may do it; the delete is idempotent).
+async fn purge_expired_sessions(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match store.purge_sessions(chrono::Utc::now()).await {
+            Ok(n) if n > 0 => tracing::info!(sessions = n, "purged expired sessions"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

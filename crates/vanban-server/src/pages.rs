@@ -164,9 +164,12 @@ fn login_page(
     Ok(resp)
 }
 
-async fn login_submit(State(state): State<AppState>, headers: HeaderMap, req: Request) -> Result<Response, PageError> {
-    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-    let form = FormData::from_request(req, &state).await?;
+async fn login_submit(
+    State(state): State<AppState>,
+    auth::ClientIp(ip): auth::ClientIp,
+    headers: HeaderMap,
+    form: FormData,
+) -> Result<Response, PageError> {
     // Login CSRF: the form must echo the random value this browser got as a cookie.
     let expected = auth::cookie_value(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !auth::constant_time_eq(expected, form.get("csrf")) {
@@ -681,7 +684,7 @@ async fn audit(State(state): State<AppState>, PageSession(s): PageSession) -> Re
         .map(|e| AuditRow {
             seq: e.seq,
             at: format_vn_time(e.at),
-            actor: e.actor_user_id.map(|u| u.to_string()).unwrap_or_else(|| "hệ thống".into()),
+            actor: e.actor_username.unwrap_or_else(|| "hệ thống".into()),
             action: e.action,
             object: format!("{} {}", e.object_type, e.object_id),
             from: e.from.unwrap_or_default(),

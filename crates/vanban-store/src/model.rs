@@ -224,6 +224,8 @@ pub struct AuditEvent {
     pub id: uuid::Uuid,
     pub at: DateTime<Utc>,
     pub actor_user_id: Option<UserId>,
+    /// The actor's username when the event was listed (not part of the hashed content).
+    pub actor_username: Option<String>,
     pub actor_agency_id: Option<AgencyId>,
     pub on_behalf_of: Option<UserId>,
     pub agency_id: Option<AgencyId>,

@@ -134,6 +134,7 @@ macro_rules! impl_sql_store {
                 seq: r.try_get("seq")?,
                 id: r.try_get("id")?,
                 at: r.try_get("at")?,
+                actor_username: r.try_get("actor_username")?,
                 actor_user_id: uid("actor_user_id")?.map(UserId::from_uuid),
                 actor_agency_id: uid("actor_agency_id")?.map(AgencyId::from_uuid),
                 on_behalf_of: uid("on_behalf_of")?.map(UserId::from_uuid),
@@ -827,8 +828,9 @@ macro_rules! impl_sql_store {
 
             async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>> {
                 let rows = sqlx::query(
-                    "SELECT e.seq, e.id, e.at, e.actor_user_id, e.actor_agency_id, e.on_behalf_of, e.agency_id, e.action, e.object_type, e.object_id, e.detail, e.ip, e.prev_hash, e.hash \
-                     FROM audit_events e JOIN agencies a ON a.id = e.agency_id WHERE a.path LIKE $1 ORDER BY e.seq DESC LIMIT $2",
+                    "SELECT e.seq, e.id, e.at, e.actor_user_id, e.actor_agency_id, e.on_behalf_of, e.agency_id, e.action, e.object_type, e.object_id, e.detail, e.ip, e.prev_hash, e.hash, u.username AS actor_username \
+                     FROM audit_events e JOIN agencies a ON a.id = e.agency_id LEFT JOIN users u ON u.id = e.actor_user_id \
+                     WHERE a.path LIKE $1 ORDER BY e.seq DESC LIMIT $2",
                 )
                 .bind(format!("{}%", scope.path))
                 .bind(limit)
