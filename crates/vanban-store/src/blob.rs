@@ -53,14 +53,24 @@ impl BlobStore {
     }
 
     /// Stores bytes and returns their address. Storing the same bytes twice is a no-op:
-    /// an existing blob is never overwritten.
+    /// a sound blob is never overwritten. (A stored copy that no longer matches its address
+    /// is damaged, and is repaired with these bytes, which do.)
     pub async fn put(&self, bytes: Bytes) -> Result<BlobRef> {
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as u64;
         let path = Self::path_of(&sha256)?;
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.inner.put_opts(&path, bytes.into(), opts).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(BlobRef { sha256, size }),
+        match self.inner.put_opts(&path, bytes.clone().into(), opts).await {
+            Ok(_) => Ok(BlobRef { sha256, size }),
+            Err(object_store::Error::AlreadyExists { .. }) => match self.get(&sha256).await {
+                Ok(_) => Ok(BlobRef { sha256, size }),
+                Err(StoreError::BlobCorrupt(_)) => {
+                    tracing::warn!(%sha256, "repairing a damaged blob");
+                    self.inner.put(&path, bytes.into()).await?;
+                    Ok(BlobRef { sha256, size })
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e.into()),
         }
     }

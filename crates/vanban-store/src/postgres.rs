@@ -28,9 +28,15 @@ impl PgStore {
     }
 }
 
-/// Starts a write transaction (row locks are taken by the statements that need them).
+/// Starts a write transaction, serialised with every other write by the audit-chain lock
+/// taken up front (like SQLite's `BEGIN IMMEDIATE`): every write appends an audit event and
+/// so holds that lock until commit anyway, and taking it first means the reads a write makes
+/// (a document's state, a failure counter) cannot go stale before its update, and no write
+/// waits for the lock while holding row or index locks another writer needs (a deadlock).
 async fn begin_write(pool: &PgPool) -> crate::Result<sqlx::Transaction<'static, Postgres>> {
-    Ok(pool.begin().await?)
+    let mut tx = pool.begin().await?;
+    lock_audit_chain(&mut tx).await?;
+    Ok(tx)
 }
 
 /// Serialises appends to the audit chain across connections and nodes until commit.

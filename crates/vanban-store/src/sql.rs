@@ -2,10 +2,12 @@
 //! for its own concrete sqlx types. The SQL is portable (`$N` placeholders work on SQLite and
 //! PostgreSQL alike); what differs per backend lives in the backend module:
 //!
-//! - `begin_write(pool)`: how a write transaction starts (SQLite: `BEGIN IMMEDIATE`, so two
-//!   writers never deadlock on a lock upgrade; PostgreSQL: a plain `BEGIN`);
+//! - `begin_write(pool)`: how a write transaction starts. Writes are serialised from their
+//!   first statement (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `BEGIN` plus the audit-chain
+//!   advisory lock), so a write's reads cannot go stale before its update and no two writers
+//!   wait on each other's locks;
 //! - `lock_audit_chain(tx)`: how appends to the audit chain are serialised (SQLite: the write
-//!   transaction already is; PostgreSQL: a transaction-level advisory lock);
+//!   transaction already is; PostgreSQL: the transaction-level advisory lock, already held);
 //! - the migrations folder.
 //!
 //! Every method that changes state writes its audit event in the same transaction.
@@ -216,11 +218,22 @@ macro_rules! impl_sql_store {
 
         /// Inserts an agency after the domain's hierarchy checks; the caller commits.
         async fn insert_agency(tx: &mut Tx, actor: &Actor, new: NewAgency) -> Result<AgencyRecord> {
-            let id = AgencyId::from_uuid(Uuid::now_v7());
-            let parent_path = match new.parent_id {
+            let agency = Agency {
+                id: AgencyId::from_uuid(Uuid::now_v7()),
+                parent_id: new.parent_id,
+                code: new.code,
+                name: new.name,
+                parent_name: new.parent_name,
+                abbreviation: new.abbreviation,
+                level: new.level,
+                place: new.place,
+            }
+            .validate()?;
+            let id = agency.id;
+            let parent_path = match agency.parent_id {
                 Some(pid) => {
                     let parent = agency_in_tx(tx, pid).await?;
-                    vanban_domain::validate_child(&parent.agency, new.level, &new.code)?;
+                    vanban_domain::validate_child(&parent.agency, agency.level, &agency.code)?;
                     parent.path
                 }
                 None => "/".to_owned(),
@@ -232,28 +245,18 @@ macro_rules! impl_sql_store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id.as_uuid())
-            .bind(new.parent_id.map(|p| p.as_uuid()))
+            .bind(agency.parent_id.map(|p| p.as_uuid()))
             .bind(&path)
-            .bind(new.code.as_str())
-            .bind(new.name.as_str())
-            .bind(new.parent_name.as_ref().map(|n| n.as_str()))
-            .bind(new.abbreviation.as_str())
-            .bind(new.level.as_str())
-            .bind(&new.place)
+            .bind(agency.code.as_str())
+            .bind(agency.name.as_str())
+            .bind(agency.parent_name.as_ref().map(|n| n.as_str()))
+            .bind(agency.abbreviation.as_str())
+            .bind(agency.level.as_str())
+            .bind(&agency.place)
             .bind(created_at)
             .execute(&mut **tx)
             .await
             .map_err(StoreError::unique_as("duplicate_agency_code"))?;
-            let agency = Agency {
-                id,
-                parent_id: new.parent_id,
-                code: new.code,
-                name: new.name,
-                parent_name: new.parent_name,
-                abbreviation: new.abbreviation,
-                level: new.level,
-                place: new.place,
-            };
             let detail = serde_json::json!({ "code": agency.code.as_str(), "name": agency.name.as_str(), "level": agency.level.as_str() });
             write_audit(tx, actor, Some(id), "agency.create", "agency", &id.to_string(), detail).await?;
             Ok(AgencyRecord { agency, path, created_at })

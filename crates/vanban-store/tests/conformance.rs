@@ -414,6 +414,17 @@ async fn agencies_hierarchy(ctx: Ctx) {
             assert!(pos[&p] < pos[&a.agency.id], "{} listed before its parent", a.agency.code);
         }
     }
+    // Depth-first: each agency's descendants follow it, contiguously.
+    for (i, a) in list.iter().enumerate() {
+        let below: Vec<usize> =
+            list.iter().enumerate().filter(|(j, b)| *j != i && b.path.starts_with(&a.path)).map(|(j, _)| j).collect();
+        assert_eq!(
+            below,
+            ((i + 1)..(i + 1 + below.len())).collect::<Vec<_>>(),
+            "subtree of {} is split",
+            a.agency.code
+        );
+    }
 
     let before_chain = chain(s).await;
     assert_eq!(before_chain.events, 4);
@@ -1344,6 +1355,8 @@ async fn audit_events_are_recorded(ctx: Ctx) {
     assert_ne!(report.head_hash, newest_first[0].hash, "the system event is the head");
     let logout = &newest_first[0];
     assert_eq!(logout.actor_user_id, Some(spec.user_id));
+    assert_eq!(logout.actor_username.as_deref(), Some("nguyenvana"), "listed with the actor's username");
+    assert!(newest_first.iter().filter(|e| e.action == "agency.create").all(|e| e.actor_username.is_none()));
     assert_eq!(logout.actor_agency_id, Some(t.root.agency.id));
     assert_eq!(logout.on_behalf_of, actor.on_behalf_of);
     assert_eq!(logout.from.as_deref(), Some("10.1.2.3"));
@@ -1820,6 +1833,24 @@ async fn blobs_local_detect_corruption() {
     let reopened = BlobStore::local(dir.path()).unwrap();
     assert_eq!(reopened.get(&other.sha256).await.unwrap(), bytes::Bytes::from_static(b"another"));
     assert!(matches!(reopened.get(&r.sha256).await, Err(StoreError::BlobCorrupt(_))));
+
+    // Storing the right bytes again repairs the damaged copy; a sound copy is left alone.
+    assert_eq!(reopened.put(data.clone()).await.unwrap(), r);
+    assert_eq!(reopened.get(&r.sha256).await.unwrap(), data);
+    let before = std::fs::metadata(
+        files_under(dir.path()).iter().find(|p| p.file_name().unwrap() == other.sha256.as_str()).unwrap(),
+    )
+    .unwrap()
+    .modified()
+    .unwrap();
+    reopened.put(bytes::Bytes::from_static(b"another")).await.unwrap();
+    let after = std::fs::metadata(
+        files_under(dir.path()).iter().find(|p| p.file_name().unwrap() == other.sha256.as_str()).unwrap(),
+    )
+    .unwrap()
+    .modified()
+    .unwrap();
+    assert_eq!(before, after, "a sound blob is never rewritten");
 }
 
 #[test]
