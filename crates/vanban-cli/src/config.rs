@@ -125,3 +125,42 @@ pub fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>) -> CommonArgs {
+        CommonArgs { config, data_dir: None, database_url: None, listen: None }
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_complete() {
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../vanban.example.toml"));
+        let s = Settings::resolve(&args(Some(path)), "data").unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/vanban"));
+        assert!(s.server.secure_cookies);
+        assert_eq!(s.server.login_lock_after, 5);
+        assert_eq!(s.database_url, None);
+    }
+
+    #[test]
+    fn flags_and_environment_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\ndata_dir = \"from-file\"\n").unwrap();
+        let mut a = args(Some(file));
+        assert_eq!(Settings::resolve(&a, "d").unwrap().listen.port(), 9000);
+        a.listen = Some("127.0.0.1:9100".into());
+        a.data_dir = Some("from-flag".into());
+        let s = Settings::resolve(&a, "d").unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.data_dir, PathBuf::from("from-flag"));
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact("postgres://vanban:hunter2@db/vanban"), "postgres://vanban:***@db/vanban");
+        assert_eq!(redact("sqlite://data/vanban.db"), "sqlite://data/vanban.db");
+    }
+}
