@@ -57,7 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/verify", get(verify_audit))
 }
 
-fn parse_id<T: FromStr>(s: &str) -> Result<T, AppError> {
+pub fn parse_id<T: FromStr>(s: &str) -> Result<T, AppError> {
     // An unparsable id names nothing: answer as for a missing object.
     s.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))
 }

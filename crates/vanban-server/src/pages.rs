@@ -343,7 +343,7 @@ async fn units_create(
     form: FormData,
 ) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
-    let agency: AgencyId = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let agency: AgencyId = api::parse_id(&id)?;
     let input = UnitInput {
         name: form.get("name").to_owned(),
         abbreviation: form.get("abbreviation").to_owned(),
@@ -374,6 +374,8 @@ struct UsersPage {
     /// (id, name, selected) of agencies within the administrator's reach.
     agencies: Vec<(String, String, bool)>,
     all_roles: Vec<(&'static str, &'static str)>,
+    /// (id, name, abbreviation) of the agency's units.
+    units: Vec<(String, String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -408,6 +410,11 @@ async fn users_page(
         None => Vec::new(),
     };
     let agency_name = state.store.get_agency(target).await?.agency.name.as_str().to_owned();
+    let units = match &admin {
+        Some(sc) => state.store.list_units_admin(sc, target).await?,
+        None => state.store.list_units(&s.scope()).await?,
+    };
+    let units = units.into_iter().map(|u| (u.id.to_string(), u.name, u.abbreviation.as_str().to_owned())).collect();
     let users = list
         .into_iter()
         .map(|u| UserRow {
@@ -421,7 +428,16 @@ async fn users_page(
     let all_roles = Role::ALL.iter().map(|r| (r.as_str(), r.label_vi())).collect();
     render(
         StatusCode::OK,
-        &UsersPage { nav: Nav::of(s), notice, agency_id: target.to_string(), agency_name, users, agencies, all_roles },
+        &UsersPage {
+            nav: Nav::of(s),
+            notice,
+            agency_id: target.to_string(),
+            agency_name,
+            users,
+            agencies,
+            all_roles,
+            units,
+        },
     )
 }
 
@@ -430,13 +446,7 @@ async fn users(
     PageSession(s): PageSession,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency = q
-        .agency
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .map(|a| a.parse::<AgencyId>())
-        .transpose()
-        .map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let agency = q.agency.as_deref().filter(|a| !a.is_empty()).map(api::parse_id::<AgencyId>).transpose()?;
     users_page(&state, &s, agency, None).await
 }
 
@@ -470,7 +480,7 @@ async fn users_password(
     form: FormData,
 ) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
-    let id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let id = api::parse_id(&id)?;
     match api::reset_password_as(&state, &s, id, form.get("password")).await {
         Ok(()) => users_page(&state, &s, None, Notice::ok("Đã đặt lại mật khẩu.")).await,
         Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
@@ -608,7 +618,7 @@ fn action_label(a: OutgoingAction) -> &'static str {
 
 async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<Notice>) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
-    let id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let id = api::parse_id(&id)?;
     let d = state.store.get_document(&s.scope(), id).await?;
     let current = OutgoingState::from_str(&d.state).ok();
     let actions = api::DIRECT_ACTIONS
@@ -648,7 +658,7 @@ async fn document_transition(
     form: FormData,
 ) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
-    let doc_id = id.parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    let doc_id = api::parse_id(&id)?;
     let body = TransitionBody { action: form.get("action").to_owned(), reason: form.opt("reason") };
     match api::transition_as(&state, &s, doc_id, &body).await {
         Ok(_) => document_page(&state, &s, &id, Notice::ok("Đã cập nhật trạng thái văn bản.")).await,

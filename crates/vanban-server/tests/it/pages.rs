@@ -120,6 +120,30 @@ async fn admin_pages_create_users_and_agencies() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("Mã định danh"), "{}", r.body);
+    let a = app.a.to_string();
+    let r = admin
+        .form(
+            &format!("/agencies/{a}/units"),
+            &[("csrf", &admin.csrf), ("name", "Phòng Ngân sách"), ("abbreviation", "NS")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = admin.get(&format!("/users?agency={a}")).await;
+    assert!(page.body.contains("Phòng Ngân sách"), "{}", page.body);
+    let r = admin
+        .form(
+            &format!("/agencies/{a}/units"),
+            &[("csrf", &admin.csrf), ("name", "Phòng Trùng"), ("abbreviation", "NS")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("Đơn vị với ký hiệu này đã tồn tại"), "{}", r.body);
+    // Another agency's units are out of reach of A's administrator.
+    let b = app.b.to_string();
+    let r = admin
+        .form(&format!("/agencies/{b}/units"), &[("csrf", &admin.csrf), ("name", "Phòng X"), ("abbreviation", "PX")])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     let audit = admin.get("/audit").await;
     assert_eq!(audit.status, StatusCode::OK);
     assert!(audit.body.contains("user.create"));
