@@ -37,6 +37,44 @@ test('a clerk signs in and sees the home page of the agency', async () => {
   await page.close();
 });
 
+test('the agency directory filters as one types, with or without diacritics', async () => {
+  const page = await browser.newPage();
+  await login(page, server.url, 'admin');
+  await page.goto(new URL('/agencies', server.url).href);
+  const rows = page.locator('[data-testid=agency-table] tbody tr');
+  const all = await rows.count();
+  assert.ok(all >= 10, `${all} agencies in the demo`);
+  // htmx swaps the table in place: no navigation, just fewer rows.
+  await page.fill('input[name=q]', 'so tai chinh');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=agency-table] tbody tr').length < n, all);
+  assert.equal(await rows.count(), 1);
+  assert.equal((await rows.first().locator('td').first().textContent()).trim(), 'Sở Tài chính');
+  assert.match(new URL(page.url()).search, /q=so\+tai\+chinh|q=so%20tai%20chinh/);
+  await page.screenshot({ path: join(SHOTS, 'agencies-search.png') });
+  await page.close();
+});
+
+test('a specialist drafts, a leader approves, through the pages', async () => {
+  const page = await browser.newPage();
+  await login(page, server.url, 'chuyenvien');
+  await page.goto(new URL('/documents', server.url).href);
+  await page.fill('textarea[name=subject]', 'V/v triển khai thực hiện Nghị định số 30/2020/NĐ-CP về công tác văn thư');
+  await page.selectOption('select[name=priority]', '2');
+  await Promise.all([page.waitForURL(/\/documents\/[0-9a-f-]{36}$/), page.click('button:text("Tạo dự thảo")')]);
+  const docUrl = page.url();
+  assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Dự thảo');
+  await Promise.all([page.waitForLoadState('load'), page.click('button:text("Trình duyệt")')]);
+  assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Đang xem xét');
+  await page.context().clearCookies();
+  await login(page, server.url, 'lanhdao');
+  await page.goto(docUrl);
+  await Promise.all([page.waitForLoadState('load'), page.click('button:text("Duyệt")')]);
+  assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Đã duyệt');
+  assert.match(await page.textContent('[data-testid=notice]'), /Đã cập nhật trạng thái văn bản/);
+  await page.screenshot({ path: join(SHOTS, 'document-approved.png') });
+  await page.close();
+});
+
 test('a wrong password is refused with a Vietnamese message', async () => {
   const page = await browser.newPage();
   await login(page, server.url, 'vanthu', 'khong-dung');

@@ -158,3 +158,30 @@ async fn demo_seeds_once_and_prints_the_logins() {
     assert_eq!(s.count_users().await.unwrap(), users);
     assert!(s.verify_audit_chain().await.unwrap().is_intact());
 }
+
+/// The binary against PostgreSQL: the demo province seeded into a fresh database, served
+/// data read back through the store. Needs `VANBAN_TEST_PG_URL` (CI always sets it).
+#[tokio::test]
+async fn demo_on_postgresql() {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("VANBAN_TEST_PG_URL") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "VANBAN_TEST_PG_URL is not set; CI must test PostgreSQL");
+        eprintln!("skipped: VANBAN_TEST_PG_URL is not set");
+        return;
+    };
+    let name = format!("vanban_cli_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+    let o = vanban(dir.path(), &["demo", "--no-serve", "--database-url", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!dir.path().join("vanban.db").exists(), "no SQLite file when PostgreSQL is configured");
+    let s = vanban_store::open(Some(&url), dir.path()).await.unwrap();
+    assert_eq!(s.backend(), "postgres");
+    assert_eq!(s.list_agencies().await.unwrap().len(), 15);
+    assert!(s.find_login("vanthu").await.unwrap().is_some());
+    assert!(s.verify_audit_chain().await.unwrap().is_intact());
+    drop(s);
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
+}

@@ -103,7 +103,17 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn ok(text: &str) -> Option<Notice> {
+    /// The confirmation named by `?done=…` after a successful form (post/redirect/get, so a
+    /// reload never submits twice).
+    fn done(code: Option<&str>) -> Option<Notice> {
+        let text = match code? {
+            "agency_created" => "Đã thêm cơ quan.",
+            "unit_created" => "Đã thêm đơn vị.",
+            "user_created" => "Đã thêm cán bộ.",
+            "password_reset" => "Đã đặt lại mật khẩu.",
+            "document_updated" => "Đã cập nhật trạng thái văn bản.",
+            _ => return None,
+        };
         Some(Notice { kind: "ok", text: text.to_owned() })
     }
     fn error(e: &AppError) -> Option<Notice> {
@@ -279,15 +289,61 @@ struct AgencyRow {
 struct AgenciesPage {
     nav: Nav,
     notice: Option<Notice>,
+    q: String,
+    total: usize,
     rows: Vec<AgencyRow>,
     can_create: bool,
     /// (id, name) of agencies the administrator may add children to.
     parents: Vec<(String, String)>,
 }
 
-async fn agencies_page(state: &AppState, s: &Session, notice: Option<Notice>) -> Result<Response, PageError> {
+/// The directory table alone, for htmx to swap in as the user types.
+#[derive(Template)]
+#[template(path = "agencies_table.html")]
+struct AgenciesTable {
+    q: String,
+    total: usize,
+    rows: Vec<AgencyRow>,
+}
+
+/// Whether an agency matches a directory search: its name or abbreviation with or without
+/// diacritics (NFC, đ = d), or its code.
+fn agency_matches(a: &vanban_domain::Agency, folded_query: &str, upper_query: &str) -> bool {
+    folded_query.is_empty()
+        || vanban_domain::fold_vi(a.name.as_str()).contains(folded_query)
+        || vanban_domain::fold_vi(a.abbreviation.as_str()).contains(folded_query)
+        || a.code.as_str().contains(upper_query)
+}
+
+#[derive(Deserialize, Default)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    done: Option<String>,
+}
+
+/// `?done=…` on pages that a form redirects back to.
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+fn redirect_done(path: &str, code: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}done={code}")).into_response()
+}
+
+async fn agencies_page(
+    state: &AppState,
+    s: &Session,
+    q: &str,
+    partial: bool,
+    notice: Option<Notice>,
+) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewAgency)?;
     let all = state.store.list_agencies().await?;
+    let q = vanban_domain::nfc(q.trim());
+    let (folded, upper) = (vanban_domain::fold_vi(&q), q.to_uppercase());
     let scope =
         if s.caller.has(Permission::ManageAgencies) { state.store.admin_scope(&s.caller).await.ok() } else { None };
     let parents = match &scope {
@@ -298,8 +354,9 @@ async fn agencies_page(state: &AppState, s: &Session, notice: Option<Notice>) ->
             .collect(),
         None => Vec::new(),
     };
-    let rows = all
+    let rows: Vec<AgencyRow> = all
         .iter()
+        .filter(|a| agency_matches(&a.agency, &folded, &upper))
         .map(|a| AgencyRow {
             depth: a.path.matches('/').count().saturating_sub(2) * 2,
             name: a.agency.name.as_str().to_owned(),
@@ -308,11 +365,25 @@ async fn agencies_page(state: &AppState, s: &Session, notice: Option<Notice>) ->
             level: a.agency.level.label_vi(),
         })
         .collect();
-    render(StatusCode::OK, &AgenciesPage { nav: Nav::of(s), notice, rows, can_create: scope.is_some(), parents })
+    let total = all.len();
+    if partial {
+        return render(StatusCode::OK, &AgenciesTable { q, total, rows });
+    }
+    render(
+        StatusCode::OK,
+        &AgenciesPage { nav: Nav::of(s), notice, q, total, rows, can_create: scope.is_some(), parents },
+    )
 }
 
-async fn agencies(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
-    agencies_page(&state, &s, None).await
+async fn agencies(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Query(search): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    // htmx asks for the table alone (but a history restore wants the whole page).
+    let partial = headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request");
+    agencies_page(&state, &s, &search.q, partial, Notice::done(search.done.as_deref())).await
 }
 
 async fn agencies_create(
@@ -331,8 +402,8 @@ async fn agencies_create(
         place: form.get("place").to_owned(),
     };
     match api::create_agency_as(&state, &s, &input).await {
-        Ok(a) => agencies_page(&state, &s, Notice::ok(&format!("Đã thêm cơ quan {}.", a.agency.name))).await,
-        Err(e) => rerender(e, |n| agencies_page(&state, &s, n)).await,
+        Ok(_) => Ok(redirect_done("/agencies", "agency_created")),
+        Err(e) => rerender(e, |n| agencies_page(&state, &s, "", false, n)).await,
     }
 }
 
@@ -350,7 +421,7 @@ async fn units_create(
         parent_id: form.opt("parent_id"),
     };
     match api::create_unit_as(&state, &s, agency, &input).await {
-        Ok(_) => Ok(Redirect::to(&format!("/users?agency={agency}")).into_response()),
+        Ok(_) => Ok(redirect_done(&format!("/users?agency={agency}"), "unit_created")),
         Err(e) => rerender(e, |n| users_page(&state, &s, Some(agency), n)).await,
     }
 }
@@ -381,6 +452,7 @@ struct UsersPage {
 #[derive(Deserialize)]
 struct AgencyQuery {
     agency: Option<String>,
+    done: Option<String>,
 }
 
 async fn users_page(
@@ -447,7 +519,7 @@ async fn users(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency = q.agency.as_deref().filter(|a| !a.is_empty()).map(api::parse_id::<AgencyId>).transpose()?;
-    users_page(&state, &s, agency, None).await
+    users_page(&state, &s, agency, Notice::done(q.done.as_deref())).await
 }
 
 async fn users_create(
@@ -468,7 +540,7 @@ async fn users_create(
     };
     let agency = input.agency_id.as_deref().and_then(|a| a.parse::<AgencyId>().ok());
     match api::create_user_as(&state, &s, &input).await {
-        Ok(u) => users_page(&state, &s, agency, Notice::ok(&format!("Đã thêm cán bộ {}.", u.user.full_name))).await,
+        Ok(u) => Ok(redirect_done(&format!("/users?agency={}", u.user.agency_id), "user_created")),
         Err(e) => rerender(e, |n| users_page(&state, &s, agency, n)).await,
     }
 }
@@ -482,7 +554,7 @@ async fn users_password(
     s.check_csrf(form.get("csrf"))?;
     let id = api::parse_id(&id)?;
     match api::reset_password_as(&state, &s, id, form.get("password")).await {
-        Ok(()) => users_page(&state, &s, None, Notice::ok("Đã đặt lại mật khẩu.")).await,
+        Ok(()) => Ok(redirect_done("/users", "password_reset")),
         Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
     }
 }
@@ -618,7 +690,7 @@ fn action_label(a: OutgoingAction) -> &'static str {
 
 async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<Notice>) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
-    let id = api::parse_id(&id)?;
+    let id = api::parse_id(id)?;
     let d = state.store.get_document(&s.scope(), id).await?;
     let current = OutgoingState::from_str(&d.state).ok();
     let actions = api::DIRECT_ACTIONS
@@ -647,8 +719,9 @@ async fn document(
     State(state): State<AppState>,
     PageSession(s): PageSession,
     Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
-    document_page(&state, &s, &id, None).await
+    document_page(&state, &s, &id, Notice::done(q.done.as_deref())).await
 }
 
 async fn document_transition(
@@ -661,7 +734,7 @@ async fn document_transition(
     let doc_id = api::parse_id(&id)?;
     let body = TransitionBody { action: form.get("action").to_owned(), reason: form.opt("reason") };
     match api::transition_as(&state, &s, doc_id, &body).await {
-        Ok(_) => document_page(&state, &s, &id, Notice::ok("Đã cập nhật trạng thái văn bản.")).await,
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "document_updated")),
         Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
     }
 }

@@ -163,6 +163,12 @@ impl Client<'_> {
         self.send(Method::GET, path, None).await
     }
 
+    /// A GET as htmx sends it (it asks for a fragment).
+    pub async fn get_hx(&self, path: &str) -> Response {
+        let req = Request::get(path).header(header::COOKIE, &self.cookie).header("hx-request", "true");
+        self.app.request(req.body(Body::empty()).unwrap()).await
+    }
+
     pub async fn post(&self, path: &str, body: serde_json::Value) -> Response {
         self.send(Method::POST, path, Some(body)).await
     }

@@ -33,6 +33,32 @@ async fn pages_need_a_session_and_show_the_agency() {
 }
 
 #[tokio::test]
+async fn the_directory_is_searchable_with_or_without_diacritics() {
+    let app = TestApp::new().await;
+    let c = app.login("a.clerk").await;
+    for q in ["Sở Tài chính", "so tai chinh", "SO TAI CHINH", "stc", "000.00.01"] {
+        let r =
+            c.get(&format!("/agencies?q={}", form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>())).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("Sở Tài chính") && !r.body.contains("Sở Nội vụ"), "{q}: {}", r.body);
+        assert!(r.body.contains("1 / 3 cơ quan"), "{q}");
+    }
+    // A decomposed (NFD) query finds the same.
+    let nfd = "So\u{031b}\u{0309} Ta\u{0300}i chi\u{0301}nh";
+    let nfd: String = serde_json::from_str(&format!("\"{nfd}\"")).unwrap();
+    let r =
+        c.get(&format!("/agencies?q={}", form_urlencoded::byte_serialize(nfd.as_bytes()).collect::<String>())).await;
+    assert!(r.body.contains("1 / 3 cơ quan"), "{}", r.body);
+    // With diacritics or without, the same agency (the page frame names the caller's own).
+    let r = c.get_hx("/agencies?q=n%E1%BB%99i%20v%E1%BB%A5").await;
+    assert!(r.body.contains("Sở Nội vụ") && !r.body.contains("Sở Tài chính"), "{}", r.body);
+    // htmx gets the table alone.
+    let r = c.get_hx("/agencies?q=noi+vu").await;
+    assert!(r.body.starts_with("<div id=\"agency-table\">"), "{}", r.body);
+    assert!(!r.body.contains("<html"));
+}
+
+#[tokio::test]
 async fn drafting_and_review_through_the_forms() {
     let app = TestApp::new().await;
     let spec = app.login("a.specialist").await;
@@ -58,8 +84,9 @@ async fn drafting_and_review_through_the_forms() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r =
         spec.form(&format!("{location}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")]).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("Đang xem xét"), "{}", r.body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "post/redirect/get: {}", r.body);
+    let r = spec.get(r.headers.get(header::LOCATION).unwrap().to_str().unwrap()).await;
+    assert!(r.body.contains("Đang xem xét") && r.body.contains("Đã cập nhật trạng thái văn bản."), "{}", r.body);
     // The leader returns it: the reason is required.
     let leader = app.login("a.leader").await;
     let r = leader
@@ -73,8 +100,8 @@ async fn drafting_and_review_through_the_forms() {
             &[("csrf", &leader.csrf), ("action", "return_to_drafter"), ("reason", "Bổ sung căn cứ")],
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("Dự thảo"));
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(leader.get(&location).await.body.contains("Dự thảo"));
     // Bad form input re-renders the page with the Vietnamese error.
     let r = spec.form("/documents", &[("csrf", &spec.csrf), ("doc_type", "cong_van"), ("subject", "")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -99,8 +126,9 @@ async fn admin_pages_create_users_and_agencies() {
             ],
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body.contains("Đã thêm cán bộ Phạm Văn C."));
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = admin.get(r.headers.get(header::LOCATION).unwrap().to_str().unwrap()).await;
+    assert!(page.body.contains("Đã thêm cán bộ.") && page.body.contains("Phạm Văn C"), "{}", page.body);
     let users = admin.get("/api/v1/users").await.json();
     let c = users.as_array().unwrap().iter().find(|u| u["username"] == "pham.van.c").unwrap().clone();
     assert_eq!(c["roles"], serde_json::json!(["clerk", "specialist"]));
