@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", get(get_user))
         .route("/users/{id}/roles", put(set_roles))
         .route("/users/{id}/password", post(reset_password))
+        .route("/users/{id}/active", put(set_active))
         .route("/documents", get(list_documents).post(create_document))
         .route("/documents/{id}", get(get_document))
         .route("/documents/{id}/transitions", post(transition_document))
@@ -330,10 +331,43 @@ async fn set_roles(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RolesBody>,
 ) -> ApiResult<StatusCode> {
-    let scope = state.store.admin_scope(&s.caller).await?;
-    let roles = parse_roles(&body.roles)?;
-    state.store.set_roles(&s.actor(), &scope, parse_id(&id)?, roles).await?;
+    set_roles_as(&state, &s, parse_id(&id)?, &body.roles).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An administrator deactivates or reactivates an account within reach (not their own).
+pub async fn set_active_as(state: &AppState, s: &Session, id: UserId, active: bool) -> Result<(), AppError> {
+    let scope = state.store.admin_scope(&s.caller).await?;
+    if id == s.caller.user_id && !active {
+        return Err(vanban_domain::DomainError::InvalidValue {
+            field: "active",
+            reason: "administrators cannot deactivate themselves",
+        }
+        .into());
+    }
+    Ok(state.store.set_active(&s.actor(), &scope, id, active).await?)
+}
+
+#[derive(Deserialize)]
+struct ActiveBody {
+    active: bool,
+}
+
+async fn set_active(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ActiveBody>,
+) -> ApiResult<StatusCode> {
+    set_active_as(&state, &s, parse_id(&id)?, body.active).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a user's roles; shared by the API and the page.
+pub async fn set_roles_as(state: &AppState, s: &Session, id: UserId, roles: &[String]) -> Result<(), AppError> {
+    let scope = state.store.admin_scope(&s.caller).await?;
+    let roles = parse_roles(roles)?;
+    Ok(state.store.set_roles(&s.actor(), &scope, id, roles).await?)
 }
 
 #[derive(Deserialize)]

@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/agencies/{id}/units", post(units_create))
         .route("/users", get(users).post(users_create))
         .route("/users/{id}/password", post(users_password))
+        .route("/users/{id}/roles", post(users_roles))
+        .route("/users/{id}/active", post(users_active))
         .route("/documents", get(documents).post(documents_create))
         .route("/documents/{id}", get(document))
         .route("/documents/{id}/transition", post(document_transition))
@@ -111,6 +113,9 @@ impl Notice {
             "unit_created" => "Đã thêm đơn vị.",
             "user_created" => "Đã thêm cán bộ.",
             "password_reset" => "Đã đặt lại mật khẩu.",
+            "roles_updated" => "Đã cập nhật vai trò.",
+            "user_deactivated" => "Đã khóa tài khoản; các phiên đăng nhập của tài khoản đã bị hủy.",
+            "user_activated" => "Đã mở khóa tài khoản.",
             "document_updated" => "Đã cập nhật trạng thái văn bản.",
             _ => return None,
         };
@@ -431,7 +436,10 @@ struct UserRow {
     full_name: String,
     username: String,
     position: String,
+    active: bool,
     roles: Vec<&'static str>,
+    /// (role code, label, held) for the administrator's role editor.
+    role_checks: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -494,7 +502,9 @@ async fn users_page(
             full_name: u.user.full_name.as_str().to_owned(),
             username: u.user.username.as_str().to_owned(),
             position: u.user.position.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            active: u.user.active,
             roles: u.roles.iter().map(|r| r.label_vi()).collect(),
+            role_checks: Role::ALL.iter().map(|r| (r.as_str(), r.label_vi(), u.roles.contains(r))).collect(),
         })
         .collect();
     let all_roles = Role::ALL.iter().map(|r| (r.as_str(), r.label_vi())).collect();
@@ -542,6 +552,37 @@ async fn users_create(
     match api::create_user_as(&state, &s, &input).await {
         Ok(u) => Ok(redirect_done(&format!("/users?agency={}", u.user.agency_id), "user_created")),
         Err(e) => rerender(e, |n| users_page(&state, &s, agency, n)).await,
+    }
+}
+
+async fn users_roles(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let id: vanban_domain::UserId = api::parse_id(&id)?;
+    let back = form.opt("agency").map(|a| format!("/users?agency={a}")).unwrap_or_else(|| "/users".into());
+    match api::set_roles_as(&state, &s, id, &form.all("roles")).await {
+        Ok(()) => Ok(redirect_done(&back, "roles_updated")),
+        Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
+    }
+}
+
+async fn users_active(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let id: vanban_domain::UserId = api::parse_id(&id)?;
+    let active = form.get("active") == "true";
+    let back = form.opt("agency").map(|a| format!("/users?agency={a}")).unwrap_or_else(|| "/users".into());
+    match api::set_active_as(&state, &s, id, active).await {
+        Ok(()) => Ok(redirect_done(&back, if active { "user_activated" } else { "user_deactivated" })),
+        Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
     }
 }
 

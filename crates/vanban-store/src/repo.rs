@@ -62,6 +62,9 @@ pub trait UserRepo: Send + Sync {
     async fn set_password(&self, actor: &Actor, user_id: UserId, password_hash: String) -> Result<()>;
     /// Replaces the roles a user holds in their agency.
     async fn set_roles(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, roles: BTreeSet<Role>) -> Result<()>;
+    /// Deactivates (ending every session) or reactivates an account. A deactivated user
+    /// cannot sign in and is kept, with everything they did, for the record.
+    async fn set_active(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, active: bool) -> Result<()>;
     /// The caller identity of a user: their agency and the roles they hold there.
     async fn caller_for(&self, user_id: UserId) -> Result<Caller>;
     /// Resolves a username to its user (for operators' commands; unscoped).

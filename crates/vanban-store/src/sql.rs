@@ -638,6 +638,24 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn set_active(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, active: bool) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                check_reach(&mut tx, scope, agency).await?;
+                sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+                    .bind(active)
+                    .bind(user_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                if !active {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id.as_uuid()).execute(&mut *tx).await?;
+                }
+                let action = if active { "user.activate" } else { "user.deactivate" };
+                write_audit(&mut tx, actor, Some(agency), action, "user", &user_id.to_string(), serde_json::json!({})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn caller_for(&self, user_id: UserId) -> Result<Caller> {
                 let mut tx = self.pool.begin().await?;
                 let rec = self.login_record(&mut tx, user_id).await?;

@@ -156,6 +156,7 @@ conformance!(
     bulk_users_are_all_or_nothing,
     login_bookkeeping,
     set_password_clears_lock_and_sessions,
+    deactivation_ends_sessions_and_respects_reach,
     sessions,
     documents_are_scoped,
     document_lifecycle,
@@ -1056,6 +1057,37 @@ async fn set_password_clears_lock_and_sessions(ctx: Ctx) {
     let events = all_events(s).await;
     assert_eq!(count_action(&events, "user.set_password"), 1);
     assert!(!events.iter().any(|e| e.detail.to_string().contains("new-hash")), "the hash leaked into the audit log");
+}
+
+async fn deactivation_ends_sessions_and_respects_reach(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let (a, _) = user(s, t.commune.agency.id, "xa.vanthu", &[Role::Clerk]).await;
+    let (b, _) = user(s, t.commune.agency.id, "xa.chuyenvien", &[Role::Specialist]).await;
+    s.create_session(session(a.user.id, "a1", Duration::hours(8))).await.unwrap();
+    s.create_session(session(b.user.id, "b1", Duration::hours(8))).await.unwrap();
+
+    // An administrator of a sibling branch does not reach the commune.
+    let dept_admin = s.admin_scope(&admin_of(t.dept.agency.id)).await.unwrap();
+    expect_not_found(s.set_active(&sys(), &dept_admin, a.user.id, false).await);
+    assert!(s.caller_for(a.user.id).await.is_ok(), "nothing changed");
+
+    // The district's administrator does.
+    let district_admin = s.admin_scope(&admin_of(t.district.agency.id)).await.unwrap();
+    s.set_active(&sys(), &district_admin, a.user.id, false).await.expect("deactivate");
+    assert!(!s.find_login("xa.vanthu").await.unwrap().unwrap().active);
+    expect_not_found(s.caller_for(a.user.id).await);
+    assert!(s.get_session(&format!("{:0>64}", "a1")).await.unwrap().is_none(), "sessions end with the account");
+    assert!(s.get_session(&format!("{:0>64}", "b1")).await.unwrap().is_some(), "another user's session was ended");
+    let listed = s.list_users_admin(&district_admin, t.commune.agency.id).await.unwrap();
+    assert!(listed.iter().any(|u| u.user.id == a.user.id && !u.user.active), "a deactivated user stays on record");
+
+    s.set_active(&sys(), &district_admin, a.user.id, true).await.expect("reactivate");
+    assert_eq!(s.caller_for(a.user.id).await.unwrap().roles, BTreeSet::from([Role::Clerk]));
+    let events = all_events(s).await;
+    assert_eq!(count_action(&events, "user.deactivate"), 1);
+    assert_eq!(count_action(&events, "user.activate"), 1);
+    assert!(chain(s).await.is_intact());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -137,6 +137,9 @@ async fn every_route_answers_as_each_role_allows() {
             .post(&format!("/api/v1/users/{a_clerk_id}/password"), json!({ "password": crate::harness::PASSWORD }))
             .await;
         check("POST /users/A-clerk/password", r, admin);
+        let r =
+            c.send(Method::PUT, &format!("/api/v1/users/{a_clerk_id}/active"), Some(json!({ "active": true }))).await;
+        check("PUT /users/A-clerk/active", r, admin);
         check("GET /audit", c.get("/api/v1/audit").await, admin);
         // The chain spans the whole instance: only the top-level agency's administrator.
         check("GET /audit/verify", c.get("/api/v1/audit/verify").await, false);

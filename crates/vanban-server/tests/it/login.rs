@@ -145,3 +145,36 @@ async fn login_form_checks_its_csrf_cookie() {
         .unwrap();
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
 }
+
+#[tokio::test]
+async fn a_deactivated_account_loses_its_sessions_and_cannot_sign_in() {
+    let app = TestApp::new().await;
+    let clerk = app.login("a.clerk").await;
+    let admin = app.login("a.admin").await;
+    let users = admin.get("/api/v1/users").await.json();
+    let id_of = |name: &str| {
+        users.as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let (clerk_id, admin_id) = (id_of("a.clerk"), id_of("a.admin"));
+    let r = admin
+        .send(axum::http::Method::PUT, &format!("/api/v1/users/{clerk_id}/active"), Some(json!({ "active": false })))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(clerk.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "the open session ended");
+    let r = try_login(&app, "a.clerk", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.error_code(), "invalid_credentials");
+    let listed = admin.get(&format!("/api/v1/users/{clerk_id}")).await.json();
+    assert_eq!(listed["active"], false);
+    // An administrator cannot lock themselves out.
+    let r = admin
+        .send(axum::http::Method::PUT, &format!("/api/v1/users/{admin_id}/active"), Some(json!({ "active": false })))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Reactivated, the clerk signs in again.
+    let r = admin
+        .send(axum::http::Method::PUT, &format!("/api/v1/users/{clerk_id}/active"), Some(json!({ "active": true })))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(try_login(&app, "a.clerk", PASSWORD).await.status, StatusCode::OK);
+}

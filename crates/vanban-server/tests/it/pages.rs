@@ -148,6 +148,19 @@ async fn admin_pages_create_users_and_agencies() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("Mã định danh"), "{}", r.body);
+    // Roles edited through the page's checkboxes.
+    let id = c["id"].as_str().unwrap().to_owned();
+    let a_id = app.a.to_string();
+    let r = admin
+        .form(&format!("/users/{id}/roles"), &[("csrf", &admin.csrf), ("agency", &a_id), ("roles", "leader")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = admin.get(r.headers.get(header::LOCATION).unwrap().to_str().unwrap()).await;
+    assert!(page.body.contains("Đã cập nhật vai trò."));
+    assert_eq!(admin.get(&format!("/api/v1/users/{id}")).await.json()["roles"], serde_json::json!(["leader"]));
+    let r = admin.form(&format!("/users/{id}/active"), &[("csrf", &admin.csrf), ("active", "false")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(admin.get("/users").await.body.contains("Đã khóa"));
     let a = app.a.to_string();
     let r = admin
         .form(
