@@ -54,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/documents", get(list_documents).post(create_document))
         .route("/documents/{id}", get(get_document))
         .route("/documents/{id}/transitions", post(transition_document))
+        .route("/delegations", get(list_delegations).post(create_delegation))
+        .route("/delegations/{id}/revoke", post(revoke_delegation))
         .route("/audit", get(list_audit))
         .route("/audit/verify", get(verify_audit))
 }
@@ -538,4 +540,66 @@ async fn verify_audit(
         return Err(AppError::Forbidden("verify_audit").into());
     }
     Ok(Json(state.store.verify_audit_chain().await?))
+}
+
+async fn list_delegations(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+) -> ApiResult<Json<Vec<vanban_store::DelegationRecord>>> {
+    s.caller.require(Permission::ViewAgency)?;
+    Ok(Json(state.store.list_delegations(&s.scope()).await?))
+}
+
+/// Input of a delegation, shared by the API and the page.
+#[derive(Deserialize)]
+pub struct DelegationInput {
+    pub to_user: String,
+    pub authority: String,
+    pub valid_from: chrono::DateTime<chrono::Utc>,
+    pub valid_until: chrono::DateTime<chrono::Utc>,
+    pub basis: String,
+}
+
+pub async fn create_delegation_as(
+    state: &AppState,
+    s: &Session,
+    input: &DelegationInput,
+) -> Result<vanban_store::DelegationRecord, AppError> {
+    let new = vanban_store::NewDelegation {
+        to_user: parse_id(&input.to_user)?,
+        authority: vanban_domain::SigningAuthority::from_str(&input.authority)?,
+        valid_from: input.valid_from,
+        valid_until: input.valid_until,
+        basis: input.basis.clone(),
+    };
+    Ok(state.store.create_delegation(&s.actor(), &s.scope(), new).await?)
+}
+
+async fn create_delegation(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    ApiJson(input): ApiJson<DelegationInput>,
+) -> ApiResult<(StatusCode, Json<vanban_store::DelegationRecord>)> {
+    Ok((StatusCode::CREATED, Json(create_delegation_as(&state, &s, &input).await?)))
+}
+
+/// The grantor, or an administrator of the agency, ends a delegation.
+pub async fn revoke_delegation_as(
+    state: &AppState,
+    s: &Session,
+    id: vanban_domain::DelegationId,
+) -> Result<vanban_store::DelegationRecord, AppError> {
+    let d = state.store.get_delegation(&s.scope(), id).await?;
+    if d.delegation.from_user != s.caller.user_id && !s.caller.has(Permission::ManageUsers) {
+        return Err(AppError::Forbidden("revoke_delegation"));
+    }
+    Ok(state.store.revoke_delegation(&s.actor(), &s.scope(), id).await?)
+}
+
+async fn revoke_delegation(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<vanban_store::DelegationRecord>> {
+    Ok(Json(revoke_delegation_as(&state, &s, parse_id(&id)?).await?))
 }

@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/documents", get(documents).post(documents_create))
         .route("/documents/{id}", get(document))
         .route("/documents/{id}/transition", post(document_transition))
+        .route("/delegations", get(delegations).post(delegations_create))
+        .route("/delegations/{id}/revoke", post(delegations_revoke))
         .route("/audit", get(audit))
 }
 
@@ -117,6 +119,8 @@ impl Notice {
             "user_deactivated" => "Đã khóa tài khoản; các phiên đăng nhập của tài khoản đã bị hủy.",
             "user_activated" => "Đã mở khóa tài khoản.",
             "document_updated" => "Đã cập nhật trạng thái văn bản.",
+            "delegation_created" => "Đã giao quyền ký.",
+            "delegation_revoked" => "Đã thu hồi quyền ký đã giao.",
             _ => return None,
         };
         Some(Notice { kind: "ok", text: text.to_owned() })
@@ -815,4 +819,143 @@ async fn audit(State(state): State<AppState>, PageSession(s): PageSession) -> Re
         })
         .collect();
     render(StatusCode::OK, &AuditPage { nav: Nav::of(&s), notice: None, events })
+}
+
+struct DelegationRow {
+    id: String,
+    authority: String,
+    from_name: String,
+    to_name: String,
+    period: String,
+    basis: String,
+    status: &'static str,
+    can_revoke: bool,
+}
+
+#[derive(Template)]
+#[template(path = "delegations.html")]
+struct DelegationsPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    rows: Vec<DelegationRow>,
+    can_grant: bool,
+    /// (id, name) of colleagues who can receive a delegation.
+    colleagues: Vec<(String, String)>,
+    /// (code, "KT. — Ký thay") of the delegable authorities.
+    authorities: Vec<(&'static str, String)>,
+    today: String,
+}
+
+async fn delegations_page(state: &AppState, s: &Session, notice: Option<Notice>) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewAgency)?;
+    let now = Utc::now();
+    let list = state.store.list_delegations(&s.scope()).await?;
+    let received = state.store.delegations_to(&s.scope(), s.caller.user_id, now).await?;
+    let is_admin = s.caller.has(Permission::ManageUsers);
+    let rows = list
+        .into_iter()
+        .map(|d| {
+            let x = &d.delegation;
+            let status = if x.revoked_at.is_some() {
+                "Đã thu hồi"
+            } else if x.is_active_at(now) {
+                "Đang hiệu lực"
+            } else if now < x.valid_from {
+                "Chưa đến hạn"
+            } else {
+                "Hết hạn"
+            };
+            DelegationRow {
+                id: x.id.to_string(),
+                authority: format!("{} {}", x.authority.prefix().unwrap_or(""), x.authority.label_vi()),
+                from_name: d.from_name.clone(),
+                to_name: d.to_name.clone(),
+                period: format!("{} – {}", format_vn_time(x.valid_from), format_vn_time(x.valid_until)),
+                basis: d.basis.clone(),
+                status,
+                can_revoke: matches!(status, "Đang hiệu lực" | "Chưa đến hạn")
+                    && (x.from_user == s.caller.user_id || is_admin),
+            }
+        })
+        .collect();
+    let can_grant = s.caller.has(Permission::SignDocument) || !received.is_empty();
+    let colleagues = if can_grant {
+        state
+            .store
+            .list_users(&s.scope())
+            .await?
+            .into_iter()
+            .filter(|u| u.user.id != s.caller.user_id && u.user.active)
+            .map(|u| (u.user.id.to_string(), u.user.full_name.as_str().to_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let authorities = vanban_domain::SigningAuthority::ALL
+        .iter()
+        .filter(|a| a.is_delegable())
+        .map(|a| (a.as_str(), format!("{} — {}", a.prefix().unwrap_or(""), a.label_vi())))
+        .collect();
+    let today = now.with_timezone(&vn_offset()).format("%Y-%m-%d").to_string();
+    render(
+        StatusCode::OK,
+        &DelegationsPage { nav: Nav::of(s), notice, rows, can_grant, colleagues, authorities, today },
+    )
+}
+
+async fn delegations(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, PageError> {
+    delegations_page(&state, &s, Notice::done(q.done.as_deref())).await
+}
+
+/// A calendar date in Vietnam, as the instant it begins.
+fn vn_day_start(field: &'static str, date: &str) -> Result<DateTime<Utc>, AppError> {
+    let d = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::from(vanban_domain::DomainError::InvalidValue { field, reason: "not a date" }))?;
+    let local = d.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(vn_offset()).single());
+    local
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| vanban_domain::DomainError::InvalidValue { field, reason: "not a date" }.into())
+}
+
+async fn delegations_create(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let parsed = (|| -> Result<api::DelegationInput, AppError> {
+        Ok(api::DelegationInput {
+            to_user: form.get("to_user").to_owned(),
+            authority: form.get("authority").to_owned(),
+            valid_from: vn_day_start("valid_from", form.get("valid_from"))?,
+            // Through the whole last day.
+            valid_until: vn_day_start("valid_until", form.get("valid_until"))? + chrono::Duration::days(1),
+            basis: form.get("basis").to_owned(),
+        })
+    })();
+    let result = match parsed {
+        Ok(input) => api::create_delegation_as(&state, &s, &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(redirect_done("/delegations", "delegation_created")),
+        Err(e) => rerender(e, |n| delegations_page(&state, &s, n)).await,
+    }
+}
+
+async fn delegations_revoke(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    match api::revoke_delegation_as(&state, &s, api::parse_id(&id)?).await {
+        Ok(_) => Ok(redirect_done("/delegations", "delegation_revoked")),
+        Err(e) => rerender(e, |n| delegations_page(&state, &s, n)).await,
+    }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vanban_domain::{
-    Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, DocumentId, DocumentType, Email, FullName,
-    OutgoingAction, Permission, Position, Role, UnitId, UserId, Username,
+    Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, Delegation, DocumentId, DocumentType, Email,
+    FullName, OutgoingAction, Permission, Position, Role, SigningAuthority, UnitId, UserId, Username,
 };
 
 /// Who causes a change, recorded in the audit event written with it.
@@ -258,4 +258,27 @@ impl ChainReport {
 pub struct StateCount {
     pub state: String,
     pub count: i64,
+}
+
+/// Input of [`crate::DelegationRepo::create_delegation`]: the grantor is the acting user.
+#[derive(Debug, Clone)]
+pub struct NewDelegation {
+    pub to_user: UserId,
+    pub authority: SigningAuthority,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    /// The written basis (e.g. "Giấy ủy quyền số 12/GUQ-UBND"), required: Decree 30 Art. 13.3
+    /// asks for authorisation in writing.
+    pub basis: String,
+}
+
+/// A stored delegation with the names of the two people.
+#[derive(Debug, Clone, Serialize)]
+pub struct DelegationRecord {
+    #[serde(flatten)]
+    pub delegation: Delegation,
+    pub basis: String,
+    pub from_name: String,
+    pub to_name: String,
+    pub created_at: DateTime<Utc>,
 }

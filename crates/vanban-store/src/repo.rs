@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vanban_domain::{AgencyCode, AgencyId, Caller, DocumentId, Role, Unit, UserId};
+use vanban_domain::{AgencyCode, AgencyId, Caller, DelegationId, DocumentId, Role, Unit, UserId};
 
 use crate::Result;
 use crate::model::*;
@@ -94,6 +94,22 @@ pub trait DocumentRepo: Send + Sync {
     async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>>;
 }
 
+/// Delegations of signing power inside an agency (KT., Q., TL., TUQ.), time-limited.
+#[async_trait]
+pub trait DelegationRepo: Send + Sync {
+    /// The acting user grants signing power to a colleague of the same agency. The grantor
+    /// must hold the power: as a leader, or through a delegation in force — and a power held
+    /// by authorisation (TUQ.) cannot be passed on (the domain refuses it).
+    async fn create_delegation(&self, actor: &Actor, scope: &Scope, new: NewDelegation) -> Result<DelegationRecord>;
+    async fn get_delegation(&self, scope: &Scope, id: DelegationId) -> Result<DelegationRecord>;
+    /// Every delegation of the agency, newest first.
+    async fn list_delegations(&self, scope: &Scope) -> Result<Vec<DelegationRecord>>;
+    /// Ends a delegation now (the record stays).
+    async fn revoke_delegation(&self, actor: &Actor, scope: &Scope, id: DelegationId) -> Result<DelegationRecord>;
+    /// The delegations in force for a grantee at `now`.
+    async fn delegations_to(&self, scope: &Scope, user: UserId, now: DateTime<Utc>) -> Result<Vec<DelegationRecord>>;
+}
+
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
@@ -115,7 +131,7 @@ pub trait AuditRepo: Send + Sync {
 
 /// Every capability of a storage backend, behind one object.
 #[async_trait]
-pub trait Store: AgencyRepo + UserRepo + SessionRepo + DocumentRepo + AuditRepo {
+pub trait Store: AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + AuditRepo {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

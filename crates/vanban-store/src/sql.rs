@@ -23,9 +23,9 @@ macro_rules! impl_sql_store {
         use sqlx::{Row as _, Transaction};
         use uuid::Uuid;
         use vanban_domain::{
-            Abbreviation, Agency, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller,
-            DocumentId, DocumentType, Email, FullName, OutgoingAction, OutgoingState, Position,
-            Role, Unit, UnitId, User, UserId, Username,
+            Abbreviation, Agency, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, Delegation,
+            DelegationId, DocumentId, DocumentType, Email, FullName, OutgoingAction, OutgoingState, Position,
+            Role, SigningAuthority, Unit, UnitId, User, UserId, Username,
         };
 
         use crate::audit;
@@ -835,6 +835,144 @@ macro_rules! impl_sql_store {
                 rows.iter()
                     .map(|r| Ok(StateCount { state: r.try_get("state")?, count: r.try_get("n")? }))
                     .collect()
+            }
+        }
+
+
+        const DELEGATION_SELECT: &str = "SELECT d.id, d.agency_id, d.from_user, d.to_user, d.authority, d.valid_from, d.valid_until, d.revoked_at, d.received_via, d.basis, d.created_at, f.full_name AS from_name, t.full_name AS to_name \
+             FROM delegations d JOIN users f ON f.id = d.from_user JOIN users t ON t.id = d.to_user";
+
+        fn delegation_from_row(r: &$Row) -> Result<DelegationRecord> {
+            let t = "delegations";
+            let via: Option<String> = r.try_get("received_via")?;
+            Ok(DelegationRecord {
+                delegation: Delegation {
+                    id: DelegationId::from_uuid(r.try_get("id")?),
+                    agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                    from_user: UserId::from_uuid(r.try_get("from_user")?),
+                    to_user: UserId::from_uuid(r.try_get("to_user")?),
+                    authority: parse(t, SigningAuthority::from_str(&r.try_get::<String, _>("authority")?))?,
+                    valid_from: r.try_get("valid_from")?,
+                    valid_until: r.try_get("valid_until")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                    received_via: via.map(|v| parse(t, SigningAuthority::from_str(&v))).transpose()?,
+                },
+                basis: r.try_get("basis")?,
+                from_name: r.try_get("from_name")?,
+                to_name: r.try_get("to_name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        async fn delegations_where(tx: &mut Tx, filter: &'static str, scope: &Scope, id: Option<Uuid>) -> Result<Vec<DelegationRecord>> {
+            let sql = format!("{DELEGATION_SELECT} WHERE d.agency_id = $1 {filter} ORDER BY d.created_at DESC, d.id DESC");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(scope.agency_id().as_uuid());
+            if let Some(id) = id {
+                q = q.bind(id);
+            }
+            q.fetch_all(&mut **tx).await?.iter().map(delegation_from_row).collect()
+        }
+
+        #[async_trait]
+        impl DelegationRepo for $Store {
+            async fn create_delegation(&self, actor: &Actor, scope: &Scope, new: NewDelegation) -> Result<DelegationRecord> {
+                let grantor = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "from_user" })?;
+                let basis = vanban_domain::clean_text("basis", &new.basis, 500, true)?;
+                let at = now();
+                let mut tx = begin_write(&self.pool).await?;
+                // Both people belong to the scope's agency and are active.
+                for user in [grantor, new.to_user] {
+                    let rec = self.login_record(&mut tx, user).await?;
+                    if rec.agency_id != scope.agency_id() || !rec.active {
+                        return Err(StoreError::NotFound);
+                    }
+                }
+                // How the grantor holds the power: in their own right as a leader, or through
+                // a delegation in force (authorisation first: it cannot be passed on).
+                let roles = roles_in_tx(&mut tx, grantor, scope.agency_id()).await?;
+                let grantor_power = if roles.contains(&Role::Leader) {
+                    None
+                } else {
+                    let held: Vec<SigningAuthority> = delegations_where(&mut tx, "AND d.to_user = $2", scope, Some(grantor.as_uuid()))
+                        .await?
+                        .into_iter()
+                        .filter(|d| d.delegation.is_active_at(at))
+                        .map(|d| d.delegation.authority)
+                        .collect();
+                    match held.iter().find(|a| **a == SigningAuthority::ByAuthorisation).or(held.first()) {
+                        Some(a) => Some(*a),
+                        None => return Err(vanban_domain::DomainError::Forbidden("grant_delegation").into()),
+                    }
+                };
+                let d = Delegation::new(
+                    DelegationId::from_uuid(Uuid::now_v7()),
+                    scope.agency_id(),
+                    grantor,
+                    new.to_user,
+                    new.authority,
+                    audit::truncate_micros(new.valid_from),
+                    audit::truncate_micros(new.valid_until),
+                    grantor_power,
+                )?;
+                sqlx::query(
+                    "INSERT INTO delegations (id, agency_id, from_user, to_user, authority, valid_from, valid_until, revoked_at, received_via, basis, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10)",
+                )
+                .bind(d.id.as_uuid())
+                .bind(d.agency_id.as_uuid())
+                .bind(d.from_user.as_uuid())
+                .bind(d.to_user.as_uuid())
+                .bind(d.authority.as_str())
+                .bind(d.valid_from)
+                .bind(d.valid_until)
+                .bind(d.received_via.map(|v| v.as_str()))
+                .bind(&basis)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                let detail = serde_json::json!({
+                    "to_user": d.to_user, "authority": d.authority.as_str(), "valid_from": d.valid_from,
+                    "valid_until": d.valid_until, "basis": basis,
+                });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "delegation.create", "delegation", &d.id.to_string(), detail).await?;
+                let rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(d.id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn get_delegation(&self, scope: &Scope, id: DelegationId) -> Result<DelegationRecord> {
+                let mut tx = self.pool.begin().await?;
+                let rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn list_delegations(&self, scope: &Scope) -> Result<Vec<DelegationRecord>> {
+                let mut tx = self.pool.begin().await?;
+                let list = delegations_where(&mut tx, "", scope, None).await?;
+                tx.commit().await?;
+                Ok(list)
+            }
+
+            async fn revoke_delegation(&self, actor: &Actor, scope: &Scope, id: DelegationId) -> Result<DelegationRecord> {
+                let mut tx = begin_write(&self.pool).await?;
+                let mut rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
+                let at = now();
+                if rec.delegation.revoked_at.is_some() || at >= rec.delegation.valid_until {
+                    return Err(vanban_domain::DomainError::InvalidDelegation("the delegation is no longer in force").into());
+                }
+                rec.delegation.revoke(at);
+                sqlx::query("UPDATE delegations SET revoked_at = $1 WHERE id = $2").bind(at).bind(id.as_uuid()).execute(&mut *tx).await?;
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "delegation.revoke", "delegation", &id.to_string(), serde_json::json!({})).await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn delegations_to(&self, scope: &Scope, user: UserId, at: DateTime<Utc>) -> Result<Vec<DelegationRecord>> {
+                let mut tx = self.pool.begin().await?;
+                let list = delegations_where(&mut tx, "AND d.to_user = $2", scope, Some(user.as_uuid())).await?;
+                tx.commit().await?;
+                Ok(list.into_iter().filter(|d| d.delegation.is_active_at(at)).collect())
             }
         }
 

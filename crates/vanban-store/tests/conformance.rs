@@ -23,11 +23,11 @@ use sqlx::Connection as _;
 use uuid::Uuid;
 use vanban_domain::{
     Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, DocumentId, DocumentType, DomainError,
-    FullName, OutgoingAction, OutgoingMetadata, Role, UnitId, UserId, Username,
+    FullName, OutgoingAction, OutgoingMetadata, Role, SigningAuthority, UnitId, UserId, Username,
 };
 use vanban_store::{
-    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, BlobStore, ChainReport, NewAgency, NewDraft, NewUnit,
-    NewUser, PgStore, Scope, SessionRecord, SqliteStore, Store, StoreError, Transition, UserRecord,
+    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, BlobStore, ChainReport, NewAgency, NewDelegation,
+    NewDraft, NewUnit, NewUser, PgStore, Scope, SessionRecord, SqliteStore, Store, StoreError, Transition, UserRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -157,6 +157,7 @@ conformance!(
     login_bookkeeping,
     set_password_clears_lock_and_sessions,
     deactivation_ends_sessions_and_respects_reach,
+    delegations_in_force,
     sessions,
     documents_are_scoped,
     document_lifecycle,
@@ -1087,6 +1088,82 @@ async fn deactivation_ends_sessions_and_respects_reach(ctx: Ctx) {
     let events = all_events(s).await;
     assert_eq!(count_action(&events, "user.deactivate"), 1);
     assert_eq!(count_action(&events, "user.activate"), 1);
+    assert!(chain(s).await.is_intact());
+}
+
+fn delegation(to: UserId, authority: SigningAuthority, from_days: i64, until_days: i64) -> NewDelegation {
+    let now = Utc::now();
+    NewDelegation {
+        to_user: to,
+        authority,
+        valid_from: now + Duration::days(from_days),
+        valid_until: now + Duration::days(until_days),
+        basis: "Giấy ủy quyền số 12/GUQ-STC".to_owned(),
+    }
+}
+
+async fn delegations_in_force(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let dept = Scope::of(&caller_in(t.dept.agency.id, &[]));
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let (head, head_c) = user(s, t.dept.agency.id, "truongphong", &[Role::UnitHead]).await;
+    let (spec, spec_c) = user(s, t.dept.agency.id, "chuyenvien", &[Role::Specialist]).await;
+    let (outsider, _) = user(s, t.district.agency.id, "huyen.chuyenvien", &[Role::Specialist]).await;
+    let as_user = |c: &Caller| Actor::user(c, None);
+
+    // A leader grants TUQ. to the unit head for a year.
+    let tuq = s
+        .create_delegation(
+            &as_user(&leader),
+            &dept,
+            delegation(head.user.id, SigningAuthority::ByAuthorisation, -1, 365),
+        )
+        .await
+        .expect("grant");
+    assert_eq!(tuq.delegation.from_user, leader.user_id);
+    assert_eq!(tuq.to_name, "Nguyễn Văn An");
+    let now = Utc::now();
+    assert_eq!(s.delegations_to(&dept, head.user.id, now).await.unwrap().len(), 1);
+    assert!(s.delegations_to(&dept, head.user.id, now + Duration::days(400)).await.unwrap().is_empty(), "expired");
+
+    // Power held by authorisation cannot be passed on; a specialist holds no power at all.
+    expect_domain(
+        s.create_delegation(&as_user(&head_c), &dept, delegation(spec.user.id, SigningAuthority::ByOrder, 0, 30)).await,
+        "invalid_delegation",
+    );
+    expect_domain(
+        s.create_delegation(&as_user(&spec_c), &dept, delegation(head.user.id, SigningAuthority::ByOrder, 0, 30)).await,
+        "forbidden",
+    );
+    // The grantee must be a colleague of the same agency.
+    expect_not_found(
+        s.create_delegation(&as_user(&leader), &dept, delegation(outsider.user.id, SigningAuthority::ByOrder, 0, 30))
+            .await,
+    );
+    // A TL. holder may pass TL. on (it is not an authorisation).
+    let tl = s
+        .create_delegation(&as_user(&leader), &dept, delegation(spec.user.id, SigningAuthority::ByOrder, 0, 30))
+        .await
+        .unwrap();
+    assert_eq!(tl.delegation.received_via, None, "the leader's own power");
+
+    // Scoped: another agency sees none of it.
+    let district = Scope::of(&caller_in(t.district.agency.id, &[]));
+    assert!(s.list_delegations(&district).await.unwrap().is_empty());
+    expect_not_found(s.get_delegation(&district, tuq.delegation.id).await);
+    expect_not_found(s.revoke_delegation(&sys(), &district, tuq.delegation.id).await);
+    assert_eq!(s.list_delegations(&dept).await.unwrap().len(), 2);
+
+    // Revoked: no longer in force, kept on record; revoking twice is refused.
+    let revoked = s.revoke_delegation(&as_user(&leader), &dept, tuq.delegation.id).await.unwrap();
+    assert!(revoked.delegation.revoked_at.is_some());
+    assert!(s.delegations_to(&dept, head.user.id, Utc::now()).await.unwrap().is_empty());
+    expect_domain(s.revoke_delegation(&as_user(&leader), &dept, tuq.delegation.id).await, "invalid_delegation");
+    assert!(s.get_delegation(&dept, tuq.delegation.id).await.unwrap().delegation.revoked_at.is_some());
+    let events = all_events(s).await;
+    assert_eq!(count_action(&events, "delegation.create"), 2);
+    assert_eq!(count_action(&events, "delegation.revoke"), 1);
     assert!(chain(s).await.is_intact());
 }
 

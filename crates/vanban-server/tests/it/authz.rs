@@ -44,8 +44,24 @@ async fn every_route_answers_as_each_role_allows() {
         .to_owned();
     let b_units = b_admin.get(&format!("/api/v1/agencies/{b}/units")).await.json();
     let b_unit_id = b_units[0]["id"].as_str().unwrap().to_owned();
+    // A delegation inside B.
+    let b_delegation = {
+        crate::harness::user_in_b_leader(&app).await;
+        let b_leader = app.login("b.leader").await;
+        let r = b_leader
+            .post(
+                "/api/v1/delegations",
+                json!({ "to_user": b_user_id, "authority": "by_authorisation", "valid_from": "2026-01-01T00:00:00Z",
+                        "valid_until": "2030-01-01T00:00:00Z", "basis": "Giấy ủy quyền số 03/GUQ-SNV" }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_owned()
+    };
     let secrets = Secrets {
         words: vec![
+            b_delegation.clone(),
+            "03/GUQ-SNV".into(),
             b_doc.clone(),
             "Bí mật của Sở Nội vụ".into(),
             b_user_id.clone(),
@@ -173,6 +189,19 @@ async fn every_route_answers_as_each_role_allows() {
         let r = c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "approve" })).await;
         check("approve", r, is(&["leader"]));
 
+        // Delegations: everyone sees the agency's; only a holder of signing power grants.
+        check("GET /delegations", c.get("/api/v1/delegations").await, true);
+        let r = c
+            .post(
+                "/api/v1/delegations",
+                json!({ "to_user": a_clerk_id, "authority": "TL.", "valid_from": "2026-01-01T00:00:00Z",
+                        "valid_until": "2030-01-01T00:00:00Z", "basis": format!("Quyết định giao quyền của {who}") }),
+            )
+            .await;
+        check("POST /delegations", r, is(&["leader"]));
+        let r = c.post(&format!("/api/v1/delegations/{b_delegation}/revoke"), json!({})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{who} revoke B's delegation: {}", r.body);
+
         // Lists never contain B's things (checked by `secrets` above), and do contain A's.
         let docs = c.get("/api/v1/documents").await.body;
         assert!(docs.contains(&a_doc), "{who}: own agency's document missing from the list");
@@ -222,4 +251,56 @@ async fn signing_and_issuing_are_not_shortcuts() {
     assert_eq!(r.error_code(), "action_not_available");
     let state = spec.get(&format!("/api/v1/documents/{doc}")).await.json()["state"].clone();
     assert_eq!(state, "approved");
+}
+
+#[tokio::test]
+async fn delegations_follow_decree_30() {
+    let app = TestApp::new().await;
+    let leader = app.login("a.leader").await;
+    let users = leader.get("/api/v1/users").await.json();
+    let id_of = |name: &str| {
+        users.as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let (unithead, specialist, leader_id) = (id_of("a.unithead"), id_of("a.specialist"), id_of("a.leader"));
+    let grant = |to: &str, authority: &str, basis: &str| {
+        json!({ "to_user": to, "authority": authority, "valid_from": "2026-01-01T00:00:00Z",
+                "valid_until": "2030-01-01T00:00:00Z", "basis": basis })
+    };
+    // The leader authorises the unit head (TUQ.), with the written basis.
+    let r = leader.post("/api/v1/delegations", grant(&unithead, "TUQ.", "Giấy ủy quyền số 12/GUQ-STC")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let tuq = r.json();
+    assert_eq!(tuq["authority"], "by_authorisation");
+    // Authorisation cannot be passed on (Art. 13.3).
+    let head = app.login("a.unithead").await;
+    let r = head.post("/api/v1/delegations", grant(&specialist, "TL.", "Chuyển tiếp ủy quyền")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.error_code(), "invalid_delegation");
+    // Nobody delegates to themselves, a period must not be empty, and a basis is required.
+    let r = leader.post("/api/v1/delegations", grant(&leader_id, "KT.", "Tự giao")).await;
+    assert_eq!(r.error_code(), "invalid_delegation");
+    let mut empty = grant(&specialist, "TL.", "Quyết định số 5/QĐ-STC");
+    empty["valid_until"] = json!("2026-01-01T00:00:00Z");
+    assert_eq!(leader.post("/api/v1/delegations", empty).await.error_code(), "invalid_delegation");
+    assert_eq!(
+        leader.post("/api/v1/delegations", grant(&specialist, "TL.", "  ")).await.error_code(),
+        "field_required"
+    );
+    // Direct signing is nobody's to delegate.
+    assert_eq!(
+        leader.post("/api/v1/delegations", grant(&specialist, "direct", "x")).await.error_code(),
+        "invalid_delegation"
+    );
+    // Only the grantor or an administrator revokes.
+    let id = tuq["id"].as_str().unwrap();
+    let spec = app.login("a.specialist").await;
+    assert_eq!(spec.post(&format!("/api/v1/delegations/{id}/revoke"), json!({})).await.status, StatusCode::FORBIDDEN);
+    let r = leader.post(&format!("/api/v1/delegations/{id}/revoke"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.json()["revoked_at"].is_string());
+    let r = leader.post(&format!("/api/v1/delegations/{id}/revoke"), json!({})).await;
+    assert_eq!(r.error_code(), "invalid_delegation", "revoking twice");
+    // The page lists it, in Vietnamese.
+    let page = leader.get("/delegations").await;
+    assert!(page.body.contains("Đã thu hồi") && page.body.contains("12/GUQ-STC"), "{}", page.body);
 }

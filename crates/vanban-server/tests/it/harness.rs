@@ -18,6 +18,7 @@ pub const PASSWORD: &str = "mat-khau-thu-nghiem";
 
 pub struct TestApp {
     pub router: Router,
+    pub store: Arc<dyn Store>,
     pub root: AgencyId,
     /// Sở Tài chính: the agency whose users the tests act as.
     pub a: AgencyId,
@@ -102,7 +103,7 @@ impl TestApp {
         let config = ServerConfig { login_failure_delay: Duration::from_millis(1), ..ServerConfig::default() };
         let blobs = vanban_store::BlobStore::local(&dir.path().join("blobs")).unwrap();
         let router = vanban_server::router(AppState::new(store.clone(), blobs, config));
-        TestApp { router, root, a, b, _dir: dir }
+        TestApp { router, store, root, a, b, _dir: dir }
     }
 
     pub async fn request(&self, req: Request<Body>) -> Response {
@@ -190,4 +191,9 @@ pub async fn draft(client: &Client<'_>, subject: &str) -> String {
     let r = client.post("/api/v1/documents", serde_json::json!({ "doc_type": "cong_van", "subject": subject })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// A leader in agency B (created on demand by the tests that need one).
+pub async fn user_in_b_leader(app: &TestApp) {
+    user(app.store.as_ref(), app.b, "b.leader", &[Role::Leader]).await;
 }
