@@ -27,9 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agencies", get(agencies).post(agencies_create))
         .route("/agencies/{id}/units", post(units_create))
         .route("/users", get(users).post(users_create))
-        .route("/users/{id}/password", post(users_password))
-        .route("/users/{id}/roles", post(users_roles))
-        .route("/users/{id}/active", post(users_active))
+        .route("/users/{id}/{action}", post(users_manage))
         .route("/documents", get(documents).post(documents_create))
         .route("/documents/{id}", get(document))
         .route("/documents/{id}/transition", post(document_transition))
@@ -559,47 +557,30 @@ async fn users_create(
     }
 }
 
-async fn users_roles(
+/// The administrator's actions on one user: `roles`, `active` or `password`.
+async fn users_manage(
     State(state): State<AppState>,
     PageSession(s): PageSession,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     form: FormData,
 ) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let id: vanban_domain::UserId = api::parse_id(&id)?;
-    let back = form.opt("agency").map(|a| format!("/users?agency={a}")).unwrap_or_else(|| "/users".into());
-    match api::set_roles_as(&state, &s, id, &form.all("roles")).await {
-        Ok(()) => Ok(redirect_done(&back, "roles_updated")),
-        Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
-    }
-}
-
-async fn users_active(
-    State(state): State<AppState>,
-    PageSession(s): PageSession,
-    Path(id): Path<String>,
-    form: FormData,
-) -> Result<Response, PageError> {
-    s.check_csrf(form.get("csrf"))?;
-    let id: vanban_domain::UserId = api::parse_id(&id)?;
-    let active = form.get("active") == "true";
-    let back = form.opt("agency").map(|a| format!("/users?agency={a}")).unwrap_or_else(|| "/users".into());
-    match api::set_active_as(&state, &s, id, active).await {
-        Ok(()) => Ok(redirect_done(&back, if active { "user_activated" } else { "user_deactivated" })),
-        Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
-    }
-}
-
-async fn users_password(
-    State(state): State<AppState>,
-    PageSession(s): PageSession,
-    Path(id): Path<String>,
-    form: FormData,
-) -> Result<Response, PageError> {
-    s.check_csrf(form.get("csrf"))?;
-    let id = api::parse_id(&id)?;
-    match api::reset_password_as(&state, &s, id, form.get("password")).await {
-        Ok(()) => Ok(redirect_done("/users", "password_reset")),
+    let result = match action.as_str() {
+        "roles" => api::set_roles_as(&state, &s, id, &form.all("roles")).await.map(|()| "roles_updated"),
+        "active" => {
+            let active = form.get("active") == "true";
+            let done = if active { "user_activated" } else { "user_deactivated" };
+            api::set_active_as(&state, &s, id, active).await.map(|()| done)
+        }
+        "password" => api::reset_password_as(&state, &s, id, form.get("password")).await.map(|()| "password_reset"),
+        _ => Err(AppError::Store(vanban_store::StoreError::NotFound)),
+    };
+    match result {
+        Ok(done) => {
+            let back = form.opt("agency").map(|a| format!("/users?agency={a}")).unwrap_or_else(|| "/users".into());
+            Ok(redirect_done(&back, done))
+        }
         Err(e) => rerender(e, |n| users_page(&state, &s, None, n)).await,
     }
 }
