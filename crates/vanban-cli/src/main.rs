@@ -39,6 +39,17 @@ enum Command {
     /// Operators' commands.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Render a document described in JSON to PDF/A (see examples/documents/).
+    Render {
+        /// The document (DocumentSpec JSON).
+        input: std::path::PathBuf,
+        /// Where to write the PDF.
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Print the pages and the slots (number, date, signature boxes) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -78,6 +89,27 @@ async fn serve(
     Ok(())
 }
 
+fn render(input: &std::path::Path, output: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let spec: vanban_render::DocumentSpec =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a valid document", input.display()))?;
+    let renderer = vanban_render::Renderer::new()?;
+    let today =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).context("offset")?).date_naive();
+    let rendered = renderer
+        .render(&spec, vanban_render::RenderOptions::on(today))
+        .map_err(|e| anyhow::anyhow!("{}: {e} ({})", input.display(), e.code()))?;
+    std::fs::write(output, &rendered.pdf).with_context(|| format!("cannot write {}", output.display()))?;
+    if json {
+        let report =
+            serde_json::json!({ "pages": rendered.pages, "bytes": rendered.pdf.len(), "slots": rendered.slots });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}: {} page(s), {} bytes", output.display(), rendered.pages, rendered.pdf.len());
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
@@ -102,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::print_welcome(&summary, listener.local_addr()?, &settings.data_dir);
             serve(&settings, store, listener).await
         }
+        Command::Render { input, output, json } => render(&input, &output, json),
         Command::Admin(cmd) => {
             let settings = Settings::resolve(&cli.common, "data")?;
             let store = settings.open_store().await?;
