@@ -12,12 +12,14 @@
 
 #![forbid(unsafe_code)]
 
+mod fields;
 mod spec;
 mod world;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+pub use fields::names as field_names;
 pub use spec::{AppendixSpec, DocumentSpec, SignerSpec, vietnamese_date};
 pub use world::{DEFAULT_FONT_DIRS, DEFAULT_TEMPLATE, Renderer};
 

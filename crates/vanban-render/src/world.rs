@@ -99,6 +99,7 @@ impl Renderer {
             let pdf = typst_pdf::pdf(&doc, &options).map_err(|errors| {
                 RenderError::Export(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
             })?;
+            let pdf = crate::fields::add_fields(&pdf, &slots)?;
             Ok(Rendered { pdf, pages: doc.pages().len(), slots })
         });
         // Keep what the next render of the same layout reuses; drop the rest, so memory

@@ -137,6 +137,15 @@ fn every_type_renders_in_the_decree_layout() {
         assert!(fonts.contains("LiberationSerif") || fonts.contains("TimesNewRoman"), "{name}: {fonts}");
         assert!(fonts.lines().skip(2).all(|l| l.contains(" yes ")), "{name}: a font is not embedded: {fonts}");
 
+        // The form: number and date fields while they are unknown, both signature fields,
+        // on the slots, with appearances and no NeedAppearances (PDF/A).
+        assert!(info.lines().any(|l| l.starts_with("Form:") && l.ends_with("AcroForm")), "{name}: {info}");
+        check_fields(name, spec, &r);
+        if Command::new("qpdf").arg("--version").output().is_ok() {
+            let o = Command::new("qpdf").args(["--check", pdf.to_str().unwrap()]).output().unwrap();
+            assert!(o.status.success(), "{name}: qpdf --check: {}", String::from_utf8_lossy(&o.stdout));
+        }
+
         // Text that extracts in NFC, with the fixed parts of the layout.
         let text = run("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]);
         assert!(unicode_normalization::is_nfc(&text), "{name}: extracted text is not NFC");
@@ -177,6 +186,33 @@ fn every_type_renders_in_the_decree_layout() {
 
         golden(name, &pdf);
     }
+}
+
+fn check_fields(name: &str, spec: &DocumentSpec, r: &vanban_render::Rendered) {
+    use lopdf::Object;
+    let doc = lopdf::Document::load_mem(&r.pdf).unwrap();
+    let form = doc.catalog().unwrap().get(b"AcroForm").unwrap().as_dict().unwrap();
+    assert!(form.get(b"NeedAppearances").is_err(), "{name}: NeedAppearances is forbidden in PDF/A");
+    let mut found = std::collections::BTreeMap::new();
+    for f in form.get(b"Fields").unwrap().as_array().unwrap() {
+        let d = doc.get_dictionary(f.as_reference().unwrap()).unwrap();
+        let t = String::from_utf8(d.get(b"T").unwrap().as_str().unwrap().to_vec()).unwrap();
+        let ft = String::from_utf8(d.get(b"FT").unwrap().as_name().unwrap().to_vec()).unwrap();
+        assert!(d.get(b"AP").is_ok(), "{name}: {t} has no appearance");
+        let rect: Vec<f32> = d.get(b"Rect").unwrap().as_array().unwrap().iter().map(|v| v.as_float().unwrap()).collect();
+        found.insert(t, (ft, rect));
+    }
+    let n = vanban_render::field_names::NUMBER;
+    assert_eq!(found.contains_key(n), spec.number.is_none(), "{name}: number field");
+    assert_eq!(found.contains_key(vanban_render::field_names::DAY), spec.date.is_none(), "{name}: date fields");
+    let (ft, rect) = &found[vanban_render::field_names::SIGNER];
+    assert_eq!(ft, "Sig");
+    let s = r.slots.signer.unwrap();
+    let mm = 72.0 / 25.4;
+    assert!((f64::from(rect[0]) - s.x_mm * mm).abs() < 0.1 && (f64::from(rect[2] - rect[0]) - s.width_mm * mm).abs() < 0.1);
+    assert!((f64::from(rect[3]) - (841.89 - s.y_mm * mm)).abs() < 0.1, "{name}: signer field not on its slot");
+    assert_eq!(found[vanban_render::field_names::AGENCY].0, "Sig");
+    let _ = Object::Null;
 }
 
 /// Compares page 1 at 40 dpi with the golden image: at most 0.5% of pixels may differ.
