@@ -199,7 +199,8 @@ fn check_fields(name: &str, spec: &DocumentSpec, r: &vanban_render::Rendered) {
         let t = String::from_utf8(d.get(b"T").unwrap().as_str().unwrap().to_vec()).unwrap();
         let ft = String::from_utf8(d.get(b"FT").unwrap().as_name().unwrap().to_vec()).unwrap();
         assert!(d.get(b"AP").is_ok(), "{name}: {t} has no appearance");
-        let rect: Vec<f32> = d.get(b"Rect").unwrap().as_array().unwrap().iter().map(|v| v.as_float().unwrap()).collect();
+        let rect: Vec<f32> =
+            d.get(b"Rect").unwrap().as_array().unwrap().iter().map(|v| v.as_float().unwrap()).collect();
         found.insert(t, (ft, rect));
     }
     let n = vanban_render::field_names::NUMBER;
@@ -209,7 +210,9 @@ fn check_fields(name: &str, spec: &DocumentSpec, r: &vanban_render::Rendered) {
     assert_eq!(ft, "Sig");
     let s = r.slots.signer.unwrap();
     let mm = 72.0 / 25.4;
-    assert!((f64::from(rect[0]) - s.x_mm * mm).abs() < 0.1 && (f64::from(rect[2] - rect[0]) - s.width_mm * mm).abs() < 0.1);
+    assert!(
+        (f64::from(rect[0]) - s.x_mm * mm).abs() < 0.1 && (f64::from(rect[2] - rect[0]) - s.width_mm * mm).abs() < 0.1
+    );
     assert!((f64::from(rect[3]) - (841.89 - s.y_mm * mm)).abs() < 0.1, "{name}: signer field not on its slot");
     assert_eq!(found[vanban_render::field_names::AGENCY].0, "Sig");
     let _ = Object::Null;

@@ -282,3 +282,27 @@ pub struct DelegationRecord {
     pub to_name: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// A saved version of a draft's content. Versions are numbered from 1 and never change.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRecord {
+    pub document_id: DocumentId,
+    pub version: i32,
+    pub content: serde_json::Value,
+    pub note: Option<String>,
+    pub created_by: UserId,
+    pub author_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A comment on one version of a draft.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommentRecord {
+    pub id: uuid::Uuid,
+    pub document_id: DocumentId,
+    pub version: i32,
+    pub author: UserId,
+    pub author_name: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}

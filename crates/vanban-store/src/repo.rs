@@ -92,6 +92,30 @@ pub trait DocumentRepo: Send + Sync {
     /// it in one transaction with its audit event, or writes nothing.
     async fn transition(&self, actor: &Actor, scope: &Scope, id: DocumentId, t: Transition) -> Result<DocumentRecord>;
     async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>>;
+    /// Saves a new version of a draft's content (only while the document is a draft). The
+    /// document's subject follows the content's `subject`.
+    async fn add_version(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        content: serde_json::Value,
+        note: Option<String>,
+    ) -> Result<VersionRecord>;
+    /// Every version, oldest first.
+    async fn list_versions(&self, scope: &Scope, id: DocumentId) -> Result<Vec<VersionRecord>>;
+    async fn get_version(&self, scope: &Scope, id: DocumentId, version: i32) -> Result<VersionRecord>;
+    /// Comments on a version that exists.
+    async fn add_comment(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        version: i32,
+        body: &str,
+    ) -> Result<CommentRecord>;
+    /// Every comment on the document, oldest first.
+    async fn list_comments(&self, scope: &Scope, id: DocumentId) -> Result<Vec<CommentRecord>>;
 }
 
 /// Delegations of signing power inside an agency (KT., Q., TL., TUQ.), time-limited.

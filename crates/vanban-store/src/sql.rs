@@ -346,6 +346,65 @@ macro_rules! impl_sql_store {
             if scope.covers_path(&path) { Ok(()) } else { Err(StoreError::NotFound) }
         }
 
+
+        /// Fails with `NotFound` unless the document belongs to the scope's agency.
+        async fn document_in_scope(tx: &mut Tx, scope: &Scope, id: DocumentId) -> Result<()> {
+            let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = $1 AND agency_id = $2")
+                .bind(id.as_uuid())
+                .bind(scope.agency_id().as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+            found.map(|_| ()).ok_or(StoreError::NotFound)
+        }
+
+        async fn versions_where(tx: &mut Tx, id: DocumentId, version: Option<i32>) -> Result<Vec<VersionRecord>> {
+            let rows = sqlx::query(
+                "SELECT v.document_id, v.version, v.content, v.note, v.created_by, v.created_at, u.full_name \
+                 FROM document_versions v JOIN users u ON u.id = v.created_by \
+                 WHERE v.document_id = $1 AND ($2 IS NULL OR v.version = $2) ORDER BY v.version",
+            )
+            .bind(id.as_uuid())
+            .bind(version)
+            .fetch_all(&mut **tx)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(VersionRecord {
+                        document_id: DocumentId::from_uuid(r.try_get("document_id")?),
+                        version: r.try_get("version")?,
+                        content: parse("document_versions", serde_json::from_str(&r.try_get::<String, _>("content")?))?,
+                        note: r.try_get("note")?,
+                        created_by: UserId::from_uuid(r.try_get("created_by")?),
+                        author_name: r.try_get("full_name")?,
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn comments_where(tx: &mut Tx, id: DocumentId) -> Result<Vec<CommentRecord>> {
+            let rows = sqlx::query(
+                "SELECT c.id, c.document_id, c.version, c.author, c.body, c.created_at, u.full_name \
+                 FROM document_comments c JOIN users u ON u.id = c.author WHERE c.document_id = $1 ORDER BY c.created_at, c.id",
+            )
+            .bind(id.as_uuid())
+            .fetch_all(&mut **tx)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(CommentRecord {
+                        id: r.try_get("id")?,
+                        document_id: DocumentId::from_uuid(r.try_get("document_id")?),
+                        version: r.try_get("version")?,
+                        author: UserId::from_uuid(r.try_get("author")?),
+                        author_name: r.try_get("full_name")?,
+                        body: r.try_get("body")?,
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        }
+
         impl $Store {
             async fn users_where(&self, agency_id: AgencyId, extra: &'static str, id: Option<UserId>) -> Result<Vec<UserRecord>> {
                 let mut tx = self.pool.begin().await?;
@@ -825,6 +884,110 @@ macro_rules! impl_sql_store {
                 doc.state = to.as_str().to_owned();
                 doc.updated_at = at;
                 Ok(doc)
+            }
+
+            async fn add_version(
+                &self,
+                actor: &Actor,
+                scope: &Scope,
+                id: DocumentId,
+                content: serde_json::Value,
+                note: Option<String>,
+            ) -> Result<VersionRecord> {
+                let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
+                let note = note.as_deref().map(|n| vanban_domain::clean_text("note", n, 500, false)).transpose()?.filter(|n| !n.is_empty());
+                let subject = match content.get("subject") {
+                    Some(serde_json::Value::String(s)) => Some(vanban_domain::clean_text("Subject", s, 500, true)?),
+                    Some(_) => return Err(vanban_domain::DomainError::InvalidValue { field: "subject", reason: "expected text" }.into()),
+                    None => None,
+                };
+                let mut tx = begin_write(&self.pool).await?;
+                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let state = parse("documents", OutgoingState::from_str(&state))?;
+                if state != OutgoingState::Draft {
+                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "edit" }.into());
+                }
+                let last: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let version = last.unwrap_or(0) + 1;
+                let at = now();
+                sqlx::query("INSERT INTO document_versions (document_id, version, content, note, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id.as_uuid())
+                    .bind(version)
+                    .bind(content.to_string())
+                    .bind(note.as_deref())
+                    .bind(author.as_uuid())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(subject) = &subject {
+                    sqlx::query("UPDATE documents SET subject = $1, updated_at = $2 WHERE id = $3")
+                        .bind(subject)
+                        .bind(at)
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query("UPDATE documents SET updated_at = $1 WHERE id = $2").bind(at).bind(id.as_uuid()).execute(&mut *tx).await?;
+                }
+                let detail = serde_json::json!({ "version": version, "note": note });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_version", "document", &id.to_string(), detail).await?;
+                let rec = versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn list_versions(&self, scope: &Scope, id: DocumentId) -> Result<Vec<VersionRecord>> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, id).await?;
+                let list = versions_where(&mut tx, id, None).await?;
+                tx.commit().await?;
+                Ok(list)
+            }
+
+            async fn get_version(&self, scope: &Scope, id: DocumentId, version: i32) -> Result<VersionRecord> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, id).await?;
+                let rec = versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn add_comment(&self, actor: &Actor, scope: &Scope, id: DocumentId, version: i32, body: &str) -> Result<CommentRecord> {
+                let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "author" })?;
+                let body = vanban_domain::clean_text("comment", body, 2000, true)?;
+                let mut tx = begin_write(&self.pool).await?;
+                document_in_scope(&mut tx, scope, id).await?;
+                versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                let cid = Uuid::now_v7();
+                sqlx::query("INSERT INTO document_comments (id, document_id, version, author, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(cid)
+                    .bind(id.as_uuid())
+                    .bind(version)
+                    .bind(author.as_uuid())
+                    .bind(&body)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.comment", "document", &id.to_string(), serde_json::json!({ "version": version })).await?;
+                let rec = comments_where(&mut tx, id).await?.into_iter().find(|c| c.id == cid).ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn list_comments(&self, scope: &Scope, id: DocumentId) -> Result<Vec<CommentRecord>> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, id).await?;
+                let list = comments_where(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(list)
             }
 
             async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {

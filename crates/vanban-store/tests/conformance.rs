@@ -158,6 +158,7 @@ conformance!(
     set_password_clears_lock_and_sessions,
     deactivation_ends_sessions_and_respects_reach,
     delegations_in_force,
+    draft_versions_and_comments,
     sessions,
     documents_are_scoped,
     document_lifecycle,
@@ -1164,6 +1165,64 @@ async fn delegations_in_force(ctx: Ctx) {
     let events = all_events(s).await;
     assert_eq!(count_action(&events, "delegation.create"), 2);
     assert_eq!(count_action(&events, "delegation.revoke"), 1);
+    assert!(chain(s).await.is_intact());
+}
+
+async fn draft_versions_and_comments(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let (_, spec) = user(s, t.dept.agency.id, "chuyenvien", &[Role::Specialist]).await;
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let scope = Scope::of(&spec);
+    let me = Actor::user(&spec, None);
+    let doc = s.create_draft(&me, &scope, draft("Dự thảo ban đầu")).await.unwrap();
+    let content = |subject: &str, body: &str| serde_json::json!({ "subject": subject, "body": [body] });
+
+    let v1 = s.add_version(&me, &scope, doc.id, content("V/v lập dự toán 2027", "Đoạn một."), None).await.unwrap();
+    let v2 = s
+        .add_version(
+            &me,
+            &scope,
+            doc.id,
+            content("V/v lập dự toán năm 2027", "Đoạn một, sửa."),
+            Some("Sửa trích yếu".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    assert_eq!(v2.author_name, "Nguyễn Văn An");
+    assert_eq!(
+        s.get_document(&scope, doc.id).await.unwrap().subject,
+        "V/v lập dự toán năm 2027",
+        "the subject follows"
+    );
+    let all = s.list_versions(&scope, doc.id).await.unwrap();
+    assert_eq!(all.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(all[0].content["body"][0], "Đoạn một.", "earlier versions are kept as they were");
+    assert_eq!(s.get_version(&scope, doc.id, 2).await.unwrap().note.as_deref(), Some("Sửa trích yếu"));
+    expect_not_found(s.get_version(&scope, doc.id, 3).await);
+    expect_domain(s.add_version(&me, &scope, doc.id, content(&"ạ".repeat(501), "x"), None).await, "field_too_long");
+    assert_eq!(s.list_versions(&scope, doc.id).await.unwrap().len(), 2, "nothing written");
+
+    // Comments on a version that exists, by a colleague.
+    let c = s.add_comment(&Actor::user(&leader, None), &scope, doc.id, 1, "Bổ sung căn cứ pháp lý.").await.unwrap();
+    assert_eq!((c.version, c.body.as_str()), (1, "Bổ sung căn cứ pháp lý."));
+    expect_not_found(s.add_comment(&me, &scope, doc.id, 9, "Phiên bản không có").await);
+    expect_domain(s.add_comment(&me, &scope, doc.id, 1, "   ").await, "field_required");
+    assert_eq!(s.list_comments(&scope, doc.id).await.unwrap().len(), 1);
+
+    // Another agency sees nothing.
+    let other = Scope::of(&caller_in(t.district.agency.id, &[Role::Leader]));
+    expect_not_found(s.list_versions(&other, doc.id).await);
+    expect_not_found(s.list_comments(&other, doc.id).await);
+    expect_not_found(s.add_version(&me, &other, doc.id, content("x", "y"), None).await);
+
+    // Once submitted for review, the content is frozen.
+    s.transition(&me, &scope, doc.id, act(OutgoingAction::SubmitForReview)).await.unwrap();
+    expect_domain(s.add_version(&me, &scope, doc.id, content("x", "y"), None).await, "illegal_transition");
+    let events = all_events(s).await;
+    assert_eq!(count_action(&events, "document.add_version"), 2);
+    assert_eq!(count_action(&events, "document.comment"), 1);
     assert!(chain(s).await.is_intact());
 }
 
