@@ -250,6 +250,11 @@ fn check_blocks(path: &str, blocks: &[Value]) -> Result<Vec<Value>, RenderError>
 }
 
 impl DocumentSpec {
+    /// Checks everything a render would check, without rendering.
+    pub fn check(&self, today: NaiveDate) -> Result<(), RenderError> {
+        self.prepare(today).map(|_| ())
+    }
+
     /// Validates the document and computes every printed string. `today` gives the year of
     /// an undated date line when `year` is absent.
     pub(crate) fn prepare(&self, today: NaiveDate) -> Result<Prepared, RenderError> {

@@ -54,6 +54,10 @@ pub fn routes() -> Router<AppState> {
         .route("/documents", get(list_documents).post(create_document))
         .route("/documents/{id}", get(get_document))
         .route("/documents/{id}/transitions", post(transition_document))
+        .route("/documents/{id}/versions", get(list_versions).post(add_version))
+        .route("/documents/{id}/versions/{n}", get(get_version))
+        .route("/documents/{id}/versions/{n}/pdf", get(version_pdf))
+        .route("/documents/{id}/comments", get(list_comments).post(add_comment))
         .route("/delegations", get(list_delegations).post(create_delegation))
         .route("/delegations/{id}/revoke", post(revoke_delegation))
         .route("/audit", get(list_audit))
@@ -602,4 +606,89 @@ async fn revoke_delegation(
     Path(id): Path<String>,
 ) -> ApiResult<Json<vanban_store::DelegationRecord>> {
     Ok(Json(revoke_delegation_as(&state, &s, parse_id(&id)?).await?))
+}
+
+async fn list_versions(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<vanban_store::VersionRecord>>> {
+    s.caller.require(Permission::ViewDocuments)?;
+    Ok(Json(state.store.list_versions(&s.scope(), parse_id(&id)?).await?))
+}
+
+#[derive(Deserialize)]
+struct VersionBody {
+    content: crate::drafting::DraftContent,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn add_version(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VersionBody>,
+) -> ApiResult<(StatusCode, Json<vanban_store::VersionRecord>)> {
+    let v = crate::drafting::save_version(&state, &s, parse_id(&id)?, body.content, body.note).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn get_version(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path((id, n)): Path<(String, i32)>,
+) -> ApiResult<Json<vanban_store::VersionRecord>> {
+    s.caller.require(Permission::ViewDocuments)?;
+    Ok(Json(state.store.get_version(&s.scope(), parse_id(&id)?, n).await?))
+}
+
+/// A PDF answer, shown inline (in the browser's viewer or an iframe).
+pub fn pdf_response(pdf: Vec<u8>, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}.pdf\"")),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        pdf,
+    )
+        .into_response()
+}
+
+async fn version_pdf(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path((id, n)): Path<(String, i32)>,
+) -> ApiResult<Response> {
+    let id: DocumentId = parse_id(&id)?;
+    let content = crate::drafting::version_content(&state, &s, id, n).await?;
+    let pdf = crate::drafting::render_pdf(&state, &s, id, content).await?;
+    Ok(pdf_response(pdf, &format!("du-thao-v{n}")))
+}
+
+async fn list_comments(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<vanban_store::CommentRecord>>> {
+    s.caller.require(Permission::ViewDocuments)?;
+    Ok(Json(state.store.list_comments(&s.scope(), parse_id(&id)?).await?))
+}
+
+#[derive(Deserialize)]
+struct CommentBody {
+    version: i32,
+    body: String,
+}
+
+async fn add_comment(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> ApiResult<(StatusCode, Json<vanban_store::CommentRecord>)> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let c = state.store.add_comment(&s.actor(), &s.scope(), parse_id(&id)?, body.version, &body.body).await?;
+    Ok((StatusCode::CREATED, Json(c)))
 }

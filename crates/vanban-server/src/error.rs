@@ -29,6 +29,8 @@ pub enum AppError {
     NotHere(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] vanban_render::RenderError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -52,6 +54,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::NotHere(_) => "action_not_available",
             AppError::Store(e) => e.code(),
+            AppError::Render(e) => e.code(),
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -71,6 +74,13 @@ impl AppError {
                 StoreError::Domain(DomainError::IllegalTransition { .. }) => StatusCode::CONFLICT,
                 StoreError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 StoreError::UnsupportedUrl(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::Render(e) => match e {
+                vanban_render::RenderError::Domain(DomainError::Forbidden(_)) => StatusCode::FORBIDDEN,
+                vanban_render::RenderError::Domain(_) | vanban_render::RenderError::Body(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,7 +109,14 @@ impl AppError {
                 "duplicate_unit" => "Đơn vị với ký hiệu này đã tồn tại trong cơ quan.".into(),
                 _ => "Dữ liệu bị trùng.".into(),
             },
-            AppError::Store(StoreError::Domain(e)) => e.message_vi(),
+            AppError::Store(StoreError::Domain(e)) | AppError::Render(vanban_render::RenderError::Domain(e)) => {
+                e.message_vi()
+            }
+            AppError::Render(vanban_render::RenderError::Body(b)) => format!("Nội dung văn bản không hợp lệ: {b}"),
+            AppError::Render(vanban_render::RenderError::FontMissing(_)) => {
+                "Máy chủ chưa cài phông chữ Times New Roman hoặc Liberation Serif.".into()
+            }
+            AppError::Render(_) => "Không dựng được bản PDF của văn bản.".into(),
             AppError::Store(StoreError::UnsupportedUrl(_)) => "Địa chỉ cơ sở dữ liệu không được hỗ trợ.".into(),
             AppError::Store(_) | AppError::Internal(_) => "Hệ thống gặp lỗi. Vui lòng thử lại sau.".into(),
         }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod drafting;
 pub mod error;
 pub mod pages;
 mod telemetry;
@@ -60,11 +61,21 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub blobs: BlobStore,
     pub config: Arc<ServerConfig>,
+    /// The document renderer, loaded (fonts, template) on first use and kept.
+    renderer: Arc<std::sync::OnceLock<Result<Arc<vanban_render::Renderer>, String>>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, blobs: BlobStore, config: ServerConfig) -> Self {
-        AppState { store, blobs, config: Arc::new(config) }
+        AppState { store, blobs, config: Arc::new(config), renderer: Arc::default() }
+    }
+
+    /// The shared renderer, or the reason it cannot load (fonts missing).
+    pub fn renderer(&self) -> Result<Arc<vanban_render::Renderer>, AppError> {
+        self.renderer
+            .get_or_init(|| vanban_render::Renderer::new().map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|e| AppError::Render(vanban_render::RenderError::FontMissing(e)))
     }
 }
 
@@ -84,13 +95,13 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(uniform_errors))
         .layer(middleware::from_fn(telemetry::track))
         .layer(TraceLayer::new_for_http())
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'; form-action 'self'",
             ),
         ))
         .with_state(state)

@@ -17,6 +17,7 @@ use vanban_domain::{AgencyId, DocumentType, OutgoingAction, OutgoingState, Permi
 use crate::AppState;
 use crate::api::{self, AgencyInput, DraftInput, TransitionBody, UnitInput, UserInput};
 use crate::auth::{self, PageSession, Session};
+use crate::drafting::DraftContent;
 use crate::error::{AppError, PageError};
 
 pub fn routes() -> Router<AppState> {
@@ -31,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route("/documents", get(documents).post(documents_create))
         .route("/documents/{id}", get(document))
         .route("/documents/{id}/transition", post(document_transition))
+        .route("/documents/{id}/versions", post(document_save_version))
+        .route("/documents/{id}/preview", post(document_preview))
+        .route("/documents/{id}/versions/{n}/pdf", get(document_version_pdf))
+        .route("/documents/{id}/comments", post(document_comment))
         .route("/delegations", get(delegations).post(delegations_create))
         .route("/delegations/{id}/revoke", post(delegations_revoke))
         .route("/audit", get(audit))
@@ -118,6 +123,8 @@ impl Notice {
             "user_activated" => "Đã mở khóa tài khoản.",
             "document_updated" => "Đã cập nhật trạng thái văn bản.",
             "delegation_created" => "Đã giao quyền ký.",
+            "version_saved" => "Đã lưu phiên bản mới của dự thảo.",
+            "comment_added" => "Đã gửi ý kiến.",
             "delegation_revoked" => "Đã thu hồi quyền ký đã giao.",
             _ => return None,
         };
@@ -703,6 +710,42 @@ struct DocumentPage {
     updated: String,
     /// (action code, button label, needs a reason)
     actions: Vec<(&'static str, &'static str, bool)>,
+    versions: Vec<VersionRow>,
+    latest: Option<i32>,
+    comments: Vec<CommentRow>,
+    can_edit: bool,
+    editor: EditorView,
+    /// (user id, "Name — Position", chosen before) of the agency's leaders, for the signer.
+    signers: Vec<(String, String, bool)>,
+    authorities: Vec<(&'static str, String)>,
+}
+
+struct VersionRow {
+    version: i32,
+    author: String,
+    at: String,
+    note: String,
+}
+
+struct CommentRow {
+    version: i32,
+    author: String,
+    at: String,
+    body: String,
+}
+
+/// The editor's fields, filled from the latest version.
+#[derive(Default)]
+struct EditorView {
+    subject: String,
+    addressees: String,
+    body: String,
+    recipients: String,
+    archive_units: String,
+    unit_abbreviation: String,
+    head_title: String,
+    signer_name: String,
+    authority: String,
 }
 
 fn action_label(a: OutgoingAction) -> &'static str {
@@ -725,6 +768,64 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
         .map(|a| (a.as_str(), action_label(*a), *a == OutgoingAction::ReturnToDrafter))
         .collect();
     let p = priority_of(&d);
+    let versions = state.store.list_versions(&s.scope(), id).await?;
+    let latest = versions.last().map(|v| v.version);
+    let editor = match versions.last().map(|v| serde_json::from_value::<DraftContent>(v.content.clone())) {
+        Some(Ok(c)) => EditorView {
+            subject: c.subject.clone(),
+            addressees: c.addressees.join("\n"),
+            body: crate::drafting::text_from_body(&c.body),
+            recipients: c.recipients.join("\n"),
+            archive_units: c.archive_units.join(", "),
+            unit_abbreviation: c.unit_abbreviation.clone().unwrap_or_default(),
+            head_title: c.signer.as_ref().and_then(|x| x.head_title.clone()).unwrap_or_default(),
+            signer_name: c.signer.as_ref().map(|x| x.full_name.clone()).unwrap_or_default(),
+            authority: c.signer.as_ref().map(|x| x.authority.clone()).unwrap_or_default(),
+        },
+        _ => EditorView { subject: d.subject.clone(), ..EditorView::default() },
+    };
+    let can_edit = s.caller.has(Permission::CreateDraft) && current == Some(OutgoingState::Draft);
+    let signers = if can_edit {
+        state
+            .store
+            .list_users(&s.scope())
+            .await?
+            .into_iter()
+            .filter(|u| u.roles.contains(&Role::Leader) && u.user.active)
+            .map(|u| {
+                let pos = u.user.position.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+                let chosen = u.user.full_name.as_str() == editor.signer_name;
+                (u.user.id.to_string(), format!("{} — {pos}", u.user.full_name), chosen)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let authorities = vanban_domain::SigningAuthority::ALL
+        .iter()
+        .map(|a| (a.as_str(), format!("{} {}", a.prefix().unwrap_or(""), a.label_vi()).trim().to_owned()))
+        .collect();
+    let comments = state
+        .store
+        .list_comments(&s.scope(), id)
+        .await?
+        .into_iter()
+        .map(|c| CommentRow {
+            version: c.version,
+            author: c.author_name,
+            at: format_vn_time(c.created_at),
+            body: c.body,
+        })
+        .collect();
+    let versions = versions
+        .into_iter()
+        .map(|v| VersionRow {
+            version: v.version,
+            author: v.author_name,
+            at: format_vn_time(v.created_at),
+            note: v.note.unwrap_or_default(),
+        })
+        .collect();
     let page = DocumentPage {
         nav: Nav::of(s),
         notice,
@@ -737,6 +838,13 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
         created: format_vn_time(d.created_at),
         updated: format_vn_time(d.updated_at),
         actions,
+        versions,
+        latest,
+        comments,
+        can_edit,
+        editor,
+        signers,
+        authorities,
     };
     render(StatusCode::OK, &page)
 }
@@ -938,5 +1046,101 @@ async fn delegations_revoke(
     match api::revoke_delegation_as(&state, &s, api::parse_id(&id)?).await {
         Ok(_) => Ok(redirect_done("/delegations", "delegation_revoked")),
         Err(e) => rerender(e, |n| delegations_page(&state, &s, n)).await,
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// The editor form as draft content; the signer is one of the agency's users.
+async fn content_from_form(state: &AppState, s: &Session, form: &FormData) -> Result<DraftContent, AppError> {
+    let signer = match form.opt("signer_user") {
+        Some(id) => {
+            let u = state.store.get_user(&s.scope(), api::parse_id(&id)?).await?;
+            Some(vanban_render::SignerSpec {
+                authority: form.opt("authority").unwrap_or_else(|| "direct".into()),
+                collective: None,
+                head_title: form.opt("head_title"),
+                position: u.user.position.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                full_name: u.user.full_name.as_str().to_owned(),
+            })
+        }
+        None => None,
+    };
+    Ok(DraftContent {
+        subject: form.get("subject").to_owned(),
+        addressees: lines(form.get("addressees")),
+        body: crate::drafting::body_from_text(form.get("body")),
+        recipients: lines(form.get("recipients")),
+        archive_units: form
+            .get("archive_units")
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        signer,
+        appendices: Vec::new(),
+        unit_abbreviation: form.opt("unit_abbreviation"),
+        typer_initials: None,
+        copies: None,
+    })
+}
+
+async fn document_save_version(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let doc_id = api::parse_id(&id)?;
+    let result = match content_from_form(&state, &s, &form).await {
+        Ok(content) => crate::drafting::save_version(&state, &s, doc_id, content, form.opt("note")).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "version_saved")),
+        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
+    }
+}
+
+/// The PDF of the editor's unsaved content, for the preview frame.
+async fn document_preview(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let content = content_from_form(&state, &s, &form).await?;
+    let pdf = crate::drafting::render_pdf(&state, &s, api::parse_id(&id)?, content).await?;
+    Ok(api::pdf_response(pdf, "xem-truoc"))
+}
+
+async fn document_version_pdf(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path((id, n)): Path<(String, i32)>,
+) -> Result<Response, PageError> {
+    let doc_id = api::parse_id(&id)?;
+    let content = crate::drafting::version_content(&state, &s, doc_id, n).await?;
+    let pdf = crate::drafting::render_pdf(&state, &s, doc_id, content).await?;
+    Ok(api::pdf_response(pdf, &format!("du-thao-v{n}")))
+}
+
+async fn document_comment(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let doc_id = api::parse_id(&id)?;
+    let version: i32 = form.get("version").parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
+    match state.store.add_comment(&s.actor(), &s.scope(), doc_id, version, form.get("body")).await {
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "comment_added")),
+        Err(e) => rerender(e.into(), |n| document_page(&state, &s, &id, n)).await,
     }
 }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use vanban_domain::{Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, FullName, Role, Username};
+use vanban_domain::{Abbreviation, AgencyCode, AgencyId, AgencyLevel, AgencyName, FullName, Position, Role, Username};
 use vanban_server::{AppState, ServerConfig};
 use vanban_store::{Actor, AdminScope, NewAgency, NewUnit, NewUser, SqliteStore, Store};
 
@@ -69,7 +69,7 @@ pub async fn user(store: &dyn Store, agency: AgencyId, username: &str, roles: &[
         username: Username::parse(username).unwrap(),
         full_name: FullName::parse(&format!("Nguyễn Văn {username}")).unwrap(),
         email: None,
-        position: None,
+        position: Some(Position::parse(if roles.contains(&Role::Leader) { "Giám đốc" } else { "Chuyên viên" }).unwrap()),
         password_hash: test_hash(),
         roles: roles.iter().copied().collect::<BTreeSet<_>>(),
     };

@@ -3,6 +3,7 @@
 //! `tower::ServiceExt::oneshot` (no socket; the browser test covers the socket).
 
 mod authz;
+mod drafting;
 mod harness;
 mod input;
 mod login;

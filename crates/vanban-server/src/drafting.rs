@@ -1,0 +1,197 @@
+//! Drafting: the content of a draft (what the drafter writes), its versions and comments, and
+//! its rendering to PDF in the Decree 30 layout. The agency's own data (names, abbreviation,
+//! place) comes from the agency record, so a draft never restates it.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vanban_domain::{DocumentId, Permission, Priority};
+use vanban_render::{AppendixSpec, DocumentSpec, RenderOptions, SignerSpec};
+use vanban_store::{DocumentRecord, VersionRecord};
+
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::AppError;
+
+/// What the drafter writes; the rest of the document comes from the agency and the register.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftContent {
+    pub subject: String,
+    #[serde(default)]
+    pub addressees: Vec<String>,
+    pub body: Vec<Value>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub archive_units: Vec<String>,
+    #[serde(default)]
+    pub signer: Option<SignerSpec>,
+    #[serde(default)]
+    pub appendices: Vec<AppendixSpec>,
+    #[serde(default)]
+    pub unit_abbreviation: Option<String>,
+    #[serde(default)]
+    pub typer_initials: Option<String>,
+    #[serde(default)]
+    pub copies: Option<u16>,
+}
+
+/// Today in Vietnam.
+pub fn today_vn() -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&crate::pages::vn_offset()).date_naive()
+}
+
+/// The full document a draft's content makes in the caller's agency.
+pub fn spec_of(s: &Session, doc: &DocumentRecord, content: &DraftContent) -> DocumentSpec {
+    let agency = &s.agency.agency;
+    let priority: Priority =
+        doc.metadata.get("priority").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+    DocumentSpec {
+        doc_type: doc.doc_type.as_str().to_owned(),
+        parent_agency: agency.parent_name.as_ref().map(|n| n.as_str().to_owned()),
+        agency: agency.name.as_str().to_owned(),
+        agency_abbreviation: agency.abbreviation.as_str().to_owned(),
+        unit_abbreviation: content.unit_abbreviation.clone(),
+        notation: None,
+        number: None,
+        place: agency.place.clone(),
+        date: None,
+        year: None,
+        subject: content.subject.clone(),
+        priority: priority.code(),
+        secrecy: None,
+        addressees: content.addressees.clone(),
+        body: content.body.clone(),
+        recipients: content.recipients.clone(),
+        archive_units: content.archive_units.clone(),
+        signer: content.signer.clone(),
+        appendices: content.appendices.clone(),
+        typer_initials: content.typer_initials.clone(),
+        copies: content.copies,
+    }
+}
+
+/// Saves a new version after checking it renders: an invalid draft is refused whole and the
+/// previous version stays the latest.
+pub async fn save_version(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    content: DraftContent,
+    note: Option<String>,
+) -> Result<VersionRecord, AppError> {
+    s.caller.require(Permission::CreateDraft)?;
+    let doc = state.store.get_document(&s.scope(), id).await?;
+    spec_of(s, &doc, &content).check(today_vn())?;
+    let value = serde_json::to_value(&content).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(state.store.add_version(&s.actor(), &s.scope(), id, value, note).await?)
+}
+
+/// Renders a version (or unsaved content, for a preview) to PDF, off the async threads.
+pub async fn render_pdf(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    content: DraftContent,
+) -> Result<Vec<u8>, AppError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let doc = state.store.get_document(&s.scope(), id).await?;
+    let spec = spec_of(s, &doc, &content);
+    let renderer: Arc<vanban_render::Renderer> = state.renderer()?;
+    let rendered = tokio::task::spawn_blocking(move || renderer.render(&spec, RenderOptions::on(today_vn())))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(rendered.pdf)
+}
+
+/// The content of a saved version.
+pub async fn version_content(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    version: i32,
+) -> Result<DraftContent, AppError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let v = state.store.get_version(&s.scope(), id, version).await?;
+    serde_json::from_value(v.content).map_err(|e| AppError::Internal(format!("stored version: {e}")))
+}
+
+/// Reads the editor form's plain text: paragraphs separated by blank lines; lines starting
+/// with "- " are list items; "**…**" marks bold, "*…*" italic.
+pub fn body_from_text(text: &str) -> Vec<Value> {
+    let text = text.replace("\r\n", "\n");
+    let mut blocks = Vec::new();
+    for para in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        let lines: Vec<&str> = para.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if lines.iter().all(|l| l.starts_with("- ")) {
+            let items: Vec<Value> = lines.iter().map(|l| runs_from_text(l.trim_start_matches("- "))).collect();
+            blocks.push(serde_json::json!({ "list": items }));
+        } else {
+            blocks.push(runs_from_text(&lines.join(" ")));
+        }
+    }
+    blocks
+}
+
+fn runs_from_text(s: &str) -> Value {
+    if !s.contains('*') {
+        return Value::String(s.to_owned());
+    }
+    let mut runs = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find('*') {
+        let (marker, key) = if rest[start..].starts_with("**") { ("**", "b") } else { ("*", "i") };
+        let after = &rest[start + marker.len()..];
+        let Some(end) = after.find(marker) else { break };
+        if start > 0 {
+            runs.push(Value::String(rest[..start].to_owned()));
+        }
+        runs.push(serde_json::json!({ key: &after[..end] }));
+        rest = &after[end + marker.len()..];
+    }
+    if !rest.is_empty() {
+        runs.push(Value::String(rest.to_owned()));
+    }
+    Value::Array(runs)
+}
+
+/// The editor's plain text for a saved body (the inverse of [`body_from_text`]).
+pub fn text_from_body(body: &[Value]) -> String {
+    fn runs(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(rs) => rs.iter().map(runs).collect(),
+            Value::Object(o) => match o.iter().next() {
+                Some((k, Value::String(t))) if k == "b" => format!("**{t}**"),
+                Some((k, Value::String(t))) if k == "i" || k == "bi" => format!("*{t}*"),
+                Some((_, v)) => runs(v),
+                None => String::new(),
+            },
+            _ => String::new(),
+        }
+    }
+    body.iter()
+        .map(|b| match b.get("list").and_then(Value::as_array) {
+            Some(items) => items.iter().map(|i| format!("- {}", runs(i))).collect::<Vec<_>>().join("\n"),
+            None => runs(b.get("p").or(b.get("heading")).or(b.get("center")).unwrap_or(b)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editor_text_round_trips() {
+        let text = "Thực hiện **Quyết định số 12**, Sở hướng dẫn *như sau*:\n\n- Mục một;\n- Mục hai.\n\nĐoạn cuối./.";
+        let body = body_from_text(text);
+        assert_eq!(body.len(), 3);
+        assert_eq!(body[0][1], serde_json::json!({ "b": "Quyết định số 12" }));
+        assert_eq!(body[1]["list"][1], "Mục hai.");
+        assert_eq!(text_from_body(&body), text);
+    }
+}

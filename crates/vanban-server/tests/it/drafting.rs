@@ -1,0 +1,139 @@
+//! Drafting through the API and the pages: versions checked as the renderer checks them,
+//! PDFs in the Decree 30 layout, comments, and the freeze once a draft goes to review.
+
+use axum::http::{StatusCode, header};
+use serde_json::json;
+
+use crate::harness::{TestApp, draft};
+
+fn content(subject: &str) -> serde_json::Value {
+    json!({
+        "subject": subject,
+        "unit_abbreviation": "VP",
+        "addressees": ["Các phòng, ban thuộc Sở"],
+        "body": ["Sở Tài chính đề nghị các phòng, ban rà soát dự toán năm 2027.", {"list": ["Báo cáo trước ngày 20/12/2026;", "Gửi qua hệ thống."]}],
+        "recipients": ["Như trên;"],
+        "archive_units": ["VP"],
+        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn Leader" }
+    })
+}
+
+#[tokio::test]
+async fn versions_render_and_freeze() {
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let id = draft(&spec, "Rà soát dự toán").await;
+
+    let r = spec
+        .post(
+            &format!("/api/v1/documents/{id}/versions"),
+            json!({ "content": content("V/v rà soát dự toán năm 2027") }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["version"], 1);
+
+    // Bad drafts are refused whole: no signer, an excerpt over 500 characters, an unknown block.
+    let mut no_signer = content("V/v thiếu người ký");
+    no_signer.as_object_mut().unwrap().remove("signer");
+    let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": no_signer })).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "field_required"), "{}", r.body);
+    let r =
+        spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content(&"ạ".repeat(501)) })).await;
+    assert_eq!(r.error_code(), "field_too_long");
+    let mut odd = content("V/v khối lạ");
+    odd["body"] = json!([{ "video": "x.mp4" }]);
+    let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": odd })).await;
+    assert_eq!(r.error_code(), "invalid_body");
+    assert!(r.json()["error"]["message_vi"].as_str().unwrap().contains("Nội dung văn bản không hợp lệ"));
+    let versions = spec.get(&format!("/api/v1/documents/{id}/versions")).await.json();
+    assert_eq!(versions.as_array().unwrap().len(), 1, "the draft is unchanged");
+
+    // The PDF is the Decree 30 layout of the agency's document.
+    let pdf = spec.get(&format!("/api/v1/documents/{id}/versions/1/pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers.get(header::CONTENT_TYPE).unwrap(), "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
+
+    // A colleague comments; a clerk cannot draft; another agency sees nothing.
+    let leader = app.login("a.leader").await;
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/comments"), json!({ "version": 1, "body": "Ghi rõ thời hạn." }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let clerk = app.login("a.clerk").await;
+    let r = clerk.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content("V/v x") })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let outsider = app.login("b.specialist").await;
+    for path in [
+        format!("/api/v1/documents/{id}/versions"),
+        format!("/api/v1/documents/{id}/versions/1/pdf"),
+        format!("/api/v1/documents/{id}/comments"),
+    ] {
+        assert_eq!(outsider.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // Sent for review, the content is frozen.
+    assert!(
+        spec.post(&format!("/api/v1/documents/{id}/transitions"), json!({ "action": "submit_for_review" }))
+            .await
+            .status
+            .is_success()
+    );
+    let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content("V/v sửa muộn") })).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "illegal_transition");
+}
+
+#[tokio::test]
+async fn the_editor_saves_and_previews() {
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let id = draft(&spec, "Hướng dẫn quyết toán").await;
+    let leader_id = spec
+        .get("/api/v1/users")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "a.leader")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fields = |subject: &str| {
+        vec![
+            ("csrf", spec.csrf.clone()),
+            ("subject", subject.to_owned()),
+            ("unit_abbreviation", "VP".to_owned()),
+            ("body", "Đoạn **một**.\n\n- Ý thứ nhất;\n- Ý thứ hai.".to_owned()),
+            ("recipients", "Như trên;\nGiám đốc Sở;".to_owned()),
+            ("signer_user", leader_id.clone()),
+            ("authority", "direct".to_owned()),
+        ]
+    };
+    let pairs = fields("V/v hướng dẫn quyết toán năm 2026");
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = spec.form(&format!("/documents/{id}/preview"), &borrowed).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.starts_with("%PDF-"));
+    assert!(
+        spec.get(&format!("/api/v1/documents/{id}/versions")).await.json().as_array().unwrap().is_empty(),
+        "a preview saves nothing"
+    );
+    let r = spec.form(&format!("/documents/{id}/versions"), &borrowed).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = spec.get(&format!("/documents/{id}?done=version_saved")).await;
+    assert!(page.body.contains("Đã lưu phiên bản mới của dự thảo."));
+    assert!(page.body.contains("/versions/1/pdf") && page.body.contains("**một**"), "the editor shows the saved text");
+    let v = spec.get(&format!("/api/v1/documents/{id}/versions/1")).await.json();
+    assert_eq!(v["content"]["body"][1]["list"][0], "Ý thứ nhất;");
+    assert_eq!(v["content"]["signer"]["full_name"], "Nguyễn Văn a.leader");
+    // An empty subject re-renders the editor with the Vietnamese error.
+    let pairs = fields("");
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = spec.form(&format!("/documents/{id}/versions"), &borrowed).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("data-testid=\"notice\""));
+}
