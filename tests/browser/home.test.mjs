@@ -54,7 +54,7 @@ test('the agency directory filters as one types, with or without diacritics', as
   await page.close();
 });
 
-test('a specialist drafts, a leader approves, through the pages', async () => {
+test('a specialist drafts a công văn, a leader approves it, and the PDF is there', async () => {
   const page = await browser.newPage();
   await login(page, server.url, 'chuyenvien');
   await page.goto(new URL('/documents', server.url).href);
@@ -63,6 +63,22 @@ test('a specialist drafts, a leader approves, through the pages', async () => {
   await Promise.all([page.waitForURL(/\/documents\/[0-9a-f-]{36}$/), page.click('button:text("Tạo dự thảo")')]);
   const docUrl = page.url();
   assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Dự thảo');
+  // Write the content in the editor and save the first version.
+  await page.fill('[data-testid=editor] textarea[name=addressees]', 'Các sở, ban, ngành tỉnh');
+  await page.fill('[data-testid=editor] input[name=unit_abbreviation]', 'VP');
+  await page.fill('[data-testid=editor] textarea[name=body]',
+    'Thực hiện **Nghị định số 30/2020/NĐ-CP**, Ủy ban nhân dân tỉnh đề nghị:\n\n- Rà soát quy chế công tác văn thư;\n- Báo cáo trước ngày 20/12/2026.');
+  await page.fill('[data-testid=editor] textarea[name=recipients]', 'Như trên;\nLưu trữ lịch sử tỉnh;');
+  await Promise.all([page.waitForLoadState('load'), page.click('button:text("Lưu phiên bản")')]);
+  assert.match(await page.textContent('[data-testid=notice]'), /Đã lưu phiên bản mới/);
+  assert.equal(await page.locator('[data-testid=version-table] tbody tr').count(), 1);
+  // The version's PDF, as the preview frame loads it.
+  const pdfUrl = new URL(await page.getAttribute('[data-testid=version-table] a', 'href'), server.url).href;
+  const pdf = await page.request.get(pdfUrl);
+  assert.equal(pdf.status(), 200);
+  assert.equal(pdf.headers()['content-type'], 'application/pdf');
+  assert.equal((await pdf.body()).subarray(0, 5).toString(), '%PDF-');
+  await page.screenshot({ path: join(SHOTS, 'document-draft.png'), fullPage: true });
   await Promise.all([page.waitForLoadState('load'), page.click('button:text("Trình duyệt")')]);
   assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Đang xem xét');
   await page.context().clearCookies();
@@ -71,6 +87,8 @@ test('a specialist drafts, a leader approves, through the pages', async () => {
   await Promise.all([page.waitForLoadState('load'), page.click('button:text("Duyệt")')]);
   assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Đã duyệt');
   assert.match(await page.textContent('[data-testid=notice]'), /Đã cập nhật trạng thái văn bản/);
+  const approvedPdf = await page.request.get(pdfUrl);
+  assert.equal(approvedPdf.status(), 200, 'the leader sees the PDF too');
   await page.screenshot({ path: join(SHOTS, 'document-approved.png') });
   await page.close();
 });
