@@ -69,7 +69,9 @@ pub async fn user(store: &dyn Store, agency: AgencyId, username: &str, roles: &[
         username: Username::parse(username).unwrap(),
         full_name: FullName::parse(&format!("Nguyễn Văn {username}")).unwrap(),
         email: None,
-        position: Some(Position::parse(if roles.contains(&Role::Leader) { "Giám đốc" } else { "Chuyên viên" }).unwrap()),
+        position: Some(
+            Position::parse(if roles.contains(&Role::Leader) { "Giám đốc" } else { "Chuyên viên" }).unwrap(),
+        ),
         password_hash: test_hash(),
         roles: roles.iter().copied().collect::<BTreeSet<_>>(),
     };
