@@ -306,3 +306,30 @@ pub struct CommentRecord {
     pub body: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// One reviewer's step in a review round of a draft.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewStepRecord {
+    pub id: uuid::Uuid,
+    pub document_id: DocumentId,
+    pub round: i32,
+    pub position: i32,
+    pub reviewer: UserId,
+    pub reviewer_name: String,
+    pub mode: vanban_domain::ReviewMode,
+    pub state: vanban_domain::StepState,
+    /// The reviewer's initials (ký nháy) on the version they approved.
+    pub initialled: bool,
+    pub version: Option<i32>,
+    pub reason: Option<String>,
+    pub acted_at: Option<DateTime<Utc>>,
+}
+
+/// What a reviewer decides.
+#[derive(Debug, Clone)]
+pub enum ReviewDecision {
+    /// Approve, initialling the version (ký nháy) or not.
+    Approve { initials: bool },
+    /// Return the draft to the drafter, with the reason.
+    Return { reason: String },
+}

@@ -116,6 +116,29 @@ pub trait DocumentRepo: Send + Sync {
     ) -> Result<CommentRecord>;
     /// Every comment on the document, oldest first.
     async fn list_comments(&self, scope: &Scope, id: DocumentId) -> Result<Vec<CommentRecord>>;
+    /// Sends a draft (which has content) to the chosen reviewers of the agency, in sequence or
+    /// in parallel: a new review round, and the draft goes to review.
+    async fn submit_for_review(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        reviewers: Vec<UserId>,
+        mode: vanban_domain::ReviewMode,
+    ) -> Result<DocumentRecord>;
+    /// A reviewer acts on the current round, when it is their turn. Returning ends the round
+    /// and sends the draft back to the drafter with the reason.
+    async fn review(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        decision: ReviewDecision,
+    ) -> Result<ReviewStepRecord>;
+    /// Every review step of the document, round by round.
+    async fn review_steps(&self, scope: &Scope, id: DocumentId) -> Result<Vec<ReviewStepRecord>>;
+    /// The drafts in review waiting on `user` now.
+    async fn review_inbox(&self, scope: &Scope, user: UserId) -> Result<Vec<DocumentRecord>>;
 }
 
 /// Delegations of signing power inside an agency (KT., Q., TL., TUQ.), time-limited.

@@ -405,6 +405,55 @@ macro_rules! impl_sql_store {
                 .collect()
         }
 
+
+        async fn steps_where(tx: &mut Tx, id: DocumentId, latest_round_only: bool) -> Result<Vec<ReviewStepRecord>> {
+            let rows = sqlx::query(
+                "SELECT r.id, r.document_id, r.round, r.position, r.reviewer, r.mode, r.state, r.initialled, r.version, r.reason, r.acted_at, u.full_name \
+                 FROM review_steps r JOIN users u ON u.id = r.reviewer WHERE r.document_id = $1 ORDER BY r.round, r.position",
+            )
+            .bind(id.as_uuid())
+            .fetch_all(&mut **tx)
+            .await?;
+            let t = "review_steps";
+            let mut steps: Vec<ReviewStepRecord> = rows
+                .iter()
+                .map(|r| {
+                    Ok(ReviewStepRecord {
+                        id: r.try_get("id")?,
+                        document_id: DocumentId::from_uuid(r.try_get("document_id")?),
+                        round: r.try_get("round")?,
+                        position: r.try_get("position")?,
+                        reviewer: UserId::from_uuid(r.try_get("reviewer")?),
+                        reviewer_name: r.try_get("full_name")?,
+                        mode: vanban_domain::ReviewMode::from_snake(&r.try_get::<String, _>("mode")?)
+                            .ok_or_else(|| StoreError::corrupt(t, "mode"))?,
+                        state: vanban_domain::StepState::from_snake(&r.try_get::<String, _>("state")?)
+                            .ok_or_else(|| StoreError::corrupt(t, "state"))?,
+                        initialled: r.try_get("initialled")?,
+                        version: r.try_get("version")?,
+                        reason: r.try_get("reason")?,
+                        acted_at: r.try_get("acted_at")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            if latest_round_only {
+                let last = steps.iter().map(|s| s.round).max();
+                steps.retain(|s| Some(s.round) == last);
+            }
+            Ok(steps)
+        }
+
+        fn domain_steps(steps: &[ReviewStepRecord]) -> Vec<vanban_domain::ReviewStep> {
+            steps
+                .iter()
+                .map(|s| vanban_domain::ReviewStep {
+                    reviewer: s.reviewer,
+                    position: u32::try_from(s.position).unwrap_or(0),
+                    state: s.state,
+                })
+                .collect()
+        }
+
         impl $Store {
             async fn users_where(&self, agency_id: AgencyId, extra: &'static str, id: Option<UserId>) -> Result<Vec<UserRecord>> {
                 let mut tx = self.pool.begin().await?;
@@ -870,6 +919,13 @@ macro_rules! impl_sql_store {
                 }
                 let from = parse("documents", OutgoingState::from_str(&doc.state))?;
                 let to = from.apply(t.action)?;
+                // The leader approves only after every reviewer of the current round has.
+                if t.action == OutgoingAction::Approve {
+                    let steps = steps_where(&mut tx, id, true).await?;
+                    if !steps.is_empty() && vanban_domain::review::outcome(&domain_steps(&steps)) != vanban_domain::RoundOutcome::Approved {
+                        return Err(vanban_domain::DomainError::IllegalTransition { from: "review_open", action: "approve" }.into());
+                    }
+                }
                 let at = now();
                 sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
                     .bind(to.as_str())
@@ -988,6 +1044,161 @@ macro_rules! impl_sql_store {
                 let list = comments_where(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(list)
+            }
+
+            async fn submit_for_review(
+                &self,
+                actor: &Actor,
+                scope: &Scope,
+                id: DocumentId,
+                reviewers: Vec<UserId>,
+                mode: vanban_domain::ReviewMode,
+            ) -> Result<DocumentRecord> {
+                let drafter = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
+                vanban_domain::review::check_reviewers(drafter, &reviewers)?;
+                let mut tx = begin_write(&self.pool).await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let mut doc = document_from_row(&row)?;
+                let from = parse("documents", OutgoingState::from_str(&doc.state))?;
+                let to = from.apply(OutgoingAction::SubmitForReview)?;
+                let version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let version = version.ok_or(vanban_domain::DomainError::FieldRequired { field: "content" })?;
+                for r in &reviewers {
+                    let rec = self.login_record(&mut tx, *r).await?;
+                    if rec.agency_id != scope.agency_id() || !rec.active {
+                        return Err(StoreError::NotFound);
+                    }
+                }
+                let round: Option<i32> = sqlx::query_scalar("SELECT MAX(round) FROM review_steps WHERE document_id = $1")
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let round = round.unwrap_or(0) + 1;
+                for (position, r) in reviewers.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO review_steps (id, document_id, round, position, reviewer, mode, state, initialled, version) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(id.as_uuid())
+                    .bind(round)
+                    .bind(i32::try_from(position).unwrap_or(i32::MAX))
+                    .bind(r.as_uuid())
+                    .bind(mode.as_str())
+                    .bind(false)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let at = now();
+                sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                    .bind(to.as_str())
+                    .bind(at)
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "round": round, "mode": mode.as_str(), "reviewers": reviewers, "version": version });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.submit_for_review", "document", &id.to_string(), detail).await?;
+                tx.commit().await?;
+                doc.state = to.as_str().to_owned();
+                doc.updated_at = at;
+                Ok(doc)
+            }
+
+            async fn review(&self, actor: &Actor, scope: &Scope, id: DocumentId, decision: ReviewDecision) -> Result<ReviewStepRecord> {
+                let reviewer = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
+                let reason = match &decision {
+                    ReviewDecision::Return { reason } => Some(vanban_domain::clean_text("reason", reason, 500, true)?),
+                    ReviewDecision::Approve { .. } => None,
+                };
+                let mut tx = begin_write(&self.pool).await?;
+                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let state = parse("documents", OutgoingState::from_str(&state))?;
+                let steps = steps_where(&mut tx, id, true).await?;
+                let Some(first) = steps.first() else {
+                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
+                };
+                if state != OutgoingState::InReview {
+                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
+                }
+                let idx = vanban_domain::review::turn_of(first.mode, &domain_steps(&steps), reviewer)?;
+                let step = &steps[idx];
+                let at = now();
+                let (new_state, initialled, action) = match decision {
+                    ReviewDecision::Approve { initials } => (vanban_domain::StepState::Approved, initials, "document.review_approve"),
+                    ReviewDecision::Return { .. } => (vanban_domain::StepState::Returned, false, "document.review_return"),
+                };
+                sqlx::query("UPDATE review_steps SET state = $1, initialled = $2, reason = $3, acted_at = $4 WHERE id = $5")
+                    .bind(new_state.as_str())
+                    .bind(initialled)
+                    .bind(reason.as_deref())
+                    .bind(at)
+                    .bind(step.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if new_state == vanban_domain::StepState::Returned {
+                    sqlx::query("UPDATE review_steps SET state = 'cancelled' WHERE document_id = $1 AND round = $2 AND state = 'pending'")
+                        .bind(id.as_uuid())
+                        .bind(step.round)
+                        .execute(&mut *tx)
+                        .await?;
+                    let to = state.apply(OutgoingAction::ReturnToDrafter)?;
+                    sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                        .bind(to.as_str())
+                        .bind(at)
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let detail = serde_json::json!({ "round": step.round, "initialled": initialled, "reason": reason, "version": step.version });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), action, "document", &id.to_string(), detail).await?;
+                let rec = steps_where(&mut tx, id, true).await?.into_iter().find(|s| s.id == step.id).ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn review_steps(&self, scope: &Scope, id: DocumentId) -> Result<Vec<ReviewStepRecord>> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, id).await?;
+                let steps = steps_where(&mut tx, id, false).await?;
+                tx.commit().await?;
+                Ok(steps)
+            }
+
+            async fn review_inbox(&self, scope: &Scope, user: UserId) -> Result<Vec<DocumentRecord>> {
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {DOC_COLS} FROM documents WHERE agency_id = $1 AND state = 'in_review' AND id IN \
+                     (SELECT document_id FROM review_steps WHERE reviewer = $2 AND state = 'pending') ORDER BY updated_at"
+                )))
+                .bind(scope.agency_id().as_uuid())
+                .bind(user.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut out = Vec::new();
+                for r in &rows {
+                    let doc = document_from_row(r)?;
+                    let steps = steps_where(&mut tx, doc.id, true).await?;
+                    let Some(mode) = steps.first().map(|s| s.mode) else { continue };
+                    if vanban_domain::review::waiting_on(mode, &domain_steps(&steps)).contains(&user) {
+                        out.push(doc);
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {

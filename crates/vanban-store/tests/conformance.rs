@@ -27,7 +27,8 @@ use vanban_domain::{
 };
 use vanban_store::{
     Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, BlobStore, ChainReport, NewAgency, NewDelegation,
-    NewDraft, NewUnit, NewUser, PgStore, Scope, SessionRecord, SqliteStore, Store, StoreError, Transition, UserRecord,
+    NewDraft, NewUnit, NewUser, PgStore, ReviewDecision, Scope, SessionRecord, SqliteStore, Store, StoreError,
+    Transition, UserRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -159,6 +160,7 @@ conformance!(
     deactivation_ends_sessions_and_respects_reach,
     delegations_in_force,
     draft_versions_and_comments,
+    review_rounds_gate_approval,
     sessions,
     documents_are_scoped,
     document_lifecycle,
@@ -1223,6 +1225,90 @@ async fn draft_versions_and_comments(ctx: Ctx) {
     let events = all_events(s).await;
     assert_eq!(count_action(&events, "document.add_version"), 2);
     assert_eq!(count_action(&events, "document.comment"), 1);
+    assert!(chain(s).await.is_intact());
+}
+
+async fn review_rounds_gate_approval(ctx: Ctx) {
+    use vanban_domain::{ReviewMode, StepState};
+    let s = ctx.s();
+    let t = tree(s).await;
+    let (_, drafter) = user(s, t.dept.agency.id, "chuyenvien", &[Role::Specialist]).await;
+    let (_, head) = user(s, t.dept.agency.id, "truongphong", &[Role::UnitHead]).await;
+    let (_, deputy) = user(s, t.dept.agency.id, "phogiamdoc", &[Role::Leader]).await;
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let (outsider, _) = user(s, t.district.agency.id, "huyen.lanhdao", &[Role::Leader]).await;
+    let scope = Scope::of(&drafter);
+    let a = |c: &Caller| Actor::user(c, None);
+    let doc = s.create_draft(&a(&drafter), &scope, draft("Kế hoạch chuyển đổi số")).await.unwrap();
+    let reviewers = vec![head.user_id, deputy.user_id];
+
+    // Nothing to review without content; reviewers must be colleagues.
+    expect_domain(
+        s.submit_for_review(&a(&drafter), &scope, doc.id, reviewers.clone(), ReviewMode::Sequential).await,
+        "field_required",
+    );
+    s.add_version(&a(&drafter), &scope, doc.id, serde_json::json!({ "subject": "Kế hoạch", "body": ["x"] }), None)
+        .await
+        .unwrap();
+    expect_not_found(
+        s.submit_for_review(&a(&drafter), &scope, doc.id, vec![outsider.user.id], ReviewMode::Parallel).await,
+    );
+    expect_domain(
+        s.submit_for_review(&a(&drafter), &scope, doc.id, vec![drafter.user_id], ReviewMode::Parallel).await,
+        "invalid_value",
+    );
+    assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "draft", "nothing written");
+
+    // In sequence: the deputy waits for the unit head.
+    s.submit_for_review(&a(&drafter), &scope, doc.id, reviewers.clone(), ReviewMode::Sequential).await.unwrap();
+    assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "in_review");
+    assert_eq!(s.review_inbox(&scope, head.user_id).await.unwrap().len(), 1);
+    assert!(s.review_inbox(&scope, deputy.user_id).await.unwrap().is_empty());
+    expect_domain(
+        s.review(&a(&deputy), &scope, doc.id, ReviewDecision::Approve { initials: true }).await,
+        "illegal_transition",
+    );
+    // The leader cannot approve before the reviewers have.
+    expect_domain(s.transition(&a(&leader), &scope, doc.id, act(OutgoingAction::Approve)).await, "illegal_transition");
+    let step = s.review(&a(&head), &scope, doc.id, ReviewDecision::Approve { initials: true }).await.unwrap();
+    assert_eq!((step.state, step.initialled, step.version), (StepState::Approved, true, Some(1)));
+    // The deputy returns it, with the reason: the draft goes back; the round is over.
+    expect_domain(
+        s.review(&a(&deputy), &scope, doc.id, ReviewDecision::Return { reason: " ".into() }).await,
+        "field_required",
+    );
+    s.review(&a(&deputy), &scope, doc.id, ReviewDecision::Return { reason: "Bổ sung kinh phí".into() }).await.unwrap();
+    assert_eq!(s.get_document(&scope, doc.id).await.unwrap().state, "draft");
+
+    // A new round, in parallel: both at once; then the leader may approve.
+    s.add_version(&a(&drafter), &scope, doc.id, serde_json::json!({ "subject": "Kế hoạch", "body": ["y"] }), None)
+        .await
+        .unwrap();
+    s.submit_for_review(&a(&drafter), &scope, doc.id, reviewers.clone(), ReviewMode::Parallel).await.unwrap();
+    assert_eq!(s.review_inbox(&scope, deputy.user_id).await.unwrap().len(), 1);
+    s.review(&a(&deputy), &scope, doc.id, ReviewDecision::Approve { initials: false }).await.unwrap();
+    expect_domain(
+        s.review(&a(&deputy), &scope, doc.id, ReviewDecision::Approve { initials: false }).await,
+        "forbidden",
+    );
+    expect_domain(s.transition(&a(&leader), &scope, doc.id, act(OutgoingAction::Approve)).await, "illegal_transition");
+    s.review(&a(&head), &scope, doc.id, ReviewDecision::Approve { initials: true }).await.unwrap();
+    s.transition(&a(&leader), &scope, doc.id, act(OutgoingAction::Approve)).await.expect("approve after review");
+    let steps = s.review_steps(&scope, doc.id).await.unwrap();
+    assert_eq!(steps.iter().map(|x| x.round).collect::<Vec<_>>(), [1, 1, 2, 2]);
+    assert_eq!(steps[1].reason.as_deref(), Some("Bổ sung kinh phí"));
+    assert_eq!(steps[2].version, Some(2), "the second round reviewed the second version");
+    let other = Scope::of(&caller_in(t.district.agency.id, &[Role::Leader]));
+    expect_not_found(s.review_steps(&other, doc.id).await);
+    expect_not_found(
+        s.review(
+            &Actor::user(&caller_in(t.district.agency.id, &[]), None),
+            &other,
+            doc.id,
+            ReviewDecision::Approve { initials: true },
+        )
+        .await,
+    );
     assert!(chain(s).await.is_intact());
 }
 
