@@ -58,6 +58,9 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{id}/versions/{n}", get(get_version))
         .route("/documents/{id}/versions/{n}/pdf", get(version_pdf))
         .route("/documents/{id}/comments", get(list_comments).post(add_comment))
+        .route("/documents/{id}/submit", post(submit_document))
+        .route("/documents/{id}/reviews", get(list_reviews).post(review_document))
+        .route("/reviews", get(review_inbox))
         .route("/delegations", get(list_delegations).post(create_delegation))
         .route("/delegations/{id}/revoke", post(revoke_delegation))
         .route("/audit", get(list_audit))
@@ -691,4 +694,96 @@ async fn add_comment(
     s.caller.require(Permission::ViewDocuments)?;
     let c = state.store.add_comment(&s.actor(), &s.scope(), parse_id(&id)?, body.version, &body.body).await?;
     Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Input of sending a draft to review, shared by the API and the page.
+#[derive(Deserialize)]
+pub struct SubmitBody {
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// Sends a draft to its reviewers (or, with none, straight to the leader).
+pub async fn submit_as(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    body: &SubmitBody,
+) -> Result<vanban_store::DocumentRecord, AppError> {
+    s.caller.require(Permission::CreateDraft)?;
+    if body.reviewers.is_empty() {
+        let t = Transition { action: OutgoingAction::SubmitForReview, reason: None };
+        return Ok(state.store.transition(&s.actor(), &s.scope(), id, t).await?);
+    }
+    let reviewers = body.reviewers.iter().map(|r| parse_id(r)).collect::<Result<Vec<UserId>, _>>()?;
+    let mode = vanban_domain::ReviewMode::from_snake(body.mode.as_deref().unwrap_or("sequential"))
+        .ok_or(vanban_domain::DomainError::InvalidValue { field: "mode", reason: "sequential or parallel" })?;
+    Ok(state.store.submit_for_review(&s.actor(), &s.scope(), id, reviewers, mode).await?)
+}
+
+async fn submit_document(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SubmitBody>,
+) -> ApiResult<Json<vanban_store::DocumentRecord>> {
+    Ok(Json(submit_as(&state, &s, parse_id(&id)?, &body).await?))
+}
+
+async fn list_reviews(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<vanban_store::ReviewStepRecord>>> {
+    s.caller.require(Permission::ViewDocuments)?;
+    Ok(Json(state.store.review_steps(&s.scope(), parse_id(&id)?).await?))
+}
+
+/// A reviewer's decision, shared by the API and the page.
+#[derive(Deserialize)]
+pub struct ReviewBody {
+    /// "approve" or "return".
+    pub decision: String,
+    #[serde(default)]
+    pub initials: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A named reviewer acts when it is their turn (being named is what entitles them).
+pub async fn review_as(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    body: &ReviewBody,
+) -> Result<vanban_store::ReviewStepRecord, AppError> {
+    let decision = match body.decision.as_str() {
+        "approve" => vanban_store::ReviewDecision::Approve { initials: body.initials },
+        "return" => vanban_store::ReviewDecision::Return { reason: body.reason.clone().unwrap_or_default() },
+        _ => {
+            return Err(
+                vanban_domain::DomainError::InvalidValue { field: "decision", reason: "approve or return" }.into()
+            );
+        }
+    };
+    Ok(state.store.review(&s.actor(), &s.scope(), id, decision).await?)
+}
+
+async fn review_document(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReviewBody>,
+) -> ApiResult<Json<vanban_store::ReviewStepRecord>> {
+    Ok(Json(review_as(&state, &s, parse_id(&id)?, &body).await?))
+}
+
+async fn review_inbox(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+) -> ApiResult<Json<Vec<vanban_store::DocumentRecord>>> {
+    s.caller.require(Permission::ViewDocuments)?;
+    Ok(Json(state.store.review_inbox(&s.scope(), s.caller.user_id).await?))
 }

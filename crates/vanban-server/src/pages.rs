@@ -36,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{id}/preview", post(document_preview))
         .route("/documents/{id}/versions/{n}/pdf", get(document_version_pdf))
         .route("/documents/{id}/comments", post(document_comment))
+        .route("/documents/{id}/submit", post(document_submit))
+        .route("/documents/{id}/review", post(document_review))
+        .route("/reviews", get(reviews))
         .route("/delegations", get(delegations).post(delegations_create))
         .route("/delegations/{id}/revoke", post(delegations_revoke))
         .route("/audit", get(audit))
@@ -125,6 +128,8 @@ impl Notice {
             "delegation_created" => "Đã giao quyền ký.",
             "version_saved" => "Đã lưu phiên bản mới của dự thảo.",
             "comment_added" => "Đã gửi ý kiến.",
+            "submitted" => "Đã trình dự thảo.",
+            "review_recorded" => "Đã ghi nhận ý kiến thẩm định.",
             "delegation_revoked" => "Đã thu hồi quyền ký đã giao.",
             _ => return None,
         };
@@ -718,6 +723,21 @@ struct DocumentPage {
     /// (user id, "Name — Position", chosen before) of the agency's leaders, for the signer.
     signers: Vec<(String, String, bool)>,
     authorities: Vec<(&'static str, String)>,
+    can_submit: bool,
+    /// (user id, "Name — Position") of colleagues who review drafts.
+    reviewer_choices: Vec<(String, String)>,
+    steps: Vec<StepRow>,
+    my_turn: bool,
+}
+
+struct StepRow {
+    round: i32,
+    reviewer: String,
+    mode: &'static str,
+    state: &'static str,
+    initialled: bool,
+    reason: String,
+    at: String,
 }
 
 struct VersionRow {
@@ -762,8 +782,10 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
     let id = api::parse_id(id)?;
     let d = state.store.get_document(&s.scope(), id).await?;
     let current = OutgoingState::from_str(&d.state).ok();
+    let can_submit = s.caller.has(Permission::CreateDraft) && current == Some(OutgoingState::Draft);
     let actions = api::DIRECT_ACTIONS
         .iter()
+        .filter(|a| **a != OutgoingAction::SubmitForReview)
         .filter(|a| s.caller.has(a.required_permission()) && current.is_some_and(|c| c.apply(**a).is_ok()))
         .map(|a| (a.as_str(), action_label(*a), *a == OutgoingAction::ReturnToDrafter))
         .collect();
@@ -817,6 +839,47 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
             body: c.body,
         })
         .collect();
+    let all_steps = state.store.review_steps(&s.scope(), id).await?;
+    let my_turn = current == Some(OutgoingState::InReview)
+        && state.store.review_inbox(&s.scope(), s.caller.user_id).await?.iter().any(|x| x.id == id);
+    let steps = all_steps
+        .into_iter()
+        .map(|st| StepRow {
+            round: st.round,
+            reviewer: st.reviewer_name,
+            mode: if st.mode == vanban_domain::ReviewMode::Sequential { "Lần lượt" } else { "Đồng thời" },
+            state: match st.state {
+                vanban_domain::StepState::Pending => "Chờ ý kiến",
+                vanban_domain::StepState::Approved => "Đồng ý",
+                vanban_domain::StepState::Returned => "Trả lại",
+                vanban_domain::StepState::Cancelled => "Không cần nữa",
+            },
+            initialled: st.initialled,
+            reason: st.reason.unwrap_or_default(),
+            at: st.acted_at.map(format_vn_time).unwrap_or_default(),
+        })
+        .collect();
+    let reviewer_choices = if can_submit {
+        let mut people: Vec<_> = state
+            .store
+            .list_users(&s.scope())
+            .await?
+            .into_iter()
+            .filter(|u| u.user.active && u.user.id != s.caller.user_id)
+            .filter(|u| u.roles.iter().any(|r| vanban_domain::role_allows(*r, Permission::ReviewDraft)))
+            .collect();
+        // Unit heads before leaders: the usual order of a sequential review.
+        people.sort_by_key(|u| (u.roles.contains(&Role::Leader), u.user.full_name.as_str().to_owned()));
+        people
+            .into_iter()
+            .map(|u| {
+                let pos = u.user.position.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+                (u.user.id.to_string(), format!("{} — {pos}", u.user.full_name))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let versions = versions
         .into_iter()
         .map(|v| VersionRow {
@@ -845,6 +908,10 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
         editor,
         signers,
         authorities,
+        can_submit,
+        reviewer_choices,
+        steps,
+        my_turn,
     };
     render(StatusCode::OK, &page)
 }
@@ -1143,4 +1210,67 @@ async fn document_comment(
         Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "comment_added")),
         Err(e) => rerender(e.into(), |n| document_page(&state, &s, &id, n)).await,
     }
+}
+
+async fn document_submit(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let body = api::SubmitBody { reviewers: form.all("reviewers"), mode: form.opt("mode") };
+    match api::submit_as(&state, &s, api::parse_id(&id)?, &body).await {
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "submitted")),
+        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
+    }
+}
+
+async fn document_review(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let body = api::ReviewBody {
+        decision: form.get("decision").to_owned(),
+        initials: form.get("initials") == "on",
+        reason: form.opt("reason"),
+    };
+    match api::review_as(&state, &s, api::parse_id(&id)?, &body).await {
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "review_recorded")),
+        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reviews.html")]
+struct ReviewsPage {
+    nav: Nav,
+    notice: Option<Notice>,
+    docs: Vec<DocRow>,
+}
+
+async fn reviews(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let docs = state
+        .store
+        .review_inbox(&s.scope(), s.caller.user_id)
+        .await?
+        .iter()
+        .map(|d| {
+            let p = priority_of(d);
+            DocRow {
+                id: d.id.to_string(),
+                doc_type: d.doc_type.name_vi(),
+                subject: d.subject.clone(),
+                priority: p.label_vi(),
+                urgent: p.is_urgent(),
+                state: state_label(&d.state),
+                updated: format_vn_time(d.updated_at),
+            }
+        })
+        .collect();
+    render(StatusCode::OK, &ReviewsPage { nav: Nav::of(&s), notice: None, docs })
 }

@@ -137,3 +137,102 @@ async fn the_editor_saves_and_previews() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("data-testid=\"notice\""));
 }
+
+#[tokio::test]
+async fn reviewers_in_sequence_gate_the_approval() {
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let head = app.login("a.unithead").await;
+    let leader = app.login("a.leader").await;
+    let users = spec.get("/api/v1/users").await.json();
+    let id_of = |name: &str| {
+        users.as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let id = draft(&spec, "Kế hoạch kiểm tra").await;
+    assert_eq!(
+        spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content("V/v kiểm tra") }))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let r = spec
+        .post(
+            &format!("/api/v1/documents/{id}/submit"),
+            json!({ "reviewers": [id_of("a.unithead"), id_of("a.leader")], "mode": "sequential" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["state"], "in_review");
+    // The leader waits for the unit head, and cannot approve before the round is done.
+    assert!(leader.get("/api/v1/reviews").await.json().as_array().unwrap().is_empty());
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/reviews"), json!({ "decision": "approve", "initials": true }))
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "illegal_transition"), "{}", r.body);
+    let r = leader.post(&format!("/api/v1/documents/{id}/transitions"), json!({ "action": "approve" })).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Someone not named cannot review.
+    let clerk = app.login("a.clerk").await;
+    assert_eq!(
+        clerk.post(&format!("/api/v1/documents/{id}/reviews"), json!({ "decision": "approve" })).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // The unit head initials it (through the page), then the leader reviews and approves.
+    assert_eq!(head.get("/api/v1/reviews").await.json().as_array().unwrap().len(), 1);
+    let inbox = head.get("/reviews").await;
+    assert!(inbox.body.contains("V/v kiểm tra"), "{}", inbox.body);
+    let r = head
+        .form(&format!("/documents/{id}/review"), &[("csrf", &head.csrf), ("decision", "approve"), ("initials", "on")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/reviews"), json!({ "decision": "approve", "initials": true }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = leader.post(&format!("/api/v1/documents/{id}/transitions"), json!({ "action": "approve" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let steps = spec.get(&format!("/api/v1/documents/{id}/reviews")).await.json();
+    assert_eq!(steps.as_array().unwrap().iter().filter(|s| s["initialled"] == true).count(), 2);
+    let page = spec.get(&format!("/documents/{id}")).await;
+    assert!(page.body.contains("Đã duyệt") && page.body.contains("Lần lượt"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_returned_draft_carries_the_reason() {
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let head = app.login("a.unithead").await;
+    let head_id = spec
+        .get("/api/v1/users")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "a.unithead")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = draft(&spec, "Báo cáo quý").await;
+    spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content("V/v báo cáo quý IV") })).await;
+    let r = spec
+        .form(
+            &format!("/documents/{id}/submit"),
+            &[("csrf", &spec.csrf), ("reviewers", &head_id), ("mode", "parallel")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = head.post(&format!("/api/v1/documents/{id}/reviews"), json!({ "decision": "return" })).await;
+    assert_eq!(r.error_code(), "field_required", "a return needs its reason");
+    let r = head
+        .post(
+            &format!("/api/v1/documents/{id}/reviews"),
+            json!({ "decision": "return", "reason": "Số liệu quý IV chưa khớp" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(spec.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "draft");
+    let page = spec.get(&format!("/documents/{id}")).await;
+    assert!(page.body.contains("Số liệu quý IV chưa khớp") && page.body.contains("Trả lại"));
+}
