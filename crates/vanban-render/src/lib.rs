@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod fields;
+pub mod office;
 mod spec;
 mod world;
 
@@ -41,6 +42,18 @@ pub enum RenderError {
     /// The PDF export failed.
     #[error("PDF export failed: {0}")]
     Export(String),
+    /// An uploaded file is not a DOCX or ODT document.
+    #[error("not an office document: {0}")]
+    NotOffice(String),
+    /// An uploaded document is protected by a password.
+    #[error("the document is protected by a password")]
+    Encrypted,
+    /// LibreOffice could not convert the document.
+    #[error("conversion failed: {0}")]
+    Conversion(String),
+    /// LibreOffice is not installed.
+    #[error("LibreOffice is not available: {0}")]
+    ConverterMissing(String),
 }
 
 impl RenderError {
@@ -52,6 +65,10 @@ impl RenderError {
             RenderError::FontMissing(_) => "font_missing",
             RenderError::Layout(_) => "layout_error",
             RenderError::Export(_) => "export_error",
+            RenderError::NotOffice(_) => "not_an_office_document",
+            RenderError::Encrypted => "document_encrypted",
+            RenderError::Conversion(_) => "conversion_failed",
+            RenderError::ConverterMissing(_) => "converter_missing",
         }
     }
 }
