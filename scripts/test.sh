@@ -14,7 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 if [ "${VANBAN_SKIP_INSTALL:-}" != 1 ]; then
   step "installing system packages"
   need=()
-  for pkg in postgresql chromium fonts-liberation2 poppler-utils qpdf nodejs npm; do
+  for pkg in postgresql chromium fonts-liberation2 poppler-utils qpdf libreoffice-writer-nogui nodejs npm; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   # The machine image ships node and npm outside Debian's packages; don't replace them.

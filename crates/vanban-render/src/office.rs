@@ -59,7 +59,11 @@ pub fn sniff(bytes: &[u8]) -> Result<OfficeKind, RenderError> {
     if bytes.starts_with(&OLE) {
         // Office stores password-protected DOCX as an OLE container with an EncryptedPackage.
         let encrypted = bytes.windows(32).any(|w| w == "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0".as_bytes());
-        return Err(if encrypted { RenderError::Encrypted } else { RenderError::NotOffice("an old binary Word file (.doc)".into()) });
+        return Err(if encrypted {
+            RenderError::Encrypted
+        } else {
+            RenderError::NotOffice("an old binary Word file (.doc)".into())
+        });
     }
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| RenderError::NotOffice(format!("not a DOCX or ODT file ({e})")))?;
@@ -115,9 +119,8 @@ pub fn convert(bytes: &[u8], timeout: Duration) -> Result<Converted, RenderError
         }
     }
     let output = work.path().join("draft.pdf");
-    let pdf = std::fs::read(&output).map_err(|_| {
-        RenderError::Conversion("LibreOffice could not read the file (damaged or protected?)".into())
-    })?;
+    let pdf = std::fs::read(&output)
+        .map_err(|_| RenderError::Conversion("LibreOffice could not read the file (damaged or protected?)".into()))?;
     let (pages, issues) = check_layout(&pdf)?;
     Ok(Converted { kind, pdf, pages, issues })
 }
@@ -143,7 +146,10 @@ pub fn check_layout(pdf: &[u8]) -> Result<(usize, Vec<LayoutIssue>), RenderError
     });
     let off = off_size.count();
     if off > 0 {
-        issues.push(LayoutIssue { code: "page_not_a4", message_vi: format!("{off} trang không phải khổ A4 (210 × 297 mm).") });
+        issues.push(LayoutIssue {
+            code: "page_not_a4",
+            message_vi: format!("{off} trang không phải khổ A4 (210 × 297 mm)."),
+        });
     }
     let mut fonts: Vec<String> = doc
         .objects
@@ -156,7 +162,8 @@ pub fn check_layout(pdf: &[u8]) -> Result<(usize, Vec<LayoutIssue>), RenderError
     fonts.sort();
     fonts.dedup();
     let serif = |f: &str| f.contains("TimesNewRoman") || f.contains("Times-") || f.contains("LiberationSerif");
-    let others: Vec<&String> = fonts.iter().filter(|f| !serif(f) && !f.contains("Symbol") && !f.contains("OpenSymbol")).collect();
+    let others: Vec<&String> =
+        fonts.iter().filter(|f| !serif(f) && !f.contains("Symbol") && !f.contains("OpenSymbol")).collect();
     if !others.is_empty() {
         let list = others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
         issues.push(LayoutIssue {

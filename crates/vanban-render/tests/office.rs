@@ -16,7 +16,10 @@ fn fixture(name: &str) -> Vec<u8> {
 fn have_libreoffice() -> bool {
     let ok = office::converter_available();
     if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "LibreOffice is not installed; CI must install libreoffice-writer-nogui");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "LibreOffice is not installed; CI must install libreoffice-writer-nogui"
+        );
         eprintln!("skipped: LibreOffice (soffice) is not installed");
     }
     ok

@@ -61,6 +61,8 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{id}/submit", post(submit_document))
         .route("/documents/{id}/reviews", get(list_reviews).post(review_document))
         .route("/reviews", get(review_inbox))
+        .route("/documents/{id}/files", get(list_files))
+        .route("/documents/{id}/files/{file}", get(get_file))
         .route("/delegations", get(list_delegations).post(create_delegation))
         .route("/delegations/{id}/revoke", post(revoke_delegation))
         .route("/audit", get(list_audit))
@@ -786,4 +788,34 @@ async fn review_inbox(
 ) -> ApiResult<Json<Vec<vanban_store::DocumentRecord>>> {
     s.caller.require(Permission::ViewDocuments)?;
     Ok(Json(state.store.review_inbox(&s.scope(), s.caller.user_id).await?))
+}
+
+/// Uploads a DOCX or ODT draft (multipart field `file`); answers the original and its PDF.
+pub async fn upload_document(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    multipart: axum::extract::Multipart,
+) -> ApiResult<(StatusCode, Json<Vec<vanban_store::FileRecord>>)> {
+    let (_, name, bytes) = crate::drafting::read_upload(multipart).await?;
+    let files = crate::drafting::upload(&state, &s, parse_id(&id)?, name, bytes).await?;
+    Ok((StatusCode::CREATED, Json(files)))
+}
+
+async fn list_files(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<vanban_store::FileRecord>>> {
+    s.caller.require(Permission::ViewDocuments)?;
+    Ok(Json(state.store.list_files(&s.scope(), parse_id(&id)?).await?))
+}
+
+async fn get_file(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path((id, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (f, bytes) = crate::drafting::file(&state, &s, parse_id(&id)?, parse_id(&file)?).await?;
+    Ok(crate::drafting::file_response(&f, bytes))
 }

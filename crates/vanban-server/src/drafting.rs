@@ -181,6 +181,113 @@ pub fn text_from_body(body: &[Value]) -> String {
         .join("\n\n")
 }
 
+/// An uploaded DOCX/ODT: converted by LibreOffice (off the async threads), checked, and kept
+/// with its PDF rendition in the blob store. Nothing is recorded when anything fails.
+pub async fn upload(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    file_name: String,
+    bytes: bytes::Bytes,
+) -> Result<Vec<vanban_store::FileRecord>, AppError> {
+    s.caller.require(Permission::CreateDraft)?;
+    state.store.get_document(&s.scope(), id).await?;
+    let input = bytes.clone();
+    let converted = tokio::task::spawn_blocking(move || {
+        vanban_render::office::convert(&input, std::time::Duration::from_secs(120))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    let original = state.blobs.put(bytes).await?;
+    let pdf = state.blobs.put(bytes::Bytes::from(converted.pdf)).await?;
+    let stem = file_name.rsplit_once('.').map(|(s, _)| s.to_owned()).unwrap_or_else(|| file_name.clone());
+    let checks = serde_json::json!({ "pages": converted.pages, "issues": converted.issues });
+    let files = vec![
+        vanban_store::NewFile {
+            kind: "original",
+            file_name: file_name.clone(),
+            media_type: converted.kind.media_type().to_owned(),
+            sha256: original.sha256,
+            size: i64::try_from(original.size).unwrap_or(i64::MAX),
+            checks: None,
+        },
+        vanban_store::NewFile {
+            kind: "rendition",
+            file_name: format!("{stem}.pdf"),
+            media_type: "application/pdf".to_owned(),
+            sha256: pdf.sha256,
+            size: i64::try_from(pdf.size).unwrap_or(i64::MAX),
+            checks: Some(checks),
+        },
+    ];
+    Ok(state.store.add_files(&s.actor(), &s.scope(), id, files).await?)
+}
+
+/// A file of a document in the caller's agency, with its bytes (verified against the address).
+pub async fn file(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    file_id: uuid::Uuid,
+) -> Result<(vanban_store::FileRecord, bytes::Bytes), AppError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let f = state
+        .store
+        .list_files(&s.scope(), id)
+        .await?
+        .into_iter()
+        .find(|f| f.id == file_id)
+        .ok_or(AppError::Store(vanban_store::StoreError::NotFound))?;
+    let bytes = state.blobs.get(&f.sha256).await?;
+    Ok((f, bytes))
+}
+
+/// A file answer with its type and name.
+pub fn file_response(f: &vanban_store::FileRecord, bytes: bytes::Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let disposition = if f.media_type == "application/pdf" { "inline" } else { "attachment" };
+    let ascii: String =
+        f.file_name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, f.media_type.clone()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"{ascii}\"")),
+            (axum::http::header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Reads the one file of a multipart upload (and, for forms, the CSRF field).
+pub async fn read_upload(
+    mut multipart: axum::extract::Multipart,
+) -> Result<(Option<String>, String, bytes::Bytes), AppError> {
+    let mut csrf = None;
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.map_err(multipart_error)?),
+            Some("file") => {
+                let name = vanban_domain::nfc(field.file_name().unwrap_or("du-thao.docx"));
+                let data = field.bytes().await.map_err(multipart_error)?;
+                file = Some((name, data));
+            }
+            _ => {}
+        }
+    }
+    let (name, data) = file.ok_or(vanban_domain::DomainError::FieldRequired { field: "file" })?;
+    Ok((csrf, name, data))
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge
+    } else {
+        AppError::BadRequest(e.body_text())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,9 +78,11 @@ impl AppError {
             },
             AppError::Render(e) => match e {
                 vanban_render::RenderError::Domain(DomainError::Forbidden(_)) => StatusCode::FORBIDDEN,
-                vanban_render::RenderError::Domain(_) | vanban_render::RenderError::Body(_) => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
+                vanban_render::RenderError::Domain(_)
+                | vanban_render::RenderError::Body(_)
+                | vanban_render::RenderError::NotOffice(_)
+                | vanban_render::RenderError::Encrypted
+                | vanban_render::RenderError::Conversion(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,6 +117,18 @@ impl AppError {
             AppError::Render(vanban_render::RenderError::Body(b)) => format!("Nội dung văn bản không hợp lệ: {b}"),
             AppError::Render(vanban_render::RenderError::FontMissing(_)) => {
                 "Máy chủ chưa cài phông chữ Times New Roman hoặc Liberation Serif.".into()
+            }
+            AppError::Render(vanban_render::RenderError::NotOffice(_)) => {
+                "Tệp tải lên không phải văn bản Word (DOCX) hoặc LibreOffice (ODT).".into()
+            }
+            AppError::Render(vanban_render::RenderError::Encrypted) => {
+                "Tệp được bảo vệ bằng mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.".into()
+            }
+            AppError::Render(vanban_render::RenderError::Conversion(_)) => {
+                "Không chuyển được tệp sang PDF: tệp có thể bị hỏng.".into()
+            }
+            AppError::Render(vanban_render::RenderError::ConverterMissing(_)) => {
+                "Máy chủ chưa cài LibreOffice để chuyển đổi tệp.".into()
             }
             AppError::Render(_) => "Không dựng được bản PDF của văn bản.".into(),
             AppError::Store(StoreError::UnsupportedUrl(_)) => "Địa chỉ cơ sở dữ liệu không được hỗ trợ.".into(),

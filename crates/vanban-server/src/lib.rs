@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub session_ttl: chrono::Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest uploaded file (drafts in DOCX/ODT), in bytes.
+    pub max_upload_bytes: usize,
     /// Failed logins in a row that lock an account.
     pub login_lock_after: i32,
     pub login_lock_for: chrono::Duration,
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             session_ttl: chrono::Duration::hours(10),
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 25 * 1024 * 1024,
             login_lock_after: 5,
             login_lock_for: chrono::Duration::minutes(15),
             login_failure_delay: Duration::from_millis(300),
@@ -82,6 +85,13 @@ impl AppState {
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    let upload_limit = state.config.max_upload_bytes;
+    // Uploads get their own, larger limit; everything else the small one.
+    let uploads = Router::new()
+        .route("/documents/{id}/upload", axum::routing::post(pages::document_upload))
+        .route("/api/v1/documents/{id}/upload", axum::routing::post(api::upload_document))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(RequestBodyLimitLayer::new(upload_limit));
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
@@ -92,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .merge(uploads)
         .layer(middleware::from_fn(uniform_errors))
         .layer(middleware::from_fn(telemetry::track))
         .layer(TraceLayer::new_for_http())

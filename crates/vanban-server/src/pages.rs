@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{id}/submit", post(document_submit))
         .route("/documents/{id}/review", post(document_review))
         .route("/reviews", get(reviews))
+        .route("/documents/{id}/files/{file}", get(document_file))
         .route("/delegations", get(delegations).post(delegations_create))
         .route("/delegations/{id}/revoke", post(delegations_revoke))
         .route("/audit", get(audit))
@@ -129,6 +130,7 @@ impl Notice {
             "version_saved" => "Đã lưu phiên bản mới của dự thảo.",
             "comment_added" => "Đã gửi ý kiến.",
             "submitted" => "Đã trình dự thảo.",
+            "uploaded" => "Đã tải lên và chuyển đổi dự thảo sang PDF.",
             "review_recorded" => "Đã ghi nhận ý kiến thẩm định.",
             "delegation_revoked" => "Đã thu hồi quyền ký đã giao.",
             _ => return None,
@@ -728,6 +730,15 @@ struct DocumentPage {
     reviewer_choices: Vec<(String, String)>,
     steps: Vec<StepRow>,
     my_turn: bool,
+    files: Vec<FileRow>,
+}
+
+struct FileRow {
+    id: String,
+    kind: &'static str,
+    name: String,
+    size_kb: i64,
+    issues: Vec<String>,
 }
 
 struct StepRow {
@@ -859,6 +870,31 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
             at: st.acted_at.map(format_vn_time).unwrap_or_default(),
         })
         .collect();
+    let files = state
+        .store
+        .list_files(&s.scope(), id)
+        .await?
+        .into_iter()
+        .map(|f| FileRow {
+            id: f.id.to_string(),
+            kind: match f.kind.as_str() {
+                "original" => "Bản gốc",
+                "rendition" => "Bản PDF",
+                _ => "Tệp đính kèm",
+            },
+            issues: f
+                .checks
+                .as_ref()
+                .and_then(|c| c.get("issues"))
+                .and_then(|i| i.as_array())
+                .map(|a| {
+                    a.iter().filter_map(|i| i.get("message_vi").and_then(|m| m.as_str()).map(str::to_owned)).collect()
+                })
+                .unwrap_or_default(),
+            name: f.file_name,
+            size_kb: (f.size + 1023) / 1024,
+        })
+        .collect();
     let reviewer_choices = if can_submit {
         let mut people: Vec<_> = state
             .store
@@ -912,6 +948,7 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
         reviewer_choices,
         steps,
         my_turn,
+        files,
     };
     render(StatusCode::OK, &page)
 }
@@ -1273,4 +1310,32 @@ async fn reviews(State(state): State<AppState>, PageSession(s): PageSession) -> 
         })
         .collect();
     render(StatusCode::OK, &ReviewsPage { nav: Nav::of(&s), notice: None, docs })
+}
+
+/// The upload form: a DOCX or ODT drafted in Word or LibreOffice.
+pub async fn document_upload(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    multipart: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let result = async {
+        let (csrf, name, bytes) = crate::drafting::read_upload(multipart).await?;
+        s.check_csrf(csrf.as_deref().unwrap_or(""))?;
+        crate::drafting::upload(&state, &s, api::parse_id(&id)?, name, bytes).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "uploaded")),
+        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
+    }
+}
+
+async fn document_file(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (f, bytes) = crate::drafting::file(&state, &s, api::parse_id(&id)?, api::parse_id(&file)?).await?;
+    Ok(crate::drafting::file_response(&f, bytes))
 }

@@ -333,3 +333,30 @@ pub enum ReviewDecision {
     /// Return the draft to the drafter, with the reason.
     Return { reason: String },
 }
+
+/// A file of a document, its bytes in the blob store.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRecord {
+    pub id: uuid::Uuid,
+    pub document_id: DocumentId,
+    /// "original" (an uploaded DOCX/ODT), "rendition" (its PDF) or "attachment".
+    pub kind: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub size: i64,
+    pub checks: Option<serde_json::Value>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Input of [`crate::DocumentRepo::add_files`].
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub kind: &'static str,
+    pub file_name: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub size: i64,
+    pub checks: Option<serde_json::Value>,
+}

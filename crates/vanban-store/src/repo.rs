@@ -137,6 +137,15 @@ pub trait DocumentRepo: Send + Sync {
     ) -> Result<ReviewStepRecord>;
     /// Every review step of the document, round by round.
     async fn review_steps(&self, scope: &Scope, id: DocumentId) -> Result<Vec<ReviewStepRecord>>;
+    /// Records files whose bytes are already in the blob store (while the document is a draft).
+    async fn add_files(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        files: Vec<NewFile>,
+    ) -> Result<Vec<FileRecord>>;
+    async fn list_files(&self, scope: &Scope, id: DocumentId) -> Result<Vec<FileRecord>>;
     /// The drafts in review waiting on `user` now.
     async fn review_inbox(&self, scope: &Scope, user: UserId) -> Result<Vec<DocumentRecord>>;
 }

@@ -454,6 +454,34 @@ macro_rules! impl_sql_store {
                 .collect()
         }
 
+
+        async fn files_where(tx: &mut Tx, id: DocumentId) -> Result<Vec<FileRecord>> {
+            let rows = sqlx::query(
+                "SELECT id, document_id, kind, file_name, media_type, sha256, size, checks, created_by, created_at \
+                 FROM document_files WHERE document_id = $1 ORDER BY created_at, id",
+            )
+            .bind(id.as_uuid())
+            .fetch_all(&mut **tx)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let checks: Option<String> = r.try_get("checks")?;
+                    Ok(FileRecord {
+                        id: r.try_get("id")?,
+                        document_id: DocumentId::from_uuid(r.try_get("document_id")?),
+                        kind: r.try_get("kind")?,
+                        file_name: r.try_get("file_name")?,
+                        media_type: r.try_get("media_type")?,
+                        sha256: r.try_get("sha256")?,
+                        size: r.try_get("size")?,
+                        checks: checks.map(|c| parse("document_files", serde_json::from_str(&c))).transpose()?,
+                        created_by: UserId::from_uuid(r.try_get("created_by")?),
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        }
+
         impl $Store {
             async fn users_where(&self, agency_id: AgencyId, extra: &'static str, id: Option<UserId>) -> Result<Vec<UserRecord>> {
                 let mut tx = self.pool.begin().await?;
@@ -1199,6 +1227,54 @@ macro_rules! impl_sql_store {
                 }
                 tx.commit().await?;
                 Ok(out)
+            }
+
+            async fn add_files(&self, actor: &Actor, scope: &Scope, id: DocumentId, files: Vec<NewFile>) -> Result<Vec<FileRecord>> {
+                let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
+                let mut tx = begin_write(&self.pool).await?;
+                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let state = parse("documents", OutgoingState::from_str(&state))?;
+                if state != OutgoingState::Draft {
+                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "edit" }.into());
+                }
+                let at = now();
+                for f in &files {
+                    let name = vanban_domain::clean_text("file_name", &f.file_name, 255, true)?;
+                    sqlx::query(
+                        "INSERT INTO document_files (id, document_id, kind, file_name, media_type, sha256, size, checks, created_by, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(id.as_uuid())
+                    .bind(f.kind)
+                    .bind(&name)
+                    .bind(&f.media_type)
+                    .bind(&f.sha256)
+                    .bind(f.size)
+                    .bind(f.checks.as_ref().map(|c| c.to_string()))
+                    .bind(author.as_uuid())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let detail = serde_json::json!({ "files": files.iter().map(|f| serde_json::json!({ "kind": f.kind, "name": f.file_name, "sha256": f.sha256 })).collect::<Vec<_>>() });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_files", "document", &id.to_string(), detail).await?;
+                let all = files_where(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(all.into_iter().rev().take(files.len()).rev().collect())
+            }
+
+            async fn list_files(&self, scope: &Scope, id: DocumentId) -> Result<Vec<FileRecord>> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, id).await?;
+                let files = files_where(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(files)
             }
 
             async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {

@@ -3,6 +3,7 @@
 
 use axum::http::{StatusCode, header};
 use serde_json::json;
+use tower::ServiceExt;
 
 use crate::harness::{TestApp, draft};
 
@@ -235,4 +236,89 @@ async fn a_returned_draft_carries_the_reason() {
     assert_eq!(spec.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "draft");
     let page = spec.get(&format!("/documents/{id}")).await;
     assert!(page.body.contains("Số liệu quý IV chưa khớp") && page.body.contains("Trả lại"));
+}
+
+fn multipart(file_name: &str, bytes: &[u8], csrf: Option<&str>) -> (String, Vec<u8>) {
+    let boundary = "vanbanboundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    if let Some(c) = csrf {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{c}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vanban-render/tests/fixtures").join(name))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn uploaded_drafts_are_converted_or_refused() {
+    if !vanban_render::office::converter_available() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must install LibreOffice");
+        eprintln!("skipped: LibreOffice is not installed");
+        return;
+    }
+    let app = TestApp::new().await;
+    let spec = app.login("a.specialist").await;
+    let id = draft(&spec, "Công văn soạn bằng Word").await;
+    let upload = |name: &str, bytes: Vec<u8>, csrf: Option<String>| {
+        let (ctype, body) = multipart(name, &bytes, None);
+        let mut req = axum::http::Request::post(format!("/api/v1/documents/{id}/upload"))
+            .header(header::COOKIE, &spec.cookie)
+            .header(header::CONTENT_TYPE, ctype);
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        req.body(axum::body::Body::from(body)).unwrap()
+    };
+    // Refused with a reason, nothing recorded.
+    for (name, code) in [
+        ("protected.docx", "document_encrypted"),
+        ("damaged.docx", "not_an_office_document"),
+        ("plain.docx", "not_an_office_document"),
+    ] {
+        let r = app.request(upload(name, fixture(name), Some(spec.csrf.clone()))).await;
+        assert_eq!((r.status, r.error_code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{name}: {}", r.body);
+    }
+    let r = app.request(upload("cong_van.docx", fixture("cong_van.docx"), None)).await;
+    assert_eq!(r.error_code(), "csrf_failed");
+    assert!(spec.get(&format!("/api/v1/documents/{id}/files")).await.json().as_array().unwrap().is_empty());
+    // A real DOCX: kept byte for byte, with its PDF and the layout checks.
+    let original = fixture("cong_van.docx");
+    let r = app.request(upload("Công văn dự toán.docx", original.clone(), Some(spec.csrf.clone()))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let files = r.json();
+    assert_eq!(files[0]["kind"], "original");
+    assert_eq!(files[1]["kind"], "rendition");
+    assert_eq!(files[1]["checks"]["issues"], json!([]));
+    let fid = files[0]["id"].as_str().unwrap();
+    let got = app
+        .router
+        .clone()
+        .oneshot(
+            axum::http::Request::get(format!("/api/v1/documents/{id}/files/{fid}"))
+                .header(header::COOKIE, &spec.cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = http_body_util::BodyExt::collect(got.into_body()).await.unwrap().to_bytes();
+    assert_eq!(bytes.as_ref(), original.as_slice(), "the original is kept byte for byte");
+    let pdf = spec.get(&format!("/api/v1/documents/{id}/files/{}", files[1]["id"].as_str().unwrap())).await;
+    assert!(pdf.body.starts_with("%PDF-"));
+    // Another agency sees none of it.
+    let outsider = app.login("b.specialist").await;
+    assert_eq!(outsider.get(&format!("/api/v1/documents/{id}/files/{fid}")).await.status, StatusCode::NOT_FOUND);
+    // The page lists both files.
+    let page = spec.get(&format!("/documents/{id}")).await;
+    assert!(page.body.contains("Công văn dự toán.docx") && page.body.contains("Công văn dự toán.pdf"), "{}", page.body);
 }
