@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/{id}/versions", get(list_versions).post(add_version))
         .route("/documents/{id}/versions/{n}", get(get_version))
         .route("/documents/{id}/versions/{n}/pdf", get(version_pdf))
+        .route("/documents/{id}/versions/{n}/diff", get(version_diff))
         .route("/documents/{id}/comments", get(list_comments).post(add_comment))
         .route("/documents/{id}/submit", post(submit_document))
         .route("/documents/{id}/reviews", get(list_reviews).post(review_document))
@@ -818,4 +819,39 @@ async fn get_file(
 ) -> ApiResult<Response> {
     let (f, bytes) = crate::drafting::file(&state, &s, parse_id(&id)?, parse_id(&file)?).await?;
     Ok(crate::drafting::file_response(&f, bytes))
+}
+
+/// What changed from version n−1 to version n (for version 1: everything is new).
+pub async fn version_changes(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    n: i32,
+) -> Result<Vec<crate::drafting::Change>, AppError> {
+    let new = crate::drafting::version_content(state, s, id, n).await?;
+    let old = if n > 1 {
+        crate::drafting::version_content(state, s, id, n - 1).await?
+    } else {
+        crate::drafting::DraftContent {
+            subject: String::new(),
+            addressees: vec![],
+            body: vec![],
+            recipients: vec![],
+            archive_units: vec![],
+            signer: None,
+            appendices: vec![],
+            unit_abbreviation: None,
+            typer_initials: None,
+            copies: None,
+        }
+    };
+    Ok(crate::drafting::diff(&old, &new))
+}
+
+async fn version_diff(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path((id, n)): Path<(String, i32)>,
+) -> ApiResult<Json<Vec<crate::drafting::Change>>> {
+    Ok(Json(version_changes(&state, &s, parse_id(&id)?, n).await?))
 }

@@ -288,9 +288,96 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     }
 }
 
+/// One difference between two versions of a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The field: "subject", "addressees", "body", "recipients", "archive_units", "signer".
+    pub field: &'static str,
+    /// "removed" or "added" (a line of a list field, or a paragraph of the body).
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// Removed and added lines between two lists, in order (longest common subsequence).
+fn diff_lines(field: &'static str, old: &[String], new: &[String], out: &mut Vec<Change>) {
+    let (n, m) = (old.len(), new.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if old[i] == new[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && old[i] == new[j] {
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] > lcs[i + 1][j]) {
+            out.push(Change { field, kind: "added", text: new[j].clone() });
+            j += 1;
+        } else {
+            out.push(Change { field, kind: "removed", text: old[i].clone() });
+            i += 1;
+        }
+    }
+}
+
+/// What changed in the text fields from one version to the next.
+pub fn diff(old: &DraftContent, new: &DraftContent) -> Vec<Change> {
+    let mut out = Vec::new();
+    let one = |s: &str| vec![s.to_owned()];
+    diff_lines("subject", &one(&old.subject), &one(&new.subject), &mut out);
+    diff_lines("addressees", &old.addressees, &new.addressees, &mut out);
+    let paragraphs = |c: &DraftContent| -> Vec<String> {
+        text_from_body(&c.body).split("\n\n").map(str::to_owned).filter(|p| !p.is_empty()).collect()
+    };
+    diff_lines("body", &paragraphs(old), &paragraphs(new), &mut out);
+    diff_lines("recipients", &old.recipients, &new.recipients, &mut out);
+    diff_lines("archive_units", &old.archive_units, &new.archive_units, &mut out);
+    let signer = |c: &DraftContent| {
+        c.signer.as_ref().map(|s| vec![format!("{} {} ({})", s.authority, s.full_name, s.position)]).unwrap_or_default()
+    };
+    diff_lines("signer", &signer(old), &signer(new), &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn content(subject: &str, body: &str) -> DraftContent {
+        DraftContent {
+            subject: subject.into(),
+            addressees: vec![],
+            body: body_from_text(body),
+            recipients: vec!["Như trên;".into()],
+            archive_units: vec![],
+            signer: None,
+            appendices: vec![],
+            unit_abbreviation: None,
+            typer_initials: None,
+            copies: None,
+        }
+    }
+
+    #[test]
+    fn diffs_name_the_changed_paragraphs() {
+        let a = content("V/v dự toán", "Đoạn một.\n\nĐoạn hai.\n\nĐoạn ba.");
+        let b = content("V/v dự toán năm 2027", "Đoạn một.\n\nĐoạn hai, sửa.\n\nĐoạn ba.\n\nĐoạn bốn.");
+        let changes = diff(&a, &b);
+        let view: Vec<(&str, &str, &str)> = changes.iter().map(|c| (c.field, c.kind, c.text.as_str())).collect();
+        assert_eq!(
+            view,
+            [
+                ("subject", "removed", "V/v dự toán"),
+                ("subject", "added", "V/v dự toán năm 2027"),
+                ("body", "removed", "Đoạn hai."),
+                ("body", "added", "Đoạn hai, sửa."),
+                ("body", "added", "Đoạn bốn."),
+            ]
+        );
+        assert!(diff(&a, &a).is_empty());
+    }
 
     #[test]
     fn editor_text_round_trips() {

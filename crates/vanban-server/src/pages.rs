@@ -756,6 +756,19 @@ struct VersionRow {
     author: String,
     at: String,
     note: String,
+    /// (field label, "+"/"−", text) compared with the previous version.
+    changes: Vec<(&'static str, &'static str, String)>,
+}
+
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "subject" => "Trích yếu",
+        "addressees" => "Kính gửi",
+        "body" => "Nội dung",
+        "recipients" => "Nơi nhận",
+        "archive_units" => "Lưu",
+        _ => "Người ký",
+    }
 }
 
 struct CommentRow {
@@ -916,13 +929,26 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
     } else {
         Vec::new()
     };
+    let contents: Vec<Option<DraftContent>> =
+        versions.iter().map(|v| serde_json::from_value(v.content.clone()).ok()).collect();
     let versions = versions
         .into_iter()
-        .map(|v| VersionRow {
-            version: v.version,
-            author: v.author_name,
-            at: format_vn_time(v.created_at),
-            note: v.note.unwrap_or_default(),
+        .enumerate()
+        .map(|(i, v)| {
+            let changes = match (i.checked_sub(1).and_then(|p| contents[p].as_ref()), contents[i].as_ref()) {
+                (Some(old), Some(new)) => crate::drafting::diff(old, new)
+                    .into_iter()
+                    .map(|c| (field_label(c.field), if c.kind == "added" { "+" } else { "−" }, c.text))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            VersionRow {
+                version: v.version,
+                author: v.author_name,
+                at: format_vn_time(v.created_at),
+                note: v.note.unwrap_or_default(),
+                changes,
+            }
         })
         .collect();
     let page = DocumentPage {

@@ -49,6 +49,25 @@ async fn versions_render_and_freeze() {
     assert!(r.json()["error"]["message_vi"].as_str().unwrap().contains("Nội dung văn bản không hợp lệ"));
     let versions = spec.get(&format!("/api/v1/documents/{id}/versions")).await.json();
     assert_eq!(versions.as_array().unwrap().len(), 1, "the draft is unchanged");
+    // A second version; its diff names what changed.
+    let mut second = content("V/v rà soát dự toán năm 2027");
+    second["body"][0] = json!("Sở Tài chính đề nghị các phòng, ban rà soát và hoàn thiện dự toán năm 2027.");
+    assert_eq!(
+        spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": second })).await.status,
+        StatusCode::CREATED
+    );
+    let changes = spec.get(&format!("/api/v1/documents/{id}/versions/2/diff")).await.json();
+    assert_eq!(
+        changes,
+        json!([
+            { "field": "body", "kind": "removed", "text": "Sở Tài chính đề nghị các phòng, ban rà soát dự toán năm 2027." },
+            { "field": "body", "kind": "added", "text": "Sở Tài chính đề nghị các phòng, ban rà soát và hoàn thiện dự toán năm 2027." }
+        ])
+    );
+    assert!(
+        spec.get(&format!("/documents/{id}")).await.body.contains("rà soát và hoàn thiện"),
+        "the page shows the diff"
+    );
 
     // The PDF is the Decree 30 layout of the agency's document.
     let pdf = spec.get(&format!("/api/v1/documents/{id}/versions/1/pdf")).await;
