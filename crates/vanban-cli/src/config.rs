@@ -39,6 +39,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub login_lock_after: Option<i32>,
     pub login_lock_minutes: Option<i64>,
+    /// A layout template replacing the shipped Decree 30 layout (an agency's adjusted copy).
+    pub template_file: Option<PathBuf>,
 }
 
 /// The resolved settings every command works from.
@@ -93,6 +95,12 @@ impl Settings {
                 bail!("login_lock_after must be at least 1");
             }
             server.login_lock_after = n;
+        }
+        if let Some(t) = file.template_file {
+            if !t.is_file() {
+                bail!("template_file {} does not exist", t.display());
+            }
+            server.template_file = Some(t);
         }
         if let Some(m) = file.login_lock_minutes {
             server.login_lock_for = chrono::Duration::minutes(m.max(1));

@@ -49,6 +49,9 @@ enum Command {
         /// Print the pages and the slots (number, date, signature boxes) as JSON.
         #[arg(long)]
         json: bool,
+        /// A layout template instead of the shipped one (an agency's adjusted copy).
+        #[arg(long)]
+        template: Option<std::path::PathBuf>,
     },
 }
 
@@ -89,11 +92,24 @@ async fn serve(
     Ok(())
 }
 
-fn render(input: &std::path::Path, output: &std::path::Path, json: bool) -> anyhow::Result<()> {
+fn render(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    json: bool,
+    template: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
     let spec: vanban_render::DocumentSpec =
         serde_json::from_str(&text).with_context(|| format!("{} is not a valid document", input.display()))?;
-    let renderer = vanban_render::Renderer::new()?;
+    let renderer = match template {
+        Some(t) => {
+            let text = std::fs::read_to_string(t).with_context(|| format!("cannot read template {}", t.display()))?;
+            let fonts: Vec<std::path::PathBuf> =
+                vanban_render::DEFAULT_FONT_DIRS.iter().map(std::path::PathBuf::from).collect();
+            vanban_render::Renderer::with(&fonts, &text)?
+        }
+        None => vanban_render::Renderer::new()?,
+    };
     let today =
         chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).context("offset")?).date_naive();
     let rendered = renderer
@@ -134,7 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::print_welcome(&summary, listener.local_addr()?, &settings.data_dir);
             serve(&settings, store, listener).await
         }
-        Command::Render { input, output, json } => render(&input, &output, json),
+        Command::Render { input, output, json, template } => render(&input, &output, json, template.as_deref()),
         Command::Admin(cmd) => {
             let settings = Settings::resolve(&cli.common, "data")?;
             let store = settings.open_store().await?;

@@ -185,3 +185,36 @@ async fn demo_on_postgresql() {
     drop(s);
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
 }
+
+/// `vanban render` with the shipped layout and with an agency's adjusted copy of it.
+#[test]
+fn render_uses_the_shipped_or_an_adjusted_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = root.join("examples/documents/quyet_dinh.json");
+    let out = dir.path().join("qd.pdf");
+    let o = vanban(dir.path(), &["render", example.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(report["pages"].as_u64().unwrap() >= 1);
+    assert!(report["slots"]["signer"]["width_mm"].as_f64().unwrap() > 50.0);
+    assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF-"));
+    // An adjusted layout (here: one line added) is used without a rebuild.
+    let template = dir.path().join("mau-rieng.typ");
+    let shipped = std::fs::read_to_string(root.join("crates/vanban-render/templates/decree30.typ")).unwrap();
+    std::fs::write(&template, format!("{shipped}\n#align(center)[MẪU CỦA SỞ TÀI CHÍNH]\n")).unwrap();
+    let o = vanban(
+        dir.path(),
+        &["render", example.to_str().unwrap(), "-o", out.to_str().unwrap(), "--template", template.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    if let Ok(t) = Command::new("pdftotext").args([out.to_str().unwrap(), "-"]).output() {
+        assert!(String::from_utf8_lossy(&t.stdout).contains("MẪU CỦA SỞ TÀI CHÍNH"));
+    }
+    // A broken document is refused with its reason and a non-zero exit.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"doc_type": "nghi_dinh_gia", "agency": "X", "agency_abbreviation": "X", "place": "X", "subject": "X", "body": ["x"]}"#).unwrap();
+    let o = vanban(dir.path(), &["render", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("unknown_document_type"), "{}", text(&o));
+}

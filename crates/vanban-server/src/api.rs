@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/session", post(login).delete(logout))
         .route("/me", get(me))
         .route("/agencies", get(list_agencies).post(create_agency))
-        .route("/agencies/{id}", get(get_agency))
+        .route("/agencies/{id}", get(get_agency).put(update_agency))
         .route("/agencies/{id}/units", get(list_units).post(create_unit))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(get_user))
@@ -854,4 +854,40 @@ async fn version_diff(
     Path((id, n)): Path<(String, i32)>,
 ) -> ApiResult<Json<Vec<crate::drafting::Change>>> {
     Ok(Json(version_changes(&state, &s, parse_id(&id)?, n).await?))
+}
+
+/// What an administrator may change about an agency, shared by the API and the page.
+#[derive(Deserialize)]
+pub struct AgencyUpdateInput {
+    pub name: String,
+    #[serde(default)]
+    pub parent_name: Option<String>,
+    pub abbreviation: String,
+    pub place: String,
+}
+
+pub async fn update_agency_as(
+    state: &AppState,
+    s: &Session,
+    id: AgencyId,
+    input: &AgencyUpdateInput,
+) -> Result<vanban_store::AgencyRecord, AppError> {
+    s.caller.require(Permission::ManageAgencies)?;
+    let scope = state.store.admin_scope(&s.caller).await?;
+    let update = vanban_store::AgencyUpdate {
+        name: AgencyName::parse(&input.name)?,
+        parent_name: non_empty(&input.parent_name).map(AgencyName::parse).transpose()?,
+        abbreviation: Abbreviation::parse(&input.abbreviation)?,
+        place: vanban_domain::clean_text("place", &input.place, 50, true)?,
+    };
+    Ok(state.store.update_agency(&s.actor(), &scope, id, update).await?)
+}
+
+async fn update_agency(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<AgencyUpdateInput>,
+) -> ApiResult<Json<vanban_store::AgencyRecord>> {
+    Ok(Json(update_agency_as(&state, &s, parse_id(&id)?, &input).await?))
 }

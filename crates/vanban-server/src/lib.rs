@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest uploaded file (drafts in DOCX/ODT), in bytes.
     pub max_upload_bytes: usize,
+    /// A layout template to use instead of the shipped one (an agency's adjusted copy of
+    /// crates/vanban-render/templates/decree30.typ), read at the first render.
+    pub template_file: Option<std::path::PathBuf>,
     /// Failed logins in a row that lock an account.
     pub login_lock_after: i32,
     pub login_lock_for: chrono::Duration,
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             session_ttl: chrono::Duration::hours(10),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 25 * 1024 * 1024,
+            template_file: None,
             login_lock_after: 5,
             login_lock_for: chrono::Duration::minutes(15),
             login_failure_delay: Duration::from_millis(300),
@@ -75,10 +79,16 @@ impl AppState {
 
     /// The shared renderer, or the reason it cannot load (fonts missing).
     pub fn renderer(&self) -> Result<Arc<vanban_render::Renderer>, AppError> {
-        self.renderer
-            .get_or_init(|| vanban_render::Renderer::new().map(Arc::new).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|e| AppError::Render(vanban_render::RenderError::FontMissing(e)))
+        let load = || -> Result<Arc<vanban_render::Renderer>, String> {
+            let fonts: Vec<std::path::PathBuf> =
+                vanban_render::DEFAULT_FONT_DIRS.iter().map(std::path::PathBuf::from).collect();
+            let template = match &self.config.template_file {
+                Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                None => vanban_render::DEFAULT_TEMPLATE.to_owned(),
+            };
+            vanban_render::Renderer::with(&fonts, &template).map(Arc::new).map_err(|e| e.to_string())
+        };
+        self.renderer.get_or_init(load).clone().map_err(|e| AppError::Render(vanban_render::RenderError::Layout(e)))
     }
 }
 

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/agencies", get(agencies).post(agencies_create))
         .route("/agencies/{id}/units", post(units_create))
+        .route("/agencies/{id}/edit", post(agency_edit))
         .route("/users", get(users).post(users_create))
         .route("/users/{id}/{action}", post(users_manage))
         .route("/documents", get(documents).post(documents_create))
@@ -119,6 +120,7 @@ impl Notice {
     fn done(code: Option<&str>) -> Option<Notice> {
         let text = match code? {
             "agency_created" => "Đã thêm cơ quan.",
+            "agency_updated" => "Đã cập nhật thông tin cơ quan; văn bản dựng từ nay dùng thông tin mới.",
             "unit_created" => "Đã thêm đơn vị.",
             "user_created" => "Đã thêm cán bộ.",
             "password_reset" => "Đã đặt lại mật khẩu.",
@@ -267,6 +269,8 @@ impl AgencyView {
 struct HomePage {
     nav: Nav,
     notice: Option<Notice>,
+    agency_id: String,
+    can_edit_agency: bool,
     agency: AgencyView,
     position: Option<String>,
     roles: Vec<&'static str>,
@@ -278,11 +282,17 @@ fn state_label(state: &str) -> &'static str {
     OutgoingState::from_str(state).map(|s| s.label_vi()).unwrap_or("Khác")
 }
 
-async fn home(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
+async fn home(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, PageError> {
     let counts = state.store.count_by_state(&s.scope()).await?;
     let page = HomePage {
         nav: Nav::of(&s),
-        notice: None,
+        notice: Notice::done(q.done.as_deref()),
+        agency_id: s.agency.agency.id.to_string(),
+        can_edit_agency: s.caller.has(Permission::ManageAgencies),
         agency: AgencyView::of(&s.agency.agency),
         position: s.user.user.position.as_ref().map(|p| p.as_str().to_owned()),
         roles: s.caller.roles.iter().map(|r| r.label_vi()).collect(),
@@ -1364,4 +1374,23 @@ async fn document_file(
 ) -> Result<Response, PageError> {
     let (f, bytes) = crate::drafting::file(&state, &s, api::parse_id(&id)?, api::parse_id(&file)?).await?;
     Ok(crate::drafting::file_response(&f, bytes))
+}
+
+async fn agency_edit(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, PageError> {
+    s.check_csrf(form.get("csrf"))?;
+    let input = api::AgencyUpdateInput {
+        name: form.get("name").to_owned(),
+        parent_name: form.opt("parent_name"),
+        abbreviation: form.get("abbreviation").to_owned(),
+        place: form.get("place").to_owned(),
+    };
+    match api::update_agency_as(&state, &s, api::parse_id(&id)?, &input).await {
+        Ok(_) => Ok(redirect_done("/", "agency_updated")),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -360,3 +360,13 @@ pub struct NewFile {
     pub size: i64,
     pub checks: Option<serde_json::Value>,
 }
+
+/// What an administrator may change about an agency: how it is named and where (the code,
+/// level and parent are its identity and stay).
+#[derive(Debug, Clone)]
+pub struct AgencyUpdate {
+    pub name: AgencyName,
+    pub parent_name: Option<AgencyName>,
+    pub abbreviation: Abbreviation,
+    pub place: String,
+}

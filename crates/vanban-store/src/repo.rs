@@ -22,6 +22,15 @@ pub trait AgencyRepo: Send + Sync {
     async fn create_agency(&self, actor: &Actor, new: NewAgency) -> Result<AgencyRecord>;
     /// Creates many agencies in one transaction: all of them or none.
     async fn import_agencies(&self, actor: &Actor, rows: Vec<AgencyImport>) -> Result<usize>;
+    /// Renames an agency within an administrator's reach (names, abbreviation, place: what
+    /// its documents print).
+    async fn update_agency(
+        &self,
+        actor: &Actor,
+        scope: &AdminScope,
+        id: AgencyId,
+        update: AgencyUpdate,
+    ) -> Result<AgencyRecord>;
     async fn get_agency(&self, id: AgencyId) -> Result<AgencyRecord>;
     async fn get_agency_by_code(&self, code: &AgencyCode) -> Result<AgencyRecord>;
     /// Every agency, ordered by path (a depth-first walk of the hierarchy).

@@ -570,6 +570,34 @@ macro_rules! impl_sql_store {
                 Ok(n)
             }
 
+            async fn update_agency(&self, actor: &Actor, scope: &AdminScope, id: AgencyId, update: AgencyUpdate) -> Result<AgencyRecord> {
+                let mut tx = begin_write(&self.pool).await?;
+                check_reach(&mut tx, scope, id).await?;
+                let before = agency_in_tx(&mut tx, id).await?;
+                let mut agency = before.agency.clone();
+                agency.name = update.name;
+                agency.parent_name = update.parent_name;
+                agency.abbreviation = update.abbreviation;
+                agency.place = update.place;
+                let agency = agency.validate()?;
+                sqlx::query("UPDATE agencies SET name = $1, parent_name = $2, abbreviation = $3, place = $4 WHERE id = $5")
+                    .bind(agency.name.as_str())
+                    .bind(agency.parent_name.as_ref().map(|n| n.as_str()))
+                    .bind(agency.abbreviation.as_str())
+                    .bind(&agency.place)
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                let view = |a: &Agency| serde_json::json!({
+                    "name": a.name.as_str(), "parent_name": a.parent_name.as_ref().map(|n| n.as_str()),
+                    "abbreviation": a.abbreviation.as_str(), "place": a.place,
+                });
+                let detail = serde_json::json!({ "before": view(&before.agency), "after": view(&agency) });
+                write_audit(&mut tx, actor, Some(id), "agency.update", "agency", &id.to_string(), detail).await?;
+                tx.commit().await?;
+                Ok(AgencyRecord { agency, path: before.path, created_at: before.created_at })
+            }
+
             async fn get_agency(&self, id: AgencyId) -> Result<AgencyRecord> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1")))
                     .bind(id.as_uuid())

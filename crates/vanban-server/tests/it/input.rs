@@ -115,3 +115,30 @@ async fn oversized_and_malformed_bodies() {
     assert_eq!(r.error_code(), "unknown_document_type");
     assert!(c.get("/api/v1/documents").await.json().as_array().unwrap().is_empty(), "nothing was written");
 }
+
+#[tokio::test]
+async fn administrators_rename_agencies_within_reach() {
+    let app = TestApp::new().await;
+    let admin = app.login("a.admin").await;
+    let (a, b) = (app.a, app.b);
+    let body = json!({ "name": "Sở Tài chính tỉnh Bình An", "parent_name": "Ủy ban nhân dân tỉnh Bình An", "abbreviation": "STC", "place": "Bình An" });
+    let r = admin.send(axum::http::Method::PUT, &format!("/api/v1/agencies/{a}"), Some(body.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["parent_name"], "Ủy ban nhân dân tỉnh Bình An");
+    assert_eq!(r.json()["code"], "000.00.01.H58", "the code stays");
+    assert_eq!(
+        admin.send(axum::http::Method::PUT, &format!("/api/v1/agencies/{b}"), Some(body.clone())).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let clerk = app.login("a.clerk").await;
+    assert_eq!(
+        clerk.send(axum::http::Method::PUT, &format!("/api/v1/agencies/{a}"), Some(body)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = json!({ "name": "Sở Tài chính", "abbreviation": "stc-ns", "place": "Bình An" });
+    let r = admin.send(axum::http::Method::PUT, &format!("/api/v1/agencies/{a}"), Some(bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.get(&format!("/api/v1/agencies/{a}")).await.json()["abbreviation"], "STC", "nothing half-written");
+    let events = admin.get("/api/v1/audit").await.json();
+    assert!(events.as_array().unwrap().iter().any(|e| e["action"] == "agency.update"));
+}
