@@ -181,8 +181,9 @@ pub fn text_from_body(body: &[Value]) -> String {
         .join("\n\n")
 }
 
-/// An uploaded DOCX/ODT: converted by LibreOffice (off the async threads), checked, and kept
-/// with its PDF rendition in the blob store. Nothing is recorded when anything fails.
+/// An uploaded file. A PDF is kept as an attachment (an appendix or supporting document in a
+/// separate file); a DOCX/ODT draft is converted by LibreOffice (off the async threads),
+/// checked, and kept with its PDF rendition. Nothing is recorded when anything fails.
 pub async fn upload(
     state: &AppState,
     s: &Session,
@@ -192,6 +193,20 @@ pub async fn upload(
 ) -> Result<Vec<vanban_store::FileRecord>, AppError> {
     s.caller.require(Permission::CreateDraft)?;
     state.store.get_document(&s.scope(), id).await?;
+    if bytes.starts_with(b"%PDF-") {
+        let (pages, issues) = vanban_render::office::check_layout(&bytes)
+            .map_err(|_| vanban_render::RenderError::NotOffice("a damaged PDF".into()))?;
+        let blob = state.blobs.put(bytes).await?;
+        let file = vanban_store::NewFile {
+            kind: "attachment",
+            file_name,
+            media_type: "application/pdf".to_owned(),
+            sha256: blob.sha256,
+            size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+            checks: Some(serde_json::json!({ "pages": pages, "issues": issues })),
+        };
+        return Ok(state.store.add_files(&s.actor(), &s.scope(), id, vec![file]).await?);
+    }
     let input = bytes.clone();
     let converted = tokio::task::spawn_blocking(move || {
         vanban_render::office::convert(&input, std::time::Duration::from_secs(120))

@@ -119,7 +119,7 @@ impl AppError {
                 "Máy chủ chưa cài phông chữ Times New Roman hoặc Liberation Serif.".into()
             }
             AppError::Render(vanban_render::RenderError::NotOffice(_)) => {
-                "Tệp tải lên không phải văn bản Word (DOCX) hoặc LibreOffice (ODT).".into()
+                "Tệp tải lên không phải văn bản Word (DOCX), LibreOffice (ODT) hoặc PDF.".into()
             }
             AppError::Render(vanban_render::RenderError::Encrypted) => {
                 "Tệp được bảo vệ bằng mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.".into()

@@ -334,6 +334,25 @@ async fn uploaded_drafts_are_converted_or_refused() {
     assert_eq!(bytes.as_ref(), original.as_slice(), "the original is kept byte for byte");
     let pdf = spec.get(&format!("/api/v1/documents/{id}/files/{}", files[1]["id"].as_str().unwrap())).await;
     assert!(pdf.body.starts_with("%PDF-"));
+    // A PDF is kept as an attachment (a separate-file appendix), its pages counted.
+    let attachment = vanban_render::Renderer::new()
+        .unwrap()
+        .render(
+            &serde_json::from_str(
+                &std::fs::read_to_string(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/documents/ke_hoach.json"),
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+            vanban_render::RenderOptions::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
+        )
+        .unwrap()
+        .pdf;
+    let r = app.request(upload("Phụ lục kế hoạch.pdf", attachment, Some(spec.csrf.clone()))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()[0]["kind"], "attachment");
+    assert_eq!(r.json()[0]["checks"]["pages"], 4);
     // Another agency sees none of it.
     let outsider = app.login("b.specialist").await;
     assert_eq!(outsider.get(&format!("/api/v1/documents/{id}/files/{fid}")).await.status, StatusCode::NOT_FOUND);
