@@ -119,13 +119,21 @@ pub async fn version_content(
 }
 
 /// Reads the editor form's plain text: paragraphs separated by blank lines; lines starting
-/// with "- " are list items; "**…**" marks bold, "*…*" italic.
+/// with "- " are list items; lines of cells between "|" are a table (the first row is its
+/// header); "**…**" marks bold, "*…*" italic.
 pub fn body_from_text(text: &str) -> Vec<Value> {
     let text = text.replace("\r\n", "\n");
     let mut blocks = Vec::new();
     for para in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
         let lines: Vec<&str> = para.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-        if lines.iter().all(|l| l.starts_with("- ")) {
+        if lines.iter().all(|l| l.starts_with('|') && l.ends_with('|') && l.len() > 1) {
+            let cells =
+                |l: &str| -> Vec<String> { l[1..l.len() - 1].split('|').map(|c| c.trim().to_owned()).collect() };
+            let header = cells(lines[0]);
+            let rows: Vec<Value> =
+                lines[1..].iter().map(|l| Value::Array(cells(l).iter().map(|c| runs_from_text(c)).collect())).collect();
+            blocks.push(serde_json::json!({ "table": { "header": header, "rows": rows } }));
+        } else if lines.iter().all(|l| l.starts_with("- ")) {
             let items: Vec<Value> = lines.iter().map(|l| runs_from_text(l.trim_start_matches("- "))).collect();
             blocks.push(serde_json::json!({ "list": items }));
         } else {
@@ -157,6 +165,34 @@ fn runs_from_text(s: &str) -> Value {
     Value::Array(runs)
 }
 
+/// Reads the editor's appendices: each starts with a line "# Title", its body follows in the
+/// same plain text as the main body.
+pub fn appendices_from_text(text: &str) -> Vec<AppendixSpec> {
+    let text = text.replace("\r\n", "\n");
+    let mut out: Vec<AppendixSpec> = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(title) = line.trim().strip_prefix("# ") {
+            if let Some((t, b)) = current.take() {
+                out.push(AppendixSpec { title: t, body: body_from_text(&b) });
+            }
+            current = Some((title.trim().to_owned(), String::new()));
+        } else if let Some((_, b)) = current.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    if let Some((t, b)) = current {
+        out.push(AppendixSpec { title: t, body: body_from_text(&b) });
+    }
+    out
+}
+
+/// The editor's text for saved appendices (the inverse of [`appendices_from_text`]).
+pub fn text_from_appendices(appendices: &[AppendixSpec]) -> String {
+    appendices.iter().map(|a| format!("# {}\n{}", a.title, text_from_body(&a.body))).collect::<Vec<_>>().join("\n\n")
+}
+
 /// The editor's plain text for a saved body (the inverse of [`body_from_text`]).
 pub fn text_from_body(body: &[Value]) -> String {
     fn runs(v: &Value) -> String {
@@ -172,10 +208,22 @@ pub fn text_from_body(body: &[Value]) -> String {
             _ => String::new(),
         }
     }
+    let row = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
     body.iter()
-        .map(|b| match b.get("list").and_then(Value::as_array) {
-            Some(items) => items.iter().map(|i| format!("- {}", runs(i))).collect::<Vec<_>>().join("\n"),
-            None => runs(b.get("p").or(b.get("heading")).or(b.get("center")).unwrap_or(b)),
+        .map(|b| {
+            if let Some(items) = b.get("list").and_then(Value::as_array) {
+                return items.iter().map(|i| format!("- {}", runs(i))).collect::<Vec<_>>().join("\n");
+            }
+            if let Some(t) = b.get("table") {
+                let header: Vec<String> =
+                    t["header"].as_array().map(|h| h.iter().map(runs).collect()).unwrap_or_default();
+                let mut lines = vec![row(header)];
+                for r in t["rows"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    lines.push(row(r.as_array().map(|c| c.iter().map(runs).collect()).unwrap_or_default()));
+                }
+                return lines.join("\n");
+            }
+            runs(b.get("p").or(b.get("heading")).or(b.get("center")).unwrap_or(b))
         })
         .collect::<Vec<_>>()
         .join("\n\n")
@@ -376,6 +424,17 @@ mod tests {
     }
 
     #[test]
+    fn appendices_round_trip() {
+        let text =
+            "# Danh mục nhiệm vụ\n| STT | Nhiệm vụ |\n| 1 | Số hóa |\n\n# Dự toán kinh phí\nTổng kinh phí: 2 tỷ đồng.";
+        let a = appendices_from_text(text);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].title, "Danh mục nhiệm vụ");
+        assert_eq!(a[1].body[0], "Tổng kinh phí: 2 tỷ đồng.");
+        assert_eq!(text_from_appendices(&a), text);
+    }
+
+    #[test]
     fn diffs_name_the_changed_paragraphs() {
         let a = content("V/v dự toán", "Đoạn một.\n\nĐoạn hai.\n\nĐoạn ba.");
         let b = content("V/v dự toán năm 2027", "Đoạn một.\n\nĐoạn hai, sửa.\n\nĐoạn ba.\n\nĐoạn bốn.");
@@ -396,9 +455,11 @@ mod tests {
 
     #[test]
     fn editor_text_round_trips() {
-        let text = "Thực hiện **Quyết định số 12**, Sở hướng dẫn *như sau*:\n\n- Mục một;\n- Mục hai.\n\nĐoạn cuối./.";
+        let text = "Thực hiện **Quyết định số 12**, Sở hướng dẫn *như sau*:\n\n- Mục một;\n- Mục hai.\n\n| STT | Nội dung |\n| 1 | Rà soát |\n\nĐoạn cuối./.";
         let body = body_from_text(text);
-        assert_eq!(body.len(), 3);
+        assert_eq!(body.len(), 4);
+        assert_eq!(body[2]["table"]["header"], serde_json::json!(["STT", "Nội dung"]));
+        assert_eq!(body[2]["table"]["rows"][0][1], "Rà soát");
         assert_eq!(body[0][1], serde_json::json!({ "b": "Quyết định số 12" }));
         assert_eq!(body[1]["list"][1], "Mục hai.");
         assert_eq!(text_from_body(&body), text);

@@ -129,6 +129,10 @@ async fn the_editor_saves_and_previews() {
             ("unit_abbreviation", "VP".to_owned()),
             ("body", "Đoạn **một**.\n\n- Ý thứ nhất;\n- Ý thứ hai.".to_owned()),
             ("recipients", "Như trên;\nGiám đốc Sở;".to_owned()),
+            (
+                "appendices",
+                "# Biểu tổng hợp quyết toán\n| STT | Đơn vị | Số tiền |\n| 1 | Văn phòng | 120.000.000 |".to_owned(),
+            ),
             ("signer_user", leader_id.clone()),
             ("authority", "direct".to_owned()),
         ]
@@ -149,6 +153,10 @@ async fn the_editor_saves_and_previews() {
     assert!(page.body.contains("/versions/1/pdf") && page.body.contains("**một**"), "the editor shows the saved text");
     let v = spec.get(&format!("/api/v1/documents/{id}/versions/1")).await.json();
     assert_eq!(v["content"]["body"][1]["list"][0], "Ý thứ nhất;");
+    assert_eq!(v["content"]["appendices"][0]["title"], "Biểu tổng hợp quyết toán");
+    assert_eq!(v["content"]["appendices"][0]["body"][0]["table"]["rows"][0][2], "120.000.000");
+    let pdf = spec.get(&format!("/api/v1/documents/{id}/versions/1/pdf")).await;
+    assert!(pdf.body.starts_with("%PDF-"), "the appendix renders");
     assert_eq!(v["content"]["signer"]["full_name"], "Nguyễn Văn a.leader");
     // An empty subject re-renders the editor with the Vietnamese error.
     let pairs = fields("");
