@@ -79,6 +79,8 @@ async fn drafting_and_review_through_the_forms() {
     assert!(page.body.contains("V/v góp ý dự thảo Quy chế làm việc"));
     assert!(page.body.contains("Dự thảo"));
     assert!(page.body.contains("Khẩn"));
+    let title = page.body.split("<title>").nth(1).unwrap().split("</title>").next().unwrap();
+    assert_eq!(title, "Công văn · vanban", "the page title is the type alone");
     // A form without its CSRF token is refused and changes nothing.
     let r = spec.form(&format!("{location}/transition"), &[("action", "submit_for_review")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
