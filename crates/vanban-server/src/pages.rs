@@ -619,6 +619,21 @@ struct DocRow {
     updated: String,
 }
 
+impl DocRow {
+    fn of(d: &vanban_store::DocumentRecord) -> Self {
+        let p = priority_of(d);
+        DocRow {
+            id: d.id.to_string(),
+            doc_type: d.doc_type.name_vi(),
+            subject: d.subject.clone(),
+            priority: p.label_vi(),
+            urgent: p.is_urgent(),
+            state: state_label(&d.state),
+            updated: format_vn_time(d.updated_at),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "documents.html")]
 struct DocumentsPage {
@@ -648,21 +663,7 @@ async fn documents_page(
 ) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
     let list = state.store.list_documents(&s.scope(), filter.as_deref(), 200).await?;
-    let docs = list
-        .iter()
-        .map(|d| {
-            let p = priority_of(d);
-            DocRow {
-                id: d.id.to_string(),
-                doc_type: d.doc_type.name_vi(),
-                subject: d.subject.clone(),
-                priority: p.label_vi(),
-                urgent: p.is_urgent(),
-                state: state_label(&d.state),
-                updated: format_vn_time(d.updated_at),
-            }
-        })
-        .collect();
+    let docs = list.iter().map(DocRow::of).collect();
     let page = DocumentsPage {
         nav: Nav::of(s),
         notice,
@@ -1329,24 +1330,7 @@ struct ReviewsPage {
 
 async fn reviews(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
-    let docs = state
-        .store
-        .review_inbox(&s.scope(), s.caller.user_id)
-        .await?
-        .iter()
-        .map(|d| {
-            let p = priority_of(d);
-            DocRow {
-                id: d.id.to_string(),
-                doc_type: d.doc_type.name_vi(),
-                subject: d.subject.clone(),
-                priority: p.label_vi(),
-                urgent: p.is_urgent(),
-                state: state_label(&d.state),
-                updated: format_vn_time(d.updated_at),
-            }
-        })
-        .collect();
+    let docs = state.store.review_inbox(&s.scope(), s.caller.user_id).await?.iter().map(DocRow::of).collect();
     render(StatusCode::OK, &ReviewsPage { nav: Nav::of(&s), notice: None, docs })
 }
 

@@ -347,6 +347,25 @@ macro_rules! impl_sql_store {
         }
 
 
+        /// The state of a document of the scope's agency (`NotFound` for any other).
+        async fn state_in_scope(tx: &mut Tx, scope: &Scope, id: DocumentId) -> Result<OutgoingState> {
+            let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
+                .bind(id.as_uuid())
+                .bind(scope.agency_id().as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            parse("documents", OutgoingState::from_str(&state))
+        }
+
+        /// Fails unless the document is a draft of the scope's agency: only drafts are edited.
+        async fn require_draft(tx: &mut Tx, scope: &Scope, id: DocumentId) -> Result<()> {
+            match state_in_scope(tx, scope, id).await? {
+                OutgoingState::Draft => Ok(()),
+                other => Err(vanban_domain::DomainError::IllegalTransition { from: other.as_str(), action: "edit" }.into()),
+            }
+        }
+
         /// Fails with `NotFound` unless the document belongs to the scope's agency.
         async fn document_in_scope(tx: &mut Tx, scope: &Scope, id: DocumentId) -> Result<()> {
             let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = $1 AND agency_id = $2")
@@ -1014,16 +1033,7 @@ macro_rules! impl_sql_store {
                     None => None,
                 };
                 let mut tx = begin_write(&self.pool).await?;
-                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
-                    .bind(id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let state = parse("documents", OutgoingState::from_str(&state))?;
-                if state != OutgoingState::Draft {
-                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "edit" }.into());
-                }
+                require_draft(&mut tx, scope, id).await?;
                 let last: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
                     .bind(id.as_uuid())
                     .fetch_one(&mut *tx)
@@ -1176,13 +1186,7 @@ macro_rules! impl_sql_store {
                     ReviewDecision::Approve { .. } => None,
                 };
                 let mut tx = begin_write(&self.pool).await?;
-                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
-                    .bind(id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let state = parse("documents", OutgoingState::from_str(&state))?;
+                let state = state_in_scope(&mut tx, scope, id).await?;
                 let steps = steps_where(&mut tx, id, true).await?;
                 let Some(first) = steps.first() else {
                     return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
@@ -1260,16 +1264,7 @@ macro_rules! impl_sql_store {
             async fn add_files(&self, actor: &Actor, scope: &Scope, id: DocumentId, files: Vec<NewFile>) -> Result<Vec<FileRecord>> {
                 let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
                 let mut tx = begin_write(&self.pool).await?;
-                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1 AND agency_id = $2")
-                    .bind(id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let state = parse("documents", OutgoingState::from_str(&state))?;
-                if state != OutgoingState::Draft {
-                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "edit" }.into());
-                }
+                require_draft(&mut tx, scope, id).await?;
                 let at = now();
                 for f in &files {
                     let name = vanban_domain::clean_text("file_name", &f.file_name, 255, true)?;
