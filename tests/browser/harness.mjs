@@ -11,7 +11,8 @@ export const DEMO_PASSWORD = 'vanban@2026';
 export const SHOTS = join(ROOT, 'target', 'browser');
 
 export function vanbanBinary() {
-  return process.env.VANBAN_BIN ?? join(ROOT, 'target', 'debug', 'vanban');
+  const target = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
+  return process.env.VANBAN_BIN ?? join(target, 'debug', 'vanban');
 }
 
 /** Starts `vanban demo` on 127.0.0.1:0 and resolves with { url, stop }. */
