@@ -832,18 +832,7 @@ pub async fn version_changes(
     let old = if n > 1 {
         crate::drafting::version_content(state, s, id, n - 1).await?
     } else {
-        crate::drafting::DraftContent {
-            subject: String::new(),
-            addressees: vec![],
-            body: vec![],
-            recipients: vec![],
-            archive_units: vec![],
-            signer: None,
-            appendices: vec![],
-            unit_abbreviation: None,
-            typer_initials: None,
-            copies: None,
-        }
+        crate::drafting::DraftContent::default()
     };
     Ok(crate::drafting::diff(&old, &new))
 }

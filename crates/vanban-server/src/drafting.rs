@@ -15,7 +15,7 @@ use crate::auth::Session;
 use crate::error::AppError;
 
 /// What the drafter writes; the rest of the document comes from the agency and the register.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DraftContent {
     pub subject: String,
@@ -411,15 +411,9 @@ mod tests {
     fn content(subject: &str, body: &str) -> DraftContent {
         DraftContent {
             subject: subject.into(),
-            addressees: vec![],
             body: body_from_text(body),
             recipients: vec!["Như trên;".into()],
-            archive_units: vec![],
-            signer: None,
-            appendices: vec![],
-            unit_abbreviation: None,
-            typer_initials: None,
-            copies: None,
+            ..DraftContent::default()
         }
     }
 

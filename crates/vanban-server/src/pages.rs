@@ -877,8 +877,15 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
         })
         .collect();
     let all_steps = state.store.review_steps(&s.scope(), id).await?;
-    let my_turn = current == Some(OutgoingState::InReview)
-        && state.store.review_inbox(&s.scope(), s.caller.user_id).await?.iter().any(|x| x.id == id);
+    // Whose turn it is follows from the current round's steps (the domain decides).
+    let my_turn = current == Some(OutgoingState::InReview) && {
+        let last_round = all_steps.iter().map(|st| st.round).max();
+        let round: Vec<_> = all_steps.iter().filter(|st| Some(st.round) == last_round).collect();
+        let domain: Vec<vanban_domain::ReviewStep> = round.iter().map(|st| st.domain()).collect();
+        round
+            .first()
+            .is_some_and(|first| vanban_domain::review::waiting_on(first.mode, &domain).contains(&s.caller.user_id))
+    };
     let steps = all_steps
         .into_iter()
         .map(|st| StepRow {
@@ -1010,10 +1017,8 @@ async fn document_transition(
     s.check_csrf(form.get("csrf"))?;
     let doc_id = api::parse_id(&id)?;
     let body = TransitionBody { action: form.get("action").to_owned(), reason: form.opt("reason") };
-    match api::transition_as(&state, &s, doc_id, &body).await {
-        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "document_updated")),
-        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
-    }
+    let result = api::transition_as(&state, &s, doc_id, &body).await;
+    after_document_form(&state, &s, &id, result, "document_updated").await
 }
 
 struct AuditRow {
@@ -1243,9 +1248,22 @@ async fn document_save_version(
         Ok(content) => crate::drafting::save_version(&state, &s, doc_id, content, form.opt("note")).await,
         Err(e) => Err(e),
     };
+    let result = result;
+    after_document_form(&state, &s, &id, result, "version_saved").await
+}
+
+/// How every form on a document page ends: back to the page with its confirmation
+/// (post/redirect/get), or the page again with the error on top.
+async fn after_document_form<T>(
+    state: &AppState,
+    s: &Session,
+    id: &str,
+    result: Result<T, AppError>,
+    done: &str,
+) -> Result<Response, PageError> {
     match result {
-        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "version_saved")),
-        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), done)),
+        Err(e) => rerender(e, |n| document_page(state, s, id, n)).await,
     }
 }
 
@@ -1282,10 +1300,12 @@ async fn document_comment(
     s.check_csrf(form.get("csrf"))?;
     let doc_id = api::parse_id(&id)?;
     let version: i32 = form.get("version").parse().map_err(|_| AppError::Store(vanban_store::StoreError::NotFound))?;
-    match state.store.add_comment(&s.actor(), &s.scope(), doc_id, version, form.get("body")).await {
-        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "comment_added")),
-        Err(e) => rerender(e.into(), |n| document_page(&state, &s, &id, n)).await,
-    }
+    let result = state
+        .store
+        .add_comment(&s.actor(), &s.scope(), doc_id, version, form.get("body"))
+        .await
+        .map_err(AppError::from);
+    after_document_form(&state, &s, &id, result, "comment_added").await
 }
 
 async fn document_submit(
@@ -1296,10 +1316,8 @@ async fn document_submit(
 ) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let body = api::SubmitBody { reviewers: form.all("reviewers"), mode: form.opt("mode") };
-    match api::submit_as(&state, &s, api::parse_id(&id)?, &body).await {
-        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "submitted")),
-        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
-    }
+    let result = api::submit_as(&state, &s, api::parse_id(&id)?, &body).await;
+    after_document_form(&state, &s, &id, result, "submitted").await
 }
 
 async fn document_review(
@@ -1314,10 +1332,8 @@ async fn document_review(
         initials: form.get("initials") == "on",
         reason: form.opt("reason"),
     };
-    match api::review_as(&state, &s, api::parse_id(&id)?, &body).await {
-        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "review_recorded")),
-        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
-    }
+    let result = api::review_as(&state, &s, api::parse_id(&id)?, &body).await;
+    after_document_form(&state, &s, &id, result, "review_recorded").await
 }
 
 #[derive(Template)]
@@ -1347,10 +1363,8 @@ pub async fn document_upload(
         crate::drafting::upload(&state, &s, api::parse_id(&id)?, name, bytes).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "uploaded")),
-        Err(e) => rerender(e, |n| document_page(&state, &s, &id, n)).await,
-    }
+    let result = result;
+    after_document_form(&state, &s, &id, result, "uploaded").await
 }
 
 async fn document_file(

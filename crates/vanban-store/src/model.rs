@@ -325,6 +325,17 @@ pub struct ReviewStepRecord {
     pub acted_at: Option<DateTime<Utc>>,
 }
 
+impl ReviewStepRecord {
+    /// The step as the domain's review rules see it.
+    pub fn domain(&self) -> vanban_domain::ReviewStep {
+        vanban_domain::ReviewStep {
+            reviewer: self.reviewer,
+            position: u32::try_from(self.position).unwrap_or(0),
+            state: self.state,
+        }
+    }
+}
+
 /// What a reviewer decides.
 #[derive(Debug, Clone)]
 pub enum ReviewDecision {

@@ -463,14 +463,7 @@ macro_rules! impl_sql_store {
         }
 
         fn domain_steps(steps: &[ReviewStepRecord]) -> Vec<vanban_domain::ReviewStep> {
-            steps
-                .iter()
-                .map(|s| vanban_domain::ReviewStep {
-                    reviewer: s.reviewer,
-                    position: u32::try_from(s.position).unwrap_or(0),
-                    state: s.state,
-                })
-                .collect()
+            steps.iter().map(ReviewStepRecord::domain).collect()
         }
 
 

@@ -207,6 +207,14 @@ async fn reviewers_in_sequence_gate_the_approval() {
     );
     // The unit head initials it (through the page), then the leader reviews and approves.
     assert_eq!(head.get("/api/v1/reviews").await.json().as_array().unwrap().len(), 1);
+    assert!(
+        head.get(&format!("/documents/{id}")).await.body.contains("data-testid=\"review-form\""),
+        "the head's turn"
+    );
+    assert!(
+        !leader.get(&format!("/documents/{id}")).await.body.contains("data-testid=\"review-form\""),
+        "not yet the leader's"
+    );
     let inbox = head.get("/reviews").await;
     assert!(inbox.body.contains("V/v kiểm tra"), "{}", inbox.body);
     let r = head
