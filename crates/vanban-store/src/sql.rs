@@ -358,6 +358,42 @@ macro_rules! impl_sql_store {
             parse("documents", OutgoingState::from_str(&state))
         }
 
+        /// Moves an outgoing document of the scope's agency by `action`, inside the caller's
+        /// transaction, when the domain's state machine allows it (and, for an approval, when
+        /// the current review round is over). Returns the document as moved and the state it
+        /// left; the caller writes the audit event.
+        async fn apply_action(tx: &mut Tx, scope: &Scope, id: DocumentId, action: OutgoingAction) -> Result<(DocumentRecord, OutgoingState)> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
+                .bind(id.as_uuid())
+                .bind(scope.agency_id().as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let mut doc = document_from_row(&row)?;
+            if doc.direction != Direction::Outgoing {
+                return Err(StoreError::NotFound);
+            }
+            let from = parse("documents", OutgoingState::from_str(&doc.state))?;
+            let to = from.apply(action)?;
+            // The leader approves only after every reviewer of the current round has.
+            if action == OutgoingAction::Approve {
+                let steps = steps_where(tx, id, true).await?;
+                if !steps.is_empty() && vanban_domain::review::outcome(&domain_steps(&steps)) != vanban_domain::RoundOutcome::Approved {
+                    return Err(vanban_domain::DomainError::IllegalTransition { from: "review_open", action: "approve" }.into());
+                }
+            }
+            let at = now();
+            sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                .bind(to.as_str())
+                .bind(at)
+                .bind(id.as_uuid())
+                .execute(&mut **tx)
+                .await?;
+            doc.state = to.as_str().to_owned();
+            doc.updated_at = at;
+            Ok((doc, from))
+        }
+
         /// Fails unless the document is a draft of the scope's agency: only drafts are edited.
         async fn require_draft(tx: &mut Tx, scope: &Scope, id: DocumentId) -> Result<()> {
             match state_in_scope(tx, scope, id).await? {
@@ -975,38 +1011,11 @@ macro_rules! impl_sql_store {
                     return Err(vanban_domain::DomainError::FieldRequired { field: "reason" }.into());
                 }
                 let mut tx = begin_write(&self.pool).await?;
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
-                    .bind(id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let mut doc = document_from_row(&row)?;
-                if doc.direction != Direction::Outgoing {
-                    return Err(StoreError::NotFound);
-                }
-                let from = parse("documents", OutgoingState::from_str(&doc.state))?;
-                let to = from.apply(t.action)?;
-                // The leader approves only after every reviewer of the current round has.
-                if t.action == OutgoingAction::Approve {
-                    let steps = steps_where(&mut tx, id, true).await?;
-                    if !steps.is_empty() && vanban_domain::review::outcome(&domain_steps(&steps)) != vanban_domain::RoundOutcome::Approved {
-                        return Err(vanban_domain::DomainError::IllegalTransition { from: "review_open", action: "approve" }.into());
-                    }
-                }
-                let at = now();
-                sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
-                    .bind(to.as_str())
-                    .bind(at)
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason });
+                let (doc, from) = apply_action(&mut tx, scope, id, t.action).await?;
+                let detail = serde_json::json!({ "from": from.as_str(), "to": doc.state, "reason": reason });
                 let action = format!("document.{}", t.action.as_str());
                 write_audit(&mut tx, actor, Some(scope.agency_id()), &action, "document", &id.to_string(), detail).await?;
                 tx.commit().await?;
-                doc.state = to.as_str().to_owned();
-                doc.updated_at = at;
                 Ok(doc)
             }
 
