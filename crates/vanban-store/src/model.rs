@@ -35,21 +35,28 @@ impl Actor {
 }
 
 /// The reach of an ordinary request: the caller's own agency. Documents, units, users
-/// and audit events of other agencies are invisible through a `Scope`.
+/// and audit events of other agencies are invisible through a `Scope`. It also names the
+/// caller, for the few things that are a person's own (a signing session).
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
     agency_id: AgencyId,
+    user_id: UserId,
 }
 
 impl Scope {
     /// The scope of an authenticated caller.
     pub fn of(caller: &Caller) -> Self {
-        Scope { agency_id: caller.agency_id }
+        Scope { agency_id: caller.agency_id, user_id: caller.user_id }
     }
 
     /// The agency this scope is bound to.
     pub fn agency_id(&self) -> AgencyId {
         self.agency_id
+    }
+
+    /// The caller the scope was built for.
+    pub fn user_id(&self) -> UserId {
+        self.user_id
     }
 }
 
