@@ -50,6 +50,26 @@ impl StoreError {
         }
     }
 
+    /// The Vietnamese message of a [`StoreError::Conflict`] code this store raises, for the
+    /// one place that shows errors to people; `None` for a code it does not raise.
+    pub fn conflict_message_vi(code: &str) -> Option<&'static str> {
+        Some(match code {
+            "duplicate_agency_code" => "Mã định danh cơ quan đã tồn tại.",
+            "duplicate_username" => "Tên đăng nhập đã được sử dụng.",
+            "duplicate_unit" => "Đơn vị với ký hiệu này đã tồn tại trong cơ quan.",
+            "authorities_exist" => "Hệ thống chứng thư số của máy chủ đã được khởi tạo.",
+            "duplicate_certificate" => "Chứng thư số này đã được lưu.",
+            "ambiguous_serial" => "Có nhiều chứng thư số cùng số hiệu; cần chỉ rõ tổ chức cấp.",
+            "certificate_revoked" => "Chứng thư số đã bị thu hồi.",
+            "stale_revision" => {
+                "Văn bản vừa được người khác ký hoặc cập nhật. Vui lòng tải lại trang rồi thực hiện lại."
+            }
+            "signing_session_completed" => "Phiên ký số này đã hoàn tất.",
+            "signing_session_expired" => "Phiên ký số đã hết hạn. Vui lòng thực hiện ký lại.",
+            _ => return None,
+        })
+    }
+
     pub(crate) fn corrupt(table: &'static str, reason: impl std::fmt::Display) -> Self {
         StoreError::Corrupt { table, reason: reason.to_string() }
     }

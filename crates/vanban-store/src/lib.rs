@@ -1,7 +1,7 @@
 //! Storage for vanban.
 //!
 //! Small traits ([`AgencyRepo`], [`UserRepo`], [`SessionRepo`], [`DocumentRepo`],
-//! [`AuditRepo`]) gathered in [`Store`], with two implementations: [`SqliteStore`] (embedded,
+//! [`DelegationRepo`], [`PkiRepo`], [`AuditRepo`]) gathered in [`Store`], with two implementations: [`SqliteStore`] (embedded,
 //! the default) and [`PgStore`] (PostgreSQL, for several nodes). Both run the same
 //! conformance suite (`tests/conformance.rs`). Blobs go to a content-addressed, write-once
 //! [`BlobStore`].

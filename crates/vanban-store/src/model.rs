@@ -388,3 +388,346 @@ pub struct AgencyUpdate {
     pub abbreviation: Abbreviation,
     pub place: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Certificates, signing images, signed revisions, signing sessions
+// ---------------------------------------------------------------------------------------------
+
+/// Declares an enum stored as a fixed snake_case code (the column's CHECK lists the same codes).
+macro_rules! stored_code {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant,)+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored code.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)+
+                }
+            }
+
+            /// The variant with this stored code.
+            pub fn from_code(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+
+stored_code! {
+    /// What a key of the instance's own certification authority is for.
+    pub enum AuthorityRole {
+        /// The self-signed root.
+        Root => "root",
+        /// The CA that issues people's and agencies' certificates.
+        Issuing => "issuing",
+        /// The timestamping authority (RFC 3161).
+        Tsa => "tsa",
+        /// The OCSP responder.
+        Ocsp => "ocsp",
+    }
+}
+
+/// One authority of the instance's certification authority, as stored.
+#[derive(Debug, Clone)]
+pub struct AuthorityRecord {
+    pub role: AuthorityRole,
+    pub cert_der: Vec<u8>,
+    /// The private key, encrypted by vanban-pki; opaque to the store.
+    pub sealed_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Input of [`crate::PkiRepo::put_authorities`].
+#[derive(Debug, Clone)]
+pub struct NewAuthority {
+    pub role: AuthorityRole,
+    pub cert_der: Vec<u8>,
+    pub sealed_key: Vec<u8>,
+}
+
+/// Whose a certificate or a signing image is: a person of the scope's agency, or the agency
+/// itself (its organisational certificate, its seal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "user_id")]
+pub enum Owner {
+    User(UserId),
+    Agency,
+}
+
+/// Whose certificates to list.
+pub type CertOwner = Owner;
+/// Whose signing image it is.
+pub type ImageOwner = Owner;
+
+stored_code! {
+    /// A person's certificate or an agency's organisational one.
+    pub enum CertKind {
+        Person => "person",
+        Organisation => "organisation",
+    }
+}
+
+stored_code! {
+    /// Where a certificate's private key is.
+    pub enum KeyProvider {
+        /// In vanban's keystore, sealed (the store keeps the sealed bytes).
+        Software => "software",
+        /// On a PKCS#11 token (a USB token, an HSM).
+        Pkcs11 => "pkcs11",
+        /// With a remote signing service.
+        Remote => "remote",
+    }
+}
+
+stored_code! {
+    /// Whether a certificate may still be used.
+    pub enum CertStatus {
+        Active => "active",
+        Revoked => "revoked",
+    }
+}
+
+/// Input of [`crate::PkiRepo::create_certificate`]. The fingerprint is not an input: the store
+/// computes it (SHA-256 of `cert_der`).
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    /// A person of the scope's agency (a personal certificate) or the agency (organisational).
+    pub owner: CertOwner,
+    /// Hexadecimal serial number (stored in lower case).
+    pub serial_hex: String,
+    /// Issuer and subject distinguished names, as vanban-pki prints them.
+    pub issuer: String,
+    pub subject: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// The certificate, one DER value.
+    pub cert_der: Vec<u8>,
+    /// The issuer chain, one DER certificate each: the issuer first, up to the root (may be
+    /// empty). Stored concatenated.
+    pub chain_der: Vec<Vec<u8>>,
+    pub provider: KeyProvider,
+    /// The private key sealed by vanban-pki: required for a software key, refused otherwise.
+    pub sealed_key: Option<Vec<u8>>,
+}
+
+/// A stored certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateRecord {
+    pub id: uuid::Uuid,
+    pub agency_id: AgencyId,
+    /// The holder; `None` for the agency's organisational certificate.
+    pub user_id: Option<UserId>,
+    pub kind: CertKind,
+    pub serial_hex: String,
+    pub issuer: String,
+    pub subject: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// SHA-256 (lower-case hex) of `cert_der`.
+    pub fingerprint: String,
+    #[serde(skip)]
+    pub cert_der: Vec<u8>,
+    /// The issuer chain, one DER certificate each, the issuer first.
+    #[serde(skip)]
+    pub chain_der: Vec<Vec<u8>>,
+    pub provider: KeyProvider,
+    /// The sealed private key. Read only by [`crate::PkiRepo::get_certificate`] (and returned by
+    /// `create_certificate`); `None` in lists and lookups. A software certificate always has
+    /// one stored, a token or remote one never.
+    #[serde(skip)]
+    pub sealed_key: Option<Vec<u8>>,
+    pub status: CertStatus,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revocation_reason: Option<String>,
+    /// `None` when the system issued it.
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A revoked certificate, as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevokedRecord {
+    /// Who issued it: a CRL lists only its own issuer's certificates.
+    pub issuer: String,
+    pub serial_hex: String,
+    pub revoked_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// The image stamped with a signature: a holder's handwritten signature or an agency's seal.
+/// The PNG is in the blob store under `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningImageRecord {
+    pub owner: ImageOwner,
+    pub agency_id: AgencyId,
+    pub sha256: String,
+    pub width_px: i32,
+    pub height_px: i32,
+    pub updated_by: Option<UserId>,
+    pub updated_at: DateTime<Utc>,
+}
+
+stored_code! {
+    /// What one revision of a document's legal PDF adds.
+    pub enum RevisionKind {
+        /// The rendered layout with its empty fields (revision 0).
+        Render => "render",
+        /// The signer's (leader's) signature.
+        Signer => "signer",
+        /// The agency's signature with its seal.
+        Agency => "agency",
+        /// The number and date filled in.
+        Number => "number",
+        /// A document timestamp.
+        Timestamp => "timestamp",
+        /// Validation data for long-term validation (DSS).
+        Ltv => "ltv",
+    }
+}
+
+/// Input of [`crate::PkiRepo::append_revision`].
+#[derive(Debug, Clone)]
+pub struct NewRevision {
+    /// The `pdf_sha256` of the head the revision was made on, or `None` for the first one. A
+    /// different head means someone else appended first: the store refuses (`stale_revision`).
+    pub base_sha256: Option<String>,
+    pub kind: RevisionKind,
+    /// The whole file after this revision, already in the blob store.
+    pub pdf_sha256: String,
+    pub pdf_size: i64,
+    /// The certificate of the signature this revision adds, if any (of the scope's agency).
+    pub certificate_id: Option<uuid::Uuid>,
+    pub signer_name: Option<String>,
+    pub signed_at: Option<DateTime<Utc>>,
+    /// A summary of its validation (JSON), if any.
+    pub validation: Option<serde_json::Value>,
+}
+
+/// One revision of a document's legal PDF. `seq` counts from 0 (the rendering).
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionRecord {
+    pub document_id: DocumentId,
+    pub seq: i32,
+    pub agency_id: AgencyId,
+    pub kind: RevisionKind,
+    pub pdf_sha256: String,
+    pub pdf_size: i64,
+    pub certificate_id: Option<uuid::Uuid>,
+    pub signer_name: Option<String>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub validation: Option<serde_json::Value>,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+stored_code! {
+    /// Which signature a signing session prepares.
+    pub enum SigningKind {
+        /// The signer's own signature, with their personal certificate.
+        Signer => "signer",
+        /// The agency's signature, with its organisational certificate.
+        Agency => "agency",
+    }
+}
+
+stored_code! {
+    /// Where a signing session is.
+    pub enum SessionState {
+        Pending => "pending",
+        Completed => "completed",
+        /// Past `expires_at` without completing (a pending session reads as expired once its
+        /// time is up).
+        Expired => "expired",
+    }
+}
+
+/// Input of [`crate::PkiRepo::create_signing_session`]; the user is the acting one.
+#[derive(Debug, Clone)]
+pub struct NewSigningSession {
+    pub document_id: DocumentId,
+    pub kind: SigningKind,
+    pub certificate_id: uuid::Uuid,
+    /// The prepared PDF (with its placeholder), in the blob store.
+    pub prepared_sha256: String,
+    /// The head revision it was prepared on (must be the head now).
+    pub base_sha256: String,
+    /// DER of the CMS signed attributes.
+    pub to_be_signed: Vec<u8>,
+    /// The digest to sign, hex.
+    pub digest_hex: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored signing session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningSessionRecord {
+    pub id: uuid::Uuid,
+    pub document_id: DocumentId,
+    pub agency_id: AgencyId,
+    pub user_id: UserId,
+    pub kind: SigningKind,
+    pub certificate_id: uuid::Uuid,
+    pub prepared_sha256: String,
+    pub base_sha256: String,
+    #[serde(skip)]
+    pub to_be_signed: Vec<u8>,
+    pub digest_hex: String,
+    pub state: SessionState,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Splits concatenated DER values (each one SEQUENCE, definite length), or `None` when the
+/// bytes are not exactly that.
+pub(crate) fn split_der(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (&tag, rest) = bytes.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        if tag != 0x30 {
+            return None;
+        }
+        let (len, header) = if first < 0x80 {
+            (usize::from(first), 2)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let len = rest.get(..n)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, 2 + n)
+        };
+        let end = header.checked_add(len)?;
+        out.push(bytes.get(..end)?);
+        bytes = bytes.get(end..)?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_der;
+
+    #[test]
+    fn der_values_split_on_their_lengths() {
+        let short = [0x30, 0x02, 0xaa, 0xbb];
+        let mut long = vec![0x30, 0x82, 0x01, 0x00];
+        long.extend([0x11; 256]);
+        let both = [short.as_slice(), long.as_slice()].concat();
+        assert_eq!(split_der(&both), Some(vec![short.as_slice(), long.as_slice()]));
+        assert_eq!(split_der(&[]), Some(vec![]));
+        for bad in
+            [&[0x31, 0x00][..], &[0x30, 0x03, 0x00], &[0x30, 0x80, 0x00, 0x00], &[0x30], &[0x30, 0x85, 1, 1, 1, 1, 1]]
+        {
+            assert_eq!(split_der(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vanban_domain::{AgencyCode, AgencyId, Caller, DelegationId, DocumentId, Role, Unit, UserId};
+use vanban_domain::{AgencyCode, AgencyId, Caller, DelegationId, DocumentId, OutgoingAction, Role, Unit, UserId};
 
 use crate::Result;
 use crate::model::*;
@@ -175,6 +175,94 @@ pub trait DelegationRepo: Send + Sync {
     async fn delegations_to(&self, scope: &Scope, user: UserId, now: DateTime<Utc>) -> Result<Vec<DelegationRecord>>;
 }
 
+/// Certificates, signing images and the signed revisions of documents' legal PDFs.
+///
+/// Private keys arrive sealed by vanban-pki and are kept as opaque bytes. Every write is
+/// audited (never with key material); reads of agency data take a [`Scope`].
+#[async_trait]
+pub trait PkiRepo: Send + Sync {
+    /// The instance's certification authorities (empty before the first start).
+    async fn get_authorities(&self) -> Result<Vec<AuthorityRecord>>;
+    /// Stores authorities in one transaction. Fails with `authorities_exist`, writing nothing,
+    /// when any of their roles is already stored: of two nodes starting at once one wins, and
+    /// the other reads the winner's.
+    async fn put_authorities(&self, actor: &Actor, set: Vec<NewAuthority>) -> Result<()>;
+
+    /// Stores a certificate of the scope's agency: a person's (who must be an active user of
+    /// that agency, else `NotFound`) or the agency's own. `duplicate_certificate` when the
+    /// same certificate, or the same issuer and serial, is stored already.
+    async fn create_certificate(&self, actor: &Actor, scope: &Scope, new: NewCertificate) -> Result<CertificateRecord>;
+    /// A person's certificates, or the agency's organisational ones, newest first (without
+    /// sealed keys).
+    async fn list_certificates(&self, scope: &Scope, owner: CertOwner) -> Result<Vec<CertificateRecord>>;
+    /// One certificate of the scope's agency, with its sealed key.
+    async fn get_certificate(&self, scope: &Scope, id: uuid::Uuid) -> Result<CertificateRecord>;
+    /// The certificate with this serial number, whoever holds it (unscoped: OCSP and CRLs are
+    /// public by nature), without its sealed key. `ambiguous_serial` when two issuers used it.
+    async fn find_certificate_by_serial(&self, serial_hex: &str) -> Result<Option<CertificateRecord>>;
+    /// Revokes a certificate of the scope's agency at `at` (`certificate_revoked` if it is
+    /// already). Returns it without its sealed key.
+    async fn revoke_certificate(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: uuid::Uuid,
+        reason: String,
+        at: DateTime<Utc>,
+    ) -> Result<CertificateRecord>;
+    /// Every revoked certificate of the instance, oldest revocation first (for the CRL).
+    async fn revoked_certificates(&self) -> Result<Vec<RevokedRecord>>;
+    /// The next CRL number: 1, 2, 3, … never the same twice, across nodes.
+    async fn next_crl_number(&self) -> Result<i64>;
+
+    /// Sets (or replaces) the signing image of a person of the scope's agency or of the agency.
+    async fn set_signing_image(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        owner: ImageOwner,
+        sha256: String,
+        width_px: i32,
+        height_px: i32,
+    ) -> Result<()>;
+    async fn get_signing_image(&self, scope: &Scope, owner: ImageOwner) -> Result<Option<SigningImageRecord>>;
+
+    /// Appends a revision of a document's legal PDF on its current head, in one transaction:
+    /// `stale_revision` unless `new.base_sha256` is the head's `pdf_sha256` (or `None` with no
+    /// revision yet), so two signers cannot fork the file. With an `action`, the document
+    /// moves through its lifecycle in the same transaction, by the rules of
+    /// [`DocumentRepo::transition`] (e.g. a `signer` revision with `Sign` needs the document
+    /// approved); a refused action writes nothing. The caller checks the permission the
+    /// action requires, as for `transition`.
+    async fn append_revision(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        document_id: DocumentId,
+        new: NewRevision,
+        action: Option<OutgoingAction>,
+    ) -> Result<RevisionRecord>;
+    /// Every revision of a document, in order.
+    async fn list_revisions(&self, scope: &Scope, document_id: DocumentId) -> Result<Vec<RevisionRecord>>;
+    /// The latest revision of a document, if any.
+    async fn head_revision(&self, scope: &Scope, document_id: DocumentId) -> Result<Option<RevisionRecord>>;
+
+    /// Opens a two-phase signing session for the acting user on a document of the scope's
+    /// agency: the certificate must be active and fit the kind (the user's own personal
+    /// certificate for `signer`, the agency's for `agency`), and `base_sha256` the head.
+    async fn create_signing_session(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        new: NewSigningSession,
+    ) -> Result<SigningSessionRecord>;
+    /// A session of the scope's own user and agency (anyone else's is `NotFound`).
+    async fn get_signing_session(&self, scope: &Scope, id: uuid::Uuid) -> Result<SigningSessionRecord>;
+    /// Marks a pending session completed, once: `signing_session_completed` or
+    /// `signing_session_expired` otherwise.
+    async fn complete_signing_session(&self, actor: &Actor, scope: &Scope, id: uuid::Uuid) -> Result<()>;
+}
+
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
@@ -196,7 +284,7 @@ pub trait AuditRepo: Send + Sync {
 
 /// Every capability of a storage backend, behind one object.
 #[async_trait]
-pub trait Store: AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + AuditRepo {
+pub trait Store: AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + PkiRepo + AuditRepo {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

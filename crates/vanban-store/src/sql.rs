@@ -12,6 +12,48 @@
 //!
 //! Every method that changes state writes its audit event in the same transaction.
 
+use sha2::Digest as _;
+use vanban_domain::DomainError;
+
+// Reasons worded exactly as the domain's own (its `reason` table, not exported), so that
+// `DomainError::message_vi` translates them.
+pub(crate) const EMPTY_PERIOD: &str = "valid_from must be before valid_until";
+pub(crate) const OUT_OF_RANGE: &str = "out of range";
+pub(crate) const MUST_BE_POSITIVE: &str = "must be at least 1";
+
+/// Lower-case hexadecimal of `s` (trimmed), at most `max` digits, or `InvalidValue`.
+pub(crate) fn hex_text(field: &'static str, s: &str, max: usize) -> crate::Result<String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() || s.len() > max || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(DomainError::InvalidValue { field, reason: "expected hexadecimal digits" }.into());
+    }
+    Ok(s)
+}
+
+/// A SHA-256 digest in lower-case hexadecimal (a blob's address), or `InvalidValue`.
+pub(crate) fn sha256_hex(field: &'static str, s: &str) -> crate::Result<String> {
+    let s = hex_text(field, s, 64)?;
+    if s.len() != 64 {
+        return Err(
+            DomainError::InvalidValue { field, reason: "expected a SHA-256 digest (64 hexadecimal digits)" }.into()
+        );
+    }
+    Ok(s)
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub(crate) fn sha256_of(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `Ok` when `der` is exactly one DER value of a certificate's shape (a SEQUENCE).
+pub(crate) fn one_der(field: &'static str, der: &[u8]) -> crate::Result<()> {
+    match crate::model::split_der(der) {
+        Some(v) if v.len() == 1 => Ok(()),
+        _ => Err(DomainError::InvalidValue { field, reason: "expected one DER certificate" }.into()),
+    }
+}
+
 macro_rules! impl_sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
         use std::collections::{BTreeSet, HashMap};
@@ -1448,6 +1490,584 @@ macro_rules! impl_sql_store {
                 let list = delegations_where(&mut tx, "AND d.to_user = $2", scope, Some(user.as_uuid())).await?;
                 tx.commit().await?;
                 Ok(list.into_iter().filter(|d| d.delegation.is_active_at(at)).collect())
+            }
+        }
+
+        const CERT_COLS: &str = "id, agency_id, user_id, kind, serial_hex, issuer, subject, not_before, not_after, fingerprint, cert_der, chain_der, provider, status, revoked_at, revocation_reason, created_by, created_at";
+
+        fn certificate_from_row(r: &$Row, with_key: bool) -> Result<CertificateRecord> {
+            let t = "certificates";
+            let chain: Vec<u8> = r.try_get("chain_der")?;
+            let chain_der = crate::model::split_der(&chain)
+                .ok_or_else(|| StoreError::corrupt(t, "chain_der is not concatenated DER"))?
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect();
+            let code = |c: &str| -> Result<String> { Ok(r.try_get::<String, _>(c)?) };
+            Ok(CertificateRecord {
+                id: r.try_get("id")?,
+                agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                user_id: r.try_get::<Option<Uuid>, _>("user_id")?.map(UserId::from_uuid),
+                kind: CertKind::from_code(&code("kind")?).ok_or_else(|| StoreError::corrupt(t, "kind"))?,
+                serial_hex: r.try_get("serial_hex")?,
+                issuer: r.try_get("issuer")?,
+                subject: r.try_get("subject")?,
+                not_before: r.try_get("not_before")?,
+                not_after: r.try_get("not_after")?,
+                fingerprint: r.try_get("fingerprint")?,
+                cert_der: r.try_get("cert_der")?,
+                chain_der,
+                provider: KeyProvider::from_code(&code("provider")?).ok_or_else(|| StoreError::corrupt(t, "provider"))?,
+                sealed_key: if with_key { r.try_get("sealed_key")? } else { None },
+                status: CertStatus::from_code(&code("status")?).ok_or_else(|| StoreError::corrupt(t, "status"))?,
+                revoked_at: r.try_get("revoked_at")?,
+                revocation_reason: r.try_get("revocation_reason")?,
+                created_by: r.try_get::<Option<Uuid>, _>("created_by")?.map(UserId::from_uuid),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        /// Which certificates to read.
+        enum CertWhere {
+            /// Of an agency: a person's (`Some`) or the organisational ones (`None`).
+            Owner(AgencyId, Option<UserId>),
+            /// One of an agency, by id.
+            Id(AgencyId, Uuid),
+            /// Any, by serial number (unscoped).
+            Serial(String),
+        }
+
+        async fn certificates_where(tx: &mut Tx, w: CertWhere, with_key: bool) -> Result<Vec<CertificateRecord>> {
+            let filter = match &w {
+                CertWhere::Owner(_, Some(_)) => "agency_id = $1 AND user_id = $2",
+                CertWhere::Owner(_, None) => "agency_id = $1 AND user_id IS NULL",
+                CertWhere::Id(..) => "agency_id = $1 AND id = $2",
+                CertWhere::Serial(_) => "serial_hex = $1",
+            };
+            let key = if with_key { ", sealed_key" } else { "" };
+            let sql = format!("SELECT {CERT_COLS}{key} FROM certificates WHERE {filter} ORDER BY created_at DESC, id DESC");
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let q = match w {
+                CertWhere::Owner(a, Some(u)) => q.bind(a.as_uuid()).bind(u.as_uuid()),
+                CertWhere::Owner(a, None) => q.bind(a.as_uuid()),
+                CertWhere::Id(a, id) => q.bind(a.as_uuid()).bind(id),
+                CertWhere::Serial(s) => q.bind(s),
+            };
+            q.fetch_all(&mut **tx).await?.iter().map(|r| certificate_from_row(r, with_key)).collect()
+        }
+
+        /// A certificate of the scope's agency that may still sign (`certificate_revoked` if not).
+        async fn active_certificate(tx: &mut Tx, scope: &Scope, id: Uuid) -> Result<CertificateRecord> {
+            let cert = certificates_where(tx, CertWhere::Id(scope.agency_id(), id), false).await?.pop().ok_or(StoreError::NotFound)?;
+            if cert.status == CertStatus::Revoked {
+                return Err(StoreError::Conflict { code: "certificate_revoked" });
+            }
+            Ok(cert)
+        }
+
+        /// Fails with `NotFound` unless the user belongs to the scope's agency.
+        async fn user_in_scope(tx: &mut Tx, scope: &Scope, user: UserId, active_only: bool) -> Result<()> {
+            let row = sqlx::query("SELECT agency_id, active FROM users WHERE id = $1")
+                .bind(user.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let agency: Uuid = row.try_get("agency_id")?;
+            let active: bool = row.try_get("active")?;
+            if agency != scope.agency_id().as_uuid() || (active_only && !active) {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        }
+
+        const REVISION_COLS: &str = "document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at";
+
+        /// A document's revisions in order, or only its head.
+        async fn revisions_where(tx: &mut Tx, id: DocumentId, head_only: bool) -> Result<Vec<RevisionRecord>> {
+            let order = if head_only { "ORDER BY seq DESC LIMIT 1" } else { "ORDER BY seq" };
+            let sql = format!("SELECT {REVISION_COLS} FROM document_revisions WHERE document_id = $1 {order}");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_uuid()).fetch_all(&mut **tx).await?;
+            let t = "document_revisions";
+            rows.iter()
+                .map(|r| {
+                    let validation: Option<String> = r.try_get("validation")?;
+                    Ok(RevisionRecord {
+                        document_id: DocumentId::from_uuid(r.try_get("document_id")?),
+                        seq: r.try_get("seq")?,
+                        agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                        kind: RevisionKind::from_code(&r.try_get::<String, _>("kind")?).ok_or_else(|| StoreError::corrupt(t, "kind"))?,
+                        pdf_sha256: r.try_get("pdf_sha256")?,
+                        pdf_size: r.try_get("pdf_size")?,
+                        certificate_id: r.try_get("certificate_id")?,
+                        signer_name: r.try_get("signer_name")?,
+                        signed_at: r.try_get("signed_at")?,
+                        validation: validation.map(|v| parse(t, serde_json::from_str(&v))).transpose()?,
+                        created_by: r.try_get::<Option<Uuid>, _>("created_by")?.map(UserId::from_uuid),
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Fails with `stale_revision` unless `base` is the document's head (`None`: no revision yet).
+        async fn check_head(tx: &mut Tx, id: DocumentId, base: Option<&str>) -> Result<Option<RevisionRecord>> {
+            let head = revisions_where(tx, id, true).await?.pop();
+            if head.as_ref().map(|h| h.pdf_sha256.as_str()) != base {
+                return Err(StoreError::Conflict { code: "stale_revision" });
+            }
+            Ok(head)
+        }
+
+        const SESSION_COLS: &str = "id, document_id, agency_id, user_id, kind, certificate_id, prepared_sha256, base_sha256, to_be_signed, digest_hex, state, created_at, expires_at";
+
+        /// A signing session of the scope's own user and agency. A pending session past its
+        /// expiry reads as expired.
+        async fn session_in_scope(tx: &mut Tx, scope: &Scope, id: Uuid) -> Result<SigningSessionRecord> {
+            let sql = format!("SELECT {SESSION_COLS} FROM signing_sessions WHERE id = $1 AND agency_id = $2 AND user_id = $3");
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(scope.agency_id().as_uuid())
+                .bind(scope.user_id().as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let t = "signing_sessions";
+            let mut rec = SigningSessionRecord {
+                id: r.try_get("id")?,
+                document_id: DocumentId::from_uuid(r.try_get("document_id")?),
+                agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                user_id: UserId::from_uuid(r.try_get("user_id")?),
+                kind: SigningKind::from_code(&r.try_get::<String, _>("kind")?).ok_or_else(|| StoreError::corrupt(t, "kind"))?,
+                certificate_id: r.try_get("certificate_id")?,
+                prepared_sha256: r.try_get("prepared_sha256")?,
+                base_sha256: r.try_get("base_sha256")?,
+                to_be_signed: r.try_get("to_be_signed")?,
+                digest_hex: r.try_get("digest_hex")?,
+                state: SessionState::from_code(&r.try_get::<String, _>("state")?).ok_or_else(|| StoreError::corrupt(t, "state"))?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+            };
+            if rec.state == SessionState::Pending && rec.expires_at <= now() {
+                rec.state = SessionState::Expired;
+            }
+            Ok(rec)
+        }
+
+        #[async_trait]
+        impl PkiRepo for $Store {
+            async fn get_authorities(&self) -> Result<Vec<AuthorityRecord>> {
+                let rows = sqlx::query("SELECT role, cert_der, sealed_key, created_at FROM pki_authorities ORDER BY role").fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(AuthorityRecord {
+                            role: AuthorityRole::from_code(&r.try_get::<String, _>("role")?).ok_or_else(|| StoreError::corrupt("pki_authorities", "role"))?,
+                            cert_der: r.try_get("cert_der")?,
+                            sealed_key: r.try_get("sealed_key")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn put_authorities(&self, actor: &Actor, set: Vec<NewAuthority>) -> Result<()> {
+                if set.is_empty() {
+                    return Err(vanban_domain::DomainError::FieldRequired { field: "authorities" }.into());
+                }
+                for a in &set {
+                    crate::sql::one_der("cert_der", &a.cert_der)?;
+                    if a.sealed_key.is_empty() {
+                        return Err(vanban_domain::DomainError::FieldRequired { field: "sealed_key" }.into());
+                    }
+                }
+                let mut tx = begin_write(&self.pool).await?;
+                let at = now();
+                for a in &set {
+                    sqlx::query("INSERT INTO pki_authorities (role, cert_der, sealed_key, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(a.role.as_str())
+                        .bind(&a.cert_der)
+                        .bind(&a.sealed_key)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::unique_as("authorities_exist"))?;
+                }
+                let detail = serde_json::json!({
+                    "authorities": set.iter().map(|a| serde_json::json!({ "role": a.role.as_str(), "fingerprint": crate::sql::sha256_of(&a.cert_der) })).collect::<Vec<_>>(),
+                });
+                write_audit(&mut tx, actor, None, "pki.create_authorities", "pki", "authorities", detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_certificate(&self, actor: &Actor, scope: &Scope, new: NewCertificate) -> Result<CertificateRecord> {
+                let serial = crate::sql::hex_text("serial_hex", &new.serial_hex, 64)?;
+                let issuer = vanban_domain::clean_text("issuer", &new.issuer, 1000, true)?;
+                let subject = vanban_domain::clean_text("subject", &new.subject, 1000, true)?;
+                let (not_before, not_after) = (audit::truncate_micros(new.not_before), audit::truncate_micros(new.not_after));
+                if not_before >= not_after {
+                    return Err(vanban_domain::DomainError::InvalidValue { field: "not_after", reason: crate::sql::EMPTY_PERIOD }.into());
+                }
+                crate::sql::one_der("cert_der", &new.cert_der)?;
+                for c in &new.chain_der {
+                    crate::sql::one_der("chain_der", c)?;
+                }
+                match (new.provider, &new.sealed_key) {
+                    (KeyProvider::Software, Some(k)) if !k.is_empty() => {}
+                    (KeyProvider::Pkcs11 | KeyProvider::Remote, None) => {}
+                    _ => {
+                        return Err(vanban_domain::DomainError::InvalidValue {
+                            field: "sealed_key",
+                            reason: "a software key is stored sealed, a token's or a remote service's never",
+                        }
+                        .into())
+                    }
+                }
+                let (kind, user) = match new.owner {
+                    Owner::User(u) => (CertKind::Person, Some(u)),
+                    Owner::Agency => (CertKind::Organisation, None),
+                };
+                let fingerprint = crate::sql::sha256_of(&new.cert_der);
+                let mut tx = begin_write(&self.pool).await?;
+                if let Some(u) = user {
+                    user_in_scope(&mut tx, scope, u, true).await?;
+                }
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO certificates (id, agency_id, user_id, kind, serial_hex, issuer, subject, not_before, not_after, fingerprint, cert_der, chain_der, provider, sealed_key, status, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', $15, $16)",
+                )
+                .bind(id)
+                .bind(scope.agency_id().as_uuid())
+                .bind(user.map(|u| u.as_uuid()))
+                .bind(kind.as_str())
+                .bind(&serial)
+                .bind(&issuer)
+                .bind(&subject)
+                .bind(not_before)
+                .bind(not_after)
+                .bind(&fingerprint)
+                .bind(&new.cert_der)
+                .bind(new.chain_der.concat())
+                .bind(new.provider.as_str())
+                .bind(new.sealed_key.as_deref())
+                .bind(actor.user_id.map(|u| u.as_uuid()))
+                .bind(now())
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::unique_as("duplicate_certificate"))?;
+                let detail = serde_json::json!({
+                    "kind": kind.as_str(), "user_id": user, "serial_hex": serial, "issuer": issuer, "subject": subject,
+                    "not_before": not_before, "not_after": not_after, "fingerprint": fingerprint, "provider": new.provider.as_str(),
+                });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "certificate.create", "certificate", &id.to_string(), detail).await?;
+                let rec = certificates_where(&mut tx, CertWhere::Id(scope.agency_id(), id), true).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn list_certificates(&self, scope: &Scope, owner: CertOwner) -> Result<Vec<CertificateRecord>> {
+                let user = match owner {
+                    Owner::User(u) => Some(u),
+                    Owner::Agency => None,
+                };
+                let mut tx = self.pool.begin().await?;
+                let list = certificates_where(&mut tx, CertWhere::Owner(scope.agency_id(), user), false).await?;
+                tx.commit().await?;
+                Ok(list)
+            }
+
+            async fn get_certificate(&self, scope: &Scope, id: Uuid) -> Result<CertificateRecord> {
+                let mut tx = self.pool.begin().await?;
+                let rec = certificates_where(&mut tx, CertWhere::Id(scope.agency_id(), id), true).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn find_certificate_by_serial(&self, serial_hex: &str) -> Result<Option<CertificateRecord>> {
+                let serial = crate::sql::hex_text("serial_hex", serial_hex, 64)?;
+                let mut tx = self.pool.begin().await?;
+                let mut found = certificates_where(&mut tx, CertWhere::Serial(serial), false).await?;
+                tx.commit().await?;
+                if found.len() > 1 {
+                    return Err(StoreError::Conflict { code: "ambiguous_serial" });
+                }
+                Ok(found.pop())
+            }
+
+            async fn revoke_certificate(&self, actor: &Actor, scope: &Scope, id: Uuid, reason: String, at: DateTime<Utc>) -> Result<CertificateRecord> {
+                let reason = vanban_domain::clean_text("reason", &reason, 200, true)?;
+                let at = audit::truncate_micros(at);
+                let mut tx = begin_write(&self.pool).await?;
+                let mut rec = active_certificate(&mut tx, scope, id).await?;
+                sqlx::query("UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2 WHERE id = $3")
+                    .bind(at)
+                    .bind(&reason)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "serial_hex": rec.serial_hex, "issuer": rec.issuer, "reason": reason, "revoked_at": at });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "certificate.revoke", "certificate", &id.to_string(), detail).await?;
+                tx.commit().await?;
+                rec.status = CertStatus::Revoked;
+                rec.revoked_at = Some(at);
+                rec.revocation_reason = Some(reason);
+                Ok(rec)
+            }
+
+            async fn revoked_certificates(&self) -> Result<Vec<RevokedRecord>> {
+                let rows = sqlx::query("SELECT issuer, serial_hex, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked'")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut list = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(RevokedRecord {
+                            issuer: r.try_get("issuer")?,
+                            serial_hex: r.try_get("serial_hex")?,
+                            revoked_at: r.try_get::<Option<DateTime<Utc>>, _>("revoked_at")?.ok_or_else(|| StoreError::corrupt("certificates", "revoked_at"))?,
+                            reason: r.try_get::<Option<String>, _>("revocation_reason")?.unwrap_or_default(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                // Compared in Rust: SQLite keeps instants as text.
+                list.sort_by(|a, b| (a.revoked_at, &a.issuer, &a.serial_hex).cmp(&(b.revoked_at, &b.issuer, &b.serial_hex)));
+                Ok(list)
+            }
+
+            async fn next_crl_number(&self) -> Result<i64> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query("UPDATE pki_counters SET value = value + 1 WHERE name = 'crl_number'").execute(&mut *tx).await?;
+                let n: i64 = sqlx::query_scalar("SELECT value FROM pki_counters WHERE name = 'crl_number'").fetch_one(&mut *tx).await?;
+                write_audit(&mut tx, &Actor::system("pki"), None, "pki.crl_number", "pki", "crl_number", serde_json::json!({ "number": n })).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn set_signing_image(&self, actor: &Actor, scope: &Scope, owner: ImageOwner, sha256: String, width_px: i32, height_px: i32) -> Result<()> {
+                let sha256 = crate::sql::sha256_hex("sha256", &sha256)?;
+                for (field, v) in [("width_px", width_px), ("height_px", height_px)] {
+                    if !(1..=10_000).contains(&v) {
+                        return Err(vanban_domain::DomainError::InvalidValue { field, reason: crate::sql::OUT_OF_RANGE }.into());
+                    }
+                }
+                let mut tx = begin_write(&self.pool).await?;
+                let (kind, owner_id) = match owner {
+                    Owner::User(u) => {
+                        user_in_scope(&mut tx, scope, u, false).await?;
+                        ("user", u.as_uuid())
+                    }
+                    Owner::Agency => ("agency", scope.agency_id().as_uuid()),
+                };
+                let before: Option<String> = sqlx::query_scalar("SELECT sha256 FROM signing_images WHERE owner_kind = $1 AND owner_id = $2")
+                    .bind(kind)
+                    .bind(owner_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let sql = if before.is_some() {
+                    "UPDATE signing_images SET agency_id = $3, sha256 = $4, width_px = $5, height_px = $6, updated_by = $7, updated_at = $8 WHERE owner_kind = $1 AND owner_id = $2"
+                } else {
+                    "INSERT INTO signing_images (owner_kind, owner_id, agency_id, sha256, width_px, height_px, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                };
+                sqlx::query(sql)
+                    .bind(kind)
+                    .bind(owner_id)
+                    .bind(scope.agency_id().as_uuid())
+                    .bind(&sha256)
+                    .bind(width_px)
+                    .bind(height_px)
+                    .bind(actor.user_id.map(|u| u.as_uuid()))
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "sha256": sha256, "before": before, "width_px": width_px, "height_px": height_px });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "signing_image.set", kind, &owner_id.to_string(), detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_signing_image(&self, scope: &Scope, owner: ImageOwner) -> Result<Option<SigningImageRecord>> {
+                let (kind, owner_id) = match owner {
+                    Owner::User(u) => ("user", u.as_uuid()),
+                    Owner::Agency => ("agency", scope.agency_id().as_uuid()),
+                };
+                let row = sqlx::query(
+                    "SELECT agency_id, sha256, width_px, height_px, updated_by, updated_at FROM signing_images \
+                     WHERE owner_kind = $1 AND owner_id = $2 AND agency_id = $3",
+                )
+                .bind(kind)
+                .bind(owner_id)
+                .bind(scope.agency_id().as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some(SigningImageRecord {
+                    owner,
+                    agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
+                    sha256: r.try_get("sha256")?,
+                    width_px: r.try_get("width_px")?,
+                    height_px: r.try_get("height_px")?,
+                    updated_by: r.try_get::<Option<Uuid>, _>("updated_by")?.map(UserId::from_uuid),
+                    updated_at: r.try_get("updated_at")?,
+                }))
+            }
+
+            async fn append_revision(
+                &self,
+                actor: &Actor,
+                scope: &Scope,
+                document_id: DocumentId,
+                new: NewRevision,
+                action: Option<OutgoingAction>,
+            ) -> Result<RevisionRecord> {
+                let pdf_sha256 = crate::sql::sha256_hex("pdf_sha256", &new.pdf_sha256)?;
+                let base = new.base_sha256.as_deref().map(|b| crate::sql::sha256_hex("base_sha256", b)).transpose()?;
+                if new.pdf_size < 1 {
+                    return Err(vanban_domain::DomainError::InvalidValue { field: "pdf_size", reason: crate::sql::MUST_BE_POSITIVE }.into());
+                }
+                let signer_name = new.signer_name.as_deref().map(|n| vanban_domain::clean_text("signer_name", n, 200, false)).transpose()?.filter(|n| !n.is_empty());
+                let signed_at = new.signed_at.map(audit::truncate_micros);
+                let mut tx = begin_write(&self.pool).await?;
+                document_in_scope(&mut tx, scope, document_id).await?;
+                let head = check_head(&mut tx, document_id, base.as_deref()).await?;
+                if let Some(c) = new.certificate_id {
+                    active_certificate(&mut tx, scope, c).await?;
+                }
+                let moved = match action {
+                    Some(a) => Some((a, apply_action(&mut tx, scope, document_id, a).await?)),
+                    None => {
+                        sqlx::query("UPDATE documents SET updated_at = $1 WHERE id = $2").bind(now()).bind(document_id.as_uuid()).execute(&mut *tx).await?;
+                        None
+                    }
+                };
+                let seq = head.map_or(0, |h| h.seq + 1);
+                sqlx::query(
+                    "INSERT INTO document_revisions (document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(document_id.as_uuid())
+                .bind(seq)
+                .bind(scope.agency_id().as_uuid())
+                .bind(new.kind.as_str())
+                .bind(&pdf_sha256)
+                .bind(new.pdf_size)
+                .bind(new.certificate_id)
+                .bind(signer_name.as_deref())
+                .bind(signed_at)
+                .bind(new.validation.as_ref().map(|v| v.to_string()))
+                .bind(actor.user_id.map(|u| u.as_uuid()))
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+                let mut detail = serde_json::json!({
+                    "seq": seq, "kind": new.kind.as_str(), "pdf_sha256": pdf_sha256, "pdf_size": new.pdf_size,
+                    "base_sha256": base, "certificate_id": new.certificate_id, "signer_name": signer_name,
+                });
+                let audit_action = match &moved {
+                    Some((a, (doc, from))) => {
+                        detail["from"] = from.as_str().into();
+                        detail["to"] = doc.state.as_str().into();
+                        format!("document.{}", a.as_str())
+                    }
+                    None => "document.revision".to_owned(),
+                };
+                write_audit(&mut tx, actor, Some(scope.agency_id()), &audit_action, "document", &document_id.to_string(), detail).await?;
+                let rec = revisions_where(&mut tx, document_id, true).await?.pop().ok_or(StoreError::NotFound)?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn list_revisions(&self, scope: &Scope, document_id: DocumentId) -> Result<Vec<RevisionRecord>> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, document_id).await?;
+                let list = revisions_where(&mut tx, document_id, false).await?;
+                tx.commit().await?;
+                Ok(list)
+            }
+
+            async fn head_revision(&self, scope: &Scope, document_id: DocumentId) -> Result<Option<RevisionRecord>> {
+                let mut tx = self.pool.begin().await?;
+                document_in_scope(&mut tx, scope, document_id).await?;
+                let head = revisions_where(&mut tx, document_id, true).await?.pop();
+                tx.commit().await?;
+                Ok(head)
+            }
+
+            async fn create_signing_session(&self, actor: &Actor, scope: &Scope, new: NewSigningSession) -> Result<SigningSessionRecord> {
+                let prepared = crate::sql::sha256_hex("prepared_sha256", &new.prepared_sha256)?;
+                let base = crate::sql::sha256_hex("base_sha256", &new.base_sha256)?;
+                let digest = crate::sql::hex_text("digest_hex", &new.digest_hex, 128)?;
+                if new.to_be_signed.is_empty() {
+                    return Err(vanban_domain::DomainError::FieldRequired { field: "to_be_signed" }.into());
+                }
+                let at = now();
+                let expires_at = audit::truncate_micros(new.expires_at);
+                if expires_at <= at {
+                    return Err(vanban_domain::DomainError::InvalidValue { field: "expires_at", reason: crate::sql::EMPTY_PERIOD }.into());
+                }
+                let user = scope.user_id();
+                let mut tx = begin_write(&self.pool).await?;
+                document_in_scope(&mut tx, scope, new.document_id).await?;
+                let cert = active_certificate(&mut tx, scope, new.certificate_id).await?;
+                let fits = match new.kind {
+                    SigningKind::Signer => cert.user_id == Some(user),
+                    SigningKind::Agency => cert.kind == CertKind::Organisation,
+                };
+                if !fits {
+                    return Err(vanban_domain::DomainError::InvalidValue { field: "certificate_id", reason: "not the signer's own certificate, or not the agency's" }.into());
+                }
+                if at < cert.not_before || at >= cert.not_after {
+                    return Err(vanban_domain::DomainError::InvalidValue { field: "certificate_id", reason: "the certificate is not valid now" }.into());
+                }
+                check_head(&mut tx, new.document_id, Some(&base)).await?;
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO signing_sessions (id, document_id, agency_id, user_id, kind, certificate_id, prepared_sha256, base_sha256, to_be_signed, digest_hex, state, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)",
+                )
+                .bind(id)
+                .bind(new.document_id.as_uuid())
+                .bind(scope.agency_id().as_uuid())
+                .bind(user.as_uuid())
+                .bind(new.kind.as_str())
+                .bind(new.certificate_id)
+                .bind(&prepared)
+                .bind(&base)
+                .bind(&new.to_be_signed)
+                .bind(&digest)
+                .bind(at)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let detail = serde_json::json!({
+                    "session_id": id, "kind": new.kind.as_str(), "certificate_id": new.certificate_id, "prepared_sha256": prepared,
+                    "base_sha256": base, "digest_hex": digest, "expires_at": expires_at,
+                });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.prepare_signature", "document", &new.document_id.to_string(), detail).await?;
+                let rec = session_in_scope(&mut tx, scope, id).await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn get_signing_session(&self, scope: &Scope, id: Uuid) -> Result<SigningSessionRecord> {
+                let mut tx = self.pool.begin().await?;
+                let rec = session_in_scope(&mut tx, scope, id).await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
+
+            async fn complete_signing_session(&self, actor: &Actor, scope: &Scope, id: Uuid) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                let rec = session_in_scope(&mut tx, scope, id).await?;
+                match rec.state {
+                    SessionState::Pending => {}
+                    SessionState::Completed => return Err(StoreError::Conflict { code: "signing_session_completed" }),
+                    SessionState::Expired => return Err(StoreError::Conflict { code: "signing_session_expired" }),
+                }
+                sqlx::query("UPDATE signing_sessions SET state = 'completed' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                let detail = serde_json::json!({ "session_id": id, "kind": rec.kind.as_str(), "digest_hex": rec.digest_hex });
+                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.complete_signature", "document", &rec.document_id.to_string(), detail).await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
 

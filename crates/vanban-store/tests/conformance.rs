@@ -26,9 +26,10 @@ use vanban_domain::{
     FullName, OutgoingAction, OutgoingMetadata, Role, SigningAuthority, UnitId, UserId, Username,
 };
 use vanban_store::{
-    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, BlobStore, ChainReport, NewAgency, NewDelegation,
-    NewDraft, NewUnit, NewUser, PgStore, ReviewDecision, Scope, SessionRecord, SqliteStore, Store, StoreError,
-    Transition, UserRecord,
+    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, AuthorityRole, BlobStore, CertKind, CertOwner,
+    CertStatus, ChainReport, ImageOwner, KeyProvider, NewAgency, NewAuthority, NewCertificate, NewDelegation, NewDraft,
+    NewRevision, NewSigningSession, NewUnit, NewUser, PgStore, ReviewDecision, RevisionKind, Scope, SessionRecord,
+    SessionState, SigningKind, SqliteStore, Store, StoreError, Transition, UserRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -174,6 +175,15 @@ conformance!(
     concurrent_transitions_of_one_document,
     concurrent_login_failures_are_all_counted,
     concurrent_bulk_imports_conflict_cleanly,
+    authorities_are_put_once,
+    concurrent_authority_puts_one_wins,
+    certificates_are_scoped,
+    certificate_revocation,
+    concurrent_crl_numbers_are_unique,
+    signing_images_upsert,
+    revisions_follow_the_head,
+    concurrent_appends_on_one_head,
+    signing_session_lifecycle,
 );
 
 /// A raw database connection that bypasses the store.
@@ -360,7 +370,9 @@ fn expect_not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) {
 #[track_caller]
 fn expect_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>, code: &str) {
     match r {
-        Err(StoreError::Conflict { code: c }) if c == code => {}
+        Err(StoreError::Conflict { code: c }) if c == code => {
+            assert!(StoreError::conflict_message_vi(code).is_some(), "conflict {code} has no Vietnamese message");
+        }
         other => panic!("expected Conflict {{ code: {code:?} }}, got {other:?}"),
     }
 }
@@ -1990,7 +2002,634 @@ async fn concurrent_bulk_imports_conflict_cleanly(ctx: Ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 10. Blobs
+// 10. Certificates, signing images, signed revisions
+// ---------------------------------------------------------------------------------------------
+
+/// A DER SEQUENCE of `len` bytes of `fill` (the long length form from 128 bytes on).
+fn der(fill: u8, len: usize) -> Vec<u8> {
+    let mut v = vec![0x30];
+    match u8::try_from(len) {
+        Ok(n) if n < 0x80 => v.push(n),
+        _ => {
+            v.push(0x82);
+            v.extend(u16::try_from(len).expect("short enough").to_be_bytes());
+        }
+    }
+    v.extend(std::iter::repeat_n(fill, len));
+    v
+}
+
+const ISSUER: &str = "CN=vanban CA cấp chứng thư,O=UBND tỉnh Bình An,C=VN";
+
+fn new_cert(owner: CertOwner, serial: &str, fill: u8) -> NewCertificate {
+    let now = Utc::now();
+    NewCertificate {
+        owner,
+        serial_hex: serial.to_owned(),
+        issuer: ISSUER.to_owned(),
+        subject: format!("CN=Người ký {fill},O=Sở Tài chính,C=VN"),
+        not_before: now - Duration::days(1),
+        not_after: now + Duration::days(365),
+        cert_der: der(fill, 60),
+        chain_der: vec![der(0xc1, 300), der(0xc0, 40)],
+        provider: KeyProvider::Software,
+        sealed_key: Some(vec![fill; 48]),
+    }
+}
+
+fn authority(role: AuthorityRole, fill: u8) -> NewAuthority {
+    NewAuthority { role, cert_der: der(fill, 50), sealed_key: vec![fill; 32] }
+}
+
+/// The blob address of a made-up PDF.
+fn pdf(n: u32) -> String {
+    sha256_hex(format!("%PDF-1.7 revision {n}").as_bytes())
+}
+
+fn revision(base: Option<&str>, kind: RevisionKind, pdf_sha256: &str) -> NewRevision {
+    NewRevision {
+        base_sha256: base.map(str::to_owned),
+        kind,
+        pdf_sha256: pdf_sha256.to_owned(),
+        pdf_size: 48_213,
+        certificate_id: None,
+        signer_name: None,
+        signed_at: None,
+        validation: None,
+    }
+}
+
+async fn authorities_are_put_once(ctx: Ctx) {
+    let s = ctx.s();
+    assert!(s.get_authorities().await.unwrap().is_empty());
+    expect_domain(s.put_authorities(&sys(), vec![]).await, "field_required");
+    expect_domain(
+        s.put_authorities(
+            &sys(),
+            vec![NewAuthority { cert_der: b"not DER".to_vec(), ..authority(AuthorityRole::Root, 1) }],
+        )
+        .await,
+        "invalid_value",
+    );
+    s.put_authorities(&sys(), vec![authority(AuthorityRole::Root, 1), authority(AuthorityRole::Issuing, 2)])
+        .await
+        .expect("first put");
+    let events = chain(s).await.events;
+
+    // A set with one role already stored writes none of its roles.
+    expect_conflict(
+        s.put_authorities(&sys(), vec![authority(AuthorityRole::Tsa, 3), authority(AuthorityRole::Root, 9)]).await,
+        "authorities_exist",
+    );
+    let stored = s.get_authorities().await.unwrap();
+    assert_eq!(stored.iter().map(|a| a.role).collect::<Vec<_>>(), [AuthorityRole::Issuing, AuthorityRole::Root]);
+    let root = stored.iter().find(|a| a.role == AuthorityRole::Root).unwrap();
+    assert_eq!((root.cert_der.clone(), root.sealed_key.clone()), (der(1, 50), vec![1; 32]), "the first root stays");
+    assert_eq!(chain(s).await.events, events);
+
+    // Roles not yet stored can still be added.
+    s.put_authorities(&sys(), vec![authority(AuthorityRole::Tsa, 3), authority(AuthorityRole::Ocsp, 4)]).await.unwrap();
+    assert_eq!(s.get_authorities().await.unwrap().len(), 4);
+    let report = chain(s).await;
+    assert!(report.is_intact());
+    assert_eq!(report.events, events + 1);
+}
+
+/// Nodes starting at once each try to create the CA: exactly one does.
+async fn concurrent_authority_puts_one_wins(ctx: Ctx) {
+    let mut handles = Vec::new();
+    for task in 0..8u8 {
+        let store = Arc::clone(&ctx.store);
+        handles.push(tokio::spawn(async move {
+            let set = AuthorityRole::ALL.iter().map(|r| authority(*r, task)).collect();
+            (task, store.put_authorities(&Actor::system(&format!("node{task}")), set).await)
+        }));
+    }
+    let mut winners = Vec::new();
+    for h in handles {
+        match h.await.expect("task") {
+            (task, Ok(())) => winners.push(task),
+            (_, Err(e)) => assert!(matches!(e, StoreError::Conflict { code: "authorities_exist" }), "{e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?} all created the CA");
+    let stored = ctx.s().get_authorities().await.unwrap();
+    assert_eq!(stored.len(), 4);
+    assert!(stored.iter().all(|a| a.cert_der == der(winners[0], 50)), "a loser's key was stored");
+    let report = chain(ctx.s()).await;
+    assert!(report.is_intact());
+    assert_eq!(report.events, 1);
+}
+
+async fn certificates_are_scoped(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let (_, admin) = user(s, t.dept.agency.id, "quantri", &[Role::Admin]).await;
+    let (outsider, outsider_c) = user(s, t.district.agency.id, "huyen.lanhdao", &[Role::Leader]).await;
+    let dept = Scope::of(&admin);
+    let district = Scope::of(&outsider_c);
+    let by_admin = Actor::user(&admin, None);
+
+    let mut input = new_cert(CertOwner::User(leader.user_id), " 0A1B2C ", 1);
+    input.chain_der = vec![der(0xc1, 300), der(0xc0, 40)];
+    let person = s.create_certificate(&by_admin, &dept, input.clone()).await.expect("person certificate");
+    assert_eq!(person.kind, CertKind::Person);
+    assert_eq!((person.agency_id, person.user_id), (t.dept.agency.id, Some(leader.user_id)));
+    assert_eq!(person.serial_hex, "0a1b2c", "serials are stored trimmed and in lower case");
+    assert_eq!(person.fingerprint, sha256_hex(&input.cert_der), "the store computes the fingerprint");
+    assert_eq!(person.chain_der, input.chain_der, "the chain comes back certificate by certificate");
+    assert_eq!(person.sealed_key.as_deref(), Some(&[1u8; 48][..]));
+    assert_eq!((person.status, person.revoked_at.is_none()), (CertStatus::Active, true));
+    assert_eq!(person.not_before, micros(input.not_before));
+    assert_eq!(person.created_by, Some(admin.user_id));
+
+    let mut org_input = new_cert(CertOwner::Agency, "ff01", 2);
+    org_input.chain_der = vec![];
+    org_input.provider = KeyProvider::Pkcs11;
+    org_input.sealed_key = None;
+    let org = s.create_certificate(&sys(), &dept, org_input).await.expect("organisation certificate");
+    assert_eq!((org.kind, org.user_id, org.created_by), (CertKind::Organisation, None, None));
+    assert!(org.chain_der.is_empty());
+
+    // Listed by owner, without sealed keys; read one with its key.
+    let mine = s.list_certificates(&dept, CertOwner::User(leader.user_id)).await.unwrap();
+    assert_eq!(mine.iter().map(|c| c.id).collect::<Vec<_>>(), [person.id]);
+    assert!(mine[0].sealed_key.is_none(), "a list carries no keys");
+    assert_eq!(mine[0].cert_der, person.cert_der);
+    let orgs = s.list_certificates(&dept, CertOwner::Agency).await.unwrap();
+    assert_eq!(orgs.iter().map(|c| c.id).collect::<Vec<_>>(), [org.id]);
+    let got = s.get_certificate(&dept, person.id).await.unwrap();
+    assert_eq!(got.sealed_key, person.sealed_key);
+    assert_eq!((got.fingerprint, got.created_at), (person.fingerprint.clone(), person.created_at));
+    assert_eq!(s.get_certificate(&dept, org.id).await.unwrap().sealed_key, None, "a token keeps its key");
+
+    // Another agency sees none of it.
+    expect_not_found(s.get_certificate(&district, person.id).await);
+    expect_not_found(s.get_certificate(&district, org.id).await);
+    assert!(s.list_certificates(&district, CertOwner::User(leader.user_id)).await.unwrap().is_empty());
+    assert!(s.list_certificates(&district, CertOwner::Agency).await.unwrap().is_empty());
+    expect_not_found(s.get_certificate(&dept, Uuid::now_v7()).await);
+
+    let events = chain(s).await.events;
+    // A person of another agency, or nobody, cannot get a certificate here.
+    expect_not_found(
+        s.create_certificate(&by_admin, &dept, new_cert(CertOwner::User(outsider.user.id), "01", 3)).await,
+    );
+    expect_not_found(
+        s.create_certificate(&by_admin, &dept, new_cert(CertOwner::User(UserId::from_uuid(Uuid::now_v7())), "02", 3))
+            .await,
+    );
+    // The same certificate, or the same issuer and serial, is stored once.
+    expect_conflict(s.create_certificate(&by_admin, &dept, input.clone()).await, "duplicate_certificate");
+    expect_conflict(
+        s.create_certificate(&by_admin, &dept, new_cert(CertOwner::User(leader.user_id), "0A1B2C", 4)).await,
+        "duplicate_certificate",
+    );
+    // Malformed input.
+    let bad: Vec<(NewCertificate, &str)> = vec![
+        (NewCertificate { sealed_key: None, ..new_cert(CertOwner::Agency, "03", 5) }, "invalid_value"),
+        (NewCertificate { provider: KeyProvider::Remote, ..new_cert(CertOwner::Agency, "03", 5) }, "invalid_value"),
+        (NewCertificate { serial_hex: "xyz".into(), ..new_cert(CertOwner::Agency, "03", 5) }, "invalid_value"),
+        (NewCertificate { cert_der: b"PEM?".to_vec(), ..new_cert(CertOwner::Agency, "03", 5) }, "invalid_value"),
+        (
+            NewCertificate { chain_der: vec![[der(1, 5), der(2, 5)].concat()], ..new_cert(CertOwner::Agency, "03", 5) },
+            "invalid_value",
+        ),
+        (NewCertificate { subject: " ".into(), ..new_cert(CertOwner::Agency, "03", 5) }, "field_required"),
+    ];
+    for (input, code) in bad {
+        expect_domain(s.create_certificate(&by_admin, &dept, input).await, code);
+    }
+    let mut backwards = new_cert(CertOwner::Agency, "03", 5);
+    backwards.not_after = backwards.not_before;
+    let e = expect_domain(s.create_certificate(&by_admin, &dept, backwards).await, "invalid_value");
+    assert!(!e.message_vi().contains("valid_from"), "the period error is translated: {}", e.message_vi());
+    assert_eq!(chain(s).await.events, events, "a refused certificate was audited");
+    assert_eq!(s.list_certificates(&dept, CertOwner::Agency).await.unwrap().len(), 1);
+
+    // Found by serial whoever asks (OCSP), without the key; two issuers with one serial are ambiguous.
+    let found = s.find_certificate_by_serial("0A1B2C").await.unwrap().expect("by serial");
+    assert_eq!((found.id, found.sealed_key), (person.id, None));
+    assert!(s.find_certificate_by_serial("abcdef").await.unwrap().is_none());
+    expect_domain(s.find_certificate_by_serial("0x12").await, "invalid_value");
+    let other_ca = NewCertificate {
+        issuer: "CN=Ban Cơ yếu Chính phủ,C=VN".into(),
+        ..new_cert(CertOwner::Agency, "ff01", 6)
+    };
+    s.create_certificate(&sys(), &district, other_ca).await.expect("same serial, another issuer");
+    expect_conflict(s.find_certificate_by_serial("FF01").await, "ambiguous_serial");
+
+    let all = all_events(s).await;
+    assert_eq!(count_action(&all, "certificate.create"), 3);
+    let e = all.iter().find(|e| e.object_id == person.id.to_string()).unwrap();
+    assert_eq!((e.object_type.as_str(), e.agency_id), ("certificate", Some(t.dept.agency.id)));
+    assert_eq!(e.detail["fingerprint"], person.fingerprint.as_str());
+    assert!(!e.detail.to_string().contains("sealed"), "key material in the audit log");
+    assert!(chain(s).await.is_intact());
+}
+
+async fn certificate_revocation(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let (_, outsider) = user(s, t.district.agency.id, "huyen.quantri", &[Role::Admin]).await;
+    let dept = Scope::of(&leader);
+    let a = s.create_certificate(&sys(), &dept, new_cert(CertOwner::User(leader.user_id), "a1", 1)).await.unwrap();
+    let b = s.create_certificate(&sys(), &dept, new_cert(CertOwner::Agency, "b2", 2)).await.unwrap();
+    s.create_certificate(&sys(), &dept, new_cert(CertOwner::Agency, "c3", 3)).await.unwrap();
+    assert!(s.revoked_certificates().await.unwrap().is_empty());
+
+    let later = Utc::now() - Duration::minutes(5);
+    let earlier = later - Duration::hours(2);
+    let by = Actor::user(&leader, None);
+    expect_domain(s.revoke_certificate(&by, &dept, a.id, "  ".into(), later).await, "field_required");
+    expect_not_found(s.revoke_certificate(&by, &Scope::of(&outsider), a.id, "keyCompromise".into(), later).await);
+    let r = s.revoke_certificate(&by, &dept, a.id, " keyCompromise ".into(), later).await.expect("revoke");
+    assert_eq!(
+        (r.status, r.revoked_at, r.revocation_reason.as_deref()),
+        (CertStatus::Revoked, Some(micros(later)), Some("keyCompromise"))
+    );
+    let stored = s.get_certificate(&dept, a.id).await.unwrap();
+    assert_eq!((stored.status, stored.revoked_at), (CertStatus::Revoked, Some(micros(later))));
+    assert_eq!(s.find_certificate_by_serial("a1").await.unwrap().unwrap().status, CertStatus::Revoked);
+
+    // Revoking again is refused, and writes nothing.
+    let events = chain(s).await.events;
+    expect_conflict(
+        s.revoke_certificate(&by, &dept, a.id, "superseded".into(), Utc::now()).await,
+        "certificate_revoked",
+    );
+    assert_eq!(s.get_certificate(&dept, a.id).await.unwrap().revocation_reason.as_deref(), Some("keyCompromise"));
+    assert_eq!(chain(s).await.events, events);
+
+    s.revoke_certificate(&by, &dept, b.id, "cessationOfOperation".into(), earlier).await.unwrap();
+    let crl = s.revoked_certificates().await.unwrap();
+    assert_eq!(crl.iter().map(|x| x.serial_hex.as_str()).collect::<Vec<_>>(), ["b2", "a1"], "oldest revocation first");
+    assert_eq!(
+        (crl[1].issuer.as_str(), crl[1].revoked_at, crl[1].reason.as_str()),
+        (ISSUER, micros(later), "keyCompromise")
+    );
+    let all = all_events(s).await;
+    assert_eq!(count_action(&all, "certificate.revoke"), 2);
+    assert!(chain(s).await.is_intact());
+}
+
+async fn concurrent_crl_numbers_are_unique(ctx: Ctx) {
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let store = Arc::clone(&ctx.store);
+        handles.push(tokio::spawn(async move { store.next_crl_number().await }));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        numbers.push(h.await.expect("task").expect("next_crl_number"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=TASKS as i64).collect::<Vec<_>>(), "CRL numbers repeated or skipped");
+    assert_eq!(ctx.s().next_crl_number().await.unwrap(), TASKS as i64 + 1);
+    let report = chain(ctx.s()).await;
+    assert!(report.is_intact());
+    assert_eq!(report.events, TASKS as u64 + 1);
+}
+
+async fn signing_images_upsert(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let (_, clerk) = user(s, t.dept.agency.id, "vanthu", &[Role::Clerk]).await;
+    let (outsider, outsider_c) = user(s, t.district.agency.id, "huyen.lanhdao", &[Role::Leader]).await;
+    let dept = Scope::of(&leader);
+    let district = Scope::of(&outsider_c);
+    let me = ImageOwner::User(leader.user_id);
+    assert!(s.get_signing_image(&dept, me).await.unwrap().is_none());
+
+    s.set_signing_image(&Actor::user(&leader, None), &dept, me, pdf(1).to_uppercase(), 600, 240).await.unwrap();
+    let got = s.get_signing_image(&dept, me).await.unwrap().expect("image");
+    assert_eq!((got.owner, got.agency_id, got.sha256.as_str()), (me, t.dept.agency.id, pdf(1).as_str()));
+    assert_eq!((got.width_px, got.height_px, got.updated_by), (600, 240, Some(leader.user_id)));
+    // Replaced, not added.
+    s.set_signing_image(&Actor::user(&leader, None), &dept, me, pdf(2), 800, 320).await.unwrap();
+    let got = s.get_signing_image(&dept, me).await.unwrap().unwrap();
+    assert_eq!((got.sha256.as_str(), got.width_px, got.height_px), (pdf(2).as_str(), 800, 320));
+    // The agency's seal, set by the clerk.
+    s.set_signing_image(&Actor::user(&clerk, None), &dept, ImageOwner::Agency, pdf(3), 500, 500).await.unwrap();
+    let seal = s.get_signing_image(&dept, ImageOwner::Agency).await.unwrap().unwrap();
+    assert_eq!((seal.sha256.as_str(), seal.updated_by), (pdf(3).as_str(), Some(clerk.user_id)));
+
+    // Scoped: another agency neither reads nor writes them.
+    assert!(s.get_signing_image(&district, me).await.unwrap().is_none());
+    assert!(s.get_signing_image(&district, ImageOwner::Agency).await.unwrap().is_none(), "the district has no seal");
+    let events = chain(s).await.events;
+    expect_not_found(s.set_signing_image(&sys(), &district, me, pdf(4), 10, 10).await);
+    expect_not_found(s.set_signing_image(&sys(), &dept, ImageOwner::User(outsider.user.id), pdf(4), 10, 10).await);
+    expect_domain(s.set_signing_image(&sys(), &dept, me, "abc".into(), 10, 10).await, "invalid_value");
+    expect_domain(s.set_signing_image(&sys(), &dept, me, pdf(4), 0, 10).await, "invalid_value");
+    expect_domain(s.set_signing_image(&sys(), &dept, me, pdf(4), 10, 10_001).await, "invalid_value");
+    assert_eq!(chain(s).await.events, events);
+    assert_eq!(s.get_signing_image(&dept, me).await.unwrap().unwrap().sha256, pdf(2));
+
+    let all = all_events(s).await;
+    let sets: Vec<&AuditEvent> = all.iter().filter(|e| e.action == "signing_image.set").collect();
+    assert_eq!(sets.len(), 3);
+    assert_eq!(sets[1].detail["before"], pdf(1).as_str());
+    assert_eq!(sets[1].detail["sha256"], pdf(2).as_str());
+    assert!(chain(s).await.is_intact());
+}
+
+/// A drafter, a leader with a personal certificate, and a document of the department.
+struct Signing {
+    dept: Scope,
+    drafter: Caller,
+    leader: Caller,
+    cert: Uuid,
+    doc: DocumentId,
+}
+
+async fn signing_fixture(s: &dyn Store, t: &Tree, approved: bool) -> Signing {
+    let (_, drafter) = user(s, t.dept.agency.id, "chuyenvien", &[Role::Specialist]).await;
+    let (_, leader) = user(s, t.dept.agency.id, "giamdoc", &[Role::Leader]).await;
+    let dept = Scope::of(&drafter);
+    let cert = s.create_certificate(&sys(), &dept, new_cert(CertOwner::User(leader.user_id), "5e", 7)).await.unwrap();
+    let doc = s.create_draft(&Actor::user(&drafter, None), &dept, draft("Về việc ký số")).await.unwrap();
+    if approved {
+        s.transition(&Actor::user(&drafter, None), &dept, doc.id, act(OutgoingAction::SubmitForReview)).await.unwrap();
+        s.transition(&Actor::user(&leader, None), &dept, doc.id, act(OutgoingAction::Approve)).await.unwrap();
+    }
+    Signing { dept, drafter, leader, cert: cert.id, doc: doc.id }
+}
+
+async fn revisions_follow_the_head(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let f = signing_fixture(s, &t, true).await;
+    let (_, outsider) = user(s, t.district.agency.id, "huyen.lanhdao", &[Role::Leader]).await;
+    let other = Scope::of(&outsider);
+    assert!(s.head_revision(&f.dept, f.doc).await.unwrap().is_none());
+    assert!(s.list_revisions(&f.dept, f.doc).await.unwrap().is_empty());
+
+    // Revision 0, the rendering: no base.
+    let by_drafter = Actor::user(&f.drafter, None);
+    let mut render = revision(None, RevisionKind::Render, &pdf(0));
+    render.validation = Some(serde_json::json!({ "pdfa": "2b" }));
+    let r0 = s.append_revision(&by_drafter, &f.dept, f.doc, render, None).await.expect("render");
+    assert_eq!(
+        (r0.seq, r0.kind, r0.agency_id, r0.created_by),
+        (0, RevisionKind::Render, t.dept.agency.id, Some(f.drafter.user_id))
+    );
+    assert_eq!(r0.validation, Some(serde_json::json!({ "pdfa": "2b" })));
+    assert_eq!(s.get_document(&f.dept, f.doc).await.unwrap().state, "approved", "no action, no move");
+
+    // A revision that is not on the head writes nothing: a stale base, or none with a head.
+    let events = chain(s).await.events;
+    expect_conflict(
+        s.append_revision(&by_drafter, &f.dept, f.doc, revision(Some(&pdf(99)), RevisionKind::Signer, &pdf(1)), None)
+            .await,
+        "stale_revision",
+    );
+    expect_conflict(
+        s.append_revision(&by_drafter, &f.dept, f.doc, revision(None, RevisionKind::Render, &pdf(1)), None).await,
+        "stale_revision",
+    );
+    // Another agency can neither append nor read.
+    expect_not_found(
+        s.append_revision(&sys(), &other, f.doc, revision(Some(&pdf(0)), RevisionKind::Signer, &pdf(1)), None).await,
+    );
+    expect_not_found(s.list_revisions(&other, f.doc).await);
+    expect_not_found(s.head_revision(&other, f.doc).await);
+    expect_domain(
+        s.append_revision(&by_drafter, &f.dept, f.doc, revision(Some(&pdf(0)), RevisionKind::Signer, "nope"), None)
+            .await,
+        "invalid_value",
+    );
+    assert_eq!(chain(s).await.events, events);
+    assert_eq!(s.list_revisions(&f.dept, f.doc).await.unwrap().len(), 1);
+
+    // The leader's signature on the head moves the approved document to signed, in one go.
+    let signed_at = Utc::now();
+    let signer = NewRevision {
+        certificate_id: Some(f.cert),
+        signer_name: Some("Nguyễn Văn An".into()),
+        signed_at: Some(signed_at),
+        ..revision(Some(&pdf(0).to_uppercase()), RevisionKind::Signer, &pdf(1))
+    };
+    let r1 = s
+        .append_revision(&Actor::user(&f.leader, None), &f.dept, f.doc, signer, Some(OutgoingAction::Sign))
+        .await
+        .expect("sign");
+    assert_eq!((r1.seq, r1.kind, r1.certificate_id), (1, RevisionKind::Signer, Some(f.cert)));
+    assert_eq!((r1.signer_name.as_deref(), r1.signed_at), (Some("Nguyễn Văn An"), Some(micros(signed_at))));
+    assert_eq!(s.get_document(&f.dept, f.doc).await.unwrap().state, "signed");
+    let list = s.list_revisions(&f.dept, f.doc).await.unwrap();
+    assert_eq!(list.iter().map(|r| (r.seq, r.pdf_sha256.clone())).collect::<Vec<_>>(), [(0, pdf(0)), (1, pdf(1))]);
+    assert_eq!(s.head_revision(&f.dept, f.doc).await.unwrap().unwrap().pdf_sha256, pdf(1));
+
+    // Signing twice is refused by the lifecycle, even on the right head.
+    let events = chain(s).await.events;
+    expect_domain(
+        s.append_revision(
+            &sys(),
+            &f.dept,
+            f.doc,
+            revision(Some(&pdf(1)), RevisionKind::Signer, &pdf(2)),
+            Some(OutgoingAction::Sign),
+        )
+        .await,
+        "illegal_transition",
+    );
+    // A revoked certificate signs nothing.
+    s.revoke_certificate(&sys(), &f.dept, f.cert, "keyCompromise".into(), Utc::now()).await.unwrap();
+    let with_revoked =
+        NewRevision { certificate_id: Some(f.cert), ..revision(Some(&pdf(1)), RevisionKind::Agency, &pdf(2)) };
+    expect_conflict(s.append_revision(&sys(), &f.dept, f.doc, with_revoked, None).await, "certificate_revoked");
+    assert_eq!(s.list_revisions(&f.dept, f.doc).await.unwrap().len(), 2);
+    assert_eq!(chain(s).await.events, events + 1, "only the revocation was written");
+
+    // A signer's revision on a draft: the lifecycle refuses, nothing is written.
+    let draft_doc = s.create_draft(&by_drafter, &f.dept, draft("Dự thảo chưa duyệt")).await.unwrap();
+    s.append_revision(&by_drafter, &f.dept, draft_doc.id, revision(None, RevisionKind::Render, &pdf(10)), None)
+        .await
+        .unwrap();
+    let events = chain(s).await.events;
+    let e = expect_domain(
+        s.append_revision(
+            &Actor::user(&f.leader, None),
+            &f.dept,
+            draft_doc.id,
+            revision(Some(&pdf(10)), RevisionKind::Signer, &pdf(11)),
+            Some(OutgoingAction::Sign),
+        )
+        .await,
+        "illegal_transition",
+    );
+    assert_eq!(e, DomainError::IllegalTransition { from: "draft", action: "sign" });
+    assert_eq!(s.list_revisions(&f.dept, draft_doc.id).await.unwrap().len(), 1);
+    assert_eq!(s.get_document(&f.dept, draft_doc.id).await.unwrap().state, "draft");
+    assert_eq!(chain(s).await.events, events);
+
+    // Audited with the file's hash; the signature as the document's `sign` event.
+    let all = all_events(s).await;
+    let about: Vec<&AuditEvent> = all.iter().filter(|e| e.object_id == f.doc.to_string()).collect();
+    let actions: Vec<&str> = about.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "document.create_draft",
+            "document.submit_for_review",
+            "document.approve",
+            "document.revision",
+            "document.sign"
+        ]
+    );
+    let sign = about[4];
+    assert_eq!(sign.detail["pdf_sha256"], pdf(1).as_str());
+    assert_eq!(sign.detail["base_sha256"], pdf(0).as_str());
+    assert_eq!((sign.detail["from"].as_str(), sign.detail["to"].as_str()), (Some("approved"), Some("signed")));
+    assert_eq!(sign.actor_user_id, Some(f.leader.user_id));
+    assert_eq!(about[3].detail["pdf_sha256"], pdf(0).as_str());
+    assert!(chain(s).await.is_intact());
+}
+
+/// Signers racing on one head: exactly one revision is appended, the others are stale.
+async fn concurrent_appends_on_one_head(ctx: Ctx) {
+    let t = tree(ctx.s()).await;
+    let f = signing_fixture(ctx.s(), &t, true).await;
+    let by = Actor::user(&f.drafter, None);
+    ctx.s().append_revision(&by, &f.dept, f.doc, revision(None, RevisionKind::Render, &pdf(0)), None).await.unwrap();
+    let base = chain(ctx.s()).await.events;
+    let mut handles = Vec::new();
+    for task in 0..10u32 {
+        let store = Arc::clone(&ctx.store);
+        let (by, scope, doc) = (Actor::user(&f.leader, None), f.dept, f.doc);
+        handles.push(tokio::spawn(async move {
+            let new = revision(Some(&pdf(0)), RevisionKind::Signer, &pdf(100 + task));
+            store.append_revision(&by, &scope, doc, new, Some(OutgoingAction::Sign)).await
+        }));
+    }
+    let mut won = Vec::new();
+    for h in handles {
+        match h.await.expect("task") {
+            Ok(r) => won.push(r),
+            Err(e) => assert!(matches!(e, StoreError::Conflict { code: "stale_revision" }), "{e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "{} concurrent appends on one head succeeded", won.len());
+    let s = ctx.s();
+    let list = s.list_revisions(&f.dept, f.doc).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[1].pdf_sha256, won[0].pdf_sha256);
+    assert_eq!(s.get_document(&f.dept, f.doc).await.unwrap().state, "signed");
+    let report = chain(s).await;
+    assert!(report.is_intact());
+    assert_eq!(report.events, base + 1);
+}
+
+async fn signing_session_lifecycle(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let f = signing_fixture(s, &t, true).await;
+    let (_, outsider) = user(s, t.district.agency.id, "huyen.lanhdao", &[Role::Leader]).await;
+    s.append_revision(
+        &Actor::user(&f.drafter, None),
+        &f.dept,
+        f.doc,
+        revision(None, RevisionKind::Render, &pdf(0)),
+        None,
+    )
+    .await
+    .unwrap();
+    let org = s.create_certificate(&sys(), &f.dept, new_cert(CertOwner::Agency, "0e", 8)).await.unwrap();
+    let leader_scope = Scope::of(&f.leader);
+    let by_leader = Actor::user(&f.leader, None);
+    let session = |kind: SigningKind, cert: Uuid, base: String| NewSigningSession {
+        document_id: f.doc,
+        kind,
+        certificate_id: cert,
+        prepared_sha256: pdf(50),
+        base_sha256: base,
+        to_be_signed: vec![0x31, 0x03, 0x02, 0x01, 0x01],
+        digest_hex: sha256_hex(b"signed attributes").to_uppercase(),
+        expires_at: Utc::now() + Duration::minutes(10),
+    };
+
+    let events = chain(s).await.events;
+    // The certificate must fit the signature; the base must be the head; the expiry ahead.
+    expect_domain(
+        s.create_signing_session(&by_leader, &leader_scope, session(SigningKind::Signer, org.id, pdf(0))).await,
+        "invalid_value",
+    );
+    expect_domain(
+        s.create_signing_session(&by_leader, &leader_scope, session(SigningKind::Agency, f.cert, pdf(0))).await,
+        "invalid_value",
+    );
+    expect_domain(
+        s.create_signing_session(&Actor::user(&f.drafter, None), &f.dept, session(SigningKind::Signer, f.cert, pdf(0)))
+            .await,
+        "invalid_value",
+    );
+    expect_conflict(
+        s.create_signing_session(&by_leader, &leader_scope, session(SigningKind::Signer, f.cert, pdf(7))).await,
+        "stale_revision",
+    );
+    let past = NewSigningSession {
+        expires_at: Utc::now() - Duration::seconds(1),
+        ..session(SigningKind::Signer, f.cert, pdf(0))
+    };
+    expect_domain(s.create_signing_session(&by_leader, &leader_scope, past).await, "invalid_value");
+    expect_not_found(
+        s.create_signing_session(&by_leader, &leader_scope, session(SigningKind::Signer, Uuid::now_v7(), pdf(0))).await,
+    );
+    assert_eq!(chain(s).await.events, events);
+
+    let new = session(SigningKind::Signer, f.cert, pdf(0));
+    let rec = s.create_signing_session(&by_leader, &leader_scope, new.clone()).await.expect("prepare");
+    assert_eq!(
+        (rec.state, rec.user_id, rec.agency_id, rec.kind),
+        (SessionState::Pending, f.leader.user_id, t.dept.agency.id, SigningKind::Signer)
+    );
+    assert_eq!(
+        (rec.to_be_signed.clone(), rec.digest_hex.clone()),
+        (new.to_be_signed.clone(), new.digest_hex.to_lowercase())
+    );
+    assert_eq!((rec.prepared_sha256.as_str(), rec.base_sha256.as_str()), (pdf(50).as_str(), pdf(0).as_str()));
+    let got = s.get_signing_session(&leader_scope, rec.id).await.unwrap();
+    assert_eq!((got.id, got.state, got.expires_at), (rec.id, SessionState::Pending, micros(new.expires_at)));
+    // Only the session's own user sees it and completes it.
+    expect_not_found(s.get_signing_session(&f.dept, rec.id).await);
+    expect_not_found(s.get_signing_session(&Scope::of(&outsider), rec.id).await);
+    expect_not_found(s.complete_signing_session(&Actor::user(&f.drafter, None), &f.dept, rec.id).await);
+    expect_not_found(s.get_signing_session(&leader_scope, Uuid::now_v7()).await);
+
+    s.complete_signing_session(&by_leader, &leader_scope, rec.id).await.expect("complete");
+    assert_eq!(s.get_signing_session(&leader_scope, rec.id).await.unwrap().state, SessionState::Completed);
+    let events = chain(s).await.events;
+    expect_conflict(s.complete_signing_session(&by_leader, &leader_scope, rec.id).await, "signing_session_completed");
+    assert_eq!(chain(s).await.events, events);
+
+    // A session not completed in time expires.
+    let short = NewSigningSession {
+        expires_at: Utc::now() + Duration::milliseconds(300),
+        ..session(SigningKind::Agency, org.id, pdf(0))
+    };
+    let late = s.create_signing_session(&by_leader, &leader_scope, short).await.unwrap();
+    assert_eq!(late.state, SessionState::Pending);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(s.get_signing_session(&leader_scope, late.id).await.unwrap().state, SessionState::Expired);
+    expect_conflict(s.complete_signing_session(&by_leader, &leader_scope, late.id).await, "signing_session_expired");
+
+    let all = all_events(s).await;
+    assert_eq!(count_action(&all, "document.prepare_signature"), 2);
+    assert_eq!(count_action(&all, "document.complete_signature"), 1);
+    let prep = all.iter().find(|e| e.action == "document.prepare_signature").unwrap();
+    assert_eq!(
+        (prep.object_id.as_str(), prep.detail["session_id"].as_str()),
+        (f.doc.to_string().as_str(), Some(rec.id.to_string().as_str()))
+    );
+    assert!(chain(s).await.is_intact());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Blobs
 // ---------------------------------------------------------------------------------------------
 
 fn sha256_hex(bytes: &[u8]) -> String {
