@@ -1,0 +1,166 @@
+//! Small helpers shared by the modules: raw DER walking (to keep the exact bytes that were
+//! signed), time conversions and random serials.
+
+use chrono::{DateTime, TimeZone, Utc};
+use der::asn1::{GeneralizedTime, UtcTime};
+use std::time::Duration;
+use x509_cert::time::Time;
+
+use crate::error::{PkiError, Result};
+
+/// One TLV as found in a byte string: its tag byte(s), where its value starts and ends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tlv<'a> {
+    /// The first identifier octet (class, constructed bit and low tag number).
+    pub tag: u8,
+    /// The whole TLV (header and value).
+    pub raw: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+}
+
+/// Reads the first definite-length TLV of `input`; what follows it is ignored.
+pub(crate) fn read_tlv(input: &[u8]) -> Result<Tlv<'_>> {
+    let bad = |d: &str| PkiError::malformed("DER", d);
+    let tag = *input.first().ok_or_else(|| bad("empty input"))?;
+    let mut pos = 1;
+    if tag & 0x1f == 0x1f {
+        // High tag number form: skip the continuation octets.
+        loop {
+            let b = *input.get(pos).ok_or_else(|| bad("truncated tag"))?;
+            pos += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    let first = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
+    pos += 1;
+    let len = if first < 0x80 {
+        first as usize
+    } else if first == 0x80 {
+        return Err(bad("indefinite length"));
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n > 4 {
+            return Err(bad("length too large"));
+        }
+        let mut len = 0usize;
+        for _ in 0..n {
+            let b = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
+            pos += 1;
+            len = (len << 8) | b as usize;
+        }
+        len
+    };
+    let end = pos.checked_add(len).ok_or_else(|| bad("length overflow"))?;
+    if end > input.len() {
+        return Err(bad("value runs past the end"));
+    }
+    Ok(Tlv { tag, raw: &input[..end], value: &input[pos..end] })
+}
+
+/// The TLVs inside a constructed value, in order.
+pub(crate) fn children(value: &[u8]) -> Result<Vec<Tlv<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while !rest.is_empty() {
+        let tlv = read_tlv(rest)?;
+        rest = &rest[tlv.raw.len()..];
+        out.push(tlv);
+    }
+    Ok(out)
+}
+
+/// The first TLV of `input`, without what follows (PDF /Contents is zero-padded).
+pub(crate) fn first_tlv(input: &[u8]) -> Result<&[u8]> {
+    Ok(read_tlv(input)?.raw)
+}
+
+/// An X.509 `Time` as chrono.
+pub(crate) fn time_to_chrono(t: &Time) -> DateTime<Utc> {
+    duration_to_chrono(t.to_unix_duration())
+}
+
+pub(crate) fn duration_to_chrono(d: Duration) -> DateTime<Utc> {
+    Utc.timestamp_opt(d.as_secs() as i64, d.subsec_nanos()).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+pub(crate) fn generalized_to_chrono(t: &GeneralizedTime) -> DateTime<Utc> {
+    duration_to_chrono(t.to_unix_duration())
+}
+
+fn der_date_time(dt: DateTime<Utc>) -> Result<der::DateTime> {
+    let secs = u64::try_from(dt.timestamp()).map_err(|_| PkiError::InvalidValidity(format!("{dt} is before 1970")))?;
+    der::DateTime::from_unix_duration(Duration::from_secs(secs)).map_err(|e| PkiError::InvalidValidity(e.to_string()))
+}
+
+/// A chrono instant as a GeneralizedTime, whole seconds.
+pub(crate) fn chrono_to_generalized(dt: DateTime<Utc>) -> Result<GeneralizedTime> {
+    Ok(GeneralizedTime::from_date_time(der_date_time(dt)?))
+}
+
+/// A chrono instant as an X.509 `Time`: UTCTime through 2049, GeneralizedTime after
+/// (RFC 5280 section 4.1.2.5).
+pub(crate) fn chrono_to_time(dt: DateTime<Utc>) -> Result<Time> {
+    let d = der_date_time(dt)?;
+    if d.year() < 2050 {
+        UtcTime::from_date_time(d).map(Time::UtcTime).map_err(|e| PkiError::InvalidValidity(e.to_string()))
+    } else {
+        Ok(Time::GeneralTime(GeneralizedTime::from_date_time(d)))
+    }
+}
+
+/// Truncates to whole seconds (what the DER times carry).
+pub(crate) fn whole_seconds(dt: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.timestamp_opt(dt.timestamp(), 0).single().unwrap_or(dt)
+}
+
+/// `n` random bytes from the OS generator.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    rand::fill(&mut out[..]);
+    out
+}
+
+/// A random positive serial of 16 bytes (the top bit cleared, never zero-led so its DER INTEGER
+/// has exactly 16 value bytes).
+pub(crate) fn random_serial() -> [u8; 16] {
+    let mut s = random_bytes::<16>();
+    s[0] = (s[0] & 0x7f) | 0x01;
+    s
+}
+
+/// A big-endian integer magnitude without leading zero bytes (one zero byte for zero).
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tlv_walk() {
+        let der = [0x30, 0x06, 0x02, 0x01, 0x05, 0x04, 0x01, 0xff, 0x00, 0x00];
+        let t = read_tlv(&der).unwrap();
+        assert_eq!(t.raw.len(), 8);
+        let kids = children(t.value).unwrap();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[1].value, &[0xff]);
+        assert!(read_tlv(&[0x30, 0x80]).is_err());
+        assert!(read_tlv(&[0x30, 0x05, 0x00]).is_err());
+    }
+
+    #[test]
+    fn times() {
+        let t = Utc.with_ymd_and_hms(2049, 12, 31, 23, 59, 59).unwrap();
+        assert!(matches!(chrono_to_time(t).unwrap(), Time::UtcTime(_)));
+        let t2 = Utc.with_ymd_and_hms(2050, 1, 1, 0, 0, 0).unwrap();
+        assert!(matches!(chrono_to_time(t2).unwrap(), Time::GeneralTime(_)));
+        assert_eq!(time_to_chrono(&chrono_to_time(t).unwrap()), t);
+        assert_eq!(strip_leading_zeros(&[0, 0, 1]), &[1]);
+        assert_eq!(strip_leading_zeros(&[0]), &[0]);
+    }
+}
