@@ -1,0 +1,206 @@
+//! Signing and validation end to end on a real rendered document (revision 0 from part 2):
+//! both Decree 30 signatures, every PAdES level, tampering and bad input.
+
+mod common;
+
+use common::{FIXTURE, World, seal_image};
+use vanban_pades::verify::{Modification, Verdict, verify_pdf};
+use vanban_pades::{PadesError, SignOptions, Visual};
+use vanban_pki::KeyAlgorithm;
+
+#[test]
+fn both_signatures_validate_and_the_number_fill_is_permitted() {
+    for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa3072] {
+        let w = World::new(alg);
+        let one = w.sign_signer(FIXTURE);
+        assert!(one.starts_with(FIXTURE), "revision 0 is kept byte for byte");
+        let two = w.sign_agency(&one);
+        assert!(two.starts_with(&one), "the agency signature is an incremental update");
+        if let Ok(dir) = std::env::var("VANBAN_PADES_DUMP") {
+            std::fs::write(format!("{dir}/two-{}.pdf", alg.as_str()), &two).unwrap();
+            std::fs::write(format!("{dir}/one-{}.pdf", alg.as_str()), &one).unwrap();
+            std::fs::write(format!("{dir}/root-{}.pem", alg.as_str()), w.pki.root.cert.to_pem()).unwrap();
+        }
+        let r = verify_pdf(&two, &w.policy()).unwrap();
+        assert_eq!(r.signatures.len(), 2, "{alg:?}");
+        assert_eq!(r.verdict, Verdict::Valid, "{alg:?}: {:#?}", r);
+        let first = &r.signatures[0];
+        assert_eq!(first.field, "vb_signature_signer");
+        assert_eq!(first.docmdp, Some(2));
+        assert_eq!(first.modification, Modification::FormFilling, "{:?}", first.later_changes);
+        assert_eq!(first.reason, "ok_permitted_changes");
+        assert!(first.timestamp.as_ref().is_some_and(|t| t.trusted), "B-T: {:?}", first.timestamp);
+        assert_eq!(first.signer.as_ref().and_then(|s| s.uid.clone()).as_deref(), Some("CCCD:001090012345"));
+        let second = &r.signatures[1];
+        assert!(second.covers_whole_file);
+        assert_eq!(second.modification, Modification::None);
+        assert_eq!(second.reason, "ok");
+    }
+}
+
+#[test]
+fn untrusted_root_is_indeterminate_not_valid() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let signed = w.sign_signer(FIXTURE);
+    let r = verify_pdf(&signed, &vanban_pades::verify::Policy::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Indeterminate);
+    assert_eq!(r.signatures[0].reason, "untrusted_chain");
+}
+
+#[test]
+fn a_byte_changed_inside_the_signed_range_is_detected() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let mut signed = w.sign_signer(FIXTURE);
+    // A byte of page content (inside revision 0, far from the signature).
+    let at = signed.windows(6).position(|x| x == b"stream").unwrap() + 20;
+    signed[at] ^= 0x01;
+    let r = verify_pdf(&signed, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.signatures[0].reason, "digest_mismatch");
+}
+
+#[test]
+fn an_added_page_after_signing_is_a_disallowed_change() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let signed = w.sign_signer(FIXTURE);
+    let attacked = vanban_pades::pdf::testing::append_blank_page(&signed).unwrap();
+    let r = verify_pdf(&attacked, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid, "{r:#?}");
+    assert_eq!(r.signatures[0].reason, "disallowed_changes");
+    assert_eq!(r.signatures[0].modification, Modification::Other);
+}
+
+#[test]
+fn a_swapped_signature_image_is_a_disallowed_change() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let signed = w.sign_signer(FIXTURE);
+    let attacked =
+        vanban_pades::pdf::testing::replace_signer_image(&signed, "vb_signature_signer", &seal_image()).unwrap();
+    let r = verify_pdf(&attacked, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid, "{r:#?}");
+    assert_eq!(r.signatures[0].reason, "disallowed_changes");
+}
+
+#[test]
+fn garbage_appended_after_the_last_signature_is_reported() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let mut signed = w.sign_signer(FIXTURE);
+    signed.extend_from_slice(b"\n% appended text that no signature covers\n");
+    let r = verify_pdf(&signed, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.reason, "trailing_data");
+}
+
+#[test]
+fn a_replaced_certificate_is_detected() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let signed = w.sign_signer(FIXTURE);
+    // Swap the signer's certificate in the CMS for another one of the same size class.
+    let other = World::new(KeyAlgorithm::EcdsaP256);
+    let from = hex::encode_upper(w.person.0.der());
+    let to = hex::encode_upper(other.person.0.der());
+    let text = signed.clone();
+    let at = text.windows(from.len()).position(|x| x == from.as_bytes()).expect("certificate in /Contents");
+    let mut attacked = text.clone();
+    let n = from.len().min(to.len());
+    attacked[at..at + n].copy_from_slice(&to.as_bytes()[..n]);
+    let r = verify_pdf(&attacked, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid, "{r:#?}");
+}
+
+#[test]
+fn levels_b_lt_and_b_lta_add_validation_data_and_a_document_timestamp() {
+    let w = World::new(KeyAlgorithm::Rsa2048);
+    let signed = w.sign_agency(&w.sign_signer(FIXTURE));
+    let crl = w.pki.issuing.crl(&[], w.now, w.now + chrono::Duration::days(7), 1).unwrap();
+    let root_crl = w.pki.root.crl(&[], w.now, w.now + chrono::Duration::days(7), 1).unwrap();
+    let certs: Vec<Vec<u8>> = w.chain().iter().map(|c| c.der().to_vec()).collect();
+    let lt = vanban_pades::add_dss(&signed, &certs, &[], &[crl, root_crl]).unwrap();
+    let lta = vanban_pades::timestamp_document(&lt, &w.tsa(), w.now).unwrap();
+    let mut policy = w.policy();
+    policy.require_revocation = true;
+    let r = verify_pdf(&lta, &policy).unwrap();
+    assert_eq!(r.signatures.len(), 3);
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    assert_eq!(r.signatures[2].kind, "document_timestamp");
+    for s in &r.signatures[..2] {
+        assert!(s.revocation.starts_with("good"), "{}", s.revocation);
+    }
+}
+
+#[test]
+fn the_agency_stamp_goes_top_right_without_an_image() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let mut opts = SignOptions::new(
+        "vb_agency_stamp",
+        Visual::Stamp { lines: vec!["125/UBND-VP".into(), vanban_pades::iso_vn(w.now)] },
+        w.now,
+    );
+    opts.font = Some(vanban_pades::Font::load(None).unwrap());
+    let chain = w.chain();
+    let id = vanban_pades::Identity { key: &w.org.1, cert: &w.org.0, chain: &chain };
+    let signed = vanban_pades::sign(FIXTURE, &opts, &id, None).unwrap();
+    let r = verify_pdf(&signed, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    let file = vanban_pades::pdf::PdfFile::parse(&signed).unwrap();
+    let f = vanban_pades::sign::fields(&file, file.revisions() - 1).unwrap();
+    let stamp = f.iter().find(|f| f.name == "vb_agency_stamp").unwrap();
+    assert!(stamp.rect[2] > 480.0 && stamp.rect[3] > 780.0, "top right: {:?}", stamp.rect);
+}
+
+#[test]
+fn signing_twice_the_same_field_is_refused() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let once = w.sign_signer(FIXTURE);
+    let opts = SignOptions::new("vb_signature_signer", Visual::Invisible, w.now);
+    let chain = w.chain();
+    let id = vanban_pades::Identity { key: &w.person.1, cert: &w.person.0, chain: &chain };
+    let e = vanban_pades::sign(&once, &opts, &id, None).unwrap_err();
+    assert_eq!(e.code(), "already_signed");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let p = w.policy();
+    assert_eq!(verify_pdf(b"hello, not a pdf", &p).unwrap_err().code(), "not_pdf");
+    let signed = w.sign_signer(FIXTURE);
+    let truncated = &signed[..signed.len() / 2];
+    assert_eq!(verify_pdf(truncated, &p).unwrap_err().code(), "malformed_pdf");
+    let r = verify_pdf(FIXTURE, &p).unwrap();
+    assert_eq!(r.reason, "no_signatures");
+    assert_eq!(r.verdict, Verdict::Indeterminate);
+    let huge = vec![b' '; vanban_pades::sign::MAX_PDF_BYTES + 1];
+    assert!(matches!(verify_pdf(&huge, &p), Err(PadesError::TooLarge { .. })));
+    // Random bytes after a PDF header never panic.
+    let mut junk = b"%PDF-1.7\n".to_vec();
+    let mut x: u32 = 12345;
+    for _ in 0..5000 {
+        x = x.wrapping_mul(1103515245).wrapping_add(12345);
+        junk.push((x >> 16) as u8);
+    }
+    junk.extend_from_slice(b"\nstartxref\n9\n%%EOF\n");
+    assert!(verify_pdf(&junk, &p).is_err());
+}
+
+#[test]
+fn two_phase_signing_gives_the_same_result_as_in_process() {
+    let w = World::new(KeyAlgorithm::Rsa2048);
+    let chain = w.chain();
+    let mut opts = SignOptions::new("vb_signature_signer", Visual::SignerImage(common::signature_image()), w.now);
+    opts.certify = true;
+    let reserve = vanban_pades::reserve_for(KeyAlgorithm::Rsa2048, &w.person.0, &chain, None).unwrap();
+    let prepared = vanban_pades::prepare(FIXTURE, &opts, reserve).unwrap();
+    // Stored and read back between the phases.
+    let stored = prepared.pdf().to_vec();
+    let back = vanban_pades::Prepared::from_pdf(stored).unwrap();
+    assert_eq!(back.digest, prepared.digest);
+    let attrs = vanban_pki::SignedAttrs::pades(&back.digest, &w.person.0).unwrap();
+    let tbs = attrs.to_be_signed();
+    // The "token" signs the digest somewhere else.
+    let value = vanban_pki::RawSigner::sign(&w.person.1, &tbs).unwrap();
+    let cms = vanban_pades::finish_cms(&attrs, KeyAlgorithm::Rsa2048, &value, &w.person.0, &chain, None).unwrap();
+    let signed = back.embed(&cms).unwrap();
+    let r = verify_pdf(&signed, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+}
