@@ -5,6 +5,7 @@ mod admin;
 mod config;
 mod demo;
 mod demo_plan;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,8 @@ enum Command {
         #[arg(long)]
         template: Option<std::path::PathBuf>,
     },
+    /// Validate every signature in a signed PDF (ours or foreign) and print the findings.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -151,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(&settings, store, listener).await
         }
         Command::Render { input, output, json, template } => render(&input, &output, json, template.as_deref()),
+        Command::Verify(_) => unreachable!("handled before the runtime starts"),
         Command::Admin(cmd) => {
             let settings = Settings::resolve(&cli.common, "data")?;
             let store = settings.open_store().await?;
@@ -161,6 +165,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Verify(args) = &cli.command {
+        return verify::run(args).unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        });
+    }
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

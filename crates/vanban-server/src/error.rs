@@ -8,6 +8,21 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use vanban_domain::DomainError;
 use vanban_store::StoreError;
 
+fn signing_status(e: &vanban_pades::PadesError) -> StatusCode {
+    use vanban_pades::PadesError as P;
+    match e {
+        P::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        P::AlreadySigned(_) | P::PreparedMismatch | P::NoChangesPermitted => StatusCode::CONFLICT,
+        P::Pki(p) => match p.code() {
+            "wrong_pin" | "wrong_password" => StatusCode::FORBIDDEN,
+            "internal" | "crypto" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        },
+        P::Font(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 /// Every error a request can end with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -31,6 +46,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Render(#[from] vanban_render::RenderError),
+    #[error(transparent)]
+    Signing(#[from] vanban_pades::PadesError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -55,6 +72,7 @@ impl AppError {
             AppError::NotHere(_) => "action_not_available",
             AppError::Store(e) => e.code(),
             AppError::Render(e) => e.code(),
+            AppError::Signing(e) => e.code(),
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -85,6 +103,7 @@ impl AppError {
                 | vanban_render::RenderError::Conversion(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            AppError::Signing(e) => signing_status(e),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,6 +150,7 @@ impl AppError {
                 "Máy chủ chưa cài LibreOffice để chuyển đổi tệp.".into()
             }
             AppError::Render(_) => "Không dựng được bản PDF của văn bản.".into(),
+            AppError::Signing(e) => e.message_vi(),
             AppError::Store(StoreError::UnsupportedUrl(_)) => "Địa chỉ cơ sở dữ liệu không được hỗ trợ.".into(),
             AppError::Store(_) | AppError::Internal(_) => "Hệ thống gặp lỗi. Vui lòng thử lại sau.".into(),
         }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod drafting;
 pub mod error;
 pub mod pages;
+pub mod signing;
 mod telemetry;
 
 use std::sync::Arc;
@@ -45,6 +46,16 @@ pub struct ServerConfig {
     pub login_lock_for: chrono::Duration,
     /// Wait after a failed login, multiplied by the failures in a row (up to 5).
     pub login_failure_delay: Duration,
+    /// Seals the keys of the instance's certification authority at rest (configure it; without
+    /// one a development passphrase is used and a warning logged).
+    pub pki_passphrase: Option<String>,
+    /// The address relying parties reach this instance at (for CRL, OCSP and CA URLs in
+    /// certificates), e.g. `https://vanban.binhan.gov.vn`.
+    pub public_url: Option<String>,
+    /// Extra trust anchors (PEM files): the national root CA, public CAs.
+    pub trust_anchor_files: Vec<std::path::PathBuf>,
+    /// The name the instance's CA carries.
+    pub instance_name: String,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +69,10 @@ impl Default for ServerConfig {
             login_lock_after: 5,
             login_lock_for: chrono::Duration::minutes(15),
             login_failure_delay: Duration::from_millis(300),
+            pki_passphrase: None,
+            public_url: None,
+            trust_anchor_files: Vec::new(),
+            instance_name: "vanban".to_owned(),
         }
     }
 }
@@ -70,11 +85,13 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The document renderer, loaded (fonts, template) on first use and kept.
     renderer: Arc<std::sync::OnceLock<Result<Arc<vanban_render::Renderer>, String>>>,
+    /// The instance's certification authority, loaded (or created) on first use.
+    pki: Arc<tokio::sync::OnceCell<Arc<signing::Pki>>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, blobs: BlobStore, config: ServerConfig) -> Self {
-        AppState { store, blobs, config: Arc::new(config), renderer: Arc::default() }
+        AppState { store, blobs, config: Arc::new(config), renderer: Arc::default(), pki: Arc::default() }
     }
 
     /// The shared renderer, or the reason it cannot load (fonts missing).
@@ -100,10 +117,12 @@ pub fn router(state: AppState) -> Router {
     let uploads = Router::new()
         .route("/documents/{id}/upload", axum::routing::post(pages::document_upload))
         .route("/api/v1/documents/{id}/upload", axum::routing::post(api::upload_document))
+        .merge(signing::upload_routes())
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit));
     Router::new()
         .merge(pages::routes())
+        .merge(signing::routes())
         .nest("/api/v1", api::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))

@@ -98,7 +98,7 @@ pub struct Nav {
 }
 
 impl Nav {
-    fn of(s: &Session) -> Self {
+    pub(crate) fn of(s: &Session) -> Self {
         Nav {
             user_name: s.user.user.full_name.as_str().to_owned(),
             agency_name: s.agency.agency.name.as_str().to_owned(),
@@ -117,7 +117,7 @@ pub struct Notice {
 impl Notice {
     /// The confirmation named by `?done=…` after a successful form (post/redirect/get, so a
     /// reload never submits twice).
-    fn done(code: Option<&str>) -> Option<Notice> {
+    pub(crate) fn done(code: Option<&str>) -> Option<Notice> {
         let text = match code? {
             "agency_created" => "Đã thêm cơ quan.",
             "agency_updated" => "Đã cập nhật thông tin cơ quan; văn bản dựng từ nay dùng thông tin mới.",
@@ -135,6 +135,7 @@ impl Notice {
             "uploaded" => "Đã tải lên và chuyển đổi dự thảo sang PDF.",
             "review_recorded" => "Đã ghi nhận ý kiến thẩm định.",
             "delegation_revoked" => "Đã thu hồi quyền ký đã giao.",
+            "signed" => "Đã ký số văn bản.",
             _ => return None,
         };
         Some(Notice { kind: "ok", text: text.to_owned() })
@@ -142,6 +143,20 @@ impl Notice {
     fn error(e: &AppError) -> Option<Notice> {
         Some(Notice { kind: "error", text: e.message_vi() })
     }
+}
+
+/// Renders a page template with a status.
+pub(crate) fn render_page<T: Template>(status: StatusCode, t: &T) -> Result<Response, PageError> {
+    render(status, t)
+}
+
+/// [`rerender`] for other modules.
+pub(crate) async fn rerender_with<F, Fut>(e: AppError, page: F) -> Result<Response, PageError>
+where
+    F: FnOnce(Option<Notice>) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, PageError>>,
+{
+    rerender(e, page).await
 }
 
 fn render<T: Template>(status: StatusCode, t: &T) -> Result<Response, PageError> {
@@ -359,7 +374,7 @@ struct DoneQuery {
     done: Option<String>,
 }
 
-fn redirect_done(path: &str, code: &str) -> Response {
+pub(crate) fn redirect_done(path: &str, code: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{path}{sep}done={code}")).into_response()
 }
@@ -1254,7 +1269,7 @@ async fn document_save_version(
 
 /// How every form on a document page ends: back to the page with its confirmation
 /// (post/redirect/get), or the page again with the error on top.
-async fn after_document_form<T>(
+pub(crate) async fn after_document_form<T>(
     state: &AppState,
     s: &Session,
     id: &str,

@@ -8,3 +8,4 @@ mod harness;
 mod input;
 mod login;
 mod pages;
+mod signing;

@@ -1,0 +1,226 @@
+//! Certificates, signature images, the leader's signature on an approved draft, validation,
+//! and the public PKI endpoints, through the real router.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+
+use crate::harness::{Client, TestApp, draft};
+
+fn png(w: u32, h: u32, rgba: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().unwrap();
+        let mut data = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let on = (y as i64 - (h as i64 / 2) - ((x as f64 / 9.0).sin() * 12.0) as i64).abs() < 3;
+                data.extend_from_slice(if on { &rgba } else { &[0, 0, 0, 0] });
+            }
+        }
+        wr.write_image_data(&data).unwrap();
+    }
+    out
+}
+
+async fn raw_post(c: &Client<'_>, path: &str, content_type: &str, body: Vec<u8>) -> crate::harness::Response {
+    let req = Request::post(path)
+        .header(header::COOKIE, &c.cookie)
+        .header("x-csrf-token", &c.csrf)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap();
+    c.app.request(req).await
+}
+
+async fn bytes_of(app: &TestApp, req: Request<Body>) -> (StatusCode, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    (status, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+/// A draft of agency A, saved, submitted straight to the leader and approved.
+async fn approved(app: &TestApp) -> String {
+    let spec = app.login("a.specialist").await;
+    let leader = app.login("a.leader").await;
+    let id = draft(&spec, "Kế hoạch ký số").await;
+    let content = json!({
+        "subject": "V/v triển khai ký số văn bản",
+        "unit_abbreviation": "VP",
+        "addressees": ["Các phòng, ban thuộc Sở"],
+        "body": ["Sở Tài chính đề nghị các phòng, ban triển khai ký số toàn bộ văn bản đi."],
+        "recipients": ["Như trên;"],
+        "archive_units": ["VP"],
+        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn leader" }
+    });
+    let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r =
+        spec.post(&format!("/api/v1/documents/{id}/submit"), json!({ "reviewers": [], "mode": "sequential" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = leader.post(&format!("/api/v1/documents/{id}/transitions"), json!({ "action": "approve" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    id
+}
+
+#[tokio::test]
+async fn a_leader_signs_an_approved_draft_and_anyone_can_validate_it() {
+    let app = TestApp::new().await;
+    let leader = app.login("a.leader").await;
+    let id = approved(&app).await;
+
+    // No certificate, no image yet: signing is refused with a reason.
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": uuid::Uuid::nil(), "pin": "123456" }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    // A weak PIN is refused; a good one gets a certificate from the instance CA.
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "12" })).await;
+    assert_eq!(r.error_code(), "weak_pin", "{}", r.body);
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "246810", "uid": "001090012345" })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cert_id = r.json()["id"].as_str().unwrap().to_owned();
+    assert!(r.json()["subject"].as_str().unwrap().contains("CCCD:001090012345"), "{}", r.body);
+
+    // The signature image must be blue on a transparent background.
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [220, 20, 20, 255])).await;
+    assert_eq!(r.error_code(), "bad_image", "{}", r.body);
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", b"not a png".to_vec()).await;
+    assert_eq!(r.error_code(), "bad_image", "{}", r.body);
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+
+    // A wrong PIN signs nothing.
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "999999" }))
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::FORBIDDEN, "wrong_pin"), "{}", r.body);
+    assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "approved");
+
+    // A specialist cannot sign.
+    let spec = app.login("a.specialist").await;
+    let r =
+        spec.post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "signed");
+    let revs = leader.get(&format!("/api/v1/documents/{id}/revisions")).await.json();
+    let kinds: Vec<&str> = revs.as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["render", "signer"]);
+
+    // Signing again is refused: the document is no longer approved.
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+
+    // The signed PDF validates against the instance root with independent code paths.
+    let get = |path: String| Request::get(path).header(header::COOKIE, &leader.cookie).body(Body::empty()).unwrap();
+    let (st, pdf) = bytes_of(&app, get(format!("/documents/{id}/signed.pdf"))).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, root_pem) = bytes_of(&app, Request::get("/pki/ca/root.pem").body(Body::empty()).unwrap()).await;
+    assert_eq!(st, StatusCode::OK);
+    let root = vanban_pki::Cert::from_pem(std::str::from_utf8(&root_pem).unwrap()).unwrap();
+    let policy = vanban_pades::verify::Policy { trust: vanban_pki::TrustStore::new(root), ..Default::default() };
+    let report = vanban_pades::verify::verify_pdf(&pdf, &policy).unwrap();
+    assert_eq!(report.verdict, vanban_pades::verify::Verdict::Valid, "{report:#?}");
+    assert_eq!(report.signatures[0].docmdp, Some(2));
+    assert!(report.signatures[0].timestamp.is_some(), "B-T");
+
+    // The document page's panel says so in Vietnamese; the API validates any upload.
+    let panel = leader.get(&format!("/documents/{id}/signing")).await;
+    assert!(panel.body.contains("Hợp lệ"), "{}", panel.body);
+    let r = raw_post(&leader, "/api/v1/verify", "application/pdf", pdf.clone()).await;
+    assert_eq!(r.json()["verdict"], "valid", "{}", r.body);
+    let mut tampered = pdf.clone();
+    let at = tampered.len() / 3;
+    tampered[at] ^= 0x20;
+    let r = raw_post(&leader, "/api/v1/verify", "application/pdf", tampered).await;
+    assert_ne!(r.json()["verdict"], "valid", "{}", r.body);
+    let r = raw_post(&leader, "/api/v1/verify", "application/pdf", b"%PDF-1.7 truncated".to_vec()).await;
+    assert_eq!(r.error_code(), "malformed_pdf", "{}", r.body);
+
+    // Another agency sees neither the file nor its revisions.
+    let other = app.login("b.clerk").await;
+    let (st, _) = bytes_of(
+        &app,
+        Request::get(format!("/documents/{id}/signed.pdf"))
+            .header(header::COOKIE, &other.cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(other.get(&format!("/api/v1/documents/{id}/revisions")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn crl_ocsp_and_timestamps_are_served_and_follow_revocation() {
+    let app = TestApp::new().await;
+    let leader = app.login("a.leader").await;
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cert_id = r.json()["id"].as_str().unwrap().to_owned();
+    let serial = r.json()["serial_hex"].as_str().unwrap().to_owned();
+
+    let (_, root_pem) = bytes_of(&app, Request::get("/pki/ca/root.pem").body(Body::empty()).unwrap()).await;
+    let root = vanban_pki::Cert::from_pem(std::str::from_utf8(&root_pem).unwrap()).unwrap().remove(0);
+
+    // Timestamps.
+    let req = vanban_pki::timestamp_request(&[7u8; 32], Some(42), true).unwrap();
+    let (st, resp) = bytes_of(
+        &app,
+        Request::post("/pki/tsa")
+            .header(header::CONTENT_TYPE, "application/timestamp-query")
+            .body(Body::from(req))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let token = vanban_pki::token_from_response(&resp).unwrap();
+    let t = vanban_pki::parse_and_verify_token(&token).unwrap();
+    assert_eq!(t.imprint, vec![7u8; 32]);
+    let (_, garbage) = bytes_of(&app, Request::post("/pki/tsa").body(Body::from("garbage")).unwrap()).await;
+    assert!(vanban_pki::token_from_response(&garbage).is_err(), "a malformed query gets a rejection");
+
+    // The holder's certificate through the issuing CA.
+    let mine = leader.get("/api/v1/certificates").await.json();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let fetch_crl = || async {
+        let (st, der) = bytes_of(&app, Request::get("/pki/crl/current.crl").body(Body::empty()).unwrap()).await;
+        assert_eq!(st, StatusCode::OK);
+        vanban_pki::Crl::from_der(&der).unwrap()
+    };
+    let crl = fetch_crl().await;
+    let serial_bytes = hex::decode(&serial).unwrap();
+    assert!(crl.revocation_of(&serial_bytes).is_none());
+
+    // Revoke it through the page: the CRL lists it.
+    let page = leader.get("/certificates").await;
+    assert!(page.body.contains("Đang hiệu lực"), "{}", page.body);
+    let r = leader
+        .form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", &leader.csrf), ("reason", "key_compromise")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let crl = fetch_crl().await;
+    assert!(crl.revocation_of(&serial_bytes).is_some(), "revoked serial on the CRL");
+    let _ = root;
+    // A revoked certificate cannot sign.
+    let id = approved(&app).await;
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}
