@@ -6,14 +6,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
+
+use der::Encode;
 
 use crate::cert::Cert;
 use crate::error::{PkiError, Result};
@@ -49,11 +52,22 @@ fn load(module_path: &Path) -> Result<Pkcs11> {
     Ok(ctx)
 }
 
+/// The tokens this process has logged in to, by module and slot: PKCS#11 login state belongs to
+/// the application, not the session, so a second open must not ride on the first login.
+fn open_tokens() -> &'static Mutex<HashMap<(PathBuf, u64), Weak<TokenInner>>> {
+    static OPEN: OnceLock<Mutex<HashMap<(PathBuf, u64), Weak<TokenInner>>>> = OnceLock::new();
+    OPEN.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 struct TokenInner {
     session: Mutex<Session>,
     label: String,
+    slot: Slot,
+    /// SHA-256 of a per-login random salt and the PIN: checks later opens of the same token.
+    pin_check: [u8; 32],
+    salt: [u8; 16],
     // Keeps the module loaded for as long as the session lives.
-    _ctx: Pkcs11,
+    ctx: Pkcs11,
 }
 
 /// A logged-in token.
@@ -70,7 +84,9 @@ impl std::fmt::Debug for Pkcs11Token {
 
 impl Pkcs11Token {
     /// Loads the module, finds the token (by label, or the first one present) and logs in as
-    /// the user. A wrong PIN is `wrong_pin`.
+    /// the user. A wrong PIN is `wrong_pin`. Opening a token this process is already logged in
+    /// to returns the same session (after checking the PIN against the one that logged in); the
+    /// token logs out when the last handle to it (tokens and their keys) is dropped.
     pub fn open(module_path: &Path, token_label: Option<&str>, pin: &str) -> Result<Self> {
         let ctx = load(module_path)?;
         let mut found = None;
@@ -85,12 +101,29 @@ impl Pkcs11Token {
         let (slot, label) = found.ok_or_else(|| {
             PkiError::TokenNotFound(token_label.map_or_else(|| "no token present".to_owned(), str::to_owned))
         })?;
-        let session = ctx.open_ro_session(slot).map_err(ck)?;
-        match session.login(UserType::User, Some(&AuthPin::new(pin.into()))) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(e) => return Err(ck(e)),
+        let mut open = open_tokens().lock().map_err(|_| PkiError::Pkcs11("token registry poisoned".into()))?;
+        let key = (module_path.to_path_buf(), slot.id());
+        if let Some(existing) = open.get(&key).and_then(Weak::upgrade) {
+            // Already logged in by this process: the PIN must be the one that logged in.
+            if pin_hash(&existing.salt, pin) != existing.pin_check {
+                return Err(PkiError::WrongPin);
+            }
+            return Ok(Pkcs11Token { inner: existing });
         }
-        Ok(Pkcs11Token { inner: Arc::new(TokenInner { session: Mutex::new(session), label, _ctx: ctx }) })
+        let session = ctx.open_ro_session(slot).map_err(ck)?;
+        session.login(UserType::User, Some(&AuthPin::new(pin.into()))).map_err(ck)?;
+        let salt = crate::util::random_bytes::<16>();
+        let inner = Arc::new(TokenInner {
+            session: Mutex::new(session),
+            label,
+            slot,
+            pin_check: pin_hash(&salt, pin),
+            salt,
+            ctx,
+        });
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(key, Arc::downgrade(&inner));
+        Ok(Pkcs11Token { inner })
     }
 
     /// The token's label.
@@ -100,6 +133,31 @@ impl Pkcs11Token {
 
     fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>> {
         self.inner.session.lock().map_err(|_| PkiError::Pkcs11("session lock poisoned".into()))
+    }
+
+    /// Writes a certificate onto the token with the CKA_ID of its key (what a CA does after
+    /// issuing for a key generated on the token). The user is already logged in; a read-write
+    /// session is opened for the write.
+    pub fn import_certificate(&self, id: &[u8], label: &str, cert: &Cert) -> Result<()> {
+        // Serialise with the signing session: some modules dislike concurrent sessions.
+        let _guard = self.session()?;
+        let rw = self.inner.ctx.open_rw_session(self.inner.slot).map_err(ck)?;
+        let serial = cert.inner().tbs_certificate.serial_number.to_der().map_err(PkiError::der("serial"))?;
+        rw.create_object(&[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::CertificateType(CertificateType::X_509),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Modifiable(true),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Subject(cert.subject_der()),
+            Attribute::Issuer(cert.issuer_der()),
+            Attribute::SerialNumber(serial),
+            Attribute::Value(cert.der().to_vec()),
+        ])
+        .map_err(ck)?;
+        rw.close().map_err(ck)
     }
 
     /// The private keys we can sign with (RSA-2048/3072, ECDSA P-256), each with the
@@ -133,6 +191,12 @@ impl Pkcs11Token {
         }
         Ok(out)
     }
+}
+
+fn pin_hash(salt: &[u8; 16], pin: &str) -> [u8; 32] {
+    let mut data = salt.to_vec();
+    data.extend_from_slice(pin.as_bytes());
+    crate::keys::sha256(&data)
 }
 
 fn find_certificate(session: &Session, id: &[u8]) -> Result<Option<Cert>> {
