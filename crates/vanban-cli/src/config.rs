@@ -41,6 +41,17 @@ pub struct FileConfig {
     pub login_lock_minutes: Option<i64>,
     /// A layout template replacing the shipped Decree 30 layout (an agency's adjusted copy).
     pub template_file: Option<PathBuf>,
+    /// Seals the keys of the instance's certification authority (also `VANBAN_PKI_PASSPHRASE`).
+    /// Without it, a random one is kept in `<data_dir>/pki-passphrase` (one machine only: every
+    /// node of a cluster must be given the same passphrase).
+    pub pki_passphrase: Option<String>,
+    /// The public address of this instance, written into certificates (CRL, OCSP, CA URLs).
+    pub public_url: Option<String>,
+    /// Extra trust anchors for validation (PEM files: the national root CA, public CAs).
+    #[serde(default)]
+    pub trust_anchors: Vec<PathBuf>,
+    /// The name the instance's certification authority carries (e.g. "Tỉnh Bình An").
+    pub instance_name: Option<String>,
 }
 
 /// The resolved settings every command works from.
@@ -105,7 +116,44 @@ impl Settings {
         if let Some(m) = file.login_lock_minutes {
             server.login_lock_for = chrono::Duration::minutes(m.max(1));
         }
+        for t in &file.trust_anchors {
+            if !t.is_file() {
+                bail!("trust anchor {} does not exist", t.display());
+            }
+        }
+        server.trust_anchor_files = file.trust_anchors;
+        server.public_url = file.public_url.map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(n) = file.instance_name {
+            server.instance_name = n;
+        }
+        server.pki_passphrase =
+            std::env::var("VANBAN_PKI_PASSPHRASE").ok().filter(|p| !p.is_empty()).or(file.pki_passphrase);
+        if server.pki_passphrase.as_ref().is_some_and(|p| p.len() < 16) {
+            bail!("pki_passphrase must be at least 16 characters");
+        }
         Ok(Settings { data_dir, database_url, listen, server })
+    }
+
+    /// The CA passphrase: configured, or kept in the data directory for a single machine.
+    pub fn ensure_pki_passphrase(&mut self) -> anyhow::Result<()> {
+        if self.server.pki_passphrase.is_some() {
+            return Ok(());
+        }
+        let path = self.data_dir.join("pki-passphrase");
+        let pass = match std::fs::read_to_string(&path) {
+            Ok(p) => p.trim().to_owned(),
+            Err(_) => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+                let mut bytes = [0u8; 24];
+                rand::fill(&mut bytes);
+                let p: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                write_private(&path, &p).with_context(|| format!("cannot write {}", path.display()))?;
+                p
+            }
+        };
+        self.server.pki_passphrase = Some(pass);
+        Ok(())
     }
 
     pub async fn open_store(&self) -> anyhow::Result<std::sync::Arc<dyn vanban_store::Store>> {
@@ -120,6 +168,18 @@ impl Settings {
     pub fn blobs(&self) -> anyhow::Result<vanban_store::BlobStore> {
         vanban_store::BlobStore::local(&self.data_dir.join("blobs")).context("cannot open the blob directory")
     }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(text.as_bytes())
 }
 
 /// A database URL without its password, for messages.

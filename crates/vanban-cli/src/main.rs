@@ -132,13 +132,15 @@ fn render(
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
-            let settings = Settings::resolve(&cli.common, "data")?;
+            let mut settings = Settings::resolve(&cli.common, "data")?;
+            settings.ensure_pki_passphrase()?;
             let store = settings.open_store().await?;
             let listener = bind(&settings).await?;
             serve(&settings, store, listener).await
         }
         Command::Demo { scale, no_serve } => {
-            let settings = Settings::resolve(&cli.common, "vanban-demo")?;
+            let mut settings = Settings::resolve(&cli.common, "vanban-demo")?;
+            settings.ensure_pki_passphrase()?;
             let store = settings.open_store().await?;
             let scale = match scale {
                 DemoScale::Small => demo_plan::Scale::Small,

@@ -218,3 +218,43 @@ fn render_uses_the_shipped_or_an_adjusted_template() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("unknown_document_type"), "{}", text(&o));
 }
+
+#[test]
+fn verify_reports_with_exit_codes_and_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../vanban-pades/tests/fixtures/cong_van.pdf");
+    // Not a PDF: exit 2 and a clear message (English and Vietnamese).
+    let junk = dir.path().join("junk.pdf");
+    std::fs::write(&junk, b"hello").unwrap();
+    let out = vanban(dir.path(), &["verify", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not_pdf") && err.contains("Tệp không phải là tệp PDF"), "{err}");
+    // A PDF without signatures: indeterminate (4), said so.
+    let out = vanban(dir.path(), &["verify", fixture, "--json"]);
+    assert_eq!(out.status.code(), Some(4));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "no_signatures");
+    // A signed PDF: valid with its root (0), indeterminate without it (4), invalid when tampered (3).
+    let now = chrono::Utc::now();
+    let pki = vanban_pki::TestPki::generate("Bình An", vanban_pki::KeyAlgorithm::EcdsaP256, now, None).unwrap();
+    let (cert, key) = pki.person(vanban_pki::SubjectInfo::new("Nguyễn Văn An")).unwrap();
+    let chain = vec![pki.issuing.cert.clone(), pki.root.cert.clone()];
+    let opts = vanban_pades::SignOptions::new("vb_signature_signer", vanban_pades::Visual::Invisible, now);
+    let id = vanban_pades::Identity { key: &key, cert: &cert, chain: &chain };
+    let signed = vanban_pades::sign(&std::fs::read(fixture).unwrap(), &opts, &id, None).unwrap();
+    let file = dir.path().join("signed.pdf");
+    std::fs::write(&file, &signed).unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, pki.root.cert.to_pem()).unwrap();
+    let out = vanban(dir.path(), &["verify", file.to_str().unwrap(), "--trust", root.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("VALID") && text.contains("Nguyễn Văn An") && text.contains("Hợp lệ"), "{text}");
+    assert_eq!(vanban(dir.path(), &["verify", file.to_str().unwrap()]).status.code(), Some(4));
+    let mut tampered = signed.clone();
+    tampered[500] ^= 1;
+    std::fs::write(&file, &tampered).unwrap();
+    let out = vanban(dir.path(), &["verify", file.to_str().unwrap(), "--trust", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+}
