@@ -268,8 +268,7 @@ pub fn validate_chain(
 
 fn build_path(leaf: &Cert, pool: &[Cert], trust: &TrustStore) -> Vec<Cert> {
     let mut path = vec![leaf.clone()];
-    loop {
-        let Some(current) = path.last().cloned() else { break };
+    while let Some(current) = path.last().cloned() {
         if trust.contains(&current) || path.len() >= MAX_PATH_LEN {
             break;
         }

@@ -157,7 +157,7 @@ impl DigestAlg {
     }
 
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             DigestAlg::Sha256 => 32,
             DigestAlg::Sha384 => 48,
@@ -364,7 +364,7 @@ struct RsaPublicKeyRef<'a> {
 /// Converts a raw ECDSA signature (r || s, as PKCS#11 and WebCrypto produce) into the ASN.1 DER
 /// `ECDSA-Sig-Value`.
 pub fn ecdsa_signature_to_der(raw: &[u8]) -> Result<Vec<u8>> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(PkiError::SigningFailed(format!("raw ECDSA signature of {} bytes", raw.len())));
     }
     let (r, s) = raw.split_at(raw.len() / 2);

@@ -54,8 +54,10 @@ fn load(module_path: &Path) -> Result<Pkcs11> {
 
 /// The tokens this process has logged in to, by module and slot: PKCS#11 login state belongs to
 /// the application, not the session, so a second open must not ride on the first login.
-fn open_tokens() -> &'static Mutex<HashMap<(PathBuf, u64), Weak<TokenInner>>> {
-    static OPEN: OnceLock<Mutex<HashMap<(PathBuf, u64), Weak<TokenInner>>>> = OnceLock::new();
+type OpenTokens = Mutex<HashMap<(PathBuf, u64), Weak<TokenInner>>>;
+
+fn open_tokens() -> &'static OpenTokens {
+    static OPEN: OnceLock<OpenTokens> = OnceLock::new();
     OPEN.get_or_init(|| Mutex::new(HashMap::new()))
 }
 

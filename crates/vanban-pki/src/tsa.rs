@@ -84,7 +84,7 @@ impl TimestampAuthority {
         let Some(alg) = DigestAlg::from_oid(&req.message_imprint.hash_algorithm.oid) else {
             return rejection(FailInfo::BadAlg, "the hash algorithm is not accepted (SHA-256/384/512)");
         };
-        if req.message_imprint.hashed_message.as_bytes().len() != alg.len() {
+        if req.message_imprint.hashed_message.as_bytes().len() != alg.output_len() {
             return rejection(FailInfo::BadDataFormat, "the imprint length does not fit its algorithm");
         }
         if req.req_policy.is_some_and(|p| p != self.policy) {

@@ -16,12 +16,12 @@ fn hierarchy_is_accepted_by_openssl_for_every_algorithm() {
         let (person, key) = pki.person(person_subject()).unwrap();
         let (org, _) = pki.organisation(organisation_subject()).unwrap();
         assert_eq!(key.algorithm(), alg);
-        s.write_pem("root.pem", &[pki.root.cert.clone()]);
-        s.write_pem("issuing.pem", &[pki.issuing.cert.clone()]);
-        s.write_pem("person.pem", &[person.clone()]);
-        s.write_pem("org.pem", &[org.clone()]);
-        s.write_pem("tsa.pem", &[pki.tsa.cert.clone()]);
-        s.write_pem("ocsp.pem", &[pki.ocsp.cert.clone()]);
+        s.write_pem("root.pem", &[&pki.root.cert]);
+        s.write_pem("issuing.pem", &[&pki.issuing.cert]);
+        s.write_pem("person.pem", &[&person]);
+        s.write_pem("org.pem", &[&org]);
+        s.write_pem("tsa.pem", &[&pki.tsa.cert]);
+        s.write_pem("ocsp.pem", &[&pki.ocsp.cert]);
         let dir = s.dir.path();
         for leaf in ["person.pem", "org.pem", "ocsp.pem"] {
             let out = openssl_ok(dir, &["verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", leaf]);
@@ -56,8 +56,8 @@ fn subject_shows_vietnamese_text_and_uid() {
     let (person, _) = pki.person(person_subject()).unwrap();
     let (org, _) = pki.organisation(organisation_subject()).unwrap();
     let s = Scratch::new();
-    s.write_pem("person.pem", &[person.clone()]);
-    s.write_pem("org.pem", &[org.clone()]);
+    s.write_pem("person.pem", &[&person]);
+    s.write_pem("org.pem", &[&org]);
     let text = openssl_ok(
         s.dir.path(),
         &["x509", "-in", "org.pem", "-noout", "-text", "-nameopt", "utf8,sep_comma_plus_space"],
@@ -135,9 +135,9 @@ fn crl_is_accepted_by_openssl_and_lists_reasons() {
             .unwrap();
         let s = Scratch::new();
         s.write("crl.der", &der);
-        s.write_pem("issuing.pem", &[pki.issuing.cert.clone()]);
-        s.write_pem("root.pem", &[pki.root.cert.clone()]);
-        s.write_pem("person.pem", &[person.clone()]);
+        s.write_pem("issuing.pem", &[&pki.issuing.cert]);
+        s.write_pem("root.pem", &[&pki.root.cert]);
+        s.write_pem("person.pem", &[&person]);
         let dir = s.dir.path();
         let out = openssl_ok(
             dir,

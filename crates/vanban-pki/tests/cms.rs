@@ -26,7 +26,7 @@ fn detached_pades_signature_verifies_with_openssl() {
             let dir = s.dir.path();
             s.write("sig.der", &der);
             s.write("data.bin", &data);
-            s.write_pem("root.pem", &[pki.root.cert.clone()]);
+            s.write_pem("root.pem", &[&pki.root.cert]);
             let out = openssl_ok(
                 dir,
                 &[
@@ -143,8 +143,8 @@ fn foreign_signatures_made_by_openssl_parse_and_verify() {
         let dir = s.dir.path();
         s.write("key.der", key.to_pkcs8_der());
         openssl_ok(dir, &["pkey", "-inform", "DER", "-in", "key.der", "-out", "key.pem"]);
-        s.write_pem("signer.pem", &[signer.clone()]);
-        s.write_pem("chain.pem", &[pki.issuing.cert.clone()]);
+        s.write_pem("signer.pem", &[&signer]);
+        s.write_pem("chain.pem", &[&pki.issuing.cert]);
         let data = "tài liệu ngoài".repeat(30);
         s.write("data.bin", &data);
         let base = [

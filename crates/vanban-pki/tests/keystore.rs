@@ -79,8 +79,8 @@ fn pkcs12_files_from_openssl_import() {
         let s = Scratch::new();
         s.write("key.der", key.to_pkcs8_der());
         openssl_ok(s.dir.path(), &["pkey", "-inform", "DER", "-in", "key.der", "-out", "key.pem"]);
-        s.write_pem("leaf.pem", &[leaf.clone()]);
-        s.write_pem("chain.pem", &[pki.issuing.cert.clone(), pki.root.cert.clone()]);
+        s.write_pem("leaf.pem", &[&leaf]);
+        s.write_pem("chain.pem", &[&pki.issuing.cert, &pki.root.cert]);
         let mut files = vec![
             ("modern", export(&s, "modern", &[])),
             ("3des", export(&s, "3des", &["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"])),

@@ -26,10 +26,10 @@ fn openssl_requests_get_verified_answers() {
         };
         let s = Scratch::new();
         let dir = s.dir.path();
-        s.write_pem("root.pem", &[pki.root.cert.clone()]);
-        s.write_pem("issuing.pem", &[pki.issuing.cert.clone()]);
-        s.write_pem("good.pem", &[good.clone()]);
-        s.write_pem("revoked.pem", &[revoked.clone()]);
+        s.write_pem("root.pem", &[&pki.root.cert]);
+        s.write_pem("issuing.pem", &[&pki.issuing.cert]);
+        s.write_pem("good.pem", &[&good]);
+        s.write_pem("revoked.pem", &[&revoked]);
         for (name, expect) in [("good", "good"), ("revoked", "revoked")] {
             let req = format!("{name}.req");
             let resp = format!("{name}.resp");

@@ -106,10 +106,11 @@ fn sign_with_rsa_and_ecdsa_keys_on_softhsm() {
         let data = b"van ban ky so tren token".repeat(10);
         let attrs = SignedAttrs::pades(&sha256(&data), cert).unwrap();
         let sig = key.sign(&attrs.to_be_signed()).unwrap();
-        let cms = assemble_signed_data(&attrs, *alg, &sig, cert, &[pki.issuing.cert.clone()], None).unwrap();
+        let cms =
+            assemble_signed_data(&attrs, *alg, &sig, cert, std::slice::from_ref(&pki.issuing.cert), None).unwrap();
         s.write("sig.der", &cms);
         s.write("data.bin", &data);
-        s.write_pem("root.pem", &[pki.root.cert.clone()]);
+        s.write_pem("root.pem", &[&pki.root.cert]);
         let out = openssl_ok(
             dir,
             &[

@@ -14,8 +14,8 @@ fn openssl_queries_get_tokens_openssl_verifies() {
         let dir = s.dir.path();
         let data = "Quyết định số 12/QĐ-UBND về việc ban hành quy chế".repeat(50);
         s.write("data.txt", &data);
-        s.write_pem("root.pem", &[pki.root.cert.clone()]);
-        s.write_pem("tsa-chain.pem", &[pki.tsa.cert.clone(), pki.issuing.cert.clone()]);
+        s.write_pem("root.pem", &[&pki.root.cert]);
+        s.write_pem("tsa-chain.pem", &[&pki.tsa.cert, &pki.issuing.cert]);
         openssl_ok(dir, &["ts", "-query", "-data", "data.txt", "-sha256", "-cert", "-out", "req.tsq"]);
         let now = now();
         let resp = pki.tsa.respond(&s.read("req.tsq"), now).unwrap();
@@ -135,8 +135,8 @@ fn our_requests_and_in_process_stamps() {
     assert_eq!(token.imprint, digest.to_vec());
     assert!(token.nonce.is_none());
     s.write("token.der", &direct);
-    s.write_pem("root.pem", &[pki.root.cert.clone()]);
-    s.write_pem("chain.pem", &[pki.issuing.cert.clone()]);
+    s.write_pem("root.pem", &[&pki.root.cert]);
+    s.write_pem("chain.pem", &[&pki.issuing.cert]);
     s.write("data.bin", b"noi dung");
     let out = openssl_ok(
         s.dir.path(),

@@ -28,8 +28,8 @@ impl Scratch {
         p
     }
 
-    pub fn write_pem(&self, name: &str, certs: &[Cert]) -> PathBuf {
-        let text: String = certs.iter().map(Cert::to_pem).collect();
+    pub fn write_pem(&self, name: &str, certs: &[&Cert]) -> PathBuf {
+        let text: String = certs.iter().map(|c| c.to_pem()).collect();
         self.write(name, text)
     }
 
@@ -58,8 +58,9 @@ pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
     out.text
 }
 
+/// The current time in whole seconds (what DER times carry).
 pub fn now() -> DateTime<Utc> {
-    Utc::now()
+    Utc.timestamp_opt(Utc::now().timestamp(), 0).single().expect("time")
 }
 
 pub fn fixed_time() -> DateTime<Utc> {
