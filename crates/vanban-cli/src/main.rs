@@ -2,6 +2,7 @@
 //! either serves the web application or runs an operator's command.
 
 mod admin;
+mod agent;
 mod config;
 mod demo;
 mod demo_plan;
@@ -56,6 +57,9 @@ enum Command {
     },
     /// Validate every signature in a signed PDF (ours or foreign) and print the findings.
     Verify(verify::VerifyArgs),
+    /// Sign a document prepared by the server with a key on a USB token (PKCS#11), on the
+    /// signer's own computer.
+    SignAgent(agent::AgentArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -157,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Render { input, output, json, template } => render(&input, &output, json, template.as_deref()),
         Command::Verify(_) => unreachable!("handled before the runtime starts"),
+        Command::SignAgent(args) => agent::run(&args).await,
         Command::Admin(cmd) => {
             let settings = Settings::resolve(&cli.common, "data")?;
             let store = settings.open_store().await?;

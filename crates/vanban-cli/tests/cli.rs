@@ -258,3 +258,345 @@ fn verify_reports_with_exit_codes_and_clear_errors() {
     let out = vanban(dir.path(), &["verify", file.to_str().unwrap(), "--trust", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// A minimal HTTP/1.1 client over a socket (the test talks to a real `vanban serve`).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    csrf: &str,
+    ctype: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let headers = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status: u16 = headers.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = out[split + 4..].to_vec();
+    if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut plain = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            plain.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
+            rest = &rest[nl + 2 + n + 2..];
+        }
+        body = plain;
+    }
+    (status, headers, body)
+}
+
+struct Served(std::process::Child);
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn login(addr: &str, user: &str) -> (String, String) {
+    let body = serde_json::json!({ "username": user, "password": "vanban@2026" }).to_string();
+    let (st, headers, body) = http(addr, "POST", "/api/v1/session", "", "", "application/json", body.as_bytes());
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    let cookie = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .filter(|c| c.starts_with("vanban_session="))
+        .or_else(|| {
+            headers.lines().filter_map(|l| l.split_once(": ").map(|x| x.1)).find(|c| c.starts_with("vanban_session="))
+        })
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    (cookie, csrf)
+}
+
+fn api(
+    addr: &str,
+    who: &(String, String),
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (st, _, b) = http(addr, method, path, &who.0, &who.1, "application/json", body.to_string().as_bytes());
+    (st, serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null))
+}
+
+/// The signer's key lives on a token (SoftHSM2): the server prepares, `vanban sign-agent` signs
+/// on "the signer's PC" (another process), the server embeds; all over loopback.
+#[test]
+fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !Path::new(MODULE).exists() || Command::new("softhsm2-util").arg("--version").output().is_err() {
+        assert!(!ci, "CI=true but SoftHSM2 is missing: install the softhsm2 package");
+        eprintln!("skipping: SoftHSM2 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A CA outside the instance (as a Vietnamese CA would be), trusted by configuration.
+    let now = chrono::Utc::now();
+    let pki =
+        vanban_pki::TestPki::generate("VNPT-CA thử nghiệm", vanban_pki::KeyAlgorithm::Rsa2048, now, None).unwrap();
+    let mut subject = vanban_pki::SubjectInfo::new("Lê Văn Lãnh Đạo");
+    subject.uid = Some("CCCD:001090099999".into());
+    let (cert, key) = pki.person(subject).unwrap();
+    std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).unwrap();
+    std::fs::write(
+        d.join("vanban.toml"),
+        format!(
+            "trust_anchors = [\"{}\"]\npki_passphrase = \"a-test-passphrase-long-enough\"\n",
+            d.join("root.pem").display()
+        ),
+    )
+    .unwrap();
+    // The token.
+    std::fs::create_dir(d.join("tokens")).unwrap();
+    let conf = d.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\n", d.join("tokens").display()),
+    )
+    .unwrap();
+    let hsm = |args: &[&str]| {
+        let o = Command::new("softhsm2-util").args(args).env("SOFTHSM2_CONF", &conf).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    hsm(&["--init-token", "--free", "--label", "usb", "--pin", "123456", "--so-pin", "12345678"]);
+    let pem =
+        format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", base64_lines(&key.to_pkcs8_der()));
+    std::fs::write(d.join("key.pem"), pem).unwrap();
+    hsm(&[
+        "--import",
+        d.join("key.pem").to_str().unwrap(),
+        "--label",
+        "ky-so",
+        "--id",
+        "01",
+        "--pin",
+        "123456",
+        "--token",
+        "usb",
+    ]);
+    {
+        unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+        let token = vanban_pki::Pkcs11Token::open(Path::new(MODULE), Some("usb"), "123456").unwrap();
+        token.import_certificate(&[1], "ky-so", &cert).unwrap();
+    }
+
+    // The server: the demo province, served on a free port.
+    let data = d.join("data");
+    let out = vanban(d, &["demo", "--no-serve", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--config"])
+        .arg(d.join("vanban.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _served = Served(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let addr = line.trim().trim_start_matches("vanban: http://").trim_end_matches('/').to_owned();
+
+    // The leader registers the token's certificate (exported by the agent) and a signature image.
+    let agent = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .arg("sign-agent")
+            .args(["--module", MODULE, "--token", "usb"])
+            .args(args)
+            .env("SOFTHSM2_CONF", &conf)
+            .env("VANBAN_TOKEN_PIN", "123456")
+            .env("VANBAN_PASSWORD", "vanban@2026")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = agent(&["--export-certificate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported = String::from_utf8(out.stdout).unwrap();
+    assert!(exported.contains("BEGIN CERTIFICATE"));
+    let leader = login(&addr, "lanhdao");
+    let chain_pem = format!("{exported}{}{}", pki.issuing.cert.to_pem(), pki.root.cert.to_pem());
+    let (st, c) = api(&addr, &leader, "POST", "/api/v1/certificates/token", serde_json::json!({ "pem": chain_pem }));
+    assert_eq!(st, 201, "{c}");
+    let cert_id = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(c["provider"], "pkcs11");
+    let (st, _, b) = http(&addr, "POST", "/api/v1/me/signature-image", &leader.0, &leader.1, "image/png", &blue_png());
+    assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
+
+    // A draft goes up and is approved.
+    let spec = login(&addr, "chuyenvien");
+    let (st, doc) = api(
+        &addr,
+        &spec,
+        "POST",
+        "/api/v1/documents",
+        serde_json::json!({ "doc_type": "cong_van", "subject": "Ký bằng USB token" }),
+    );
+    assert_eq!(st, 201, "{doc}");
+    let id = doc["id"].as_str().unwrap().to_owned();
+    let content = serde_json::json!({ "content": {
+        "subject": "V/v ký số bằng thiết bị", "unit_abbreviation": "VP", "addressees": ["Các sở, ban, ngành"],
+        "body": ["Ủy ban nhân dân tỉnh đề nghị các cơ quan ký số văn bản bằng thiết bị ký số."],
+        "recipients": ["Như trên;"], "archive_units": ["VP"],
+        "signer": { "authority": "TM.", "head_title": "Ủy ban nhân dân", "position": "Chủ tịch", "full_name": "Lê Văn Lãnh Đạo" } } });
+    let (st, v) = api(&addr, &spec, "POST", &format!("/api/v1/documents/{id}/versions"), content);
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = api(
+        &addr,
+        &spec,
+        "POST",
+        &format!("/api/v1/documents/{id}/submit"),
+        serde_json::json!({ "reviewers": [], "mode": "sequential" }),
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = api(
+        &addr,
+        &leader,
+        "POST",
+        &format!("/api/v1/documents/{id}/transitions"),
+        serde_json::json!({ "action": "approve" }),
+    );
+    assert_eq!(st, 200, "{v}");
+
+    // A wrong token PIN fails on the token, and nothing is signed.
+    let bad = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args([
+            "sign-agent",
+            "--module",
+            MODULE,
+            "--token",
+            "usb",
+            "--server",
+            &format!("http://{addr}"),
+            "--username",
+            "lanhdao",
+        ])
+        .args(["--document", &id, "--certificate", &cert_id])
+        .env("SOFTHSM2_CONF", &conf)
+        .env("VANBAN_TOKEN_PIN", "000000")
+        .env("VANBAN_PASSWORD", "vanban@2026")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    // The agent signs on the token; the server embeds.
+    let out = agent(&[
+        "--server",
+        &format!("http://{addr}"),
+        "--username",
+        "lanhdao",
+        "--document",
+        &id,
+        "--certificate",
+        &cert_id,
+    ]);
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (_, v) = api(&addr, &leader, "GET", &format!("/api/v1/documents/{id}"), serde_json::Value::Null);
+    assert_eq!(v["state"], "signed");
+
+    // The signed PDF validates with the external CA's root, from the command line.
+    let (st, _, pdf) = http(&addr, "GET", &format!("/documents/{id}/signed.pdf"), &leader.0, &leader.1, "", b"");
+    assert_eq!(st, 200);
+    std::fs::write(d.join("signed.pdf"), &pdf).unwrap();
+    let out =
+        vanban(d, &["verify", d.join("signed.pdf").to_str().unwrap(), "--trust", d.join("root.pem").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Lê Văn Lãnh Đạo") && text.contains("CCCD:001090099999"), "{text}");
+}
+
+fn base64_lines(der: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in der.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\n")
+}
+
+/// A blue stroke on a transparent background, as a PNG (stored, not compressed: zlib level 0).
+fn blue_png() -> Vec<u8> {
+    let (w, h) = (200u32, 80u32);
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0);
+        for x in 0..w {
+            let on = (y as i64 - 40 - ((x as f64 / 8.0).sin() * 15.0) as i64).abs() < 3;
+            raw.extend_from_slice(if on { &[20, 40, 200, 255] } else { &[0, 0, 0, 0] });
+        }
+    }
+    let mut z = vec![0x78, 0x01];
+    for (i, block) in raw.chunks(65535).enumerate() {
+        let last = (i + 1) * 65535 >= raw.len();
+        z.push(u8::from(last));
+        let len = block.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(block);
+    }
+    let adler = {
+        let (mut a, mut b) = (1u32, 0u32);
+        for &x in &raw {
+            a = (a + u32::from(x)) % 65521;
+            b = (b + a) % 65521;
+        }
+        (b << 16) | a
+    };
+    z.extend_from_slice(&adler.to_be_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend_from_slice(data);
+        png.extend_from_slice(&c);
+        png.extend_from_slice(&crc32(&c).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &z);
+    chunk(b"IEND", &[]);
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}

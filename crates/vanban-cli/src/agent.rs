@@ -1,0 +1,194 @@
+//! `vanban sign-agent`: signs on the signer's own computer with a key on a USB token (PKCS#11).
+//!
+//! The server prepares the signature revision and hands out the bytes to sign (phase one); the
+//! agent signs them on the token and returns the value (phase two); the server checks the value
+//! against the registered certificate and embeds it. The key never leaves the token and the
+//! document never leaves the server.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, anyhow, bail};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use vanban_pki::{Pkcs11Key, Pkcs11Token, RawSigner as _, ToBeSigned};
+
+/// Options of `vanban sign-agent`.
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    /// The token's PKCS#11 module (the CA's driver, e.g. the Viettel-CA or VNPT-CA library).
+    #[arg(long, env = "VANBAN_PKCS11_MODULE", default_value = "/usr/lib/softhsm/libsofthsm2.so")]
+    pub module: PathBuf,
+    /// The token's label, when several are plugged in.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The key's label, when the token holds several.
+    #[arg(long)]
+    pub key_label: Option<String>,
+    /// The environment variable holding the token PIN (read from standard input when unset).
+    #[arg(long, default_value = "VANBAN_TOKEN_PIN")]
+    pub pin_env: String,
+    /// Print the token's certificates (PEM, with the chain when stored) and exit: register them
+    /// under "Chữ ký số → Thiết bị ký số".
+    #[arg(long)]
+    pub export_certificate: bool,
+    /// The vanban server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    pub server: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The environment variable holding the password (read from standard input when unset).
+    #[arg(long, default_value = "VANBAN_PASSWORD")]
+    pub password_env: String,
+    /// A signing session the server opened (from the document page).
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Or: open the session here, for this document …
+    #[arg(long)]
+    pub document: Option<String>,
+    /// … with this registered certificate (its id on the server).
+    #[arg(long)]
+    pub certificate: Option<String>,
+}
+
+fn secret(var: &str, what: &str) -> anyhow::Result<String> {
+    if let Ok(v) = std::env::var(var) {
+        return Ok(v);
+    }
+    eprint!("{what}: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn pick(keys: Vec<Pkcs11Key>, label: Option<&str>) -> anyhow::Result<Pkcs11Key> {
+    let mut keys: Vec<Pkcs11Key> = keys.into_iter().filter(|k| label.is_none_or(|l| k.label == l)).collect();
+    match keys.len() {
+        0 => bail!("no matching private key on the token"),
+        1 => Ok(keys.remove(0)),
+        _ => {
+            let labels: Vec<String> = keys.iter().map(|k| k.label.clone()).collect();
+            bail!("several keys on the token ({}): choose one with --key-label", labels.join(", "))
+        }
+    }
+}
+
+struct Api {
+    base: String,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    cookie: String,
+    csrf: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("accept", "application/json");
+        if !self.cookie.is_empty() {
+            req = req.header("cookie", &self.cookie).header("x-csrf-token", &self.csrf);
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Full::new(Bytes::from(b.to_string()))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let resp = self.client.request(req.body(body)?).await.with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("vanban_session="))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        if !status.is_success() {
+            let code = json["error"]["code"].as_str().unwrap_or("?");
+            let vi = json["error"]["message_vi"].as_str().unwrap_or("");
+            bail!("{method} {path}: HTTP {status} [{code}] {vi}");
+        }
+        if let Some(c) = cookie {
+            return Ok(serde_json::json!({ "cookie": c, "body": json }));
+        }
+        Ok(json)
+    }
+}
+
+/// Runs the agent.
+pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
+    let pin = secret(&args.pin_env, "Mã PIN của thiết bị ký số")?;
+    let module = args.module.clone();
+    let token_label = args.token.clone();
+    let token = tokio::task::spawn_blocking(move || Pkcs11Token::open(&module, token_label.as_deref(), &pin))
+        .await?
+        .map_err(|e| anyhow!("{e} ({})", e.message_vi()))?;
+    let keys = token.signers().map_err(|e| anyhow!("{e}"))?;
+    if args.export_certificate {
+        let key = pick(keys, args.key_label.as_deref())?;
+        let cert =
+            key.certificate.as_ref().ok_or_else(|| anyhow!("the key {} has no certificate on the token", key.label))?;
+        print!("{}", cert.to_pem());
+        return Ok(());
+    }
+    let key = pick(keys, args.key_label.as_deref())?;
+    let server = args.server.as_deref().context("--server is required to sign")?.trim_end_matches('/').to_owned();
+    if !server.starts_with("http://") {
+        bail!("only http:// servers are supported by this agent; put it behind the same host or a local TLS proxy");
+    }
+    let username = args.username.as_deref().context("--username is required to sign")?;
+    let password = secret(&args.password_env, "Mật khẩu")?;
+    let mut api = Api {
+        base: server,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        cookie: String::new(),
+        csrf: String::new(),
+    };
+    let login = api
+        .call("POST", "/api/v1/session", Some(serde_json::json!({ "username": username, "password": password })))
+        .await?;
+    api.cookie = login["cookie"].as_str().unwrap_or_default().to_owned();
+    api.csrf = login["body"]["csrf_token"].as_str().unwrap_or_default().to_owned();
+
+    let session = match (&args.session, &args.document, &args.certificate) {
+        (Some(s), _, _) => api.call("GET", &format!("/api/v1/signing-sessions/{s}"), None).await?,
+        (None, Some(d), Some(c)) => {
+            api.call(
+                "POST",
+                &format!("/api/v1/documents/{d}/signing-sessions"),
+                Some(serde_json::json!({ "certificate_id": c })),
+            )
+            .await?
+        }
+        _ => bail!("give --session, or --document with --certificate"),
+    };
+    let id = session["id"].as_str().context("no session id")?.to_owned();
+    let tbs_hex = session["to_be_signed_hex"].as_str().context("no bytes to sign")?;
+    let message = hex::decode(tbs_hex).context("bytes to sign")?;
+    let tbs = ToBeSigned::new(message);
+    if hex::encode(tbs.digest) != session["digest_hex"].as_str().unwrap_or_default() {
+        bail!("the server's digest does not match the bytes to sign");
+    }
+    eprintln!("ký văn bản {} bằng khóa \"{}\" ({})", session["document_id"], key.label, key.algorithm().as_str());
+    let value = tokio::task::spawn_blocking(move || key.sign(&tbs)).await?.map_err(|e| anyhow!("{e}"))?;
+    let done = api
+        .call(
+            "POST",
+            &format!("/api/v1/signing-sessions/{id}/signature"),
+            Some(serde_json::json!({ "signature_hex": hex::encode(value) })),
+        )
+        .await?;
+    println!("signed: document {} revision {} ({})", done["document_id"], done["seq"], done["pdf_sha256"]);
+    Ok(())
+}
