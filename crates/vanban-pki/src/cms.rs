@@ -317,27 +317,26 @@ pub fn parse_signed_data(der: &[u8]) -> Result<ParsedSignature> {
 }
 
 pub(crate) fn parse_full(input: &[u8]) -> Result<ParsedFull> {
-    let der = util::first_tlv(input)?;
-    if input[der.len()..].iter().any(|b| *b != 0) {
+    // Foreign signers write BER too (indefinite lengths from streaming encoders): normalise.
+    let (der, used) = util::ber_to_der(input)?;
+    if input[used..].iter().any(|b| *b != 0) {
         return Err(PkiError::malformed("CMS signature", "bytes other than zero padding follow the DER"));
     }
+    let der = der.as_slice();
     let ci = ContentInfo::from_der(der).map_err(PkiError::der("CMS ContentInfo"))?;
     if ci.content_type != oid::CT_SIGNED_DATA {
         return Err(PkiError::malformed("CMS signature", format!("content type {}", ci.content_type)));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(PkiError::der("CMS SignedData"))?;
+    // The certificates are read one by one, so one a strict parser refuses does not make the
+    // whole signature unreadable: the SignedData is decoded without them.
+    let sd_der = ci.content.to_der().map_err(PkiError::der("CMS SignedData"))?;
+    let (sd_without_certs, cert_ders) = split_certificates(&sd_der)?;
+    let sd = SignedData::from_der(&sd_without_certs).map_err(PkiError::der("CMS SignedData"))?;
     let signer_info =
         sd.signer_infos.0.iter().next().ok_or_else(|| PkiError::malformed("CMS SignedData", "no SignerInfo"))?;
     let signed_attrs_der = raw_signed_attrs(der)?;
 
-    let mut certs = Vec::new();
-    for choice in sd.certificates.iter().flat_map(|set| set.0.iter()) {
-        if let CertificateChoices::Certificate(c) = choice
-            && let Ok(cert) = Cert::from_certificate(c.clone())
-        {
-            certs.push(cert);
-        }
-    }
+    let certs: Vec<Cert> = cert_ders.iter().filter_map(|d| Cert::from_der(d).ok()).collect();
     let signer = certs
         .iter()
         .find(|c| match &signer_info.sid {
@@ -397,6 +396,30 @@ pub(crate) fn parse_full(input: &[u8]) -> Result<ParsedFull> {
         econtent,
         content_type_attr,
     })
+}
+
+/// The SignedData (its DER given) re-encoded without `certificates` and `crls`, and
+/// the DER of each plain X.509 certificate of the set.
+fn split_certificates(sd_der: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
+    let sd = util::read_tlv(sd_der)?;
+    let mut kept = Vec::with_capacity(sd.value.len());
+    let mut certs = Vec::new();
+    for field in util::children(sd.value)? {
+        match field.tag {
+            0xa0 => {
+                // CertificateChoices: a bare Certificate is a SEQUENCE; others are tagged.
+                certs.extend(util::children(field.value)?.into_iter().filter(|c| c.tag == 0x30).map(|c| c.raw.to_vec()))
+            }
+            0xa1 => {}
+            _ => kept.extend_from_slice(field.raw),
+        }
+    }
+    let mut out = Vec::with_capacity(kept.len() + 6);
+    out.push(0x30);
+    let len = der::Length::try_from(kept.len()).map_err(PkiError::der("SignedData"))?;
+    len.encode(&mut out).map_err(PkiError::der("SignedData"))?;
+    out.extend_from_slice(&kept);
+    Ok((out, certs))
 }
 
 fn issuer_serial_matches(is: &Option<IssuerSerial>, cert: &Cert) -> bool {

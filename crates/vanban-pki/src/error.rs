@@ -146,17 +146,52 @@ mod tests {
 
     #[test]
     fn codes_are_snake_case_and_messages_nfc() {
+        use unicode_normalization::is_nfc;
+        let io = || std::io::Error::other("x");
         let errors = [
             PkiError::malformed("certificate", "x"),
+            PkiError::InvalidPem("x".into()),
+            PkiError::UnsupportedAlgorithm("x".into()),
+            PkiError::UnsupportedKey("x".into()),
+            PkiError::InvalidKey("x".into()),
+            PkiError::KeyGeneration("x".into()),
+            PkiError::SigningFailed("x".into()),
+            PkiError::BadSignature("x".into()),
+            PkiError::InvalidCertificate("x".into()),
+            PkiError::InvalidValidity("x".into()),
+            PkiError::InvalidRequest("x".into()),
+            PkiError::TimestampRejected("x".into()),
+            PkiError::OcspRejected("x".into()),
             PkiError::WrongPin,
-            PkiError::WeakPin("short".into()),
+            PkiError::WeakPin("x".into()),
             PkiError::WrongPassword,
-            PkiError::UnsupportedKey("dsa".into()),
+            PkiError::InvalidSealedKey("x".into()),
+            PkiError::Pkcs11("x".into()),
+            PkiError::TokenNotFound("x".into()),
+            PkiError::Io { path: "x".into(), source: io() },
+            PkiError::Crypto("x".into()),
         ];
+        let mut codes = std::collections::HashSet::new();
         for e in errors {
-            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", e.code());
-            assert!(!e.message_vi().is_empty());
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{}", e.code());
+            assert!(codes.insert(e.code()), "duplicate code {}", e.code());
+            let vi = e.message_vi();
+            assert!(!vi.is_empty() && is_nfc(&vi), "{vi}");
+            assert!(!e.to_string().is_empty());
         }
         assert_eq!(PkiError::WrongPin.message_vi(), "Mã PIN không đúng");
+        for r in crate::revocation::RevocationReason::ALL {
+            assert!(is_nfc(r.label_vi()));
+        }
+        let problems = [
+            crate::chain::ChainProblem::UntrustedRoot { subject: "CN=Ánh".into() },
+            crate::chain::ChainProblem::NoRevocationData { subject: "CN=Ánh".into() },
+            crate::chain::ChainProblem::KeyUsage { subject: "CN=Ánh".into() },
+            crate::chain::ChainProblem::NotACa { subject: "CN=Ánh".into() },
+            crate::chain::ChainProblem::BadSignature { subject: "CN=Ánh".into() },
+        ];
+        for p in problems {
+            assert!(is_nfc(&p.message_vi()), "{}", p.message_vi());
+        }
     }
 }

@@ -77,6 +77,116 @@ pub(crate) fn first_tlv(input: &[u8]) -> Result<&[u8]> {
     Ok(read_tlv(input)?.raw)
 }
 
+const MAX_BER_DEPTH: usize = 64;
+
+/// Re-encodes the first BER value of `input` as DER as far as encodings go: indefinite lengths
+/// become definite, lengths minimal, constructed OCTET STRINGs primitive. DER input comes back
+/// unchanged. Returns the DER and how many input bytes the value took.
+pub(crate) fn ber_to_der(input: &[u8]) -> Result<(Vec<u8>, usize)> {
+    let mut out = Vec::with_capacity(input.len());
+    let used = ber_value(input, &mut out, 0)?;
+    Ok((out, used))
+}
+
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// Appends the DER of the BER value at the start of `input` to `out`; returns the bytes used.
+fn ber_value(input: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<usize> {
+    let bad = |d: &str| PkiError::malformed("BER", d);
+    if depth > MAX_BER_DEPTH {
+        return Err(bad("nested too deeply"));
+    }
+    let first = *input.first().ok_or_else(|| bad("truncated"))?;
+    let mut pos = 1;
+    if first & 0x1f == 0x1f {
+        loop {
+            let b = *input.get(pos).ok_or_else(|| bad("truncated tag"))?;
+            pos += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    let tag = &input[..pos];
+    let constructed = first & 0x20 != 0;
+    let len_byte = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
+    pos += 1;
+    let definite = if len_byte == 0x80 {
+        if !constructed {
+            return Err(bad("indefinite length on a primitive value"));
+        }
+        None
+    } else if len_byte < 0x80 {
+        Some(len_byte as usize)
+    } else {
+        let n = (len_byte & 0x7f) as usize;
+        if n > 4 {
+            return Err(bad("length too large"));
+        }
+        let mut len = 0usize;
+        for _ in 0..n {
+            len = (len << 8) | *input.get(pos).ok_or_else(|| bad("truncated length"))? as usize;
+            pos += 1;
+        }
+        Some(len)
+    };
+    if !constructed {
+        let len = definite.unwrap_or(0);
+        let end = pos.checked_add(len).filter(|e| *e <= input.len()).ok_or_else(|| bad("value runs past the end"))?;
+        out.extend_from_slice(tag);
+        push_len(out, len);
+        out.extend_from_slice(&input[pos..end]);
+        return Ok(end);
+    }
+    // Constructed: re-encode the children, then wrap them.
+    let mut content = Vec::new();
+    let end = match definite {
+        Some(len) => {
+            let end =
+                pos.checked_add(len).filter(|e| *e <= input.len()).ok_or_else(|| bad("value runs past the end"))?;
+            let mut at = pos;
+            while at < end {
+                at += ber_value(&input[at..end], &mut content, depth + 1)?;
+            }
+            end
+        }
+        None => {
+            let mut at = pos;
+            loop {
+                match input.get(at..at + 2) {
+                    Some([0, 0]) => break at + 2,
+                    Some(_) => at += ber_value(&input[at..], &mut content, depth + 1)?,
+                    None => return Err(bad("missing end-of-contents")),
+                }
+            }
+        }
+    };
+    if first == 0x24 {
+        // A constructed OCTET STRING: DER wants the concatenated segments, primitive.
+        let mut joined = Vec::with_capacity(content.len());
+        for seg in children(&content)? {
+            joined.extend_from_slice(seg.value);
+        }
+        out.push(0x04);
+        push_len(out, joined.len());
+        out.extend_from_slice(&joined);
+    } else {
+        out.extend_from_slice(tag);
+        push_len(out, content.len());
+        out.extend_from_slice(&content);
+    }
+    Ok(end)
+}
+
 /// An X.509 `Time` as chrono.
 pub(crate) fn time_to_chrono(t: &Time) -> DateTime<Utc> {
     duration_to_chrono(t.to_unix_duration())
@@ -151,6 +261,21 @@ mod tests {
         assert_eq!(kids[1].value, &[0xff]);
         assert!(read_tlv(&[0x30, 0x80]).is_err());
         assert!(read_tlv(&[0x30, 0x05, 0x00]).is_err());
+    }
+
+    #[test]
+    fn ber_is_normalised() {
+        // SEQUENCE (indefinite) { INTEGER 5, OCTET STRING constructed (indefinite) { "ab", "c" } }
+        let ber =
+            [0x30, 0x80, 0x02, 0x01, 0x05, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x04, 0x01, b'c', 0, 0, 0, 0, 0xff];
+        let (der, used) = ber_to_der(&ber).unwrap();
+        assert_eq!(used, ber.len() - 1);
+        assert_eq!(der, [0x30, 0x08, 0x02, 0x01, 0x05, 0x04, 0x03, b'a', b'b', b'c']);
+        // Non-minimal lengths become minimal; DER stays as it is.
+        let (der2, _) = ber_to_der(&[0x30, 0x81, 0x03, 0x02, 0x01, 0x05]).unwrap();
+        assert_eq!(der2, [0x30, 0x03, 0x02, 0x01, 0x05]);
+        assert_eq!(ber_to_der(&der).unwrap().0, der);
+        assert!(ber_to_der(&[0x30, 0x80, 0x02, 0x01]).is_err());
     }
 
     #[test]

@@ -163,7 +163,9 @@ fn foreign_signatures_made_by_openssl_parse_and_verify() {
             "DER",
             "-md",
         ];
-        let variants: [(&str, &[&str]); 5] = [
+        let variants: [(&str, &[&str]); 6] = [
+            // Streaming output is BER with indefinite lengths.
+            ("stream", &["sha256", "-stream"]),
             ("plain", &["sha256"]),
             ("sha384", &["sha384"]),
             ("cades", &["sha256", "-cades"]),
@@ -176,6 +178,9 @@ fn foreign_signatures_made_by_openssl_parse_and_verify() {
             args.extend_from_slice(extra);
             args.extend_from_slice(&["-out", &out]);
             openssl_ok(dir, &args);
+            if name == "stream" {
+                assert_eq!(s.read(&out)[1], 0x80, "openssl's streaming output should be BER");
+            }
             let parsed = parse_signed_data(&s.read(&out)).unwrap_or_else(|e| panic!("{alg} {name}: {e}"));
             assert_eq!(parsed.signer.as_ref(), Some(&signer), "{alg} {name}");
             parsed.verify_detached(data.as_bytes()).unwrap_or_else(|e| panic!("{alg} {name}: {e}"));
