@@ -40,6 +40,8 @@ pub const DEV_PASSPHRASE: &str = "vanban-dev-passphrase-not-for-production";
 /// The instance's certification authority, loaded once.
 pub struct Pki {
     pub root: Cert,
+    /// The root CA (its key signs the CRL that covers the issuing CA).
+    root_ca: CertificateAuthority,
     pub issuing: CertificateAuthority,
     pub tsa: TimestampAuthority,
     pub ocsp: OcspResponder,
@@ -127,7 +129,7 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
         let (issuing, issuing_key) = find(AuthorityRole::Issuing)?;
         let (tsa_cert, tsa_key) = find(AuthorityRole::Tsa)?;
         let (ocsp_cert, ocsp_key) = find(AuthorityRole::Ocsp)?;
-        drop(root_key);
+        let root_ca = CertificateAuthority { cert: root.clone(), key: root_key, chain: Vec::new(), base_url: base.clone() };
         let issuing =
             CertificateAuthority { cert: issuing, key: issuing_key, chain: vec![root.clone()], base_url: base };
         let tsa = TimestampAuthority {
@@ -143,7 +145,7 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
             anchors.extend(Cert::from_pem(&text)?);
         }
         let font = vanban_pades::Font::load(None).ok();
-        Ok(Arc::new(Pki { root, issuing, tsa, ocsp, trust: TrustStore::new(anchors), font }))
+        Ok(Arc::new(Pki { root, root_ca, issuing, tsa, ocsp, trust: TrustStore::new(anchors), font }))
     })
     .await
 }
@@ -174,6 +176,43 @@ impl Pki {
             .collect();
         let now = Utc::now();
         Ok(self.issuing.crl(&entries, now, now + chrono::Duration::days(1), crl_number)?)
+    }
+}
+
+impl Pki {
+    /// PAdES B-LT: appends the validation material the instance can vouch for — the
+    /// certificates of the signer's and the TSA's chains, fresh CRLs of both CAs and an OCSP
+    /// response for the signer — so the signature can be validated offline, years later.
+    /// Certificates from other CAs get their chain only (their revocation data is theirs).
+    pub fn add_validation_data(
+        &self,
+        pdf: &[u8],
+        signer: &Cert,
+        chain: &[Cert],
+        revoked: &[vanban_store::RevokedRecord],
+        crl_number: u64,
+    ) -> Result<Vec<u8>, AppError> {
+        let mut certs: Vec<Vec<u8>> = vec![signer.der().to_vec()];
+        certs.extend(chain.iter().map(|c| c.der().to_vec()));
+        certs.push(self.tsa.cert.der().to_vec());
+        let mut crls = Vec::new();
+        let mut ocsps = Vec::new();
+        if signer.issued_by(&self.issuing.cert) {
+            crls.push(self.crl(revoked, crl_number)?);
+            let now = Utc::now();
+            crls.push(self.root_ca.crl(&[], now, now + chrono::Duration::days(30), crl_number)?);
+            let req = vanban_pki::ocsp_request(signer, &self.issuing.cert)?;
+            let issuer = self.issuing.cert.subject_string();
+            let serial = signer.serial_hex();
+            let resp = self.ocsp.respond(&req, now, |_| {
+                match revoked.iter().find(|r| r.issuer == issuer && r.serial_hex == serial) {
+                    Some(r) => OcspStatus::Revoked { at: r.revoked_at, reason: reason_of(&r.reason) },
+                    None => OcspStatus::Good,
+                }
+            })?;
+            ocsps.push(resp);
+        }
+        Ok(vanban_pades::add_dss(pdf, &certs, &ocsps, &crls)?)
     }
 }
 
@@ -511,7 +550,12 @@ async fn store_signed(
     kind: RevisionKind,
     action: Option<OutgoingAction>,
 ) -> Result<vanban_store::RevisionRecord, AppError> {
-    let bytes = Bytes::from(signed);
+    let pki = state.pki().await?;
+    let revoked = state.store.revoked_certificates().await?;
+    let n = u64::try_from(state.store.next_crl_number().await?).unwrap_or(0);
+    let (cert, chain) = chain_of(rec)?;
+    let with_ltv = blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, n)).await?;
+    let bytes = Bytes::from(with_ltv);
     let report = verify_bytes(state, bytes.clone()).await?;
     let summary = serde_json::json!({
         "verdict": report.verdict,

@@ -131,11 +131,21 @@ async fn a_leader_signs_an_approved_draft_and_anyone_can_validate_it() {
     let (st, root_pem) = bytes_of(&app, Request::get("/pki/ca/root.pem").body(Body::empty()).unwrap()).await;
     assert_eq!(st, StatusCode::OK);
     let root = vanban_pki::Cert::from_pem(std::str::from_utf8(&root_pem).unwrap()).unwrap();
-    let policy = vanban_pades::verify::Policy { trust: vanban_pki::TrustStore::new(root), ..Default::default() };
+    if let Ok(dir) = std::env::var("VANBAN_SIGNED_DUMP") {
+        std::fs::write(format!("{dir}/server-signed.pdf"), &pdf).unwrap();
+        std::fs::write(format!("{dir}/server-root.pem"), &root_pem).unwrap();
+    }
+    // B-LT: the file carries its own revocation data, so a strict validator needs nothing else.
+    let policy = vanban_pades::verify::Policy {
+        trust: vanban_pki::TrustStore::new(root),
+        require_revocation: true,
+        ..Default::default()
+    };
     let report = vanban_pades::verify::verify_pdf(&pdf, &policy).unwrap();
     assert_eq!(report.verdict, vanban_pades::verify::Verdict::Valid, "{report:#?}");
     assert_eq!(report.signatures[0].docmdp, Some(2));
     assert!(report.signatures[0].timestamp.is_some(), "B-T");
+    assert!(report.signatures[0].revocation.starts_with("good"), "B-LT: {}", report.signatures[0].revocation);
 
     // The document page's panel says so in Vietnamese; the API validates any upload.
     let panel = leader.get(&format!("/documents/{id}/signing")).await;
