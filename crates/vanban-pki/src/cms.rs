@@ -181,7 +181,8 @@ pub fn assemble_signed_data(
     }
     let unsigned_attrs = match timestamp_token {
         Some(token) => {
-            let token = Any::from_der(util::first_tlv(token)?).map_err(PkiError::der("timestamp token"))?;
+            let (token, _) = util::ber_to_der(token)?;
+            let token = Any::from_der(&token).map_err(PkiError::der("timestamp token"))?;
             let attr = attribute(oid::ATTR_SIGNATURE_TIME_STAMP_TOKEN, token)?;
             Some(SetOfVec::try_from(vec![attr]).map_err(PkiError::der("unsigned attributes"))?)
         }
@@ -313,10 +314,16 @@ pub(crate) struct ParsedFull {
 /// Parses a CMS ContentInfo with SignedData (one signer is read: the first). Trailing zero
 /// padding after the DER (the PDF /Contents hole) is ignored.
 pub fn parse_signed_data(der: &[u8]) -> Result<ParsedSignature> {
-    Ok(parse_full(der)?.sig)
+    Ok(parse_full(der, &[])?.sig)
 }
 
-pub(crate) fn parse_full(input: &[u8]) -> Result<ParsedFull> {
+/// Like [`parse_signed_data`], also looking for the signer's certificate among `extra_certs`
+/// (a PDF's DSS, a token's certificate) when the SignedData does not carry it.
+pub fn parse_signed_data_with_certs(der: &[u8], extra_certs: &[Cert]) -> Result<ParsedSignature> {
+    Ok(parse_full(der, extra_certs)?.sig)
+}
+
+pub(crate) fn parse_full(input: &[u8], extra_certs: &[Cert]) -> Result<ParsedFull> {
     // Foreign signers write BER too (indefinite lengths from streaming encoders): normalise.
     let (der, used) = util::ber_to_der(input)?;
     if input[used..].iter().any(|b| *b != 0) {
@@ -339,6 +346,7 @@ pub(crate) fn parse_full(input: &[u8]) -> Result<ParsedFull> {
     let certs: Vec<Cert> = cert_ders.iter().filter_map(|d| Cert::from_der(d).ok()).collect();
     let signer = certs
         .iter()
+        .chain(extra_certs)
         .find(|c| match &signer_info.sid {
             SignerIdentifier::IssuerAndSerialNumber(ias) => {
                 ias.issuer == c.inner().tbs_certificate.issuer

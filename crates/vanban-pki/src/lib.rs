@@ -28,7 +28,10 @@ mod util;
 pub use ca::{CertProfile, CertificateAuthority, IssueRequest, RevokedEntry, SubjectInfo, TestPki};
 pub use cert::Cert;
 pub use chain::{ChainProblem, ChainReport, RevocationCheck, RevocationData, TrustStore, validate_chain};
-pub use cms::{ParsedSignature, SignedAttrs, assemble_signed_data, parse_signed_data, signed_data_len_max};
+pub use cms::{
+    ParsedSignature, SignedAttrs, assemble_signed_data, parse_signed_data, parse_signed_data_with_certs,
+    signed_data_len_max,
+};
 pub use error::{PkiError, Result};
 pub use keys::{
     DigestAlg, KeyAlgorithm, RawSigner, SoftKey, ToBeSigned, ecdsa_signature_to_der, sha256, verify_signature,
@@ -37,4 +40,7 @@ pub use keystore::{SealedKey, check_pin_policy, import_pkcs12};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Key, Pkcs11Token};
 pub use revocation::{CertStatus, Crl, OcspResponder, OcspResponse, RevocationReason, SingleStatus, ocsp_request};
-pub use tsa::{TimestampAuthority, TimestampToken, parse_and_verify_token, timestamp_request, token_from_response};
+pub use tsa::{
+    TimestampAuthority, TimestampToken, parse_and_verify_token, parse_and_verify_token_with_certs, timestamp_request,
+    token_from_response,
+};

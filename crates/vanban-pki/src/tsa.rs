@@ -193,7 +193,10 @@ pub fn timestamp_request(digest: &[u8; 32], nonce: Option<u64>, cert_req: bool) 
 /// The TimeStampToken (ContentInfo DER) of a TimeStampResp whose status is granted (0) or
 /// grantedWithMods (1).
 pub fn token_from_response(resp_der: &[u8]) -> Result<Vec<u8>> {
-    let resp = TimeStampResp::from_der(resp_der).map_err(PkiError::der("TimeStampResp"))?;
+    // Some TSAs answer in BER; the token we hand out is DER (its signature covers only the
+    // signed attributes and the TSTInfo, which re-encoding leaves alone).
+    let (resp_der, _) = util::ber_to_der(resp_der)?;
+    let resp = TimeStampResp::from_der(&resp_der).map_err(PkiError::der("TimeStampResp"))?;
     if resp.status.status > 1 {
         let text = resp.status.status_string.map(|s| s.join("; ")).unwrap_or_default();
         return Err(PkiError::TimestampRejected(format!("status {}: {text}", resp.status.status)));
@@ -230,7 +233,13 @@ impl TimestampToken {
 /// hash(TSTInfo), the signature over the signed attributes, the ESS signing certificate, and
 /// that the signer has the timeStamping EKU. Trusting the signer's chain is the caller's job.
 pub fn parse_and_verify_token(token_der: &[u8]) -> Result<TimestampToken> {
-    let ParsedFull { sig, econtent_type, econtent, content_type_attr } = parse_full(token_der)?;
+    parse_and_verify_token_with_certs(token_der, &[])
+}
+
+/// Like [`parse_and_verify_token`], also looking for the TSA's certificate among
+/// `extra_certs` when the token does not carry it (a request without certReq).
+pub fn parse_and_verify_token_with_certs(token_der: &[u8], extra_certs: &[Cert]) -> Result<TimestampToken> {
+    let ParsedFull { sig, econtent_type, econtent, content_type_attr } = parse_full(token_der, extra_certs)?;
     let bad = |d: &str| PkiError::BadSignature(format!("timestamp token: {d}"));
     if econtent_type != oid::CT_TST_INFO || content_type_attr != Some(oid::CT_TST_INFO) {
         return Err(bad("the content is not a TSTInfo"));

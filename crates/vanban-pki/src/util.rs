@@ -72,11 +72,6 @@ pub(crate) fn children(value: &[u8]) -> Result<Vec<Tlv<'_>>> {
     Ok(out)
 }
 
-/// The first TLV of `input`, without what follows (PDF /Contents is zero-padded).
-pub(crate) fn first_tlv(input: &[u8]) -> Result<&[u8]> {
-    Ok(read_tlv(input)?.raw)
-}
-
 const MAX_BER_DEPTH: usize = 64;
 
 /// Re-encodes the first BER value of `input` as DER as far as encodings go: indefinite lengths

@@ -4,7 +4,10 @@ mod common;
 
 use common::*;
 use vanban_pki::tsa::response_status;
-use vanban_pki::{DigestAlg, KeyAlgorithm, parse_and_verify_token, sha256, timestamp_request, token_from_response};
+use vanban_pki::{
+    DigestAlg, KeyAlgorithm, parse_and_verify_token, parse_and_verify_token_with_certs, sha256, timestamp_request,
+    token_from_response,
+};
 
 #[test]
 fn openssl_queries_get_tokens_openssl_verifies() {
@@ -184,4 +187,39 @@ fn bad_requests_are_rejected_not_errors() {
     );
     let resp = pki.tsa.respond(&s.read("p.tsq"), now()).unwrap();
     assert_eq!(response_status(&resp).unwrap(), (2, Some(1 << 15)));
+}
+
+#[test]
+fn tokens_without_certificates() {
+    let pki = pki(KeyAlgorithm::Rsa2048);
+    let s = Scratch::new();
+    let dir = s.dir.path();
+    s.write("data.txt", "công văn");
+    openssl_ok(dir, &["ts", "-query", "-data", "data.txt", "-sha256", "-no_nonce", "-out", "req.tsq"]);
+    let resp = pki.tsa.respond(&s.read("req.tsq"), now()).unwrap();
+    s.write("resp.tsr", &resp);
+    s.write_pem("root.pem", &[&pki.root.cert]);
+    s.write_pem("chain.pem", &[&pki.tsa.cert, &pki.issuing.cert]);
+    let out = openssl_ok(
+        dir,
+        &[
+            "ts",
+            "-verify",
+            "-in",
+            "resp.tsr",
+            "-queryfile",
+            "req.tsq",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "chain.pem",
+        ],
+    );
+    assert!(out.contains("Verification: OK"), "{out}");
+    let token = token_from_response(&resp).unwrap();
+    assert!(parse_and_verify_token(&token).is_err());
+    let parsed = parse_and_verify_token_with_certs(&token, &[pki.issuing.cert.clone(), pki.tsa.cert.clone()]).unwrap();
+    assert_eq!(parsed.signer.as_ref(), Some(&pki.tsa.cert));
+    assert!(parsed.certs.is_empty());
+    assert!(parsed.covers("công văn".as_bytes()));
 }
