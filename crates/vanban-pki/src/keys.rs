@@ -361,6 +361,40 @@ struct RsaPublicKeyRef<'a> {
     public_exponent: der::asn1::UintRef<'a>,
 }
 
+/// `RSASSA-PSS-params` (RFC 4055); the defaults (SHA-1) are not accepted, so absent fields fail.
+#[derive(der::Sequence)]
+struct PssParams {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    hash: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
+    mask_gen: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
+    salt_len: Option<u32>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    trailer: Option<u32>,
+}
+
+/// The digest of RSASSA-PSS parameters that ring can verify: MGF1 with the same hash and a salt
+/// as long as the hash.
+fn pss_digest(alg: &AlgorithmIdentifierOwned) -> Result<DigestAlg> {
+    let unsupported = || PkiError::UnsupportedAlgorithm("RSASSA-PSS with these parameters".to_owned());
+    let params: PssParams = alg.parameters.as_ref().ok_or_else(unsupported)?.decode_as().map_err(|_| unsupported())?;
+    let digest = params.hash.as_ref().and_then(|h| DigestAlg::from_oid(&h.oid)).ok_or_else(unsupported)?;
+    let mgf_hash = params
+        .mask_gen
+        .as_ref()
+        .filter(|m| m.oid == oid::MGF1)
+        .and_then(|m| m.parameters.as_ref())
+        .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
+        .and_then(|h| DigestAlg::from_oid(&h.oid));
+    let salt_ok = params.salt_len.is_some_and(|n| n as usize == digest.output_len());
+    let trailer_ok = params.trailer.is_none_or(|t| t == 1);
+    if mgf_hash != Some(digest) || !salt_ok || !trailer_ok {
+        return Err(unsupported());
+    }
+    Ok(digest)
+}
+
 /// Converts a raw ECDSA signature (r || s, as PKCS#11 and WebCrypto produce) into the ASN.1 DER
 /// `ECDSA-Sig-Value`.
 pub fn ecdsa_signature_to_der(raw: &[u8]) -> Result<Vec<u8>> {
@@ -404,6 +438,16 @@ pub fn verify_signature(
                 oid::SHA384_WITH_RSA => DigestAlg::Sha384,
                 oid::SHA512_WITH_RSA => DigestAlg::Sha512,
                 oid::RSA_ENCRYPTION => hint,
+                oid::RSASSA_PSS => {
+                    let alg: &'static dyn signature::VerificationAlgorithm = match pss_digest(sig_alg)? {
+                        DigestAlg::Sha256 => &signature::RSA_PSS_2048_8192_SHA256,
+                        DigestAlg::Sha384 => &signature::RSA_PSS_2048_8192_SHA384,
+                        DigestAlg::Sha512 => &signature::RSA_PSS_2048_8192_SHA512,
+                    };
+                    return signature::UnparsedPublicKey::new(alg, key_bytes).verify(message, signature).map_err(
+                        |_| PkiError::BadSignature("the signature value does not match the public key".to_owned()),
+                    );
+                }
                 other => return Err(PkiError::UnsupportedAlgorithm(format!("{other} with an RSA key"))),
             };
             match digest {

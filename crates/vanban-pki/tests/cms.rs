@@ -172,7 +172,10 @@ fn foreign_signatures_made_by_openssl_parse_and_verify() {
             ("keyid", &["sha256", "-keyid"]),
             ("noattr", &["sha256", "-noattr"]),
         ];
-        for (name, extra) in variants {
+        let pss: [(&str, &[&str]); 1] =
+            [("pss", &["sha256", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:32"])];
+        let variants = variants.iter().chain(if alg.is_rsa() { pss.iter() } else { [].iter() });
+        for &(name, extra) in variants {
             let out = format!("{name}.der");
             let mut args: Vec<&str> = base.to_vec();
             args.extend_from_slice(extra);
@@ -194,6 +197,10 @@ fn foreign_signatures_made_by_openssl_parse_and_verify() {
                 "sha384" => {
                     assert_eq!(parsed.digest_alg, DigestAlg::Sha384);
                     assert!(parsed.signing_time.is_some());
+                }
+                "pss" => {
+                    assert_eq!(parsed.signature_alg.oid, vanban_pki::oid::RSASSA_PSS);
+                    parsed.verify().unwrap();
                 }
                 "cades" => {
                     assert!(parsed.has_signing_certificate_v2);
