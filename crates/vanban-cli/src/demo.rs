@@ -13,6 +13,11 @@ use crate::demo_plan::{self, DemoPlan, Scale};
 /// The password of every demo account. Demo data only: a real installation creates users
 /// with `vanban admin create-user`, which generates a password per user.
 pub const DEMO_PASSWORD: &str = "vanban@2026";
+/// Leaders who get a certificate and a signature image in the demo (the first one's agency also
+/// gets its organisational certificate and seal).
+pub const DEMO_SIGNERS: &[&str] = &["lanhdao", "phochutich"];
+/// The PIN of the demo certificates.
+pub const DEMO_PIN: &str = "123456";
 
 pub struct Summary {
     pub province: String,
@@ -148,6 +153,7 @@ pub fn print_welcome(s: &Summary, listen: SocketAddr, data_dir: &std::path::Path
     println!("  Dữ liệu: {}", data_dir.display());
     println!("  Địa chỉ: http://{host}:{}/", listen.port());
     println!();
+    println!("  Ký số: {} có sẵn chứng thư số và ảnh chữ ký, mã PIN {DEMO_PIN}.", DEMO_SIGNERS.join(", "));
     println!("  Tài khoản demo (mật khẩu chung: {DEMO_PASSWORD}):");
     for (user, roles, agency) in &s.logins {
         println!("    {user:<16} {roles:<22} {agency}");

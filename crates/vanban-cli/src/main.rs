@@ -151,6 +151,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 DemoScale::Full => demo_plan::Scale::Full,
             };
             let summary = demo::ensure_seeded(store.as_ref(), scale).await?;
+            let state = vanban_server::AppState::new(store.clone(), settings.blobs()?, settings.server.clone());
+            vanban_server::signing::seed_demo_signing(&state, demo::DEMO_SIGNERS, demo::DEMO_PIN)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo certificates: {e}"))?;
             if no_serve {
                 demo::print_welcome(&summary, settings.listen, &settings.data_dir);
                 return Ok(());

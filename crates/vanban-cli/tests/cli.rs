@@ -147,7 +147,15 @@ async fn demo_seeds_once_and_prints_the_logins() {
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("vanban@2026") && out.contains("vanthu") && out.contains("lanhdao"), "{out}");
+    assert!(out.contains("mã PIN 123456"), "{out}");
     let s = store(dir.path()).await;
+    // The demo leaders can sign right away: a certificate (sealed key) and a signature image each.
+    let leader = s.find_user_id("lanhdao").await.unwrap().unwrap();
+    let scope = vanban_store::Scope::of(&s.caller_for(leader).await.unwrap());
+    let certs = s.list_certificates(&scope, vanban_store::Owner::User(leader)).await.unwrap();
+    assert_eq!(certs.len(), 1);
+    assert!(s.get_signing_image(&scope, vanban_store::Owner::User(leader)).await.unwrap().is_some());
+    assert_eq!(s.list_certificates(&scope, vanban_store::Owner::Agency).await.unwrap().len(), 1);
     let agencies = s.list_agencies().await.unwrap().len();
     let users = s.count_users().await.unwrap();
     assert!(agencies >= 10 && users >= 30, "{agencies} agencies, {users} users");
@@ -156,6 +164,7 @@ async fn demo_seeds_once_and_prints_the_logins() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(s.list_agencies().await.unwrap().len(), agencies);
     assert_eq!(s.count_users().await.unwrap(), users);
+    assert_eq!(s.list_certificates(&scope, vanban_store::Owner::User(leader)).await.unwrap().len(), 1);
     assert!(s.verify_audit_chain().await.unwrap().is_intact());
 }
 
@@ -404,7 +413,9 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
 
     // The server: the demo province, served on a free port.
     let data = d.join("data");
-    let out = vanban(d, &["demo", "--no-serve", "--data-dir", data.to_str().unwrap()]);
+    let config = d.join("vanban.toml");
+    let out =
+        vanban(d, &["demo", "--no-serve", "--data-dir", data.to_str().unwrap(), "--config", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut child = Command::new(env!("CARGO_BIN_EXE_vanban"))
         .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--config"])

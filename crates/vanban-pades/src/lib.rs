@@ -9,6 +9,7 @@ pub mod appearance;
 pub mod error;
 pub mod font;
 pub mod pdf;
+pub mod samples;
 pub mod sign;
 pub mod verify;
 

@@ -129,7 +129,8 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
         let (issuing, issuing_key) = find(AuthorityRole::Issuing)?;
         let (tsa_cert, tsa_key) = find(AuthorityRole::Tsa)?;
         let (ocsp_cert, ocsp_key) = find(AuthorityRole::Ocsp)?;
-        let root_ca = CertificateAuthority { cert: root.clone(), key: root_key, chain: Vec::new(), base_url: base.clone() };
+        let root_ca =
+            CertificateAuthority { cert: root.clone(), key: root_key, chain: Vec::new(), base_url: base.clone() };
         let issuing =
             CertificateAuthority { cert: issuing, key: issuing_key, chain: vec![root.clone()], base_url: base };
         let tsa = TimestampAuthority {
@@ -416,6 +417,43 @@ pub async fn register_token_certificate(
         .store
         .create_certificate(&s.actor(), &s.scope(), new_certificate(owner, cert, chain, KeyProvider::Pkcs11, None))
         .await?)
+}
+
+/// Demo set-up: each named leader gets a certificate (PIN `pin`) and a sample signature image;
+/// the agency of the first gets its organisational certificate and a sample seal. Does nothing
+/// for a user who already has a certificate.
+pub async fn seed_demo_signing(state: &AppState, usernames: &[&str], pin: &str) -> Result<usize, AppError> {
+    let mut made = 0;
+    for (i, name) in usernames.iter().enumerate() {
+        let Some(user_id) = state.store.find_user_id(name).await? else { continue };
+        let caller = state.store.caller_for(user_id).await?;
+        let scope = vanban_store::Scope::of(&caller);
+        if !state.store.list_certificates(&scope, Owner::User(user_id)).await?.is_empty() {
+            continue;
+        }
+        let user = state.store.get_user(&scope, user_id).await?;
+        let agency = state.store.get_agency(caller.agency_id).await?;
+        let session = Session {
+            caller,
+            user,
+            agency,
+            csrf_token: String::new(),
+            token_hash: String::new(),
+            ip: Some("demo".to_owned()),
+        };
+        issue_certificate(state, &session, CertKind::Person, pin, None).await?;
+        let png = Bytes::from(vanban_pades::samples::signature_png(u32::try_from(i).unwrap_or(0)));
+        save_image(state, &session, Owner::User(user_id), png).await?;
+        if i == 0 && state.store.list_certificates(&scope, Owner::Agency).await?.is_empty() {
+            // The agency's own key is the clerk's to use; the demo seeds it with the same PIN.
+            let mut clerk = session;
+            clerk.caller.roles.insert(vanban_domain::Role::Clerk);
+            issue_certificate(state, &clerk, CertKind::Organisation, pin, None).await?;
+            save_image(state, &clerk, Owner::Agency, Bytes::from(vanban_pades::samples::seal_png())).await?;
+        }
+        made += 1;
+    }
+    Ok(made)
 }
 
 // ---------------------------------------------------------------------------------------------
