@@ -90,6 +90,27 @@ test('a specialist drafts a công văn, a leader approves it, and the PDF is the
   const approvedPdf = await page.request.get(pdfUrl);
   assert.equal(approvedPdf.status(), 200, 'the leader sees the PDF too');
   await page.screenshot({ path: join(SHOTS, 'document-approved.png') });
+  // The leader signs on the page with the PIN of the demo certificate: a wrong PIN first.
+  await page.waitForSelector('[data-testid=sign-form]');
+  await page.fill('[data-testid=sign-form] input[name=pin]', '000000');
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=sign-form] button')]);
+  assert.match(await page.textContent('[data-testid=notice]'), /Mã PIN không đúng/);
+  assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Đã duyệt');
+  await page.waitForSelector('[data-testid=sign-form]');
+  await page.fill('[data-testid=sign-form] input[name=pin]', '123456');
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=sign-form] button')]);
+  assert.match(await page.textContent('[data-testid=notice]'), /Đã ký số văn bản/);
+  assert.equal((await page.textContent('[data-testid=document-state]')).trim(), 'Đã ký');
+  await page.waitForSelector('[data-testid=signature-verdict]');
+  assert.match(await page.textContent('[data-testid=signature-verdict]'), /^Hợp lệ/);
+  assert.match(await page.textContent('[data-testid=signature-table]'), /Chữ ký số/);
+  const signedUrl = new URL(await page.getAttribute('[data-testid=signed-pdf]', 'href'), server.url).href;
+  const signed = await page.request.get(signedUrl);
+  assert.equal(signed.status(), 200);
+  assert.equal(signed.headers()['content-type'], 'application/pdf');
+  assert.ok((await signed.body()).includes('ETSI.CAdES.detached'), 'a PAdES signature');
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: join(SHOTS, 'document-signed.png'), fullPage: true });
   await page.close();
 });
 
