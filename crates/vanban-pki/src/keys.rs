@@ -516,6 +516,23 @@ mod tests {
         }
     }
 
+    /// `cargo test --release -p vanban-pki --lib -- --ignored --nocapture sign_throughput`
+    #[test]
+    #[ignore = "a measurement, run in release"]
+    fn sign_throughput() {
+        for alg in KeyAlgorithm::ALL {
+            let key = SoftKey::generate(alg).unwrap();
+            let tbs = ToBeSigned::new(vec![0x31; 200]);
+            let n = 2000;
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                key.sign(&tbs).unwrap();
+            }
+            let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
+            println!("{alg}: {per_sec:.0} signatures/s");
+        }
+    }
+
     #[test]
     fn digest_info_is_der() {
         let tbs = ToBeSigned::new(b"x".to_vec());
