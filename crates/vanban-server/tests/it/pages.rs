@@ -211,9 +211,15 @@ async fn health_metrics_and_openapi() {
     // limit, in lib.rs (with the full path).
     let api = include_str!("../../src/api.rs");
     let lib = include_str!("../../src/lib.rs");
+    let signing = include_str!("../../src/signing.rs");
     let mut routed = Vec::new();
     let api_lines = api.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")).map(|l| (l, "/api/v1"));
-    let lib_lines = lib.lines().map(str::trim).filter(|l| l.starts_with(".route(\"/api/v1/")).map(|l| (l, ""));
+    let lib_lines = lib
+        .lines()
+        .chain(signing.lines())
+        .map(str::trim)
+        .filter(|l| l.starts_with(".route(\"/api/v1/"))
+        .map(|l| (l, ""));
     for (line, prefix) in api_lines.chain(lib_lines) {
         let path = line.trim_start_matches(".route(\"").split('"').next().unwrap();
         let full = format!("{prefix}{path}");
