@@ -234,3 +234,52 @@ async fn crl_ocsp_and_timestamps_are_served_and_follow_revocation() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
+
+#[tokio::test]
+async fn certificates_documents_and_sessions_stay_in_their_agency() {
+    let app = TestApp::new().await;
+    let leader = app.login("a.leader").await;
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
+    let cert_id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let id = approved(&app).await;
+    let r =
+        leader.post(&format!("/api/v1/documents/{id}/signing-sessions"), json!({ "certificate_id": cert_id })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let session = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["algorithm"], "rsa2048");
+
+    // Agency B sees none of it and can change none of it.
+    let b_leader = {
+        crate::harness::user_in_b_leader(&app).await;
+        app.login("b.leader").await
+    };
+    let r = b_leader.post("/api/v1/certificates", json!({ "pin": "135790" })).await;
+    let b_cert = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(b_leader.get(&format!("/api/v1/signing-sessions/{session}")).await.status, StatusCode::NOT_FOUND);
+    let r =
+        b_leader.post(&format!("/api/v1/signing-sessions/{session}/signature"), json!({ "signature_hex": "00" })).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = b_leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": b_cert, "pin": "135790" }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r =
+        b_leader.post(&format!("/api/v1/documents/{id}/signing-sessions"), json!({ "certificate_id": b_cert })).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = b_leader.form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", &b_leader.csrf)]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // Within A, a colleague cannot use or revoke the leader's certificate.
+    let head = app.login("a.unithead").await;
+    let r = head.form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", &head.csrf)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // A signature value that does not verify is refused and nothing is signed.
+    let r =
+        leader.post(&format!("/api/v1/signing-sessions/{session}/signature"), json!({ "signature_hex": "00ff" })).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "approved");
+    // Forms without the CSRF token are refused.
+    let r = leader.form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", "wrong")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
