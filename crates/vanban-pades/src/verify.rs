@@ -179,7 +179,6 @@ fn reason_vi(code: &str) -> &'static str {
 struct Found {
     field: String,
     sig: Dict,
-    sig_ref: Option<Ref>,
 }
 
 /// Validates every signature in a PDF.
@@ -207,7 +206,7 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
             if !sig.contains("ByteRange") || !sig.contains("Contents") {
                 continue;
             }
-            found.push(Found { field: f.name, sig, sig_ref: v.as_ref() });
+            found.push(Found { field: f.name, sig });
         }
     }
     // DSS material usable for every signature.
@@ -229,7 +228,6 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     } else {
         (Verdict::Valid, "all_valid")
     };
-    let _ = found.iter().map(|f| f.sig_ref).count();
     Ok(Report {
         sha256: hex::encode(Sha256::digest(pdf)),
         size: pdf.len(),
@@ -626,6 +624,8 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
         };
         let info_ref =
             file.sections[..=before].iter().rev().find_map(|s| s.trailer.get("Info").and_then(Object::as_ref));
+        // The XMP metadata stream: signing tools update its dates; it carries no page content.
+        let metadata_ref = cat_before.get("Metadata").and_then(Object::as_ref);
         let pages_before: BTreeSet<u32> = file.pages_at(before)?.iter().map(|p| p.num).collect();
         let mut rev_level = Modification::Signing;
         let section = &file.sections[k];
@@ -652,7 +652,7 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
                 catalog_change(o_old.as_dict(), o_new.as_dict(), file, before, k)
             } else if Some(num) == form_ref.map(|r| r.num) {
                 acroform_change(o_old.as_dict(), o_new.as_dict(), file, k)
-            } else if Some(num) == info_ref.map(|r| r.num) {
+            } else if Some(num) == info_ref.map(|r| r.num) || Some(num) == metadata_ref.map(|r| r.num) {
                 Ok(Modification::Signing)
             } else if let Some(fb) = fields_before.get(&num) {
                 field_change(file, fb, o_new.as_dict(), before, k)

@@ -597,10 +597,8 @@ fn vanban_judges_pyhanko_signatures() {
 /// VALID, the first with "All modifications relate to signing and form filling operations".
 /// vanban reports the first signature Invalid/`disallowed_changes` with `later_changes:
 /// ["r3: object 94: object replaced"]` (object 94 is the fixture's `/Type /Metadata /Subtype
-/// /XML` stream). Ignored until the change analysis permits an XMP update; run with
-/// `--ignored`.
+/// /XML` stream) until the change analysis learnt that an XMP update is metadata only.
 #[test]
-#[ignore = "vanban judges pyHanko's XMP metadata update after a certification signature a disallowed change"]
 fn vanban_accepts_a_pyhanko_countersignature_after_its_certification() {
     let Some(pyhanko) = pyhanko() else { return };
     let tmp = tempfile::tempdir().unwrap();

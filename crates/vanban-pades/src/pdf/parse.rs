@@ -323,7 +323,7 @@ impl<'a> Lexer<'a> {
                 _ => None,
             };
             let len = match declared {
-                Some(n) if self.data.get(start + n..).is_some_and(|rest| ends_stream(rest)) => n,
+                Some(n) if self.data.get(start + n..).is_some_and(ends_stream) => n,
                 // A wrong /Length: fall back to the `endstream` keyword.
                 _ => find(self.data, b"endstream", start)
                     .map(|e| {
