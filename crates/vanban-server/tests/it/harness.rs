@@ -80,6 +80,11 @@ pub async fn user(store: &dyn Store, agency: AgencyId, username: &str, roles: &[
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::with_config(|_| {}).await
+    }
+
+    /// A test app whose server configuration the test adjusts (trust anchors, limits).
+    pub async fn with_config(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
         let s = store.as_ref();
@@ -102,7 +107,8 @@ impl TestApp {
             };
             store.create_unit(&Actor::system("test"), &AdminScope::whole_instance(), unit).await.unwrap();
         }
-        let config = ServerConfig { login_failure_delay: Duration::from_millis(1), ..ServerConfig::default() };
+        let mut config = ServerConfig { login_failure_delay: Duration::from_millis(1), ..ServerConfig::default() };
+        adjust(&mut config);
         let blobs = vanban_store::BlobStore::local(&dir.path().join("blobs")).unwrap();
         let router = vanban_server::router(AppState::new(store.clone(), blobs, config));
         TestApp { router, store, root, a, b, _dir: dir }

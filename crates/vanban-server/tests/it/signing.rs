@@ -283,3 +283,98 @@ async fn certificates_documents_and_sessions_stay_in_their_agency() {
     let r = leader.form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", "wrong")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "vanbanboundaryPKCS12x";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"chu-ky.p12\"\r\nContent-Type: application/x-pkcs12\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A PKCS#12 file from a CA outside the instance (made by OpenSSL, as a CA's tool would).
+fn p12_from(pki: &vanban_pki::TestPki, name: &str, password: &str, dir: &std::path::Path) -> Vec<u8> {
+    let (cert, key) = pki.person(vanban_pki::SubjectInfo::new(name)).unwrap();
+    std::fs::write(dir.join("key.der"), key.to_pkcs8_der()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.to_pem()).unwrap();
+    std::fs::write(dir.join("chain.pem"), format!("{}{}", pki.issuing.cert.to_pem(), pki.root.cert.to_pem())).unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["pkey", "-inform", "DER", "-in", "key.der", "-out", "key.pem"]);
+    run(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "key.pem",
+        "-in",
+        "cert.pem",
+        "-certfile",
+        "chain.pem",
+        "-passout",
+        &format!("pass:{password}"),
+        "-out",
+        "id.p12",
+    ]);
+    std::fs::read(dir.join("id.p12")).unwrap()
+}
+
+#[tokio::test]
+async fn a_pkcs12_from_a_trusted_ca_is_imported_under_a_new_pin_and_signs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let external = vanban_pki::TestPki::generate(
+        "VNPT-CA thử nghiệm",
+        vanban_pki::KeyAlgorithm::Rsa2048,
+        chrono::Utc::now(),
+        None,
+    )
+    .unwrap();
+    let stranger =
+        vanban_pki::TestPki::generate("CA lạ", vanban_pki::KeyAlgorithm::EcdsaP256, chrono::Utc::now(), None).unwrap();
+    std::fs::write(tmp.path().join("anchor.pem"), external.root.cert.to_pem()).unwrap();
+    let anchor = tmp.path().join("anchor.pem");
+    let app = TestApp::with_config(|c| c.trust_anchor_files = vec![anchor]).await;
+    let leader = app.login("a.leader").await;
+    let leader = &leader;
+    let import = |p12: Vec<u8>, password: &'static str, pin: &'static str| async move {
+        let (ct, body) = multipart(
+            &[("csrf", &leader.csrf), ("kind", "person"), ("password", password), ("pin", pin), ("pin2", pin)],
+            &p12,
+        );
+        raw_post(leader, "/certificates/import", &ct, body).await
+    };
+    // A wrong password, an untrusted CA, garbage: refused with a message, nothing stored.
+    let good = p12_from(&external, "Trần Thị Ký", "mat-khau-p12", tmp.path());
+    let r = import(good.clone(), "sai", "246810").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = import(p12_from(&stranger, "Người Lạ", "x", tmp.path()), "x", "246810").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = import(b"not a pkcs12".to_vec(), "x", "246810").await;
+    assert!(r.status.is_client_error(), "{}", r.body);
+    assert!(leader.get("/api/v1/certificates").await.json().as_array().unwrap().is_empty());
+    // The good one: stored, then it signs a document.
+    let r = import(good, "mat-khau-p12", "246810").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let certs = leader.get("/api/v1/certificates").await.json();
+    assert_eq!(certs.as_array().unwrap().len(), 1);
+    assert!(certs[0]["issuer"].as_str().unwrap().contains("VNPT-CA"), "{certs}");
+    let cert_id = certs[0]["id"].as_str().unwrap().to_owned();
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let id = approved(&app).await;
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = leader.get(&format!("/documents/{id}/signing")).await;
+    assert!(r.body.contains("Hợp lệ"), "{}", r.body);
+}
