@@ -128,7 +128,8 @@ impl AppError {
                 "duplicate_agency_code" => "Mã định danh cơ quan đã tồn tại.".into(),
                 "duplicate_username" => "Tên đăng nhập đã được sử dụng.".into(),
                 "duplicate_unit" => "Đơn vị với ký hiệu này đã tồn tại trong cơ quan.".into(),
-                _ => "Dữ liệu bị trùng.".into(),
+                "signing_session_closed" => "Phiên ký đã kết thúc hoặc hết hạn. Hãy mở phiên ký mới.".into(),
+                other => StoreError::conflict_message_vi(other).unwrap_or("Dữ liệu bị trùng.").into(),
             },
             AppError::Store(StoreError::Domain(e)) | AppError::Render(vanban_render::RenderError::Domain(e)) => {
                 e.message_vi()
