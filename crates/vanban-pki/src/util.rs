@@ -19,12 +19,18 @@ pub(crate) struct Tlv<'a> {
     pub value: &'a [u8],
 }
 
-/// Reads the first definite-length TLV of `input`; what follows it is ignored.
-pub(crate) fn read_tlv(input: &[u8]) -> Result<Tlv<'_>> {
-    let bad = |d: &str| PkiError::malformed("DER", d);
-    let tag = *input.first().ok_or_else(|| bad("empty input"))?;
+/// A TLV header: where the tag ends, the length (None: indefinite) and where the value starts.
+struct Header {
+    tag_len: usize,
+    len: Option<usize>,
+    value_start: usize,
+}
+
+fn read_header(input: &[u8], what: &'static str) -> Result<Header> {
+    let bad = |d: &str| PkiError::malformed(what, d);
+    let first = *input.first().ok_or_else(|| bad("empty input"))?;
     let mut pos = 1;
-    if tag & 0x1f == 0x1f {
+    if first & 0x1f == 0x1f {
         // High tag number form: skip the continuation octets.
         loop {
             let b = *input.get(pos).ok_or_else(|| bad("truncated tag"))?;
@@ -34,30 +40,40 @@ pub(crate) fn read_tlv(input: &[u8]) -> Result<Tlv<'_>> {
             }
         }
     }
-    let first = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
+    let tag_len = pos;
+    let len_byte = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
     pos += 1;
-    let len = if first < 0x80 {
-        first as usize
-    } else if first == 0x80 {
-        return Err(bad("indefinite length"));
+    let len = if len_byte < 0x80 {
+        Some(len_byte as usize)
+    } else if len_byte == 0x80 {
+        None
     } else {
-        let n = (first & 0x7f) as usize;
+        let n = (len_byte & 0x7f) as usize;
         if n > 4 {
             return Err(bad("length too large"));
         }
         let mut len = 0usize;
         for _ in 0..n {
-            let b = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
+            len = (len << 8) | *input.get(pos).ok_or_else(|| bad("truncated length"))? as usize;
             pos += 1;
-            len = (len << 8) | b as usize;
         }
-        len
+        Some(len)
     };
-    let end = pos.checked_add(len).ok_or_else(|| bad("length overflow"))?;
-    if end > input.len() {
-        return Err(bad("value runs past the end"));
+    if let Some(len) = len {
+        let end = pos.checked_add(len).ok_or_else(|| bad("length overflow"))?;
+        if end > input.len() {
+            return Err(bad("value runs past the end"));
+        }
     }
-    Ok(Tlv { tag, raw: &input[..end], value: &input[pos..end] })
+    Ok(Header { tag_len, len, value_start: pos })
+}
+
+/// Reads the first definite-length TLV of `input`; what follows it is ignored.
+pub(crate) fn read_tlv(input: &[u8]) -> Result<Tlv<'_>> {
+    let h = read_header(input, "DER")?;
+    let len = h.len.ok_or_else(|| PkiError::malformed("DER", "indefinite length"))?;
+    let end = h.value_start + len;
+    Ok(Tlv { tag: input[0], raw: &input[..end], value: &input[h.value_start..end] })
 }
 
 /// The TLVs inside a constructed value, in order.
@@ -100,43 +116,18 @@ fn ber_value(input: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<usize> {
     if depth > MAX_BER_DEPTH {
         return Err(bad("nested too deeply"));
     }
-    let first = *input.first().ok_or_else(|| bad("truncated"))?;
-    let mut pos = 1;
-    if first & 0x1f == 0x1f {
-        loop {
-            let b = *input.get(pos).ok_or_else(|| bad("truncated tag"))?;
-            pos += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-    }
-    let tag = &input[..pos];
+    let h = read_header(input, "BER")?;
+    let first = input[0];
+    let tag = &input[..h.tag_len];
     let constructed = first & 0x20 != 0;
-    let len_byte = *input.get(pos).ok_or_else(|| bad("truncated length"))?;
-    pos += 1;
-    let definite = if len_byte == 0x80 {
-        if !constructed {
-            return Err(bad("indefinite length on a primitive value"));
-        }
-        None
-    } else if len_byte < 0x80 {
-        Some(len_byte as usize)
-    } else {
-        let n = (len_byte & 0x7f) as usize;
-        if n > 4 {
-            return Err(bad("length too large"));
-        }
-        let mut len = 0usize;
-        for _ in 0..n {
-            len = (len << 8) | *input.get(pos).ok_or_else(|| bad("truncated length"))? as usize;
-            pos += 1;
-        }
-        Some(len)
-    };
+    let pos = h.value_start;
+    let definite = h.len;
+    if definite.is_none() && !constructed {
+        return Err(bad("indefinite length on a primitive value"));
+    }
     if !constructed {
         let len = definite.unwrap_or(0);
-        let end = pos.checked_add(len).filter(|e| *e <= input.len()).ok_or_else(|| bad("value runs past the end"))?;
+        let end = pos + len;
         out.extend_from_slice(tag);
         push_len(out, len);
         out.extend_from_slice(&input[pos..end]);
@@ -146,8 +137,7 @@ fn ber_value(input: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<usize> {
     let mut content = Vec::new();
     let end = match definite {
         Some(len) => {
-            let end =
-                pos.checked_add(len).filter(|e| *e <= input.len()).ok_or_else(|| bad("value runs past the end"))?;
+            let end = pos + len;
             let mut at = pos;
             while at < end {
                 at += ber_value(&input[at..end], &mut content, depth + 1)?;

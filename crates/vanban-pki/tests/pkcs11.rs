@@ -111,26 +111,7 @@ fn sign_with_rsa_and_ecdsa_keys_on_softhsm() {
         s.write("sig.der", &cms);
         s.write("data.bin", &data);
         s.write_pem("root.pem", &[&pki.root.cert]);
-        let out = openssl_ok(
-            dir,
-            &[
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                "sig.der",
-                "-content",
-                "data.bin",
-                "-CAfile",
-                "root.pem",
-                "-purpose",
-                "any",
-                "-out",
-                "/dev/null",
-            ],
-        );
+        let out = cms_verify(dir, "sig.der", "data.bin", "root.pem").expect_ok();
         assert!(out.contains("Verification successful"), "{alg}: {out}");
     }
 

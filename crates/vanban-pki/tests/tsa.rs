@@ -23,37 +23,10 @@ fn openssl_queries_get_tokens_openssl_verifies() {
         let now = now();
         let resp = pki.tsa.respond(&s.read("req.tsq"), now).unwrap();
         s.write("resp.tsr", &resp);
-        let out = openssl_ok(
-            dir,
-            &[
-                "ts",
-                "-verify",
-                "-in",
-                "resp.tsr",
-                "-queryfile",
-                "req.tsq",
-                "-CAfile",
-                "root.pem",
-                "-untrusted",
-                "tsa-chain.pem",
-            ],
-        );
+        let out =
+            ts_verify(dir, &["-in", "resp.tsr", "-queryfile", "req.tsq"], "root.pem", "tsa-chain.pem").expect_ok();
         assert!(out.contains("Verification: OK"), "{alg}: {out}");
-        let out = openssl_ok(
-            dir,
-            &[
-                "ts",
-                "-verify",
-                "-in",
-                "resp.tsr",
-                "-data",
-                "data.txt",
-                "-CAfile",
-                "root.pem",
-                "-untrusted",
-                "tsa-chain.pem",
-            ],
-        );
+        let out = ts_verify(dir, &["-in", "resp.tsr", "-data", "data.txt"], "root.pem", "tsa-chain.pem").expect_ok();
         assert!(out.contains("Verification: OK"), "{alg}: {out}");
         let text = openssl_ok(dir, &["ts", "-reply", "-in", "resp.tsr", "-text"]);
         assert!(text.contains("Status: Granted."), "{text}");
@@ -95,21 +68,7 @@ fn openssl_queries_get_tokens_openssl_verifies() {
         let at = find(&bad_resp, &sha256(data.as_bytes())).unwrap();
         bad_resp[at] ^= 0x80;
         s.write("bad.tsr", &bad_resp);
-        let out = openssl(
-            dir,
-            &[
-                "ts",
-                "-verify",
-                "-in",
-                "bad.tsr",
-                "-data",
-                "data.txt",
-                "-CAfile",
-                "root.pem",
-                "-untrusted",
-                "tsa-chain.pem",
-            ],
-        );
+        let out = ts_verify(dir, &["-in", "bad.tsr", "-data", "data.txt"], "root.pem", "tsa-chain.pem");
         assert!(!out.ok, "openssl accepted a tampered token: {}", out.text);
     }
 }
@@ -141,22 +100,8 @@ fn our_requests_and_in_process_stamps() {
     s.write_pem("root.pem", &[&pki.root.cert]);
     s.write_pem("chain.pem", &[&pki.issuing.cert]);
     s.write("data.bin", b"noi dung");
-    let out = openssl_ok(
-        s.dir.path(),
-        &[
-            "ts",
-            "-verify",
-            "-token_in",
-            "-in",
-            "token.der",
-            "-data",
-            "data.bin",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "chain.pem",
-        ],
-    );
+    let out = ts_verify(s.dir.path(), &["-token_in", "-in", "token.der", "-data", "data.bin"], "root.pem", "chain.pem")
+        .expect_ok();
     assert!(out.contains("Verification: OK"), "{out}");
 }
 
@@ -200,21 +145,7 @@ fn tokens_without_certificates() {
     s.write("resp.tsr", &resp);
     s.write_pem("root.pem", &[&pki.root.cert]);
     s.write_pem("chain.pem", &[&pki.tsa.cert, &pki.issuing.cert]);
-    let out = openssl_ok(
-        dir,
-        &[
-            "ts",
-            "-verify",
-            "-in",
-            "resp.tsr",
-            "-queryfile",
-            "req.tsq",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "chain.pem",
-        ],
-    );
+    let out = ts_verify(dir, &["-in", "resp.tsr", "-queryfile", "req.tsq"], "root.pem", "chain.pem").expect_ok();
     assert!(out.contains("Verification: OK"), "{out}");
     let token = token_from_response(&resp).unwrap();
     assert!(parse_and_verify_token(&token).is_err());

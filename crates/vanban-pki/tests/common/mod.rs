@@ -43,6 +43,45 @@ pub struct Output {
     pub text: String,
 }
 
+impl Output {
+    /// The text, after asserting the command succeeded.
+    pub fn expect_ok(self) -> String {
+        assert!(self.ok, "openssl failed:\n{}", self.text);
+        self.text
+    }
+}
+
+/// `openssl cms -verify` of a detached DER signature over `content`, any purpose, with `ca`.
+pub fn cms_verify(dir: &Path, sig: &str, content: &str, ca: &str) -> Output {
+    let args = [
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        sig,
+        "-content",
+        content,
+        "-CAfile",
+        ca,
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ];
+    openssl(dir, &args)
+}
+
+/// `openssl ts -verify` with `input` (e.g. `-in resp.tsr -queryfile req.tsq`), trusting `ca`
+/// with the `untrusted` intermediates.
+pub fn ts_verify(dir: &Path, input: &[&str], ca: &str, untrusted: &str) -> Output {
+    let mut args = vec!["ts", "-verify"];
+    args.extend_from_slice(input);
+    args.extend_from_slice(&["-CAfile", ca, "-untrusted", untrusted]);
+    openssl(dir, &args)
+}
+
 /// Runs `openssl args...` in `dir`, returning success and stdout+stderr.
 pub fn openssl(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
