@@ -204,3 +204,67 @@ fn two_phase_signing_gives_the_same_result_as_in_process() {
     let r = verify_pdf(&signed, &w.policy()).unwrap();
     assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
 }
+
+/// What a PDF viewer shows: poppler renders page 2 with the blue signature in the signer's box
+/// and the red seal over its left third.
+#[test]
+fn viewers_show_the_blue_signature_and_the_red_seal_over_its_left_third() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if std::process::Command::new("pdftoppm").arg("-v").output().is_err() {
+        assert!(!ci, "CI=true but pdftoppm (poppler-utils) is missing");
+        eprintln!("skipping: pdftoppm missing");
+        return;
+    }
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let two = w.sign_agency(&w.sign_signer(FIXTURE));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("two.pdf"), &two).unwrap();
+    let dpi = 72.0; // one pixel per point
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "72", "-f", "2", "-l", "2", "-singlefile", "two.pdf", "page"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ppm = std::fs::read(dir.path().join("page.ppm")).unwrap();
+    // P6 header: "P6\nW H\n255\n".
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while ppm[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while !ppm[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&ppm[start..i]).into_owned());
+    }
+    let (width, height): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = &ppm[i + 1..];
+    let file = vanban_pades::pdf::PdfFile::parse(&two).unwrap();
+    let fields = vanban_pades::sign::fields(&file, file.revisions() - 1).unwrap();
+    let rect = |name: &str| fields.iter().find(|f| f.name == name).unwrap().rect;
+    let count = |r: [f64; 4], pred: &dyn Fn(u8, u8, u8) -> bool| {
+        let mut n = 0;
+        let to_px = |v: f64| (v * dpi / 72.0) as usize;
+        for y in to_px(841.89 - r[3])..to_px(841.89 - r[1]).min(height) {
+            for x in to_px(r[0])..to_px(r[2]).min(width) {
+                let p = &pixels[(y * width + x) * 3..][..3];
+                if pred(p[0], p[1], p[2]) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let blue = |r: u8, g: u8, b: u8| b > 120 && r < 120 && g < 140;
+    let red = |r: u8, g: u8, b: u8| r > 150 && g < 100 && b < 100;
+    let signer = rect("vb_signature_signer");
+    let seal = rect("vb_signature_agency");
+    assert!(count(signer, &blue) > 50, "blue signature strokes in the signer's box");
+    assert!(count(seal, &red) > 50, "red seal in the agency's box");
+    // The seal overlaps the signer's box on its left, by about a third.
+    let overlap = (seal[2].min(signer[2]) - seal[0].max(signer[0])) / (signer[2] - signer[0]);
+    assert!((0.25..0.45).contains(&overlap) && seal[0] < signer[0], "overlap {overlap}");
+}
