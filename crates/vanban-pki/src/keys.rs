@@ -299,6 +299,11 @@ impl SoftKey {
         Ok(SoftKey { inner, algorithm, pkcs8: Zeroizing::new(der.to_vec()), spki, rng })
     }
 
+    /// A second handle on the same key (parsed again from its PKCS#8).
+    pub fn try_clone(&self) -> Result<SoftKey> {
+        SoftKey::from_pkcs8_der(&self.pkcs8)
+    }
+
     /// The PKCS#8 DER this key was made from.
     pub fn to_pkcs8_der(&self) -> Vec<u8> {
         self.pkcs8.to_vec()
@@ -511,7 +516,7 @@ mod tests {
             let err = verify_signature(key.public_key_der(), &alg.x509_signature_algorithm(), None, b"other", &sig)
                 .unwrap_err();
             assert_eq!(err.code(), "bad_signature");
-            let again = SoftKey::from_pkcs8_der(&key.to_pkcs8_der()).unwrap();
+            let again = key.try_clone().unwrap();
             assert_eq!(again.public_key_der(), key.public_key_der());
         }
     }
