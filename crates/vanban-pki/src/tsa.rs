@@ -16,8 +16,10 @@ use crate::keys::{DigestAlg, SoftKey};
 use crate::oid;
 use crate::util;
 
-/// The policy our TSA stamps under when none is configured (a private arc for vanban).
-pub const DEFAULT_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.59843.1.1");
+/// The policy of the demo and test TSA ([`crate::TestPki`]): an OID under the private
+/// enterprise number 32473, which RFC 5612 reserves for documentation and examples. A
+/// production TSA sets `policy` to the OID of its published policy.
+pub const DEFAULT_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.3161.1");
 
 /// A timestamp authority: its certificate (EKU timeStamping), key, chain and policy.
 pub struct TimestampAuthority {
