@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use vanban_pki::{
     Cert, ChainReport, Crl, DigestAlg, OcspResponse, RevocationCheck, RevocationData, TrustStore,
-    parse_and_verify_token, parse_signed_data, validate_chain, verify_signature,
+    parse_and_verify_token_with_certs, parse_signed_data_with_certs, validate_chain, verify_signature,
 };
 
 use crate::error::{PadesError, Result};
@@ -377,7 +377,7 @@ fn check_signature(
     revocation.ocsp.extend(dss.revocation.ocsp.iter().cloned());
 
     if is_doc_ts {
-        let token = match parse_and_verify_token(trim_der(&contents)) {
+        let token = match parse_and_verify_token_with_certs(trim_der(&contents), &dss.certs) {
             Ok(t) => t,
             Err(_) => return Ok(fail(r, Verdict::Invalid, "bad_timestamp")),
         };
@@ -399,7 +399,7 @@ fn check_signature(
     if sub_filter != "ETSI.CAdES.detached" && sub_filter != "adbe.pkcs7.detached" {
         return Ok(fail(r, Verdict::Indeterminate, "unsupported"));
     }
-    let parsed = match parse_signed_data(&contents) {
+    let parsed = match parse_signed_data_with_certs(&contents, &dss.certs) {
         Ok(p) => p,
         Err(_) => return Ok(fail(r, Verdict::Invalid, "malformed_signature")),
     };
@@ -441,7 +441,7 @@ fn check_signature(
 
     // The signature timestamp proves when it existed.
     if let Some(tok) = &parsed.timestamp_token {
-        match parse_and_verify_token(tok) {
+        match parse_and_verify_token_with_certs(tok, &dss.certs) {
             Ok(token) => {
                 let imprint_ok = token.imprint == token.imprint_alg.digest(&parsed.signature);
                 let (mut ts, chain) = timestamp_summary(&token, &pool, policy, &revocation);
