@@ -20,6 +20,9 @@ pub struct Image {
     rgb: Vec<u8>,
     /// Alpha, 8 bits, when the image is not fully opaque.
     alpha: Option<Vec<u8>>,
+    /// The same, compressed once (a holder's image is stamped on many documents).
+    rgb_z: std::sync::Arc<Vec<u8>>,
+    alpha_z: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl Image {
@@ -67,7 +70,12 @@ impl Image {
             return Err(PadesError::BadImage("short image data".into()));
         }
         let alpha = (alpha.len() == px && alpha.iter().any(|&a| a != 255)).then_some(alpha);
-        Ok(Image { width: w, height: h, rgb, alpha })
+        let rgb_z = std::sync::Arc::new(deflate(&rgb)?);
+        let alpha_z = match &alpha {
+            Some(a) => Some(std::sync::Arc::new(deflate(a)?)),
+            None => None,
+        };
+        Ok(Image { width: w, height: h, rgb, alpha, rgb_z, alpha_z })
     }
 
     /// Whether the background is transparent.
@@ -104,7 +112,7 @@ impl Image {
 
     /// Embeds the image (and its soft mask) and returns the XObject.
     pub fn embed(&self, up: &mut Update<'_, '_>) -> Result<Ref> {
-        let smask = match &self.alpha {
+        let smask = match &self.alpha_z {
             Some(a) => Some(
                 up.add(Object::Stream(
                     Dict::new()
@@ -115,7 +123,7 @@ impl Image {
                         .with("ColorSpace", Object::name("DeviceGray"))
                         .with("BitsPerComponent", Object::Int(8))
                         .with("Filter", Object::name("FlateDecode")),
-                    deflate(a)?,
+                    a.to_vec(),
                 )),
             ),
             None => None,
@@ -131,7 +139,7 @@ impl Image {
         if let Some(m) = smask {
             d.set("SMask", Object::Ref(m));
         }
-        Ok(up.add(Object::Stream(d, deflate(&self.rgb)?)))
+        Ok(up.add(Object::Stream(d, self.rgb_z.to_vec())))
     }
 }
 
@@ -144,7 +152,7 @@ pub enum Colour {
 }
 
 fn deflate(data: &[u8]) -> Result<Vec<u8>> {
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     z.write_all(data).map_err(|e| PadesError::BadImage(e.to_string()))?;
     z.finish().map_err(|e| PadesError::BadImage(e.to_string()))
 }
@@ -185,19 +193,40 @@ pub enum Align {
     Right,
 }
 
-/// An appearance of text lines (black, `size` points), top to bottom.
+/// A font subset embedded once in an update, shared by every text appearance of it.
+pub struct EmbeddedFont {
+    font: Font,
+    r: Ref,
+    remap: std::collections::BTreeMap<u16, u16>,
+    run: TextRun,
+}
+
+impl EmbeddedFont {
+    /// Embeds the glyphs of every text the update will show.
+    pub fn new(up: &mut Update<'_, '_>, font: &Font, texts: &[&str]) -> Result<EmbeddedFont> {
+        let mut run = TextRun::new(font);
+        for t in texts {
+            run.encode(t)?;
+        }
+        let (r, remap) = run.embed(up)?;
+        Ok(EmbeddedFont { font: font.clone(), r, remap, run })
+    }
+}
+
+/// An appearance of text lines (black, `size` points), top to bottom, in an embedded font.
 pub fn text_appearance(
     up: &mut Update<'_, '_>,
-    font: &Font,
+    ef: &mut EmbeddedFont,
     lines: &[String],
     size: f64,
     align: Align,
     w: f64,
     h: f64,
 ) -> Result<Ref> {
-    let mut run = TextRun::new(font);
-    let encoded: Vec<Vec<u16>> = lines.iter().map(|l| run.encode(l)).collect::<Result<_>>()?;
-    let (font_ref, remap) = run.embed(up)?;
+    let font = ef.font.clone();
+    let font = &font;
+    let encoded: Vec<Vec<u16>> = lines.iter().map(|l| ef.run.encode(l)).collect::<Result<_>>()?;
+    let (font_ref, remap) = (ef.r, &ef.remap);
     let leading = size * 1.15;
     let block = leading * lines.len() as f64;
     let mut y = (h + block) / 2.0 - size * 0.95;
@@ -211,7 +240,7 @@ pub fn text_appearance(
             Align::Right => w - lw - 1.0,
         };
         content.extend_from_slice(format!("1 0 0 1 {} {} Tm ", fmt_real(x), fmt_real(y)).as_bytes());
-        content.extend_from_slice(&glyph_string(glyphs, &remap));
+        content.extend_from_slice(&glyph_string(glyphs, remap));
         content.extend_from_slice(b" Tj ");
         y -= leading;
     }

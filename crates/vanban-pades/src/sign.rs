@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use sha2::{Digest, Sha256};
 use vanban_pki::{Cert, KeyAlgorithm, RawSigner, SignedAttrs, assemble_signed_data, signed_data_len_max};
 
-use crate::appearance::{Align, Image, image_appearance, text_appearance};
+use crate::appearance::{Align, EmbeddedFont, Image, image_appearance, text_appearance};
 use crate::error::{PadesError, Result};
 use crate::font::Font;
 use crate::pdf::{Dict, Object, PdfFile, Ref, Update};
@@ -290,13 +290,23 @@ fn prepare_kind(pdf: &[u8], opts: &SignOptions, reserve: usize, doc_timestamp: b
     let (form_ref, mut form) = acroform(&file)?;
     let mut form_changed = false;
 
+    // One font subset for every text this revision shows (filled fields, a stamp).
+    let mut texts: Vec<&str> = opts.fill.iter().map(|(_, v)| v.as_str()).collect();
+    if let Visual::Stamp { lines } = &opts.visual {
+        texts.extend(lines.iter().map(String::as_str));
+    }
+    let mut embedded = match (texts.is_empty(), &opts.font) {
+        (true, _) => None,
+        (false, Some(font)) => Some(EmbeddedFont::new(&mut up, font, &texts)?),
+        (false, None) => return Err(PadesError::Font("no font for filled fields or the stamp".into())),
+    };
+
     // Filled text fields.
     for (name, value) in &opts.fill {
         let f = all.iter().find(|f| &f.name == name).ok_or_else(|| PadesError::FieldNotFound(name.clone()))?;
-        let font = opts.font.as_ref().ok_or_else(|| PadesError::Font("no font for filled fields".into()))?;
+        let ef = embedded.as_mut().ok_or_else(|| PadesError::Font("no font for filled fields".into()))?;
         let size = da_size(&f.dict).unwrap_or(13.0);
-        let ap =
-            text_appearance(&mut up, font, std::slice::from_ref(value), size, Align::Center, f.width(), f.height())?;
+        let ap = text_appearance(&mut up, ef, std::slice::from_ref(value), size, Align::Center, f.width(), f.height())?;
         let mut d = f.dict.clone();
         d.set("V", Object::text(value));
         d.set("AP", Dict::new().with("N", Object::Ref(ap)));
@@ -357,8 +367,8 @@ fn prepare_kind(pdf: &[u8], opts: &SignOptions, reserve: usize, doc_timestamp: b
     let ap = match &opts.visual {
         Visual::SignerImage(img) | Visual::Seal(img) => Some(image_appearance(&mut up, img, w, h)?),
         Visual::Stamp { lines } => {
-            let font = opts.font.as_ref().ok_or_else(|| PadesError::Font("no font for the stamp".into()))?;
-            Some(text_appearance(&mut up, font, lines, 10.0, Align::Left, w, h)?)
+            let ef = embedded.as_mut().ok_or_else(|| PadesError::Font("no font for the stamp".into()))?;
+            Some(text_appearance(&mut up, ef, lines, 10.0, Align::Left, w, h)?)
         }
         Visual::Invisible => None,
     };

@@ -211,9 +211,10 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     }
     // DSS material usable for every signature.
     let dss = dss_material(&file)?;
+    let docmdp = docmdp_level(&file).ok().flatten();
     let mut reports = Vec::new();
     for f in &found {
-        reports.push(check_signature(&file, f, &dss, policy, now)?);
+        reports.push(check_signature(&file, f, &dss, policy, now, docmdp)?);
     }
     reports.sort_by_key(|r| r.revision);
     let trailing = trailing_garbage(&file);
@@ -288,6 +289,7 @@ fn check_signature(
     dss: &DssMaterial,
     policy: &Policy,
     now: DateTime<Utc>,
+    docmdp: Option<i64>,
 ) -> Result<SignatureReport> {
     let data = file.data;
     let is_doc_ts = f.sig.name("Type") == Some(b"DocTimeStamp") || f.sig.name("SubFilter") == Some(b"ETSI.RFC3161");
@@ -327,7 +329,6 @@ fn check_signature(
             b.checked_add(c).is_some_and(|end| end <= data.len())
                 && data.get(a) == Some(&b'<')
                 && data.get(b - 1) == Some(&b'>')
-                && data[a + 1..b - 1].iter().all(|x| x.is_ascii_hexdigit() || crate::pdf::parse::is_ws(*x))
         }
         _ => false,
     };
@@ -341,13 +342,12 @@ fn check_signature(
     };
     r.revision = rev + 1;
     r.covers_whole_file = end == data.len() || trim_eol(data, data.len()) == end;
-    let contents = f.sig.get("Contents").and_then(Object::as_bytes).unwrap_or(&[]).to_vec();
-    let hole_hex: Vec<u8> = data[a + 1..b - 1].iter().copied().filter(|x| x.is_ascii_hexdigit()).collect();
-    let hole = hex::decode(if hole_hex.len() % 2 == 1 { &hole_hex[..hole_hex.len() - 1] } else { &hole_hex[..] })
-        .unwrap_or_default();
-    if hole != contents {
+    let contents = f.sig.get("Contents").and_then(Object::as_bytes).unwrap_or(&[]);
+    // The hole holds exactly the /Contents string (one pass, no copy).
+    if !hole_matches(&data[a + 1..b - 1], contents) {
         return Ok(fail(r, Verdict::Invalid, "bad_byte_range"));
     }
+    let contents = contents.to_vec();
     let covered = |alg: DigestAlg| -> Vec<u8> {
         match alg {
             DigestAlg::Sha256 => {
@@ -365,7 +365,7 @@ fn check_signature(
     };
 
     // Later revisions.
-    r.docmdp = docmdp_level(file).ok().flatten();
+    r.docmdp = docmdp;
     let (modification, changes) = analyse_changes(file, rev)?;
     r.modification = modification;
     r.later_changes = changes;
@@ -549,6 +549,35 @@ fn decide(mut r: SignatureReport, policy: &Policy, chain: &ChainReport) -> Signa
         "ok_permitted_changes"
     };
     fail(r, Verdict::Valid, reason)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Whether the hex digits of `hole` (whitespace allowed) spell exactly `contents` (a final odd
+/// digit counts as followed by 0, as the parser reads it).
+fn hole_matches(hole: &[u8], contents: &[u8]) -> bool {
+    let mut digits = hole.iter().copied().filter(|c| !crate::pdf::parse::is_ws(*c));
+    for &want in contents {
+        let Some(hi) = digits.next().and_then(hex_val) else { return false };
+        let lo = match digits.next() {
+            Some(c) => match hex_val(c) {
+                Some(v) => v,
+                None => return false,
+            },
+            None => 0,
+        };
+        if (hi << 4) | lo != want {
+            return false;
+        }
+    }
+    digits.next().is_none()
 }
 
 fn trim_eol(data: &[u8], mut end: usize) -> usize {

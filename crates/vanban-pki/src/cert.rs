@@ -25,6 +25,8 @@ use crate::util;
 struct CertInner {
     der: Vec<u8>,
     cert: Certificate,
+    /// SHA-256 of `der`, computed once.
+    fingerprint: [u8; 32],
 }
 
 /// A parsed certificate with its DER kept. Cloning is cheap.
@@ -49,7 +51,7 @@ impl Cert {
     /// Parses one DER certificate (trailing bytes are refused).
     pub fn from_der(der: &[u8]) -> Result<Cert> {
         let cert = Certificate::from_der(der).map_err(PkiError::der("certificate"))?;
-        Ok(Cert(Arc::new(CertInner { der: der.to_vec(), cert })))
+        Ok(Cert(Arc::new(CertInner { fingerprint: sha256(der), der: der.to_vec(), cert })))
     }
 
     /// All CERTIFICATE blocks of a PEM text, in order.
@@ -78,7 +80,7 @@ impl Cert {
     /// Wraps an already parsed certificate.
     pub fn from_certificate(cert: Certificate) -> Result<Cert> {
         let der = cert.to_der().map_err(PkiError::der("certificate"))?;
-        Ok(Cert(Arc::new(CertInner { der, cert })))
+        Ok(Cert(Arc::new(CertInner { fingerprint: sha256(&der), der, cert })))
     }
 
     /// The DER bytes.
@@ -189,7 +191,7 @@ impl Cert {
 
     /// SHA-256 of the DER.
     pub fn fingerprint_sha256(&self) -> [u8; 32] {
-        sha256(self.der())
+        self.0.fingerprint
     }
 
     /// The first 16 hex digits of the SHA-256 fingerprint: the name of this CA's files.
@@ -297,7 +299,26 @@ impl Cert {
     }
 
     /// Verifies this certificate's signature with `issuer`'s public key (names are not compared).
+    ///
+    /// A link that verified once is remembered (by both certificates' SHA-256, in a bounded
+    /// process-wide set): a province's documents share a handful of CA links, and validating a
+    /// file checks each of them several times (signer, timestamp, revocation data).
     pub fn verify_signature_with(&self, issuer: &Cert) -> Result<()> {
+        let key = (self.0.fingerprint, issuer.0.fingerprint);
+        if verified_links().lock().is_ok_and(|set| set.contains(&key)) {
+            return Ok(());
+        }
+        self.verify_signature_uncached(issuer)?;
+        if let Ok(mut set) = verified_links().lock() {
+            if set.len() >= 8192 {
+                set.clear();
+            }
+            set.insert(key);
+        }
+        Ok(())
+    }
+
+    fn verify_signature_uncached(&self, issuer: &Cert) -> Result<()> {
         let signature = self
             .0
             .cert
@@ -306,6 +327,13 @@ impl Cert {
             .ok_or_else(|| PkiError::malformed("certificate", "signature with unused bits"))?;
         verify_signature(issuer.raw_spki()?, &self.0.cert.signature_algorithm, None, self.raw_tbs()?, signature)
     }
+}
+
+type Link = ([u8; 32], [u8; 32]);
+
+fn verified_links() -> &'static std::sync::Mutex<std::collections::HashSet<Link>> {
+    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<Link>>> = std::sync::OnceLock::new();
+    SET.get_or_init(Default::default)
 }
 
 fn uri_of(name: &GeneralName) -> Option<String> {
