@@ -341,9 +341,7 @@ fn breakdown(w: &World, font: &Font, two_bt: &[u8], policy: &Policy, n: usize) {
         }
         (one, up.write().bytes.len() - FIXTURE.len())
     };
-    println!(
-        "      (number, day and month share one font subset: {one} bytes one field, {three} bytes the three)"
-    );
+    println!("      (number, day and month share one font subset: {one} bytes one field, {three} bytes the three)");
     let label = format!("seal image XObject ({}×{}, compressed once when loaded)", seal.width, seal.height);
     step(&label, n, |_| {
         let mut up = Update::new(&file);

@@ -112,22 +112,19 @@ impl Image {
 
     /// Embeds the image (and its soft mask) and returns the XObject.
     pub fn embed(&self, up: &mut Update<'_, '_>) -> Result<Ref> {
-        let smask = match &self.alpha_z {
-            Some(a) => Some(
-                up.add(Object::Stream(
-                    Dict::new()
-                        .with("Type", Object::name("XObject"))
-                        .with("Subtype", Object::name("Image"))
-                        .with("Width", Object::Int(i64::from(self.width)))
-                        .with("Height", Object::Int(i64::from(self.height)))
-                        .with("ColorSpace", Object::name("DeviceGray"))
-                        .with("BitsPerComponent", Object::Int(8))
-                        .with("Filter", Object::name("FlateDecode")),
-                    a.to_vec(),
-                )),
-            ),
-            None => None,
-        };
+        let smask = self.alpha_z.as_ref().map(|a| {
+            up.add(Object::Stream(
+                Dict::new()
+                    .with("Type", Object::name("XObject"))
+                    .with("Subtype", Object::name("Image"))
+                    .with("Width", Object::Int(i64::from(self.width)))
+                    .with("Height", Object::Int(i64::from(self.height)))
+                    .with("ColorSpace", Object::name("DeviceGray"))
+                    .with("BitsPerComponent", Object::Int(8))
+                    .with("Filter", Object::name("FlateDecode")),
+                a.to_vec(),
+            ))
+        });
         let mut d = Dict::new()
             .with("Type", Object::name("XObject"))
             .with("Subtype", Object::name("Image"))

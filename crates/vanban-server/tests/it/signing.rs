@@ -368,7 +368,7 @@ async fn a_pkcs12_from_a_trusted_ca_is_imported_under_a_new_pin_and_signs() {
     assert_eq!(certs.as_array().unwrap().len(), 1);
     assert!(certs[0]["issuer"].as_str().unwrap().contains("VNPT-CA"), "{certs}");
     let cert_id = certs[0]["id"].as_str().unwrap().to_owned();
-    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let r = raw_post(leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let id = approved(&app).await;
     let r = leader
