@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow, bail};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use vanban_pki::{Pkcs11Key, Pkcs11Token, RawSigner as _, ToBeSigned};
 
@@ -33,9 +35,13 @@ pub struct AgentArgs {
     /// under "Chữ ký số → Thiết bị ký số".
     #[arg(long)]
     pub export_certificate: bool,
-    /// The vanban server, e.g. http://127.0.0.1:8080.
+    /// The vanban server, e.g. https://vanban.binhan.gov.vn (http:// only on this computer).
     #[arg(long)]
     pub server: Option<String>,
+    /// A PEM file of CA certificates to trust for the server's TLS certificate, besides the
+    /// system's (an agency's private CA).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     #[arg(long)]
     pub username: Option<String>,
     /// The environment variable holding the password (read from standard input when unset).
@@ -76,7 +82,7 @@ fn pick(keys: Vec<Pkcs11Key>, label: Option<&str>) -> anyhow::Result<Pkcs11Key> 
 
 struct Api {
     base: String,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     cookie: String,
     csrf: String,
 }
@@ -126,6 +132,31 @@ impl Api {
     }
 }
 
+/// HTTPS (and loopback HTTP) with the system's CA certificates plus an optional private CA.
+fn connector(ca_file: Option<&std::path::Path>) -> anyhow::Result<HttpsConnector<HttpConnector>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{} is not a PEM file of certificates", path.display()))?;
+        anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
+        for c in certs {
+            roots.add(c).with_context(|| format!("{}: unusable CA certificate", path.display()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build())
+}
+
 /// Runs the agent.
 pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
     let pin = secret(&args.pin_env, "Mã PIN của thiết bị ký số")?;
@@ -144,14 +175,15 @@ pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
     }
     let key = pick(keys, args.key_label.as_deref())?;
     let server = args.server.as_deref().context("--server is required to sign")?.trim_end_matches('/').to_owned();
-    if !server.starts_with("http://") {
-        bail!("only http:// servers are supported by this agent; put it behind the same host or a local TLS proxy");
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| server.starts_with(p));
+    if !server.starts_with("https://") && !local {
+        bail!("the server must be https:// (a password and a signature travel to it); http:// only for this computer");
     }
     let username = args.username.as_deref().context("--username is required to sign")?;
     let password = secret(&args.password_env, "Mật khẩu")?;
     let mut api = Api {
         base: server,
-        client: Client::builder(TokioExecutor::new()).build_http(),
+        client: Client::builder(TokioExecutor::new()).build(connector(args.ca_file.as_deref())?),
         cookie: String::new(),
         csrf: String::new(),
     };

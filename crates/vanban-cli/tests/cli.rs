@@ -511,10 +511,82 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    // The agent signs on the token; the server embeds.
+    // A server elsewhere is reached over TLS: here a TLS-terminating proxy (socat) in front of
+    // the server, with a certificate from a private CA the agent is told to trust.
+    assert!(Command::new("socat").arg("-V").output().is_ok(), "socat is needed (Debian package socat)");
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).current_dir(d).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-days", "1", "-subj", "/CN=Private CA", "-keyout", "ca.key", "-out", "ca.pem"],
+    ]
+    .concat());
+    run(&[&["req"][..], &ec, &["-subj", "/CN=vanban.local", "-keyout", "tls.key", "-out", "tls.csr"]].concat());
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "tls.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "tls.pem",
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let proxy = Command::new("socat")
+        .arg(format!("OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert=tls.pem,key=tls.key,verify=0"))
+        .arg(format!("TCP:{addr}"))
+        .current_dir(d)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _proxy = Served(proxy);
+    let https = format!("https://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Plain HTTP to a server elsewhere is refused before any password is sent.
     let out = agent(&[
         "--server",
-        &format!("http://{addr}"),
+        "http://vanban.example",
+        "--username",
+        "lanhdao",
+        "--document",
+        &id,
+        "--certificate",
+        &cert_id,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https://"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Without the private CA, the server's certificate is not trusted.
+    let out = agent(&["--server", &https, "--username", "lanhdao", "--document", &id, "--certificate", &cert_id]);
+    assert!(!out.status.success(), "an untrusted TLS certificate must be refused");
+    // The agent signs on the token; the server embeds.
+    let ca = d.join("ca.pem");
+    let out = agent(&[
+        "--server",
+        &https,
+        "--ca-file",
+        ca.to_str().unwrap(),
         "--username",
         "lanhdao",
         "--document",
