@@ -69,6 +69,11 @@ test('a specialist drafts a công văn, a leader approves it, and the PDF is the
   await page.fill('[data-testid=editor] textarea[name=body]',
     'Thực hiện **Nghị định số 30/2020/NĐ-CP**, Ủy ban nhân dân tỉnh đề nghị:\n\n- Rà soát quy chế công tác văn thư;\n- Báo cáo trước ngày 20/12/2026.');
   await page.fill('[data-testid=editor] textarea[name=recipients]', 'Như trên;\nLưu trữ lịch sử tỉnh;');
+  // The Chairman (lanhdao) signs: the draft names him.
+  const signers = await page.$$eval('select[name=signer_user] option', (os) => os.map((o) => [o.value, o.textContent.trim()]));
+  const chairman = signers.find(([, label]) => /— Chủ tịch$/.test(label));
+  assert.ok(chairman, `a Chủ tịch among ${JSON.stringify(signers)}`);
+  await page.selectOption('select[name=signer_user]', chairman[0]);
   await Promise.all([page.waitForLoadState('load'), page.click('button:text("Lưu phiên bản")')]);
   assert.match(await page.textContent('[data-testid=notice]'), /Đã lưu phiên bản mới/);
   assert.equal(await page.locator('[data-testid=version-table] tbody tr').count(), 1);

@@ -456,7 +456,9 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
     let (st, _, b) = http(&addr, "POST", "/api/v1/me/signature-image", &leader.0, &leader.1, "image/png", &blue_png());
     assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
 
-    // A draft goes up and is approved.
+    // A draft naming the leader as its signer goes up and is approved.
+    let (_, me) = api(&addr, &leader, "GET", "/api/v1/me", serde_json::Value::Null);
+    let leader_name = me["user"]["full_name"].as_str().unwrap().to_owned();
     let spec = login(&addr, "chuyenvien");
     let (st, doc) = api(
         &addr,
@@ -471,7 +473,7 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
         "subject": "V/v ký số bằng thiết bị", "unit_abbreviation": "VP", "addressees": ["Các sở, ban, ngành"],
         "body": ["Ủy ban nhân dân tỉnh đề nghị các cơ quan ký số văn bản bằng thiết bị ký số."],
         "recipients": ["Như trên;"], "archive_units": ["VP"],
-        "signer": { "authority": "TM.", "head_title": "Ủy ban nhân dân", "position": "Chủ tịch", "full_name": "Lê Văn Lãnh Đạo" } } });
+        "signer": { "authority": "TM.", "head_title": "Ủy ban nhân dân", "position": "Chủ tịch", "full_name": leader_name } } });
     let (st, v) = api(&addr, &spec, "POST", &format!("/api/v1/documents/{id}/versions"), content);
     assert_eq!(st, 201, "{v}");
     let (st, v) = api(

@@ -42,6 +42,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("this action is carried out by its own flow: {0}")]
     NotHere(&'static str),
+    #[error("the document names {named} as its signer")]
+    NotTheNamedSigner { named: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -70,6 +72,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::BadRequest(_) => "bad_request",
             AppError::NotHere(_) => "action_not_available",
+            AppError::NotTheNamedSigner { .. } => "not_the_named_signer",
             AppError::Store(e) => e.code(),
             AppError::Render(e) => e.code(),
             AppError::Signing(e) => e.code(),
@@ -81,7 +84,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Csrf | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Csrf | AppError::Forbidden(_) | AppError::NotTheNamedSigner { .. } => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotHere(_) => StatusCode::CONFLICT,
@@ -123,6 +126,9 @@ impl AppError {
             AppError::PayloadTooLarge => "Dữ liệu gửi lên vượt quá dung lượng cho phép.".into(),
             AppError::BadRequest(_) => "Yêu cầu không hợp lệ.".into(),
             AppError::NotHere(_) => "Thao tác này được thực hiện ở bước riêng của quy trình (ký số, phát hành).".into(),
+            AppError::NotTheNamedSigner { named } => {
+                format!("Văn bản ghi người ký là {named}; chỉ người có tên trong văn bản được ký.")
+            }
             AppError::Store(StoreError::NotFound) => "Không tìm thấy đối tượng yêu cầu.".into(),
             AppError::Store(StoreError::Conflict { code }) => match *code {
                 "duplicate_agency_code" => "Mã định danh cơ quan đã tồn tại.".into(),

@@ -512,6 +512,17 @@ async fn check_can_sign(
         }
         .into());
     }
+    // The person named in the signature block signs, nobody else (a deputy signs as KT., a
+    // delegate as TL./TUQ.: the draft then names them).
+    let versions = state.store.list_versions(&s.scope(), id).await?;
+    if let Some(latest) = versions.iter().map(|v| v.version).max() {
+        let content = crate::drafting::version_content(state, s, id, latest).await?;
+        if let Some(named) = content.signer.as_ref().map(|sig| sig.full_name.clone())
+            && vanban_domain::fold_vi(&named) != vanban_domain::fold_vi(s.user.user.full_name.as_str())
+        {
+            return Err(AppError::NotTheNamedSigner { named });
+        }
+    }
     let cert = state.store.get_certificate(&s.scope(), cert_id).await?;
     if cert.user_id != Some(s.caller.user_id) || cert.status != vanban_store::CertStatus::Active {
         return Err(AppError::Forbidden("not your active certificate"));

@@ -44,8 +44,13 @@ async fn bytes_of(app: &TestApp, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     (status, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
 }
 
-/// A draft of agency A, saved, submitted straight to the leader and approved.
+/// A draft of agency A naming a.leader as its signer, saved, submitted straight to the leader
+/// and approved.
 async fn approved(app: &TestApp) -> String {
+    approved_naming(app, "Nguyễn Văn a.leader").await
+}
+
+async fn approved_naming(app: &TestApp, signer: &str) -> String {
     let spec = app.login("a.specialist").await;
     let leader = app.login("a.leader").await;
     let id = draft(&spec, "Kế hoạch ký số").await;
@@ -56,7 +61,7 @@ async fn approved(app: &TestApp) -> String {
         "body": ["Sở Tài chính đề nghị các phòng, ban triển khai ký số toàn bộ văn bản đi."],
         "recipients": ["Như trên;"],
         "archive_units": ["VP"],
-        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn leader" }
+        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": signer }
     });
     let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -102,6 +107,14 @@ async fn a_leader_signs_an_approved_draft_and_anyone_can_validate_it() {
         .await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::FORBIDDEN, "wrong_pin"), "{}", r.body);
     assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "approved");
+
+    // Only the person the document names signs it.
+    let other = approved_naming(&app, "Trần Văn Khác").await;
+    let r = leader
+        .post(&format!("/api/v1/documents/{other}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::FORBIDDEN, "not_the_named_signer"), "{}", r.body);
+    assert!(r.json()["error"]["message_vi"].as_str().unwrap().contains("Trần Văn Khác"), "{}", r.body);
 
     // A specialist cannot sign.
     let spec = app.login("a.specialist").await;
