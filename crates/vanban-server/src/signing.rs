@@ -48,6 +48,16 @@ pub struct Pki {
     /// The instance root plus the configured anchors (the national root, public CAs).
     pub trust: TrustStore,
     font: Option<vanban_pades::Font>,
+    /// The issuing CA's CRL as last published: remade when a revocation is added or it is
+    /// an hour old, so its number does not climb with every validation.
+    crl_cache: tokio::sync::Mutex<Option<CachedCrl>>,
+}
+
+struct CachedCrl {
+    der: Arc<Vec<u8>>,
+    number: u64,
+    revoked_key: [u8; 32],
+    made_at: DateTime<Utc>,
 }
 
 /// The in-process TSA as a [`Timestamper`].
@@ -146,19 +156,52 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
             anchors.extend(Cert::from_pem(&text)?);
         }
         let font = vanban_pades::Font::load(None).ok();
-        Ok(Arc::new(Pki { root, root_ca, issuing, tsa, ocsp, trust: TrustStore::new(anchors), font }))
+        Ok(Arc::new(Pki {
+            root,
+            root_ca,
+            issuing,
+            tsa,
+            ocsp,
+            trust: TrustStore::new(anchors),
+            font,
+            crl_cache: tokio::sync::Mutex::new(None),
+        }))
     })
     .await
 }
 
 impl Pki {
-    /// The revocation data the instance vouches for: a fresh CRL of the issuing CA.
-    pub fn revocation(
-        &self,
-        revoked: &[vanban_store::RevokedRecord],
-        crl_number: u64,
-    ) -> Result<RevocationData, AppError> {
-        let der = self.crl(revoked, crl_number)?;
+    /// The issuing CA's current CRL (DER) and its number: the cached one while no certificate
+    /// was revoked since and it is less than an hour old, else a new one with the next number.
+    pub async fn current_crl(&self, state: &AppState) -> Result<(Arc<Vec<u8>>, u64), AppError> {
+        let revoked = state.store.revoked_certificates().await?;
+        let key = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for r in &revoked {
+                h.update(r.issuer.as_bytes());
+                h.update(r.serial_hex.as_bytes());
+                h.update(r.revoked_at.to_rfc3339().as_bytes());
+            }
+            <[u8; 32]>::from(h.finalize())
+        };
+        let mut cache = self.crl_cache.lock().await;
+        let now = Utc::now();
+        if let Some(c) = cache.as_ref()
+            && c.revoked_key == key
+            && now - c.made_at < chrono::Duration::hours(1)
+        {
+            return Ok((c.der.clone(), c.number));
+        }
+        let number = u64::try_from(state.store.next_crl_number().await?).unwrap_or(0);
+        let der = Arc::new(self.crl(&revoked, number)?);
+        *cache = Some(CachedCrl { der: der.clone(), number, revoked_key: key, made_at: now });
+        Ok((der, number))
+    }
+
+    /// The revocation data the instance vouches for: its current CRL.
+    pub async fn revocation(&self, state: &AppState) -> Result<RevocationData, AppError> {
+        let (der, _) = self.current_crl(state).await?;
         Ok(RevocationData { crls: vec![vanban_pki::Crl::from_der(&der)?], ocsp: Vec::new() })
     }
 
@@ -191,6 +234,7 @@ impl Pki {
         signer: &Cert,
         chain: &[Cert],
         revoked: &[vanban_store::RevokedRecord],
+        crl: &[u8],
         crl_number: u64,
     ) -> Result<Vec<u8>, AppError> {
         let mut certs: Vec<Vec<u8>> = vec![signer.der().to_vec()];
@@ -199,7 +243,7 @@ impl Pki {
         let mut crls = Vec::new();
         let mut ocsps = Vec::new();
         if signer.issued_by(&self.issuing.cert) {
-            crls.push(self.crl(revoked, crl_number)?);
+            crls.push(crl.to_vec());
             let now = Utc::now();
             crls.push(self.root_ca.crl(&[], now, now + chrono::Duration::days(30), crl_number)?);
             let req = vanban_pki::ocsp_request(signer, &self.issuing.cert)?;
@@ -218,22 +262,14 @@ impl Pki {
 }
 
 fn reason_of(s: &str) -> RevocationReason {
-    match s {
-        "key_compromise" => RevocationReason::KeyCompromise,
-        "affiliation_changed" => RevocationReason::AffiliationChanged,
-        "superseded" => RevocationReason::Superseded,
-        "cessation_of_operation" => RevocationReason::CessationOfOperation,
-        _ => RevocationReason::Unspecified,
-    }
+    RevocationReason::from_code(s).unwrap_or(RevocationReason::Unspecified)
 }
 
 /// The validation policy for documents of this instance.
 async fn policy(state: &AppState, pki: &Pki) -> Result<Policy, AppError> {
-    let revoked = state.store.revoked_certificates().await?;
-    let n = state.store.next_crl_number().await?;
     Ok(Policy {
         trust: pki.trust.clone(),
-        revocation: pki.revocation(&revoked, u64::try_from(n).unwrap_or(0))?,
+        revocation: pki.revocation(state).await?,
         require_revocation: false,
         now: None,
     })
@@ -600,10 +636,10 @@ async fn store_signed(
     action: Option<OutgoingAction>,
 ) -> Result<vanban_store::RevisionRecord, AppError> {
     let pki = state.pki().await?;
+    let (crl, n) = pki.current_crl(state).await?;
     let revoked = state.store.revoked_certificates().await?;
-    let n = u64::try_from(state.store.next_crl_number().await?).unwrap_or(0);
     let (cert, chain) = chain_of(rec)?;
-    let with_ltv = blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, n)).await?;
+    let with_ltv = blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, &crl, n)).await?;
     let bytes = Bytes::from(with_ltv);
     let report = verify_bytes(state, bytes.clone()).await?;
     let summary = serde_json::json!({
@@ -1406,10 +1442,8 @@ async fn pki_ca(State(state): State<AppState>, Path(name): Path<String>) -> Resu
 
 async fn pki_crl(State(state): State<AppState>, Path(_name): Path<String>) -> Result<Response, ApiError> {
     let pki = state.pki().await?;
-    let revoked = state.store.revoked_certificates().await?;
-    let n = state.store.next_crl_number().await?;
-    let der = pki.crl(&revoked, u64::try_from(n).unwrap_or(0))?;
-    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
+    let (der, _) = pki.current_crl(&state).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der.to_vec()).into_response())
 }
 
 async fn pki_ocsp(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {

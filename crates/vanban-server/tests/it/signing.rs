@@ -227,6 +227,33 @@ async fn crl_ocsp_and_timestamps_are_served_and_follow_revocation() {
     let crl = fetch_crl().await;
     let serial_bytes = hex::decode(&serial).unwrap();
     assert!(crl.revocation_of(&serial_bytes).is_none());
+    // OCSP for the holder's certificate: good now.
+    let rec = app.store.find_certificate_by_serial(&serial).await.unwrap().unwrap();
+    let holder = vanban_pki::Cert::from_der(&rec.cert_der).unwrap();
+    let issuer = vanban_pki::Cert::from_der(&rec.chain_der[0]).unwrap();
+    let ocsp = |req: Vec<u8>| {
+        let app = &app;
+        async move {
+            let (st, der) = bytes_of(
+                app,
+                Request::post("/pki/ocsp")
+                    .header(header::CONTENT_TYPE, "application/ocsp-request")
+                    .body(Body::from(req))
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(st, StatusCode::OK);
+            vanban_pki::OcspResponse::from_der(&der).unwrap()
+        }
+    };
+    let resp = ocsp(vanban_pki::ocsp_request(&holder, &issuer).unwrap()).await;
+    resp.verify(&issuer).unwrap();
+    assert!(matches!(resp.status_for(&holder, &issuer).unwrap().status, vanban_pki::CertStatus::Good));
+    let garbage = ocsp(b"garbage".to_vec()).await;
+    assert_ne!(garbage.response_status(), "successful");
+    // Fetching and validating again does not mint a new CRL.
+    let again = fetch_crl().await;
+    assert_eq!(again.crl_number(), crl.crl_number());
 
     // Revoke it through the page: the CRL lists it.
     let page = leader.get("/certificates").await;
@@ -235,8 +262,13 @@ async fn crl_ocsp_and_timestamps_are_served_and_follow_revocation() {
         .form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", &leader.csrf), ("reason", "key_compromise")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let crl = fetch_crl().await;
-    assert!(crl.revocation_of(&serial_bytes).is_some(), "revoked serial on the CRL");
+    let revoked = fetch_crl().await;
+    let (_, reason) = revoked.revocation_of(&serial_bytes).expect("revoked serial on the CRL");
+    assert_eq!(reason, vanban_pki::RevocationReason::KeyCompromise);
+    let number = |c: &vanban_pki::Crl| c.crl_number().map(|n| n.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)));
+    assert!(number(&revoked) > number(&crl), "a new CRL number after a revocation");
+    let resp = ocsp(vanban_pki::ocsp_request(&holder, &issuer).unwrap()).await;
+    assert!(matches!(resp.status_for(&holder, &issuer).unwrap().status, vanban_pki::CertStatus::Revoked { .. }));
     let _ = root;
     // A revoked certificate cannot sign.
     let id = approved(&app).await;
