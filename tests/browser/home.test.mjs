@@ -116,6 +116,13 @@ test('a specialist drafts a công văn, a leader approves it, and the PDF is the
   assert.ok((await signed.body()).includes('ETSI.CAdES.detached'), 'a PAdES signature');
   await page.waitForTimeout(1500);
   await page.screenshot({ path: join(SHOTS, 'document-signed.png'), fullPage: true });
+  // A leader signs on a phone too: the page fits a phone's width, the PIN form included.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(docUrl);
+  await page.waitForSelector('[data-testid=signature-verdict]');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone`);
+  await page.screenshot({ path: join(SHOTS, 'document-signed-phone.png'), fullPage: true });
   await page.close();
 });
 
