@@ -52,6 +52,9 @@ pub struct FileConfig {
     pub trust_anchors: Vec<PathBuf>,
     /// The name the instance's certification authority carries (e.g. "Tỉnh Bình An").
     pub instance_name: Option<String>,
+    /// An RFC 3161 timestamp authority (http:// or https://) to use instead of the instance's
+    /// own, e.g. a licensed national TSA.
+    pub tsa_url: Option<String>,
 }
 
 /// The resolved settings every command works from.
@@ -125,6 +128,12 @@ impl Settings {
         server.public_url = file.public_url.map(|u| u.trim_end_matches('/').to_owned());
         if let Some(n) = file.instance_name {
             server.instance_name = n;
+        }
+        if let Some(u) = file.tsa_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bail!("tsa_url must be an http:// or https:// address, not {u:?}");
+            }
+            server.tsa_url = Some(u);
         }
         server.pki_passphrase =
             std::env::var("VANBAN_PKI_PASSPHRASE").ok().filter(|p| !p.is_empty()).or(file.pki_passphrase);

@@ -11,6 +11,7 @@ pub mod error;
 pub mod pages;
 pub mod signing;
 mod telemetry;
+pub mod tsa_client;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub struct ServerConfig {
     pub trust_anchor_files: Vec<std::path::PathBuf>,
     /// The name the instance's CA carries.
     pub instance_name: String,
+    /// An RFC 3161 timestamp authority to use instead of the instance's own (a licensed TSA).
+    pub tsa_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +76,7 @@ impl Default for ServerConfig {
             public_url: None,
             trust_anchor_files: Vec::new(),
             instance_name: "vanban".to_owned(),
+            tsa_url: None,
         }
     }
 }

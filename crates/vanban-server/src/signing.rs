@@ -51,6 +51,8 @@ pub struct Pki {
     /// The issuing CA's CRL as last published: remade when a revocation is added or it is
     /// an hour old, so its number does not climb with every validation.
     crl_cache: tokio::sync::Mutex<Option<CachedCrl>>,
+    /// A licensed TSA used instead of the instance's own, when configured (`tsa_url`).
+    remote_tsa: Option<crate::tsa_client::RemoteTsa>,
 }
 
 struct CachedCrl {
@@ -123,6 +125,10 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
         }
         recs = state.store.get_authorities().await?;
     }
+    let remote_tsa = match &state.config.tsa_url {
+        Some(url) => Some(crate::tsa_client::RemoteTsa::new(url).map_err(internal)?),
+        None => None,
+    };
     let anchors_files = state.config.trust_anchor_files.clone();
     let base = state.config.public_url.clone();
     blocking(move || {
@@ -165,12 +171,22 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
             trust: TrustStore::new(anchors),
             font,
             crl_cache: tokio::sync::Mutex::new(None),
+            remote_tsa,
         }))
     })
     .await
 }
 
 impl Pki {
+    /// Runs `f` with the timestamp authority signatures use: the configured licensed TSA, or
+    /// the instance's own.
+    pub fn with_timestamper<T>(&self, f: impl FnOnce(&dyn Timestamper) -> T) -> T {
+        match &self.remote_tsa {
+            Some(remote) => f(remote),
+            None => f(&LocalTsa(&self.tsa)),
+        }
+    }
+
     /// The issuing CA's current CRL (DER) and its number: the cached one while no certificate
     /// was revoked since and it is less than an hour old, else a new one with the next number.
     pub async fn current_crl(&self, state: &AppState) -> Result<(Arc<Vec<u8>>, u64), AppError> {
@@ -239,7 +255,9 @@ impl Pki {
     ) -> Result<Vec<u8>, AppError> {
         let mut certs: Vec<Vec<u8>> = vec![signer.der().to_vec()];
         certs.extend(chain.iter().map(|c| c.der().to_vec()));
-        certs.push(self.tsa.cert.der().to_vec());
+        if self.remote_tsa.is_none() {
+            certs.push(self.tsa.cert.der().to_vec());
+        }
         let mut crls = Vec::new();
         let mut ocsps = Vec::new();
         if signer.issued_by(&self.issuing.cert) {
@@ -618,7 +636,7 @@ pub async fn sign_document(
     let signed = blocking(move || {
         let key = SealedKey::from_bytes(&sealed)?.open(&pin)?;
         let id = Identity { key: &key, cert: &cert, chain: &chain };
-        Ok(vanban_pades::sign(&pdf, &opts, &id, Some(&LocalTsa(&p.tsa)))?)
+        Ok(p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))?)
     })
     .await?;
     store_signed(state, s, id, base_sha, signed, &rec, RevisionKind::Signer, Some(OutgoingAction::Sign)).await
@@ -684,7 +702,7 @@ pub async fn start_session(
     let c = cert.clone();
     let (prepared, tbs) = blocking(move || {
         let alg = KeyAlgorithm::from_spki_der(&c.spki_der())?;
-        let reserve = vanban_pades::reserve_for(alg, &c, &chain, Some(&LocalTsa(&p.tsa)))?;
+        let reserve = p.with_timestamper(|tsa| vanban_pades::reserve_for(alg, &c, &chain, Some(tsa)))?;
         let prepared = vanban_pades::prepare(&pdf, &opts, reserve)?;
         let attrs = vanban_pki::SignedAttrs::pades(&prepared.digest, &c)?;
         Ok((prepared, attrs.to_be_signed()))
@@ -737,7 +755,7 @@ pub async fn finish_session(
             &value,
         )
         .map_err(|_| AppError::BadRequest("the signature value does not verify with the certificate".into()))?;
-        let cms = vanban_pades::finish_cms(&attrs, alg, &value, &cert, &chain, Some(&LocalTsa(&p.tsa)))?;
+        let cms = p.with_timestamper(|tsa| vanban_pades::finish_cms(&attrs, alg, &value, &cert, &chain, Some(tsa)))?;
         Ok(prepared.embed(&cms)?)
     })
     .await?;

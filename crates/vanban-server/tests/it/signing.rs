@@ -423,3 +423,61 @@ async fn a_pkcs12_from_a_trusted_ca_is_imported_under_a_new_pin_and_signs() {
     let r = leader.get(&format!("/documents/{id}/signing")).await;
     assert!(r.body.contains("Hợp lệ"), "{}", r.body);
 }
+
+/// A licensed TSA elsewhere (here: another vanban instance's /pki/tsa, a real HTTP server on
+/// loopback) stamps the signatures when `tsa_url` is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_can_be_timestamped_by_a_remote_tsa() {
+    let tsa_app = TestApp::with_config(|c| c.instance_name = "Dịch vụ cấp dấu thời gian".to_owned()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = tsa_app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (_, root_pem) = bytes_of(&tsa_app, Request::get("/pki/ca/root.pem").body(Body::empty()).unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let anchor = dir.path().join("tsa-root.pem");
+    std::fs::write(&anchor, &root_pem).unwrap();
+
+    let app = TestApp::with_config(|c| {
+        c.tsa_url = Some(format!("http://{addr}/pki/tsa"));
+        c.trust_anchor_files = vec![anchor];
+    })
+    .await;
+    let leader = app.login("a.leader").await;
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
+    let cert_id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let id = approved(&app).await;
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (_, pdf) = bytes_of(
+        &app,
+        Request::get(format!("/documents/{id}/signed.pdf"))
+            .header(header::COOKIE, &leader.cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let r = raw_post(&leader, "/api/v1/verify", "application/pdf", pdf).await;
+    assert_eq!(r.json()["verdict"], "valid", "{}", r.body);
+    let ts = &r.json()["signatures"][0]["timestamp"];
+    assert_eq!(ts["trusted"], true, "{}", r.body);
+    assert!(ts["tsa"].as_str().unwrap().contains("Dịch vụ cấp dấu thời gian"), "stamped by the remote TSA: {ts}");
+
+    // A TSA that does not answer: signing fails with a clear error and nothing is signed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let app = TestApp::with_config(|c| c.tsa_url = Some(format!("http://{dead}/pki/tsa"))).await;
+    let leader = app.login("a.leader").await;
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
+    let cert_id = r.json()["id"].as_str().unwrap().to_owned();
+    raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let id = approved(&app).await;
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.error_code(), "timestamp_rejected", "{}", r.body);
+    assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "approved");
+}
