@@ -240,6 +240,28 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     })
 }
 
+/// Every certificate a file carries (in its signatures and its DSS): what a validator needs
+/// revocation data for, e.g. to fetch the CRLs their issuers publish.
+pub fn certificates_in(pdf: &[u8]) -> Result<Vec<Cert>> {
+    let file = PdfFile::parse(pdf)?;
+    let mut out = dss_material(&file)?.certs;
+    for rev in 0..file.revisions() {
+        for f in fields(&file, rev).unwrap_or_default() {
+            let Some(v) = f.dict.get("V") else { continue };
+            let Ok(Object::Dict(sig)) = file.resolve_at(v, rev) else { continue };
+            let Some(contents) = sig.get("Contents").and_then(Object::as_bytes) else { continue };
+            if let Ok(p) = parse_signed_data_with_certs(contents, &[]) {
+                out.extend(p.certs);
+            } else if let Ok(t) = parse_and_verify_token_with_certs(trim_der(contents), &[]) {
+                out.extend(t.certs);
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    out.retain(|c| seen.insert(c.fingerprint_sha256()));
+    Ok(out)
+}
+
 /// Non-whitespace bytes after the last revision's %%EOF.
 fn trailing_garbage(file: &PdfFile<'_>) -> bool {
     let end = file.sections.iter().map(|s| s.end).max().unwrap_or(0);

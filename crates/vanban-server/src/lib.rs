@@ -8,10 +8,10 @@ pub mod api;
 pub mod auth;
 pub mod drafting;
 pub mod error;
+pub mod fetch;
 pub mod pages;
 pub mod signing;
 mod telemetry;
-pub mod tsa_client;
 
 use std::sync::Arc;
 use std::time::Duration;

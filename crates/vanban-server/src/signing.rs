@@ -52,7 +52,9 @@ pub struct Pki {
     /// an hour old, so its number does not climb with every validation.
     crl_cache: tokio::sync::Mutex<Option<CachedCrl>>,
     /// A licensed TSA used instead of the instance's own, when configured (`tsa_url`).
-    remote_tsa: Option<crate::tsa_client::RemoteTsa>,
+    remote_tsa: Option<crate::fetch::RemoteTsa>,
+    /// CRLs of other CAs (imported certificates, incoming documents).
+    crls: crate::fetch::CrlFetcher,
 }
 
 struct CachedCrl {
@@ -126,9 +128,10 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
         recs = state.store.get_authorities().await?;
     }
     let remote_tsa = match &state.config.tsa_url {
-        Some(url) => Some(crate::tsa_client::RemoteTsa::new(url).map_err(internal)?),
+        Some(url) => Some(crate::fetch::RemoteTsa::new(url).map_err(internal)?),
         None => None,
     };
+    let crls = crate::fetch::CrlFetcher::new().map_err(internal)?;
     let anchors_files = state.config.trust_anchor_files.clone();
     let base = state.config.public_url.clone();
     blocking(move || {
@@ -172,6 +175,7 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
             font,
             crl_cache: tokio::sync::Mutex::new(None),
             remote_tsa,
+            crls,
         }))
     })
     .await
@@ -215,10 +219,41 @@ impl Pki {
         Ok((der, number))
     }
 
-    /// The revocation data the instance vouches for: its current CRL.
-    pub async fn revocation(&self, state: &AppState) -> Result<RevocationData, AppError> {
+    /// The revocation data for validating `certs`: the instance's current CRL, and the CRLs
+    /// other CAs publish for the certificates they issued (fetched, cached).
+    pub async fn revocation(&self, state: &AppState, certs: &[Cert]) -> Result<RevocationData, AppError> {
         let (der, _) = self.current_crl(state).await?;
-        Ok(RevocationData { crls: vec![vanban_pki::Crl::from_der(&der)?], ocsp: Vec::new() })
+        let mut crls = vec![vanban_pki::Crl::from_der(&der)?];
+        for extra in self.foreign_crls(certs).await {
+            if let Ok(c) = vanban_pki::Crl::from_der(&extra) {
+                crls.push(c);
+            }
+        }
+        Ok(RevocationData { crls, ocsp: Vec::new() })
+    }
+
+    /// The CRLs (DER) other CAs publish for these certificates: at most 8 addresses, each
+    /// fetched once and kept until its next update.
+    pub async fn foreign_crls(&self, certs: &[Cert]) -> Vec<Vec<u8>> {
+        let own = [self.issuing.cert.fingerprint_sha256(), self.root.fingerprint_sha256()];
+        let mut urls: Vec<String> = Vec::new();
+        for c in certs {
+            if c.issued_by(&self.issuing.cert) || c.issued_by(&self.root) || own.contains(&c.fingerprint_sha256()) {
+                continue;
+            }
+            for u in c.crl_urls() {
+                if (u.starts_with("http://") || u.starts_with("https://")) && !urls.contains(&u) {
+                    urls.push(u);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for u in urls.into_iter().take(8) {
+            if let Some(der) = self.crls.get(&u).await {
+                out.push(der.to_vec());
+            }
+        }
+        out
     }
 
     fn crl(&self, revoked: &[vanban_store::RevokedRecord], crl_number: u64) -> Result<Vec<u8>, AppError> {
@@ -250,15 +285,15 @@ impl Pki {
         signer: &Cert,
         chain: &[Cert],
         revoked: &[vanban_store::RevokedRecord],
-        crl: &[u8],
-        crl_number: u64,
+        (crl, crl_number): (&[u8], u64),
+        foreign_crls: Vec<Vec<u8>>,
     ) -> Result<Vec<u8>, AppError> {
         let mut certs: Vec<Vec<u8>> = vec![signer.der().to_vec()];
         certs.extend(chain.iter().map(|c| c.der().to_vec()));
         if self.remote_tsa.is_none() {
             certs.push(self.tsa.cert.der().to_vec());
         }
-        let mut crls = Vec::new();
+        let mut crls = foreign_crls;
         let mut ocsps = Vec::new();
         if signer.issued_by(&self.issuing.cert) {
             crls.push(crl.to_vec());
@@ -284,10 +319,12 @@ fn reason_of(s: &str) -> RevocationReason {
 }
 
 /// The validation policy for documents of this instance.
-async fn policy(state: &AppState, pki: &Pki) -> Result<Policy, AppError> {
+async fn policy(state: &AppState, pki: &Pki, pdf: &Bytes) -> Result<Policy, AppError> {
+    let data = pdf.clone();
+    let certs = blocking(move || Ok(vanban_pades::verify::certificates_in(&data).unwrap_or_default())).await?;
     Ok(Policy {
         trust: pki.trust.clone(),
-        revocation: pki.revocation(state).await?,
+        revocation: pki.revocation(state, &certs).await?,
         require_revocation: false,
         now: None,
     })
@@ -296,7 +333,7 @@ async fn policy(state: &AppState, pki: &Pki) -> Result<Policy, AppError> {
 /// Validates a PDF under the instance's policy.
 pub async fn verify_bytes(state: &AppState, pdf: Bytes) -> Result<Report, AppError> {
     let pki = state.pki().await?;
-    let policy = policy(state, &pki).await?;
+    let policy = policy(state, &pki, &pdf).await?;
     blocking(move || Ok(verify_pdf(&pdf, &policy)?)).await
 }
 
@@ -585,6 +622,16 @@ async fn check_can_sign(
     if now < cert.not_before || now > cert.not_after {
         return Err(vanban_pki::PkiError::InvalidCertificate("the certificate is not valid now".into()).into());
     }
+    // Revoked by its CA (ours, or another that publishes a CRL): no new signatures.
+    let pki = state.pki().await?;
+    let (leaf, chain) = chain_of(&cert)?;
+    let mut all = vec![leaf.clone()];
+    all.extend(chain.iter().cloned());
+    let revocation = pki.revocation(state, &all).await?;
+    let report = vanban_pki::validate_chain(&leaf, &chain, &pki.trust, now, &revocation);
+    if report.has_problem("revoked") {
+        return Err(StoreError::Conflict { code: "certificate_revoked" }.into());
+    }
     Ok(cert)
 }
 
@@ -657,7 +704,11 @@ async fn store_signed(
     let (crl, n) = pki.current_crl(state).await?;
     let revoked = state.store.revoked_certificates().await?;
     let (cert, chain) = chain_of(rec)?;
-    let with_ltv = blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, &crl, n)).await?;
+    let mut all = vec![cert.clone()];
+    all.extend(chain.iter().cloned());
+    let foreign = pki.foreign_crls(&all).await;
+    let with_ltv =
+        blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, (&crl, n), foreign)).await?;
     let bytes = Bytes::from(with_ltv);
     let report = verify_bytes(state, bytes.clone()).await?;
     let summary = serde_json::json!({

@@ -481,3 +481,119 @@ async fn signatures_can_be_timestamped_by_a_remote_tsa() {
     assert_eq!(r.error_code(), "timestamp_rejected", "{}", r.body);
     assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "approved");
 }
+
+/// Another CA publishes its CRL at the address its certificates give: vanban fetches it, puts
+/// it in the signed file (B-LT) and refuses to sign with a certificate that CA revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crls_of_other_cas_are_fetched_embedded_and_obeyed() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let now = chrono::Utc::now();
+    let external = vanban_pki::TestPki::generate(
+        "VNPT-CA thử nghiệm",
+        vanban_pki::KeyAlgorithm::Rsa2048,
+        now,
+        Some(format!("http://{addr}")),
+    )
+    .unwrap();
+    let served: std::sync::Arc<std::sync::Mutex<Vec<u8>>> = Default::default();
+    let crl = served.clone();
+    let router = axum::Router::new().route(
+        "/pki/crl/{name}",
+        axum::routing::get(move || {
+            let crl = crl.clone();
+            async move { crl.lock().unwrap().clone() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let publish = |revoked: Vec<vanban_pki::RevokedEntry>, n: u64| {
+        *served.lock().unwrap() = external
+            .issuing
+            .crl(&revoked, chrono::Utc::now(), chrono::Utc::now() + chrono::Duration::hours(1), n)
+            .unwrap();
+    };
+    publish(Vec::new(), 1);
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("anchor.pem"), external.root.cert.to_pem()).unwrap();
+    let anchor = tmp.path().join("anchor.pem");
+    let app = TestApp::with_config(|c| c.trust_anchor_files = vec![anchor]).await;
+    let leader = app.login("a.leader").await;
+    let leader = &leader;
+    let import = |p12: Vec<u8>| async move {
+        let (ct, body) = multipart(
+            &[("csrf", &leader.csrf), ("kind", "person"), ("password", "pw"), ("pin", "246810"), ("pin2", "246810")],
+            &p12,
+        );
+        let r = raw_post(leader, "/certificates/import", &ct, body).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let list = leader.get("/api/v1/certificates").await.json();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap().to_owned(), c["serial_hex"].as_str().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let dir_a = tmp.path().join("a");
+    std::fs::create_dir(&dir_a).unwrap();
+    let certs = import(p12_from(&external, "Nguyễn Văn a.leader", "pw", &dir_a)).await;
+    let (good_id, _) = certs[0].clone();
+    raw_post(leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+
+    // Signed with the external certificate: its CA's CRL is in the file, so a strict
+    // validator needs nothing else.
+    let id = approved(&app).await;
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": good_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (_, pdf) = bytes_of(
+        &app,
+        Request::get(format!("/documents/{id}/signed.pdf"))
+            .header(header::COOKIE, &leader.cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let mut anchors = vec![external.root.cert.clone()];
+    let (_, own_root) = bytes_of(&app, Request::get("/pki/ca/root.pem").body(Body::empty()).unwrap()).await;
+    anchors.extend(vanban_pki::Cert::from_pem(std::str::from_utf8(&own_root).unwrap()).unwrap());
+    let strict = vanban_pades::verify::Policy {
+        trust: vanban_pki::TrustStore::new(anchors),
+        require_revocation: true,
+        ..Default::default()
+    };
+    let report = vanban_pades::verify::verify_pdf(&pdf, &strict).unwrap();
+    assert_eq!(report.signatures[0].revocation, "good (crl)", "{report:#?}");
+
+    // The CA revokes a second certificate of the leader: vanban refuses to sign with it.
+    let dir_b = tmp.path().join("b");
+    std::fs::create_dir(&dir_b).unwrap();
+    let certs = import(p12_from(&external, "Nguyễn Văn a.leader", "pw", &dir_b)).await;
+    let (_, bad_serial) = certs.iter().find(|(i, _)| *i != good_id).unwrap().clone();
+    publish(
+        vec![vanban_pki::RevokedEntry {
+            serial: hex::decode(&bad_serial).unwrap(),
+            revoked_at: chrono::Utc::now() - chrono::Duration::minutes(1),
+            reason: vanban_pki::RevocationReason::KeyCompromise,
+        }],
+        2,
+    );
+    // A CRL is kept until its next update (an hour here), as relying parties do; a fresh
+    // instance fetches the new one.
+    let app2 = TestApp::with_config(|c| c.trust_anchor_files = vec![tmp.path().join("anchor.pem")]).await;
+    let leader2 = app2.login("a.leader").await;
+    let (ct, body) = multipart(
+        &[("csrf", &leader2.csrf), ("kind", "person"), ("password", "pw"), ("pin", "246810"), ("pin2", "246810")],
+        &std::fs::read(dir_b.join("id.p12")).unwrap(),
+    );
+    assert_eq!(raw_post(&leader2, "/certificates/import", &ct, body).await.status, StatusCode::SEE_OTHER);
+    let bad2 = leader2.get("/api/v1/certificates").await.json()[0]["id"].as_str().unwrap().to_owned();
+    raw_post(&leader2, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let doc = approved(&app2).await;
+    let r = leader2
+        .post(&format!("/api/v1/documents/{doc}/sign"), json!({ "certificate_id": bad2, "pin": "246810" }))
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "certificate_revoked"), "{}", r.body);
+    assert_eq!(leader2.get(&format!("/api/v1/documents/{doc}")).await.json()["state"], "approved");
+}

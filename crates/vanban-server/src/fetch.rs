@@ -1,0 +1,136 @@
+//! What vanban fetches from other PKIs over HTTP(S): timestamps from a licensed RFC 3161 TSA
+//! (instead of the instance's own), and the CRLs other CAs publish for the certificates in
+//! the files vanban validates and signs.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+fn https_client() -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let https =
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// Largest CRL fetched (a national CA's CRL is a few MB).
+const MAX_CRL_BYTES: usize = 32 * 1024 * 1024;
+
+/// A fetched CRL and until when it is used.
+type Cached = (std::sync::Arc<Vec<u8>>, chrono::DateTime<chrono::Utc>);
+
+/// CRLs published by other CAs, fetched from the addresses their certificates give and kept
+/// until their nextUpdate (at most a day).
+pub struct CrlFetcher {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    cache: tokio::sync::Mutex<std::collections::HashMap<String, Cached>>,
+}
+
+impl CrlFetcher {
+    pub fn new() -> Result<CrlFetcher, String> {
+        Ok(CrlFetcher { client: https_client()?, cache: Default::default() })
+    }
+
+    /// The CRL at `url` (DER, checked to parse), from the cache while it is current. A CA that
+    /// cannot be reached gives `None`: validation then reports "no revocation data", never a
+    /// crash.
+    pub async fn get(&self, url: &str) -> Option<std::sync::Arc<Vec<u8>>> {
+        let now = chrono::Utc::now();
+        if let Some((der, until)) = self.cache.lock().await.get(url)
+            && now < *until
+        {
+            return Some(der.clone());
+        }
+        let req = hyper::Request::get(url).body(Full::new(Bytes::new())).ok()?;
+        let resp = match tokio::time::timeout(Duration::from_secs(10), self.client.request(req)).await {
+            Ok(Ok(r)) if r.status().is_success() => r,
+            other => {
+                tracing::warn!(url, ok = other.is_ok(), "cannot fetch a CRL");
+                return None;
+            }
+        };
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_CRL_BYTES);
+        let bytes = body.collect().await.ok()?.to_bytes().to_vec();
+        let crl = vanban_pki::Crl::from_der(&bytes).ok()?;
+        let until = crl.next_update().unwrap_or(now + chrono::Duration::hours(1)).min(now + chrono::Duration::days(1));
+        let der = std::sync::Arc::new(bytes);
+        self.cache.lock().await.insert(url.to_owned(), (der.clone(), until));
+        Some(der)
+    }
+}
+
+/// A remote TSA.
+pub struct RemoteTsa {
+    url: String,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl RemoteTsa {
+    /// A client for `url` (http:// or https://, the system's CA certificates), driven by the
+    /// current Tokio runtime.
+    pub fn new(url: &str) -> Result<RemoteTsa, String> {
+        Ok(RemoteTsa {
+            url: url.to_owned(),
+            client: https_client()?,
+            runtime: tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?,
+        })
+    }
+
+    async fn post(&self, body: Vec<u8>) -> Result<Vec<u8>, String> {
+        let req = hyper::Request::post(&self.url)
+            .header("content-type", "application/timestamp-query")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let resp = tokio::time::timeout(Duration::from_secs(20), self.client.request(req))
+            .await
+            .map_err(|_| format!("{} did not answer in 20 s", self.url))?
+            .map_err(|e| format!("{}: {e}", self.url))?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        if !status.is_success() {
+            return Err(format!("{} answered HTTP {status}", self.url));
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+impl vanban_pades::Timestamper for RemoteTsa {
+    fn stamp(&self, digest: &[u8; 32]) -> vanban_pades::Result<Vec<u8>> {
+        let nonce = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8])) ^ rand::random::<u64>();
+        let req = vanban_pki::timestamp_request(digest, Some(nonce), true)?;
+        let resp = self
+            .runtime
+            .block_on(self.post(req))
+            .map_err(|e| vanban_pades::PadesError::Pki(vanban_pki::PkiError::TimestampRejected(e)))?;
+        let token = vanban_pki::token_from_response(&resp)?;
+        let parsed = vanban_pki::parse_and_verify_token(&token)?;
+        let same_nonce = parsed.nonce.as_deref().is_some_and(|n| {
+            let strip = |b: &[u8]| b.iter().skip_while(|x| **x == 0).copied().collect::<Vec<u8>>();
+            strip(n) == strip(&nonce.to_be_bytes())
+        });
+        if parsed.imprint != digest || !same_nonce {
+            return Err(vanban_pades::PadesError::Pki(vanban_pki::PkiError::TimestampRejected(
+                "the token is not for this request".into(),
+            )));
+        }
+        Ok(token)
+    }
+
+    fn token_len_max(&self) -> usize {
+        // A token carries the TSA's certificate chain: room for three large certificates.
+        12 * 1024
+    }
+}
