@@ -28,6 +28,10 @@ pub struct VerifyArgs {
     /// Treat missing revocation information as indeterminate (ETSI EN 319 102-1).
     #[arg(long)]
     pub strict: bool,
+    /// Fetch the CRLs that the certificates in the file point to (their CAs' distribution
+    /// points, over HTTP(S)).
+    #[arg(long)]
+    pub fetch: bool,
 }
 
 fn load_crl(p: &Path) -> anyhow::Result<Crl> {
@@ -40,6 +44,31 @@ fn load_crl(p: &Path) -> anyhow::Result<Crl> {
         bytes
     };
     Crl::from_der(&der).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+}
+
+/// The CRLs the file's certificates name, fetched (unreachable ones are reported, not fatal).
+fn fetch_crls(pdf: &[u8]) -> anyhow::Result<Vec<Crl>> {
+    let certs = vanban_pades::verify::certificates_in(pdf).unwrap_or_default();
+    let mut urls: Vec<String> = Vec::new();
+    for c in &certs {
+        for u in c.crl_urls() {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let fetcher = vanban_server::fetch::CrlFetcher::new().map_err(|e| anyhow::anyhow!(e))?;
+        let mut out = Vec::new();
+        for u in urls.iter().take(16) {
+            match fetcher.get(u).await {
+                Some(der) => out.push(Crl::from_der(&der).map_err(|e| anyhow::anyhow!("{u}: {e}"))?),
+                None => eprintln!("warning: cannot fetch the CRL at {u}"),
+            }
+        }
+        Ok(out)
+    })
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
@@ -71,6 +100,9 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut revocation = RevocationData::default();
     for c in &args.crl {
         revocation.crls.push(load_crl(c)?);
+    }
+    if args.fetch {
+        revocation.crls.extend(fetch_crls(&pdf)?);
     }
     let policy = Policy { trust: TrustStore::new(anchors), revocation, require_revocation: args.strict, now: None };
     let report = match verify_pdf(&pdf, &policy) {

@@ -685,3 +685,68 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !c
 }
+
+/// `vanban verify --fetch` takes revocation from the CRL the signer's CA publishes (a plain
+/// HTTP server here): a certificate revoked before the signature makes it invalid.
+#[test]
+fn verify_fetches_the_crl_of_the_signers_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let now = chrono::Utc::now();
+    let pki = vanban_pki::TestPki::generate(
+        "CA thử nghiệm",
+        vanban_pki::KeyAlgorithm::EcdsaP256,
+        now - chrono::Duration::days(2),
+        Some(format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let (cert, key) = pki.person(vanban_pki::SubjectInfo::new("Nguyễn Văn An")).unwrap();
+    assert!(!cert.crl_urls().is_empty(), "the certificate names its CRL");
+    let chain = vec![pki.issuing.cert.clone(), pki.root.cert.clone()];
+    let opts = vanban_pades::SignOptions::new("vb_signature_signer", vanban_pades::Visual::Invisible, now);
+    let id = vanban_pades::Identity { key: &key, cert: &cert, chain: &chain };
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../vanban-pades/tests/fixtures/cong_van.pdf");
+    let signed = vanban_pades::sign(&std::fs::read(fixture).unwrap(), &opts, &id, None).unwrap();
+    std::fs::write(d.join("signed.pdf"), &signed).unwrap();
+    std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).unwrap();
+    // The CA publishes a CRL revoking the signer an hour before signing.
+    let crl_dir = d.join("www/pki/crl");
+    std::fs::create_dir_all(&crl_dir).unwrap();
+    let entry = vanban_pki::RevokedEntry {
+        serial: cert.serial(),
+        revoked_at: now - chrono::Duration::hours(1),
+        reason: vanban_pki::RevocationReason::KeyCompromise,
+    };
+    let crl = pki.issuing.crl(&[entry], now, now + chrono::Duration::days(1), 7).unwrap();
+    let url = cert.crl_urls().remove(0);
+    let file = url.rsplit('/').next().unwrap();
+    std::fs::write(crl_dir.join(file), crl).unwrap();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(d.join("www"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (pdf, root) = (d.join("signed.pdf"), d.join("root.pem"));
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", pdf.to_str().unwrap(), "--trust", root.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        vanban(d, &args)
+    };
+    let without = verify(&[]);
+    let with = verify(&["--fetch"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(without.status.code(), Some(0), "{}", String::from_utf8_lossy(&without.stdout));
+    let text = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(with.status.code(), Some(3), "{text}{}", String::from_utf8_lossy(&with.stderr));
+    assert!(text.contains("[revoked]"), "{text}");
+}
