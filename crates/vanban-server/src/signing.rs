@@ -1086,6 +1086,28 @@ async fn certificates_image(
     after_cert_form(&state, &s, r, "image_saved").await
 }
 
+/// A certificate of the caller's agency with its chain, as PEM (to hand to a relying party).
+async fn certificate_pem(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let c = state.store.get_certificate(&s.scope(), parse_id(&id)?).await?;
+    let (cert, chain) = chain_of(&c)?;
+    let mut pem = cert.to_pem();
+    for ca in &chain {
+        pem.push_str(&ca.to_pem());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"chung-thu-{}.pem\"", c.serial_hex)),
+        ],
+        pem,
+    )
+        .into_response())
+}
+
 async fn image_file(
     State(state): State<AppState>,
     PageSession(s): PageSession,
@@ -1547,6 +1569,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/certificates/issue", post(certificates_issue))
         .route("/certificates/register", post(certificates_register))
         .route("/certificates/{id}/revoke", post(certificates_revoke))
+        .route("/certificates/{id}/pem", get(certificate_pem))
         .route("/certificates/image/{owner}", get(image_file))
         .route("/documents/{id}/signing", get(document_signing))
         .route("/documents/{id}/sign", post(document_sign))

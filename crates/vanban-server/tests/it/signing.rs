@@ -255,6 +255,14 @@ async fn crl_ocsp_and_timestamps_are_served_and_follow_revocation() {
     let again = fetch_crl().await;
     assert_eq!(again.crl_number(), crl.crl_number());
 
+    // Its PEM (with the chain) for relying parties; another agency cannot download it.
+    let pem = leader.get(&format!("/certificates/{cert_id}/pem")).await;
+    assert_eq!(pem.status, StatusCode::OK);
+    assert_eq!(pem.body.matches("BEGIN CERTIFICATE").count(), 3, "{}", pem.body);
+    assert_eq!(
+        app.login("b.clerk").await.get(&format!("/certificates/{cert_id}/pem")).await.status,
+        StatusCode::NOT_FOUND
+    );
     // Revoke it through the page: the CRL lists it.
     let page = leader.get("/certificates").await;
     assert!(page.body.contains("Đang hiệu lực"), "{}", page.body);
