@@ -664,6 +664,18 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
         let before = k - 1;
         let (cat_ref_before, cat_before) = file.catalog_at(before)?;
         let (cat_ref_after, _) = file.catalog_at(k)?;
+        // A revision that points the trailer at another catalog replaces the whole document.
+        if cat_ref_after != cat_ref_before {
+            notes.push(format!("r{}: the document catalog was replaced", k + 1));
+            level = Modification::Other;
+            continue;
+        }
+        let enc_before = file.sections[..=before].iter().any(|s| s.trailer.contains("Encrypt"));
+        if !enc_before && file.sections[k].trailer.contains("Encrypt") {
+            notes.push(format!("r{}: encryption was added", k + 1));
+            level = Modification::Other;
+            continue;
+        }
         // Fields known before this revision, by object number.
         let fields_before: BTreeMap<u32, crate::sign::Field> =
             fields(file, before)?.into_iter().map(|f| (f.r.num, f)).collect();
@@ -867,10 +879,12 @@ fn page_change(
             return Err("annotations removed");
         }
         for added in &n[o.len()..] {
-            let ok = added
-                .as_ref()
-                .and_then(|r| fields_after.get(&r.num))
-                .is_some_and(|f| f.dict.name("FT") == Some(b"Sig"));
+            // Only signature fields, and only invisible ones or ones signed at once: an empty
+            // visible "signature" field could lay any appearance over the page.
+            let ok = added.as_ref().and_then(|r| fields_after.get(&r.num)).is_some_and(|f| {
+                let invisible = f.width() * f.height() < 1.0;
+                f.dict.name("FT") == Some(b"Sig") && (invisible || f.dict.contains("V"))
+            });
             if !ok {
                 return Err("an annotation was added");
             }

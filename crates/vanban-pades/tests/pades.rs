@@ -71,6 +71,16 @@ fn an_added_page_after_signing_is_a_disallowed_change() {
 }
 
 #[test]
+fn a_replaced_catalog_is_a_disallowed_change() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let signed = w.sign_signer(FIXTURE);
+    let attacked = vanban_pades::pdf::testing::replace_catalog(&signed).unwrap();
+    let r = verify_pdf(&attacked, &w.policy()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid, "{r:#?}");
+    assert_eq!(r.signatures[0].reason, "disallowed_changes");
+}
+
+#[test]
 fn a_swapped_signature_image_is_a_disallowed_change() {
     let w = World::new(KeyAlgorithm::EcdsaP256);
     let signed = w.sign_signer(FIXTURE);

@@ -65,3 +65,35 @@ pub fn replace_signer_image(pdf: &[u8], field: &str, image: &Image) -> Result<Ve
     up.set(img_ref, obj);
     Ok(up.write().bytes)
 }
+
+/// Points the trailer at a new catalog (a copy of the old one whose page tree has one more,
+/// blank page): nothing that existed is changed, everything is replaced.
+pub fn replace_catalog(pdf: &[u8]) -> Result<Vec<u8>> {
+    let file = PdfFile::parse(pdf)?;
+    let last = file.revisions() - 1;
+    let (_, mut cat) = file.catalog_at(last)?;
+    let pages_ref =
+        cat.get("Pages").and_then(Object::as_ref).ok_or_else(|| PadesError::Malformed("no pages".into()))?;
+    let Some(Object::Dict(pages)) = file.get(pages_ref)? else { return Err(PadesError::Malformed("pages".into())) };
+    let mut up = Update::new(&file);
+    let new_pages = up.alloc();
+    let content = up.add(Object::Stream(Dict::new(), b"BT /F1 24 Tf 100 700 Td (Forged) Tj ET".to_vec()));
+    let page = up.add(Object::Dict(
+        Dict::new()
+            .with("Type", Object::name("Page"))
+            .with("Parent", Object::Ref(new_pages))
+            .with("MediaBox", Object::Array(vec![Object::Int(0), Object::Int(0), Object::Int(595), Object::Int(842)]))
+            .with("Contents", Object::Ref(content)),
+    ));
+    let mut kids = pages.get("Kids").and_then(Object::as_array).map(<[Object]>::to_vec).unwrap_or_default();
+    kids.push(Object::Ref(page));
+    let new = Dict::new()
+        .with("Type", Object::name("Pages"))
+        .with("Kids", Object::Array(kids))
+        .with("Count", Object::Int(pages.int("Count").unwrap_or(0) + 1));
+    up.set(new_pages, Object::Dict(new));
+    cat.set("Pages", Object::Ref(new_pages));
+    let new_cat = up.add(Object::Dict(cat));
+    up.set_root(new_cat);
+    Ok(up.write().bytes)
+}

@@ -12,6 +12,7 @@ pub struct Update<'f, 'a> {
     file: &'f PdfFile<'a>,
     next: u32,
     objects: BTreeMap<u32, Object>,
+    root: Option<super::Ref>,
 }
 
 /// An update written out, with where each object's bytes start.
@@ -22,7 +23,7 @@ pub struct Written {
 
 impl<'f, 'a> Update<'f, 'a> {
     pub fn new(file: &'f PdfFile<'a>) -> Self {
-        Update { next: file.size(), file, objects: BTreeMap::new() }
+        Update { next: file.size(), file, objects: BTreeMap::new(), root: None }
     }
 
     /// Reserves a new object number.
@@ -42,6 +43,11 @@ impl<'f, 'a> Update<'f, 'a> {
     /// Sets (a new or a changed) object.
     pub fn set(&mut self, r: Ref, o: Object) {
         self.objects.insert(r.num, o);
+    }
+
+    /// Points the trailer at another catalog (only the attack simulations need this).
+    pub fn set_root(&mut self, r: Ref) {
+        self.root = Some(r);
     }
 
     /// Writes the update after the file's bytes. The original file is copied first.
@@ -65,6 +71,9 @@ impl<'f, 'a> Update<'f, 'a> {
             if let Some(v) = last.trailer.get(key) {
                 trailer.set(key, v.clone());
             }
+        }
+        if let Some(r) = self.root {
+            trailer.set("Root", Object::Ref(r));
         }
         trailer.set("Size", Object::Int(i64::from(self.next)));
         trailer.set("Prev", Object::Int(last.offset as i64));
