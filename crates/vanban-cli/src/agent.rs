@@ -157,6 +157,22 @@ fn connector(ca_file: Option<&std::path::Path>) -> anyhow::Result<HttpsConnector
     Ok(hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build())
 }
 
+/// https:// anywhere; plain http:// only to this computer (a password travels to the server).
+fn check_server_url(server: &str) -> anyhow::Result<()> {
+    let uri: hyper::Uri = server.parse().with_context(|| format!("{server:?} is not a URL"))?;
+    let authority = uri.authority().context("the server URL has no host")?;
+    if authority.as_str().contains('@') {
+        bail!("the server URL must not carry a user name or password");
+    }
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if matches!(authority.host(), "127.0.0.1" | "localhost" | "[::1]" | "::1") => Ok(()),
+        _ => bail!(
+            "the server must be https:// (a password and a signature travel to it); http:// only for this computer"
+        ),
+    }
+}
+
 /// Runs the agent.
 pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
     let pin = secret(&args.pin_env, "Mã PIN của thiết bị ký số")?;
@@ -175,10 +191,7 @@ pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
     }
     let key = pick(keys, args.key_label.as_deref())?;
     let server = args.server.as_deref().context("--server is required to sign")?.trim_end_matches('/').to_owned();
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| server.starts_with(p));
-    if !server.starts_with("https://") && !local {
-        bail!("the server must be https:// (a password and a signature travel to it); http:// only for this computer");
-    }
+    check_server_url(&server)?;
     let username = args.username.as_deref().context("--username is required to sign")?;
     let password = secret(&args.password_env, "Mật khẩu")?;
     let mut api = Api {
@@ -223,4 +236,27 @@ pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
         .await?;
     println!("signed: document {} revision {} ({})", done["document_id"], done["seq"], done["pdf_sha256"]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_server_url;
+
+    #[test]
+    fn plain_http_only_to_this_computer() {
+        for ok in
+            ["https://vanban.binhan.gov.vn", "http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"]
+        {
+            assert!(check_server_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://vanban.binhan.gov.vn",
+            "http://localhost.evil.example",
+            "http://localhost@evil.example",
+            "https://user:pw@vanban.example",
+            "ftp://127.0.0.1",
+        ] {
+            assert!(check_server_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -103,25 +103,28 @@ impl Prepared {
         (self.hole.1 - self.hole.0) / 2
     }
 
-    /// Finds the placeholder of the last revision in a prepared file read back from storage.
+    /// Finds the placeholder of the last revision in a prepared file read back from storage:
+    /// the last `/ByteRange` whose ranges cover the whole file around an all-zero hole.
     pub fn from_pdf(pdf: Vec<u8>) -> Result<Prepared> {
-        let at = crate::pdf::parse::rfind(&pdf, b"/ByteRange", pdf.len()).ok_or(PadesError::PreparedMismatch)?;
-        let (arr, _) = crate::pdf::parse::parse_direct(&pdf, at + 10)?;
-        let br: Vec<usize> = arr
-            .as_array()
-            .ok_or(PadesError::PreparedMismatch)?
-            .iter()
-            .filter_map(|v| v.as_int().and_then(|i| usize::try_from(i).ok()))
-            .collect();
-        let [a, b, c, d] = br[..] else { return Err(PadesError::PreparedMismatch) };
-        if a != 0 || c + d != pdf.len() || b + 2 > c || pdf.get(b) != Some(&b'<') || pdf.get(c - 1) != Some(&b'>') {
-            return Err(PadesError::PreparedMismatch);
+        let mut before = pdf.len();
+        while let Some(at) = crate::pdf::parse::rfind(&pdf, b"/ByteRange", before) {
+            before = at;
+            if let Some(br) = Self::placeholder_at(&pdf, at) {
+                let digest = range_digest(&pdf, &br);
+                return Ok(Prepared { hole: (br[1] + 1, br[2] - 1), byte_range: br, digest, pdf });
+            }
         }
-        if !pdf[b + 1..c - 1].iter().all(|&x| x == b'0') {
-            return Err(PadesError::PreparedMismatch);
-        }
-        let digest = range_digest(&pdf, &[a, b, c, d]);
-        Ok(Prepared { hole: (b + 1, c - 1), byte_range: [a, b, c, d], digest, pdf })
+        Err(PadesError::PreparedMismatch)
+    }
+
+    fn placeholder_at(pdf: &[u8], at: usize) -> Option<[usize; 4]> {
+        let (arr, _) = crate::pdf::parse::parse_direct(pdf, at + 10).ok()?;
+        let br: Vec<usize> =
+            arr.as_array()?.iter().filter_map(|v| v.as_int().and_then(|i| usize::try_from(i).ok())).collect();
+        let [a, b, c, d] = br[..] else { return None };
+        let whole = a == 0 && c.checked_add(d) == Some(pdf.len()) && b + 2 <= c;
+        let hole = whole && pdf.get(b) == Some(&b'<') && pdf.get(c - 1) == Some(&b'>');
+        (hole && pdf[b + 1..c - 1].iter().all(|&x| x == b'0')).then_some([a, b, c, d])
     }
 
     /// Writes `contents` (a DER CMS or timestamp token) into the placeholder.
@@ -190,9 +193,13 @@ pub fn fields(file: &PdfFile<'_>, rev: usize) -> Result<Vec<Field>> {
     let mut out = Vec::new();
     let mut stack: Vec<(Ref, String, usize)> =
         top.as_array().unwrap_or(&[]).iter().rev().filter_map(|o| o.as_ref()).map(|r| (r, String::new(), 0)).collect();
+    let mut visited = std::collections::HashSet::new();
     while let Some((r, prefix, depth)) = stack.pop() {
-        if depth > 32 || out.len() > 10_000 {
+        if depth > 32 || out.len() > 10_000 || visited.len() > 100_000 {
             break;
+        }
+        if !visited.insert(r) {
+            continue;
         }
         let Some(Object::Dict(d)) = file.get_at(r, rev)? else { continue };
         let part = d.get("T").and_then(Object::as_text).unwrap_or_default();
@@ -384,6 +391,14 @@ fn prepare_kind(pdf: &[u8], opts: &SignOptions, reserve: usize, doc_timestamp: b
     // The signature dictionary.
     let sig_ref = up.alloc();
     let mut sig = Dict::new();
+    // The placeholders come first, so no text value written before them (a name, a reason)
+    // can be mistaken for them when they are patched.
+    sig.set("ByteRange", Object::Raw(b"[0 0000000000 0000000000 0000000000]".to_vec()));
+    let mut hole = Vec::with_capacity(reserve * 2 + 2);
+    hole.push(b'<');
+    hole.resize(reserve * 2 + 1, b'0');
+    hole.push(b'>');
+    sig.set("Contents", Object::Raw(hole));
     if doc_timestamp {
         sig.set("Type", Object::name("DocTimeStamp"));
         sig.set("Filter", Object::name("Adobe.PPKLite"));
@@ -420,12 +435,6 @@ fn prepare_kind(pdf: &[u8], opts: &SignOptions, reserve: usize, doc_timestamp: b
             );
         }
     }
-    sig.set("ByteRange", Object::Raw(b"[0 0000000000 0000000000 0000000000]".to_vec()));
-    let mut hole = Vec::with_capacity(reserve * 2 + 2);
-    hole.push(b'<');
-    hole.resize(reserve * 2 + 1, b'0');
-    hole.push(b'>');
-    sig.set("Contents", Object::Raw(hole));
     up.set(sig_ref, Object::Dict(sig));
     field_dict.set("V", Object::Ref(sig_ref));
     up.set(field_ref, Object::Dict(field_dict));

@@ -160,6 +160,7 @@ fn reason_vi(code: &str) -> &'static str {
         "signing_certificate_mismatch" => "Chứng thư số trong chữ ký bị thay thế.",
         "revoked" => "Chứng thư số đã bị thu hồi trước thời điểm ký.",
         "signing_certificate_missing" => "Chữ ký không kèm chứng thư số của người ký.",
+        "signature_moved" => "Chữ ký được sao chép sang vị trí khác sau khi ký.",
         "expired_no_poe" => "Chứng thư số đã hết hạn và không có dấu thời gian chứng minh thời điểm ký.",
         "not_yet_valid" => "Chứng thư số chưa có hiệu lực tại thời điểm ký.",
         "untrusted_chain" => "Chứng thư số không thuộc tổ chức cung cấp dịch vụ tin cậy đã cấu hình.",
@@ -179,6 +180,8 @@ fn reason_vi(code: &str) -> &'static str {
 struct Found {
     field: String,
     sig: Dict,
+    /// The signature dictionary's object, when indirect.
+    sig_ref: Option<Ref>,
 }
 
 /// Validates every signature in a PDF.
@@ -206,7 +209,7 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
             if !sig.contains("ByteRange") || !sig.contains("Contents") {
                 continue;
             }
-            found.push(Found { field: f.name, sig });
+            found.push(Found { field: f.name, sig, sig_ref: v.as_ref() });
         }
     }
     // DSS material usable for every signature.
@@ -218,7 +221,8 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     }
     reports.sort_by_key(|r| r.revision);
     let trailing = trailing_garbage(&file);
-    let (verdict, reason) = if reports.is_empty() {
+    let (verdict, reason) = if !reports.iter().any(|r| r.kind == "signature") {
+        // Document timestamps alone prove when a file existed, not who issued it.
         (Verdict::Indeterminate, "no_signatures")
     } else if reports.iter().any(|r| r.verdict == Verdict::Invalid) {
         (Verdict::Invalid, "some_invalid")
@@ -364,6 +368,14 @@ fn check_signature(
     };
     r.revision = rev + 1;
     r.covers_whole_file = end == data.len() || trim_eol(data, data.len()) == end;
+    // The signature dictionary belongs to the revision it signs and is never redefined: a copy
+    // of someone's signature placed on another field later is not a signature.
+    if let Some(sr) = f.sig_ref {
+        let last_defined = file.sections.iter().rposition(|s| s.entries.contains_key(&sr.num));
+        if last_defined != Some(rev) {
+            return Ok(fail(r, Verdict::Invalid, "signature_moved"));
+        }
+    }
     let contents = f.sig.get("Contents").and_then(Object::as_bytes).unwrap_or(&[]);
     // The hole holds exactly the /Contents string (one pass, no copy).
     if !hole_matches(&data[a + 1..b - 1], contents) {
@@ -538,7 +550,7 @@ fn decide(mut r: SignatureReport, policy: &Policy, chain: &ChainReport) -> Signa
     if r.modification == Modification::Other {
         return fail(r, Verdict::Invalid, "disallowed_changes");
     }
-    if r.modification == Modification::FormFilling && r.docmdp == Some(1) {
+    if r.modification != Modification::None && r.docmdp == Some(1) && r.kind == "signature" {
         return fail(r, Verdict::Invalid, "disallowed_changes");
     }
     let codes: Vec<&str> = chain.problems.iter().map(|p| p.code()).collect();
@@ -685,21 +697,26 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
             Some(Object::Ref(r)) => Some(*r),
             _ => None,
         };
-        let info_ref =
-            file.sections[..=before].iter().rev().find_map(|s| s.trailer.get("Info").and_then(Object::as_ref));
-        // The XMP metadata stream: signing tools update its dates; it carries no page content.
-        let metadata_ref = cat_before.get("Metadata").and_then(Object::as_ref);
+        // Metadata objects as the *signed* revision knew them: a later revision cannot point
+        // /Info or /Metadata at page content and then rewrite it as "metadata".
+        let (_, cat_signed) = file.catalog_at(rev)?;
+        let info_ref = file.sections[..=rev].iter().rev().find_map(|s| s.trailer.get("Info").and_then(Object::as_ref));
+        let metadata_ref = cat_signed.get("Metadata").and_then(Object::as_ref);
         let pages_before: BTreeSet<u32> = file.pages_at(before)?.iter().map(|p| p.num).collect();
         let mut rev_level = Modification::Signing;
         let section = &file.sections[k];
         for (&num, entry) in &section.entries {
-            if section.is_stream && matches!(entry, Entry::InUse { offset, .. } if *offset == section.offset) {
-                continue; // the xref stream itself
-            }
             let old = match file.entry_at(num, before) {
                 None | Some(Entry::Free) => None,
                 Some(e) => Some(e),
             };
+            // The xref stream of this revision is its own object, unless it reuses an old number.
+            if section.is_stream
+                && old.is_none()
+                && matches!(entry, Entry::InUse { offset, .. } if *offset == section.offset)
+            {
+                continue;
+            }
             let Some(_) = old else { continue }; // new objects only matter if referenced by a change
             let r = Ref::new(num, 0);
             let (Some(o_old), o_new) = (file.get_at(r, before)?, file.get_at(r, k)?) else { continue };
@@ -711,17 +728,22 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
             if o_old == o_new {
                 continue;
             }
+            let existed_when_signed = !matches!(file.entry_at(num, rev), None | Some(Entry::Free));
+            let is_info = Some(num) == info_ref.map(|r| r.num) && matches!(o_new, Object::Dict(_));
+            let is_metadata = Some(num) == metadata_ref.map(|r| r.num)
+                && matches!(&o_new, Object::Stream(d, _) if d.name("Type") == Some(b"Metadata"));
             let verdict = if num == cat_ref_before.num && num == cat_ref_after.num {
-                catalog_change(o_old.as_dict(), o_new.as_dict(), file, before, k)
+                catalog_change(o_old.as_dict(), o_new.as_dict(), file, before, k, rev)
             } else if Some(num) == form_ref.map(|r| r.num) {
                 acroform_change(o_old.as_dict(), o_new.as_dict(), file, k)
-            } else if Some(num) == info_ref.map(|r| r.num) || Some(num) == metadata_ref.map(|r| r.num) {
+            } else if is_info || is_metadata {
                 Ok(Modification::Signing)
             } else if let Some(fb) = fields_before.get(&num) {
                 field_change(file, fb, o_new.as_dict(), before, k)
             } else if pages_before.contains(&num) {
-                page_change(o_old.as_dict(), o_new.as_dict(), file, k, &fields_after)
-            } else if is_dss_object(file, before, r) {
+                page_change(o_old.as_dict(), o_new.as_dict(), file, before, k, &fields_after)
+            } else if !existed_when_signed && is_dss_object(file, before, r) {
+                // Validation data added after this signature, extended later.
                 Ok(Modification::Signing)
             } else {
                 Err("object replaced")
@@ -738,6 +760,21 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
         level = level.max(rev_level);
     }
     Ok((level, notes))
+}
+
+/// Whether `v` (a field's /V) is a signature dictionary whose byte range ends exactly where
+/// revision `k` ends: the field is filled by a signature made in that revision.
+fn signed_in(file: &PdfFile<'_>, v: Option<&Object>, k: usize) -> bool {
+    let Some(Object::Ref(r)) = v else { return false };
+    let Ok(Some(Object::Dict(sig))) = file.get_at(*r, k) else { return false };
+    let br: Vec<i64> =
+        sig.get("ByteRange").and_then(Object::as_array).unwrap_or(&[]).iter().filter_map(Object::as_int).collect();
+    let [0, _, b, c] = br[..] else { return false };
+    let Some(end) = b.checked_add(c).and_then(|e| usize::try_from(e).ok()) else { return false };
+    let section_end = file.sections[k].end;
+    // The dictionary itself is defined in revision k.
+    let defined_here = file.sections[k].entries.contains_key(&r.num);
+    defined_here && (end == section_end || end == trim_eol(file.data, section_end))
 }
 
 fn is_dss_object(file: &PdfFile<'_>, rev: usize, r: Ref) -> bool {
@@ -762,12 +799,19 @@ fn catalog_change(
     file: &PdfFile<'_>,
     before: usize,
     k: usize,
+    rev: usize,
 ) -> std::result::Result<Modification, &'static str> {
     let (Some(old), Some(new)) = (old, new) else { return Err("catalog replaced") };
     let mut level = Modification::Signing;
     for key in diff_keys(old, new) {
         match key.as_str() {
-            "DSS" | "Extensions" => {}
+            // The DSS is validation data added after signing: a new object, not an old one.
+            "DSS" => match new.get("DSS") {
+                Some(Object::Ref(d)) if matches!(file.entry_at(d.num, rev), None | Some(Entry::Free)) => {}
+                Some(Object::Dict(_)) => {}
+                _ => return Err("the DSS points at an object the signature covers"),
+            },
+            "Extensions" => {}
             "AcroForm" => {
                 let o = old.get("AcroForm").and_then(|x| file.resolve_at(x, before).ok());
                 let n = new.get("AcroForm").and_then(|x| file.resolve_at(x, k).ok());
@@ -826,7 +870,7 @@ fn field_change(
     before_field: &crate::sign::Field,
     new: Option<&Dict>,
     before: usize,
-    _k: usize,
+    k: usize,
 ) -> std::result::Result<Modification, &'static str> {
     let Some(new) = new else { return Err("field replaced") };
     let old = &before_field.dict;
@@ -834,14 +878,13 @@ fn field_change(
     let mut level = Modification::Signing;
     for key in diff_keys(old, new) {
         match (ft.as_deref(), key.as_str()) {
-            (Some(b"Sig"), "V") => {
+            (Some(b"Sig"), "V" | "AP") => {
                 if old.contains("V") {
-                    return Err("a signed field's signature was replaced");
+                    return Err("a signed field's signature or appearance was replaced");
                 }
-            }
-            (Some(b"Sig"), "AP") => {
-                if old.contains("V") {
-                    return Err("a signed field's appearance was replaced");
+                // An empty signature field may only be filled by a signature closing this revision.
+                if !signed_in(file, new.get("V"), k) {
+                    return Err("a signature field was filled without a signature");
                 }
             }
             (Some(b"Sig"), "Lock" | "SV") => {}
@@ -857,6 +900,7 @@ fn page_change(
     old: Option<&Dict>,
     new: Option<&Dict>,
     file: &PdfFile<'_>,
+    before: usize,
     k: usize,
     fields_after: &BTreeMap<u32, crate::sign::Field>,
 ) -> std::result::Result<Modification, &'static str> {
@@ -867,7 +911,7 @@ fn page_change(
         }
         let o: Vec<Object> = old
             .get("Annots")
-            .and_then(|a| file.resolve_at(a, k).ok())
+            .and_then(|a| file.resolve_at(a, before).ok())
             .and_then(|a| a.as_array().map(<[Object]>::to_vec))
             .unwrap_or_default();
         let n: Vec<Object> = new
@@ -883,7 +927,7 @@ fn page_change(
             // visible "signature" field could lay any appearance over the page.
             let ok = added.as_ref().and_then(|r| fields_after.get(&r.num)).is_some_and(|f| {
                 let invisible = f.width() * f.height() < 1.0;
-                f.dict.name("FT") == Some(b"Sig") && (invisible || f.dict.contains("V"))
+                f.dict.name("FT") == Some(b"Sig") && (invisible || signed_in(file, f.dict.get("V"), k))
             });
             if !ok {
                 return Err("an annotation was added");

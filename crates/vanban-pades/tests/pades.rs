@@ -278,3 +278,37 @@ fn viewers_show_the_blue_signature_and_the_red_seal_over_its_left_third() {
     let overlap = (seal[2].min(signer[2]) - seal[0].max(signer[0])) / (signer[2] - signer[0]);
     assert!((0.25..0.45).contains(&overlap) && seal[0] < signer[0], "overlap {overlap}");
 }
+
+/// The attacks found in review (tests/fixtures/attacks/README.md): none of them validates.
+#[test]
+fn reviewed_attacks_are_caught() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/attacks");
+    let root = vanban_pki::Cert::from_pem(&std::fs::read_to_string(format!("{dir}/root.pem")).unwrap()).unwrap();
+    let when = chrono::DateTime::parse_from_rfc3339("2026-11-30T06:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let policy = vanban_pades::verify::Policy {
+        trust: vanban_pki::TrustStore::new(root),
+        now: Some(when),
+        ..Default::default()
+    };
+    let signed = std::fs::read(format!("{dir}/signed.pdf")).unwrap();
+    assert_eq!(verify_pdf(&signed, &policy).unwrap().verdict, Verdict::Valid, "the untouched file is valid");
+    for name in ["info", "xs", "dup", "seal_ap_only", "seal_moved_sig"] {
+        let pdf = std::fs::read(format!("{dir}/{name}.pdf")).unwrap();
+        match verify_pdf(&pdf, &policy) {
+            Ok(r) => assert_eq!(r.verdict, Verdict::Invalid, "{name}: {r:#?}"),
+            Err(e) => assert_eq!(e.code(), "malformed_pdf", "{name}: {e}"),
+        }
+    }
+    for name in ["predictor", "ovf", "ovf2"] {
+        let pdf = std::fs::read(format!("{dir}/{name}.pdf")).unwrap();
+        assert!(verify_pdf(&pdf, &policy).is_err(), "{name}");
+    }
+}
+
+#[test]
+fn a_document_timestamp_alone_is_not_a_signature() {
+    let w = World::new(KeyAlgorithm::EcdsaP256);
+    let stamped = vanban_pades::timestamp_document(FIXTURE, &w.tsa(), w.now).unwrap();
+    let r = verify_pdf(&stamped, &w.policy()).unwrap();
+    assert_eq!((r.verdict, r.reason), (Verdict::Indeterminate, "no_signatures"));
+}

@@ -135,6 +135,7 @@ impl AppError {
                 "duplicate_username" => "Tên đăng nhập đã được sử dụng.".into(),
                 "duplicate_unit" => "Đơn vị với ký hiệu này đã tồn tại trong cơ quan.".into(),
                 "signing_session_closed" => "Phiên ký đã kết thúc hoặc hết hạn. Hãy mở phiên ký mới.".into(),
+                "pin_locked" => "Nhập sai mã PIN quá nhiều lần: chứng thư số tạm khóa 15 phút.".into(),
                 other => StoreError::conflict_message_vi(other).unwrap_or("Dữ liệu bị trùng.").into(),
             },
             AppError::Store(StoreError::Domain(e)) | AppError::Render(vanban_render::RenderError::Domain(e)) => {

@@ -54,19 +54,28 @@ impl CrlFetcher {
             return Some(der.clone());
         }
         let req = hyper::Request::get(url).body(Full::new(Bytes::new())).ok()?;
-        let resp = match tokio::time::timeout(Duration::from_secs(10), self.client.request(req)).await {
-            Ok(Ok(r)) if r.status().is_success() => r,
-            other => {
-                tracing::warn!(url, ok = other.is_ok(), "cannot fetch a CRL");
-                return None;
-            }
+        // One deadline for the whole fetch, body included: a slow server cannot hold a request.
+        let fetch = async {
+            let resp = self.client.request(req).await.ok().filter(|r| r.status().is_success())?;
+            let body = http_body_util::Limited::new(resp.into_body(), MAX_CRL_BYTES);
+            Some(body.collect().await.ok()?.to_bytes().to_vec())
         };
-        let body = http_body_util::Limited::new(resp.into_body(), MAX_CRL_BYTES);
-        let bytes = body.collect().await.ok()?.to_bytes().to_vec();
+        let Ok(Some(bytes)) = tokio::time::timeout(Duration::from_secs(15), fetch).await else {
+            tracing::warn!(url, "cannot fetch a CRL");
+            return None;
+        };
         let crl = vanban_pki::Crl::from_der(&bytes).ok()?;
         let until = crl.next_update().unwrap_or(now + chrono::Duration::hours(1)).min(now + chrono::Duration::days(1));
         let der = std::sync::Arc::new(bytes);
-        self.cache.lock().await.insert(url.to_owned(), (der.clone(), until));
+        let mut cache = self.cache.lock().await;
+        // A bounded cache: a few hundred CAs at most in practice.
+        if cache.len() >= 256 {
+            cache.retain(|_, (_, u)| now < *u);
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+        }
+        cache.insert(url.to_owned(), (der.clone(), until));
         Some(der)
     }
 }
@@ -74,6 +83,8 @@ impl CrlFetcher {
 /// A remote TSA.
 pub struct RemoteTsa {
     url: String,
+    /// The TSA's certificate must chain to one of these (a token from anyone else is refused).
+    trust: vanban_pki::TrustStore,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     runtime: tokio::runtime::Handle,
 }
@@ -81,9 +92,10 @@ pub struct RemoteTsa {
 impl RemoteTsa {
     /// A client for `url` (http:// or https://, the system's CA certificates), driven by the
     /// current Tokio runtime.
-    pub fn new(url: &str) -> Result<RemoteTsa, String> {
+    pub fn new(url: &str, trust: vanban_pki::TrustStore) -> Result<RemoteTsa, String> {
         Ok(RemoteTsa {
             url: url.to_owned(),
+            trust,
             client: https_client()?,
             runtime: tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?,
         })
@@ -94,16 +106,19 @@ impl RemoteTsa {
             .header("content-type", "application/timestamp-query")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(Duration::from_secs(20), self.client.request(req))
+        let call = async {
+            let resp = self.client.request(req).await.map_err(|e| format!("{}: {e}", self.url))?;
+            let status = resp.status();
+            let body = http_body_util::Limited::new(resp.into_body(), 256 * 1024);
+            let bytes = body.collect().await.map_err(|e| format!("{}: {e}", self.url))?.to_bytes();
+            if !status.is_success() {
+                return Err(format!("{} answered HTTP {status}", self.url));
+            }
+            Ok(bytes.to_vec())
+        };
+        tokio::time::timeout(Duration::from_secs(20), call)
             .await
             .map_err(|_| format!("{} did not answer in 20 s", self.url))?
-            .map_err(|e| format!("{}: {e}", self.url))?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        if !status.is_success() {
-            return Err(format!("{} answered HTTP {status}", self.url));
-        }
-        Ok(bytes.to_vec())
     }
 }
 
@@ -121,6 +136,18 @@ impl vanban_pades::Timestamper for RemoteTsa {
             let strip = |b: &[u8]| b.iter().skip_while(|x| **x == 0).copied().collect::<Vec<u8>>();
             strip(n) == strip(&nonce.to_be_bytes())
         });
+        let chain = match &parsed.signer {
+            Some(signer) => {
+                vanban_pki::validate_chain(signer, &parsed.certs, &self.trust, parsed.gen_time, &Default::default())
+                    .trusted
+            }
+            None => false,
+        };
+        if !chain {
+            return Err(vanban_pades::PadesError::Pki(vanban_pki::PkiError::TimestampRejected(
+                "the timestamp authority is not under a trust anchor".into(),
+            )));
+        }
         if parsed.imprint != digest || !same_nonce {
             return Err(vanban_pades::PadesError::Pki(vanban_pki::PkiError::TimestampRejected(
                 "the token is not for this request".into(),

@@ -55,7 +55,13 @@ pub struct Pki {
     remote_tsa: Option<crate::fetch::RemoteTsa>,
     /// CRLs of other CAs (imported certificates, incoming documents).
     crls: crate::fetch::CrlFetcher,
+    /// Wrong PINs per certificate on this node: (failures in a row, locked until).
+    pin_failures: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, (u32, DateTime<Utc>)>>,
 }
+
+/// Wrong PINs in a row that lock a certificate, and for how long.
+const PIN_LOCK_AFTER: u32 = 5;
+const PIN_LOCK_MINUTES: i64 = 15;
 
 struct CachedCrl {
     der: Arc<Vec<u8>>,
@@ -127,11 +133,8 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
         }
         recs = state.store.get_authorities().await?;
     }
-    let remote_tsa = match &state.config.tsa_url {
-        Some(url) => Some(crate::fetch::RemoteTsa::new(url).map_err(internal)?),
-        None => None,
-    };
     let crls = crate::fetch::CrlFetcher::new().map_err(internal)?;
+    let tsa_url = state.config.tsa_url.clone();
     let anchors_files = state.config.trust_anchor_files.clone();
     let base = state.config.public_url.clone();
     blocking(move || {
@@ -165,23 +168,58 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
             anchors.extend(Cert::from_pem(&text)?);
         }
         let font = vanban_pades::Font::load(None).ok();
+        let trust = TrustStore::new(anchors);
+        let remote_tsa = match &tsa_url {
+            Some(url) => Some(crate::fetch::RemoteTsa::new(url, trust.clone()).map_err(internal)?),
+            None => None,
+        };
         Ok(Arc::new(Pki {
             root,
             root_ca,
             issuing,
             tsa,
             ocsp,
-            trust: TrustStore::new(anchors),
+            trust,
             font,
             crl_cache: tokio::sync::Mutex::new(None),
             remote_tsa,
             crls,
+            pin_failures: Default::default(),
         }))
     })
     .await
 }
 
 impl Pki {
+    /// Refuses a certificate whose PIN was entered wrongly too often (brute force through a
+    /// stolen session).
+    fn check_pin_lock(&self, cert: uuid::Uuid) -> Result<(), AppError> {
+        let now = Utc::now();
+        let locked = self
+            .pin_failures
+            .lock()
+            .map(|m| m.get(&cert).is_some_and(|(n, until)| *n >= PIN_LOCK_AFTER && now < *until));
+        if locked.unwrap_or(false) {
+            return Err(StoreError::Conflict { code: "pin_locked" }.into());
+        }
+        Ok(())
+    }
+
+    fn record_pin(&self, cert: uuid::Uuid, ok: bool) {
+        if let Ok(mut m) = self.pin_failures.lock() {
+            if ok {
+                m.remove(&cert);
+            } else {
+                let e = m.entry(cert).or_insert((0, Utc::now()));
+                if e.0 >= PIN_LOCK_AFTER {
+                    e.0 = 0;
+                }
+                e.0 += 1;
+                e.1 = Utc::now() + chrono::Duration::minutes(PIN_LOCK_MINUTES);
+            }
+        }
+    }
+
     /// Runs `f` with the timestamp authority signatures use: the configured licensed TSA, or
     /// the instance's own.
     pub fn with_timestamper<T>(&self, f: impl FnOnce(&dyn Timestamper) -> T) -> T {
@@ -239,6 +277,12 @@ impl Pki {
         let mut urls: Vec<String> = Vec::new();
         for c in certs {
             if c.issued_by(&self.issuing.cert) || c.issued_by(&self.root) || own.contains(&c.fingerprint_sha256()) {
+                continue;
+            }
+            // Only for certificates under a configured trust anchor: an uploaded file cannot
+            // make the server fetch arbitrary addresses.
+            let chain = vanban_pki::validate_chain(c, certs, &self.trust, Utc::now(), &RevocationData::default());
+            if !chain.trusted {
                 continue;
             }
             for u in c.crl_urls() {
@@ -679,9 +723,16 @@ pub async fn sign_document(
     let pki = state.pki().await?;
     let (cert, chain) = chain_of(&rec)?;
     let opts = signer_options(s, &cert, image, &pki);
+    pki.check_pin_lock(rec.id)?;
+    let sealed_key = SealedKey::from_bytes(&sealed)?;
+    let key = blocking(move || Ok(sealed_key.open(&pin))).await?;
+    pki.record_pin(rec.id, !matches!(key, Err(vanban_pki::PkiError::WrongPin)));
+    if matches!(key, Err(vanban_pki::PkiError::WrongPin)) {
+        tracing::warn!(certificate = %rec.id, user = %s.caller.user_id, "wrong PIN for a signing key");
+    }
+    let key = key?;
     let p = pki.clone();
     let signed = blocking(move || {
-        let key = SealedKey::from_bytes(&sealed)?.open(&pin)?;
         let id = Identity { key: &key, cert: &cert, chain: &chain };
         Ok(p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))?)
     })
@@ -1187,6 +1238,7 @@ struct SigningPanel {
 }
 
 async fn signing_panel(state: &AppState, s: &Session, id: DocumentId) -> Result<SigningPanel, AppError> {
+    s.caller.require(Permission::ViewDocuments)?;
     let doc = state.store.get_document(&s.scope(), id).await?;
     let revisions = state.store.list_revisions(&s.scope(), id).await?;
     let can_sign = doc.state == OutgoingState::Approved.as_str() && s.caller.has(Permission::SignDocument);
@@ -1440,6 +1492,7 @@ async fn api_revisions(
     ApiSession(s): ApiSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    s.caller.require(Permission::ViewDocuments)?;
     let r = state.store.list_revisions(&s.scope(), parse_id(&id)?).await?;
     Ok(axum::Json(r).into_response())
 }

@@ -37,6 +37,9 @@ pub struct PdfFile<'a> {
     pub sections: Vec<Section>,
 }
 
+/// Most objects a cross-reference section may list (real documents have thousands).
+const MAX_ENTRIES: u32 = 2_000_000;
+
 fn malformed(s: impl Into<String>) -> PadesError {
     PadesError::Malformed(s.into())
 }
@@ -57,6 +60,7 @@ impl<'a> PdfFile<'a> {
         let mut next = Some(usize::try_from(lx.uint()?).map_err(|_| malformed("startxref"))?);
         let mut sections = Vec::new();
         let mut seen = HashSet::new();
+        let mut total = 0usize;
         while let Some(off) = next {
             if !seen.insert(off) || sections.len() > 10_000 {
                 return Err(malformed("cross-reference sections form a loop"));
@@ -74,6 +78,10 @@ impl<'a> PdfFile<'a> {
                 for (k, v) in extra.entries {
                     section.entries.entry(k).or_insert(v);
                 }
+            }
+            total = total.saturating_add(section.entries.len());
+            if total > 4 * MAX_ENTRIES as usize {
+                return Err(malformed("too many objects across revisions"));
             }
             sections.push(section);
         }
@@ -250,9 +258,9 @@ fn read_section(data: &[u8], off: usize) -> Result<Section> {
             if lx.eat(b"trailer") {
                 break;
             }
-            let start = lx.uint()? as u32;
-            let count = lx.uint()? as u32;
-            if count > 10_000_000 {
+            let start = u32::try_from(lx.uint()?).map_err(|_| malformed("object number too large"))?;
+            let count = u32::try_from(lx.uint()?).map_err(|_| malformed("subsection too large"))?;
+            if count > MAX_ENTRIES || start.checked_add(count).is_none() {
                 return Err(malformed("cross-reference subsection too large"));
             }
             for i in 0..count {
@@ -266,9 +274,13 @@ fn read_section(data: &[u8], off: usize) -> Result<Section> {
                     Some(b'f') => Entry::Free,
                     _ => return Err(malformed(format!("bad cross-reference entry at {}", lx.pos))),
                 };
-                // Object 0 is always free; skip it so lookups never see it.
-                if start + i != 0 {
-                    entries.insert(start + i, e);
+                // Object 0 is always free; skip it so lookups never see it. A number listed
+                // twice is refused: readers disagree on which entry wins.
+                if start + i != 0 && entries.insert(start + i, e).is_some() {
+                    return Err(malformed(format!(
+                        "object {} is listed twice in one cross-reference section",
+                        start + i
+                    )));
                 }
             }
         }
@@ -308,7 +320,14 @@ fn read_section(data: &[u8], off: usize) -> Result<Section> {
         let mut entries = BTreeMap::new();
         let mut rows = body.chunks_exact(row);
         for pair in index.chunks_exact(2) {
-            for num in pair[0]..pair[0] + pair[1] {
+            let (first, count) = (pair[0], pair[1]);
+            if first < 0
+                || !(0..=i64::from(MAX_ENTRIES)).contains(&count)
+                || first.checked_add(count).is_none_or(|e| e > i64::from(u32::MAX))
+            {
+                return Err(malformed("xref stream /Index"));
+            }
+            for num in first..first + count {
                 let Some(r) = rows.next() else { break };
                 let field = |i: usize| -> u64 {
                     let s = w[..i].iter().sum::<usize>();
@@ -321,8 +340,11 @@ fn read_section(data: &[u8], off: usize) -> Result<Section> {
                     2 => Entry::Compressed { stream: field(1) as u32, index: field(2) as u32 },
                     _ => continue,
                 };
-                if num > 0 {
-                    entries.insert(num as u32, e);
+                if num > 0 && entries.insert(num as u32, e).is_some() {
+                    return Err(malformed(format!("object {num} is listed twice in one cross-reference stream")));
+                }
+                if entries.len() > MAX_ENTRIES as usize {
+                    return Err(malformed("too many objects"));
                 }
             }
         }
@@ -351,7 +373,11 @@ pub fn decode_stream(d: &Dict, raw: &[u8]) -> Result<Vec<u8>> {
                 if let Some(parms) = d.get("DecodeParms").and_then(Object::as_dict) {
                     let predictor = parms.int("Predictor").unwrap_or(1);
                     if predictor >= 10 {
-                        let cols = parms.int("Columns").unwrap_or(1).max(1) as usize;
+                        let cols = parms.int("Columns").unwrap_or(1);
+                        if !(1..=65_536).contains(&cols) {
+                            return Err(malformed("bad /Columns"));
+                        }
+                        let cols = cols as usize;
                         data = png_unpredict(&data, cols)?;
                     }
                 }

@@ -605,3 +605,26 @@ async fn crls_of_other_cas_are_fetched_embedded_and_obeyed() {
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "certificate_revoked"), "{}", r.body);
     assert_eq!(leader2.get(&format!("/api/v1/documents/{doc}")).await.json()["state"], "approved");
 }
+
+#[tokio::test]
+async fn five_wrong_pins_lock_the_certificate() {
+    let app = TestApp::new().await;
+    let leader = app.login("a.leader").await;
+    let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
+    let cert_id = r.json()["id"].as_str().unwrap().to_owned();
+    raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let id = approved(&app).await;
+    for _ in 0..5 {
+        let r = leader
+            .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "000000" }))
+            .await;
+        assert_eq!(r.error_code(), "wrong_pin", "{}", r.body);
+    }
+    // Even the right PIN is refused while locked, with a message that says why.
+    let r = leader
+        .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
+        .await;
+    assert_eq!(r.error_code(), "pin_locked", "{}", r.body);
+    assert!(r.json()["error"]["message_vi"].as_str().unwrap().contains("mã PIN"), "{}", r.body);
+    assert_eq!(leader.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "approved");
+}
