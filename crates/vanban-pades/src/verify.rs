@@ -195,8 +195,10 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     // Signatures from every revision's form: a later revision cannot hide one by dropping it.
     let mut found: Vec<Found> = Vec::new();
     let mut seen = BTreeSet::new();
+    // Each revision's form, walked once for every signature's analysis.
+    let by_rev: Vec<Option<Vec<crate::sign::Field>>> = (0..=last).map(|r| fields(&file, r).ok()).collect();
     for rev in (0..=last).rev() {
-        for f in fields(&file, rev).unwrap_or_default() {
+        for f in by_rev[rev].clone().unwrap_or_default() {
             let Some(v) = f.dict.get("V") else { continue };
             let key = v.as_ref().map_or_else(|| (u32::MAX, f.r.num), |r| (r.num, 0));
             if !seen.insert(key) {
@@ -217,7 +219,7 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     let docmdp = docmdp_level(&file).ok().flatten();
     let mut reports = Vec::new();
     for f in &found {
-        reports.push(check_signature(&file, f, &dss, policy, now, docmdp)?);
+        reports.push(check_signature(&file, f, &dss, policy, now, docmdp, &by_rev)?);
     }
     reports.sort_by_key(|r| r.revision);
     let trailing = trailing_garbage(&file);
@@ -316,6 +318,7 @@ fn check_signature(
     policy: &Policy,
     now: DateTime<Utc>,
     docmdp: Option<i64>,
+    by_rev: &[Option<Vec<crate::sign::Field>>],
 ) -> Result<SignatureReport> {
     let data = file.data;
     let is_doc_ts = f.sig.name("Type") == Some(b"DocTimeStamp") || f.sig.name("SubFilter") == Some(b"ETSI.RFC3161");
@@ -400,7 +403,7 @@ fn check_signature(
 
     // Later revisions.
     r.docmdp = docmdp;
-    let (modification, changes) = analyse_changes(file, rev)?;
+    let (modification, changes) = analyse_changes(file, rev, by_rev)?;
     r.modification = modification;
     r.later_changes = changes;
 
@@ -669,7 +672,15 @@ pub fn parse_pdf_date(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Classifies every change made in the revisions after `rev` (0-based).
-fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<String>)> {
+fn analyse_changes(
+    file: &PdfFile<'_>,
+    rev: usize,
+    by_rev: &[Option<Vec<crate::sign::Field>>],
+) -> Result<(Modification, Vec<String>)> {
+    let fields_at = |r: usize| -> Result<BTreeMap<u32, crate::sign::Field>> {
+        let list = by_rev.get(r).cloned().flatten().ok_or_else(|| PadesError::Malformed("the form".into()))?;
+        Ok(list.into_iter().map(|f| (f.r.num, f)).collect())
+    };
     let mut level = Modification::None;
     let mut notes = Vec::new();
     for k in rev + 1..file.revisions() {
@@ -689,10 +700,8 @@ fn analyse_changes(file: &PdfFile<'_>, rev: usize) -> Result<(Modification, Vec<
             continue;
         }
         // Fields known before this revision, by object number.
-        let fields_before: BTreeMap<u32, crate::sign::Field> =
-            fields(file, before)?.into_iter().map(|f| (f.r.num, f)).collect();
-        let fields_after: BTreeMap<u32, crate::sign::Field> =
-            fields(file, k)?.into_iter().map(|f| (f.r.num, f)).collect();
+        let fields_before = fields_at(before)?;
+        let fields_after = fields_at(k)?;
         let form_ref = match cat_before.get("AcroForm") {
             Some(Object::Ref(r)) => Some(*r),
             _ => None,
