@@ -13,7 +13,6 @@ use hyper::body::Bytes;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use vanban_pki::{Pkcs11Key, Pkcs11Token, RawSigner as _, ToBeSigned};
 
 /// Options of `vanban sign-agent`.
@@ -133,28 +132,20 @@ impl Api {
 }
 
 /// HTTPS (and loopback HTTP) with the system's CA certificates plus an optional private CA.
-fn connector(ca_file: Option<&std::path::Path>) -> anyhow::Result<HttpsConnector<HttpConnector>> {
+fn connector_client(
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
+    let mut extra = Vec::new();
     if let Some(path) = ca_file {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        extra = CertificateDer::pem_file_iter(path)
             .with_context(|| format!("cannot read {}", path.display()))?
-            .collect::<Result<_, _>>()
+            .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("{} is not a PEM file of certificates", path.display()))?;
-        anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
-        for c in certs {
-            roots.add(c).with_context(|| format!("{}: unusable CA certificate", path.display()))?;
-        }
+        anyhow::ensure!(!extra.is_empty(), "{} holds no certificate", path.display());
     }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build())
+    vanban_server::fetch::https_client(extra).map_err(|e| anyhow!(e))
 }
 
 /// https:// anywhere; plain http:// only to this computer (a password travels to the server).
@@ -196,7 +187,7 @@ pub async fn run(args: &AgentArgs) -> anyhow::Result<()> {
     let password = secret(&args.password_env, "Mật khẩu")?;
     let mut api = Api {
         base: server,
-        client: Client::builder(TokioExecutor::new()).build(connector(args.ca_file.as_deref())?),
+        client: connector_client(args.ca_file.as_deref())?,
         cookie: String::new(),
         csrf: String::new(),
     };

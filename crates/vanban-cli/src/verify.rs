@@ -37,9 +37,9 @@ pub struct VerifyArgs {
 fn load_crl(p: &Path) -> anyhow::Result<Crl> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     let der = if bytes.starts_with(b"-----BEGIN") {
-        let text = String::from_utf8_lossy(&bytes);
-        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64_decode(&b64).with_context(|| format!("{} is not a PEM CRL", p.display()))?
+        let (_, der) = vanban_pki::pem_decode(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| anyhow::anyhow!("{} is not a PEM CRL: {e}", p.display()))?;
+        der
     } else {
         bytes
     };
@@ -69,22 +69,6 @@ fn fetch_crls(pdf: &[u8]) -> anyhow::Result<Vec<Crl>> {
         }
         Ok(out)
     })
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = T.iter().position(|&t| t == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// Runs the command.

@@ -390,8 +390,7 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     hsm(&["--init-token", "--free", "--label", "usb", "--pin", "123456", "--so-pin", "12345678"]);
-    let pem =
-        format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", base64_lines(&key.to_pkcs8_der()));
+    let pem = vanban_pki::pem_block("PRIVATE KEY", &key.to_pkcs8_der());
     std::fs::write(d.join("key.pem"), pem).unwrap();
     hsm(&[
         "--import",
@@ -453,7 +452,15 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
     assert_eq!(st, 201, "{c}");
     let cert_id = c["id"].as_str().unwrap().to_owned();
     assert_eq!(c["provider"], "pkcs11");
-    let (st, _, b) = http(&addr, "POST", "/api/v1/me/signature-image", &leader.0, &leader.1, "image/png", &blue_png());
+    let (st, _, b) = http(
+        &addr,
+        "POST",
+        "/api/v1/me/signature-image",
+        &leader.0,
+        &leader.1,
+        "image/png",
+        &vanban_pades::samples::signature_png(0),
+    );
     assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
 
     // A draft naming the leader as its signer goes up and is approved.
@@ -609,81 +616,6 @@ fn sign_agent_signs_with_a_pkcs11_token_through_the_server() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("Lê Văn Lãnh Đạo") && text.contains("CCCD:001090099999"), "{text}");
-}
-
-fn base64_lines(der: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for chunk in der.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                s.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\n")
-}
-
-/// A blue stroke on a transparent background, as a PNG (stored, not compressed: zlib level 0).
-fn blue_png() -> Vec<u8> {
-    let (w, h) = (200u32, 80u32);
-    let mut raw = Vec::new();
-    for y in 0..h {
-        raw.push(0);
-        for x in 0..w {
-            let on = (y as i64 - 40 - ((x as f64 / 8.0).sin() * 15.0) as i64).abs() < 3;
-            raw.extend_from_slice(if on { &[20, 40, 200, 255] } else { &[0, 0, 0, 0] });
-        }
-    }
-    let mut z = vec![0x78, 0x01];
-    for (i, block) in raw.chunks(65535).enumerate() {
-        let last = (i + 1) * 65535 >= raw.len();
-        z.push(u8::from(last));
-        let len = block.len() as u16;
-        z.extend_from_slice(&len.to_le_bytes());
-        z.extend_from_slice(&(!len).to_le_bytes());
-        z.extend_from_slice(block);
-    }
-    let adler = {
-        let (mut a, mut b) = (1u32, 0u32);
-        for &x in &raw {
-            a = (a + u32::from(x)) % 65521;
-            b = (b + a) % 65521;
-        }
-        (b << 16) | a
-    };
-    z.extend_from_slice(&adler.to_be_bytes());
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind: &[u8], data: &[u8]| {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut c = kind.to_vec();
-        c.extend_from_slice(data);
-        png.extend_from_slice(&c);
-        png.extend_from_slice(&crc32(&c).to_be_bytes());
-    };
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    chunk(b"IHDR", &ihdr);
-    chunk(b"IDAT", &z);
-    chunk(b"IEND", &[]);
-    png
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = 0xffff_ffffu32;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
-        }
-    }
-    !c
 }
 
 /// `vanban verify --fetch` takes revocation from the CRL the signer's CA publishes (a plain

@@ -17,6 +17,6 @@ pub use appearance::{Colour, Image};
 pub use error::{PadesError, Result};
 pub use font::Font;
 pub use sign::{
-    Identity, Level, Prepared, SignOptions, Timestamper, Visual, add_dss, finish_cms, iso_vn, prepare, reserve_for,
-    sign, timestamp_document,
+    Identity, Prepared, SignOptions, Timestamper, Visual, add_dss, finish_cms, iso_vn, prepare, reserve_for, sign,
+    timestamp_document,
 };

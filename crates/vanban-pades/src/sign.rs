@@ -523,15 +523,6 @@ pub trait Timestamper: Send + Sync {
     fn token_len_max(&self) -> usize;
 }
 
-/// PAdES signature levels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Level {
-    /// Signature only.
-    BB,
-    /// With a signature timestamp.
-    BT,
-}
-
 /// Everything the in-process signer needs about the certificate.
 pub struct Identity<'a> {
     pub key: &'a dyn RawSigner,

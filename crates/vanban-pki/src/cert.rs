@@ -343,8 +343,15 @@ fn uri_of(name: &GeneralName) -> Option<String> {
     }
 }
 
-pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
+/// One PEM block (`-----BEGIN {label}-----`) of DER bytes.
+pub fn pem_block(label: &str, der: &[u8]) -> String {
     der::pem::encode_string(label, LineEnding::LF, der).unwrap_or_default()
+}
+
+/// The label and DER bytes of one PEM block.
+pub fn pem_decode(text: &str) -> Result<(String, Vec<u8>)> {
+    let (label, der) = der::pem::decode_vec(text.trim().as_bytes()).map_err(|e| PkiError::InvalidPem(e.to_string()))?;
+    Ok((label.to_owned(), der))
 }
 
 /// The first value of attribute `attr` in `name`, as text.

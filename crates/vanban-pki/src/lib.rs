@@ -26,7 +26,7 @@ pub mod tsa;
 mod util;
 
 pub use ca::{CertProfile, CertificateAuthority, IssueRequest, RevokedEntry, SubjectInfo, TestPki};
-pub use cert::Cert;
+pub use cert::{Cert, pem_block, pem_decode};
 pub use chain::{ChainProblem, ChainReport, RevocationCheck, RevocationData, TrustStore, validate_chain};
 pub use cms::{
     ParsedSignature, SignedAttrs, assemble_signed_data, parse_signed_data, parse_signed_data_with_certs,

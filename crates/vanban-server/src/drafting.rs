@@ -343,7 +343,7 @@ pub async fn read_upload(
     Ok((csrf, name, data))
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+pub(crate) fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge
     } else {

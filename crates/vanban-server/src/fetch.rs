@@ -11,10 +11,17 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-fn https_client() -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
+/// An HTTP client for http:// and https:// (rustls with ring), trusting the system's CA
+/// certificates plus `extra_roots` (an agency's private CA).
+pub fn https_client(
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for c in extra_roots {
+        roots.add(c).map_err(|e| format!("unusable CA certificate: {e}"))?;
+    }
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -40,7 +47,7 @@ pub struct CrlFetcher {
 
 impl CrlFetcher {
     pub fn new() -> Result<CrlFetcher, String> {
-        Ok(CrlFetcher { client: https_client()?, cache: Default::default() })
+        Ok(CrlFetcher { client: https_client(Vec::new())?, cache: Default::default() })
     }
 
     /// The CRL at `url` (DER, checked to parse), from the cache while it is current. A CA that
@@ -96,7 +103,7 @@ impl RemoteTsa {
         Ok(RemoteTsa {
             url: url.to_owned(),
             trust,
-            client: https_client()?,
+            client: https_client(Vec::new())?,
             runtime: tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?,
         })
     }

@@ -63,6 +63,14 @@ pub struct Pki {
 const PIN_LOCK_AFTER: u32 = 5;
 const PIN_LOCK_MINUTES: i64 = 15;
 
+/// The instance's CRL as published now.
+pub struct CurrentCrl {
+    pub der: Arc<Vec<u8>>,
+    pub number: u64,
+    /// The revocations it lists (of every CA of the instance; the CRL keeps its issuer's).
+    pub revoked: Vec<vanban_store::RevokedRecord>,
+}
+
 struct CachedCrl {
     der: Arc<Vec<u8>>,
     number: u64,
@@ -229,9 +237,10 @@ impl Pki {
         }
     }
 
-    /// The issuing CA's current CRL (DER) and its number: the cached one while no certificate
-    /// was revoked since and it is less than an hour old, else a new one with the next number.
-    pub async fn current_crl(&self, state: &AppState) -> Result<(Arc<Vec<u8>>, u64), AppError> {
+    /// The issuing CA's current CRL (DER), its number and the revocations it was made from: the
+    /// cached one while no certificate was revoked since and it is less than an hour old, else a
+    /// new one with the next number.
+    pub async fn current_crl(&self, state: &AppState) -> Result<CurrentCrl, AppError> {
         let revoked = state.store.revoked_certificates().await?;
         let key = {
             use sha2::Digest as _;
@@ -249,19 +258,19 @@ impl Pki {
             && c.revoked_key == key
             && now - c.made_at < chrono::Duration::hours(1)
         {
-            return Ok((c.der.clone(), c.number));
+            return Ok(CurrentCrl { der: c.der.clone(), number: c.number, revoked });
         }
         let number = u64::try_from(state.store.next_crl_number().await?).unwrap_or(0);
         let der = Arc::new(self.crl(&revoked, number)?);
         *cache = Some(CachedCrl { der: der.clone(), number, revoked_key: key, made_at: now });
-        Ok((der, number))
+        Ok(CurrentCrl { der, number, revoked })
     }
 
     /// The revocation data for validating `certs`: the instance's current CRL, and the CRLs
     /// other CAs publish for the certificates they issued (fetched, cached).
     pub async fn revocation(&self, state: &AppState, certs: &[Cert]) -> Result<RevocationData, AppError> {
-        let (der, _) = self.current_crl(state).await?;
-        let mut crls = vec![vanban_pki::Crl::from_der(&der)?];
+        let current = self.current_crl(state).await?;
+        let mut crls = vec![vanban_pki::Crl::from_der(&current.der)?];
         for extra in self.foreign_crls(certs).await {
             if let Ok(c) = vanban_pki::Crl::from_der(&extra) {
                 crls.push(c);
@@ -488,14 +497,11 @@ pub async fn issue_certificate(
     })
     .await?;
     let chain = vec![pki.issuing.cert.clone(), pki.root.clone()];
-    Ok(state
-        .store
-        .create_certificate(
-            &s.actor(),
-            &s.scope(),
-            new_certificate(owner, &cert, &chain, KeyProvider::Software, Some(sealed)),
-        )
-        .await?)
+    store_certificate(state, s, new_certificate(owner, &cert, &chain, KeyProvider::Software, Some(sealed))).await
+}
+
+async fn store_certificate(state: &AppState, s: &Session, new: NewCertificate) -> Result<CertificateRecord, AppError> {
+    Ok(state.store.create_certificate(&s.actor(), &s.scope(), new).await?)
 }
 
 /// Imports a PKCS#12 file (key and certificate from an external CA); the certificate must
@@ -522,14 +528,7 @@ pub async fn import_certificate(
         Ok((cert, chain, sealed))
     })
     .await?;
-    Ok(state
-        .store
-        .create_certificate(
-            &s.actor(),
-            &s.scope(),
-            new_certificate(owner, &cert, &chain, KeyProvider::Software, Some(sealed)),
-        )
-        .await?)
+    store_certificate(state, s, new_certificate(owner, &cert, &chain, KeyProvider::Software, Some(sealed))).await
 }
 
 /// Registers the certificate of a key held on a token (PKCS#11) or by a remote service: no
@@ -548,10 +547,7 @@ pub async fn register_token_certificate(
     if !report.trusted {
         return Err(untrusted(cert));
     }
-    Ok(state
-        .store
-        .create_certificate(&s.actor(), &s.scope(), new_certificate(owner, cert, chain, KeyProvider::Pkcs11, None))
-        .await?)
+    store_certificate(state, s, new_certificate(owner, cert, chain, KeyProvider::Pkcs11, None)).await
 }
 
 /// Demo set-up: each named leader gets a certificate (PIN `pin`) and a sample signature image;
@@ -669,9 +665,7 @@ async fn check_can_sign(
     // Revoked by its CA (ours, or another that publishes a CRL): no new signatures.
     let pki = state.pki().await?;
     let (leaf, chain) = chain_of(&cert)?;
-    let mut all = vec![leaf.clone()];
-    all.extend(chain.iter().cloned());
-    let revocation = pki.revocation(state, &all).await?;
+    let revocation = pki.revocation(state, &with_chain(&leaf, &chain)).await?;
     let report = vanban_pki::validate_chain(&leaf, &chain, &pki.trust, now, &revocation);
     if report.has_problem("revoked") {
         return Err(StoreError::Conflict { code: "certificate_revoked" }.into());
@@ -687,6 +681,11 @@ async fn signer_image(state: &AppState, s: &Session) -> Result<Image, AppError> 
         .ok_or(AppError::NotHere("missing_signature_image"))?;
     let bytes = state.blobs.get(&img.sha256).await?;
     Ok(Image::from_png(&bytes)?)
+}
+
+/// A certificate followed by its chain.
+fn with_chain(cert: &Cert, chain: &[Cert]) -> Vec<Cert> {
+    std::iter::once(cert.clone()).chain(chain.iter().cloned()).collect()
 }
 
 fn chain_of(rec: &CertificateRecord) -> Result<(Cert, Vec<Cert>), AppError> {
@@ -707,6 +706,33 @@ fn signer_options(s: &Session, cert: &Cert, image: Image, pki: &Pki) -> SignOpti
     opts
 }
 
+/// What both ways of signing (a key unlocked here, a key elsewhere) start from.
+struct SignerContext {
+    rec: CertificateRecord,
+    /// The head revision's hash and bytes (revision 0 rendered first if needed).
+    base_sha: String,
+    pdf: Bytes,
+    pki: Arc<Pki>,
+    cert: Cert,
+    chain: Vec<Cert>,
+    opts: SignOptions,
+}
+
+async fn signer_context(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    cert_id: uuid::Uuid,
+) -> Result<SignerContext, AppError> {
+    let rec = check_can_sign(state, s, id, cert_id).await?;
+    let image = signer_image(state, s).await?;
+    let (base_sha, pdf) = head_pdf(state, s, id).await?;
+    let pki = state.pki().await?;
+    let (cert, chain) = chain_of(&rec)?;
+    let opts = signer_options(s, &cert, image, &pki);
+    Ok(SignerContext { rec, base_sha, pdf, pki, cert, chain, opts })
+}
+
 /// The leader signs an approved draft with a software key unlocked by the PIN (PAdES B-T with
 /// the instance TSA). The document becomes Signed in the same transaction as the revision.
 pub async fn sign_document(
@@ -716,13 +742,8 @@ pub async fn sign_document(
     cert_id: uuid::Uuid,
     pin: String,
 ) -> Result<vanban_store::RevisionRecord, AppError> {
-    let rec = check_can_sign(state, s, id, cert_id).await?;
+    let SignerContext { rec, base_sha, pdf, pki, cert, chain, opts } = signer_context(state, s, id, cert_id).await?;
     let sealed = rec.sealed_key.clone().ok_or(AppError::NotHere("token_certificate_use_agent"))?;
-    let image = signer_image(state, s).await?;
-    let (base_sha, pdf) = head_pdf(state, s, id).await?;
-    let pki = state.pki().await?;
-    let (cert, chain) = chain_of(&rec)?;
-    let opts = signer_options(s, &cert, image, &pki);
     pki.check_pin_lock(rec.id)?;
     let sealed_key = SealedKey::from_bytes(&sealed)?;
     let key = blocking(move || Ok(sealed_key.open(&pin))).await?;
@@ -752,12 +773,9 @@ async fn store_signed(
     action: Option<OutgoingAction>,
 ) -> Result<vanban_store::RevisionRecord, AppError> {
     let pki = state.pki().await?;
-    let (crl, n) = pki.current_crl(state).await?;
-    let revoked = state.store.revoked_certificates().await?;
+    let CurrentCrl { der: crl, number: n, revoked } = pki.current_crl(state).await?;
     let (cert, chain) = chain_of(rec)?;
-    let mut all = vec![cert.clone()];
-    all.extend(chain.iter().cloned());
-    let foreign = pki.foreign_crls(&all).await;
+    let foreign = pki.foreign_crls(&with_chain(&cert, &chain)).await;
     let with_ltv =
         blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, (&crl, n), foreign)).await?;
     let bytes = Bytes::from(with_ltv);
@@ -794,12 +812,7 @@ pub async fn start_session(
     id: DocumentId,
     cert_id: uuid::Uuid,
 ) -> Result<vanban_store::SigningSessionRecord, AppError> {
-    let rec = check_can_sign(state, s, id, cert_id).await?;
-    let image = signer_image(state, s).await?;
-    let (base_sha, pdf) = head_pdf(state, s, id).await?;
-    let pki = state.pki().await?;
-    let (cert, chain) = chain_of(&rec)?;
-    let opts = signer_options(s, &cert, image, &pki);
+    let SignerContext { rec, base_sha, pdf, pki, cert, chain, opts } = signer_context(state, s, id, cert_id).await?;
     let p = pki.clone();
     let c = cert.clone();
     let (prepared, tbs) = blocking(move || {
@@ -1038,18 +1051,12 @@ async fn certificates_revoke(
 async fn read_multipart(mut m: Multipart) -> Result<(Vec<(String, String)>, Option<Bytes>), AppError> {
     let mut fields = Vec::new();
     let mut file = None;
-    while let Some(f) = m.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge
-        } else {
-            AppError::BadRequest(e.body_text())
-        }
-    })? {
+    while let Some(f) = m.next_field().await.map_err(crate::drafting::multipart_error)? {
         let name = f.name().unwrap_or("").to_owned();
         if name == "file" {
-            file = Some(f.bytes().await.map_err(|e| AppError::BadRequest(e.body_text()))?);
+            file = Some(f.bytes().await.map_err(crate::drafting::multipart_error)?);
         } else {
-            let v = f.text().await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+            let v = f.text().await.map_err(crate::drafting::multipart_error)?;
             fields.push((name, vanban_domain::nfc(&v)));
         }
     }
@@ -1184,6 +1191,33 @@ struct SigRow {
     changes: &'static str,
 }
 
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "ok",
+        Verdict::Invalid => "error",
+        Verdict::Indeterminate => "warn",
+    }
+}
+
+/// A validation report as the pages show it (templates/signature_report.html).
+struct ReportView {
+    overall: &'static str,
+    overall_class: &'static str,
+    overall_reason: String,
+    rows: Vec<SigRow>,
+}
+
+impl ReportView {
+    fn of(r: &Report) -> ReportView {
+        ReportView {
+            overall: r.verdict.label_vi(),
+            overall_class: verdict_class(r.verdict),
+            overall_reason: r.reason_vi.clone(),
+            rows: sig_rows(r),
+        }
+    }
+}
+
 fn sig_rows(r: &Report) -> Vec<SigRow> {
     r.signatures
         .iter()
@@ -1203,11 +1237,7 @@ fn sig_rows(r: &Report) -> Vec<SigRow> {
                 .or_else(|| x.claimed_time.map(|t| format!("{} (theo máy ký)", vanban_pades::iso_vn(t))))
                 .unwrap_or_default(),
             verdict: x.verdict.label_vi(),
-            verdict_class: match x.verdict {
-                Verdict::Valid => "ok",
-                Verdict::Invalid => "error",
-                Verdict::Indeterminate => "warn",
-            },
+            verdict_class: verdict_class(x.verdict),
             reason_vi: x.reason_vi.clone(),
             trusted: x.trusted,
             revision: format!("{}/{}", x.revision, x.revisions),
@@ -1230,11 +1260,7 @@ struct SigningPanel {
     certificates: Vec<(String, String)>,
     has_image: bool,
     revisions: Vec<(i32, &'static str, String, String)>,
-    has_signed: bool,
-    overall: &'static str,
-    overall_class: &'static str,
-    overall_reason: String,
-    rows: Vec<SigRow>,
+    report: Option<ReportView>,
 }
 
 async fn signing_panel(state: &AppState, s: &Session, id: DocumentId) -> Result<SigningPanel, AppError> {
@@ -1275,26 +1301,13 @@ async fn signing_panel(state: &AppState, s: &Session, id: DocumentId) -> Result<
                 (r.seq, kind, r.signer_name.clone().unwrap_or_default(), format_vn_time(r.created_at))
             })
             .collect(),
-        has_signed: false,
-        overall: "",
-        overall_class: "",
-        overall_reason: String::new(),
-        rows: Vec::new(),
+        report: None,
     };
     if let Some(head) = revisions.last()
         && head.kind != RevisionKind::Render
     {
         let bytes = state.blobs.get(&head.pdf_sha256).await?;
-        let report = verify_bytes(state, bytes).await?;
-        panel.has_signed = true;
-        panel.overall = report.verdict.label_vi();
-        panel.overall_class = match report.verdict {
-            Verdict::Valid => "ok",
-            Verdict::Invalid => "error",
-            Verdict::Indeterminate => "warn",
-        };
-        panel.overall_reason = report.reason_vi.clone();
-        panel.rows = sig_rows(&report);
+        panel.report = Some(ReportView::of(&verify_bytes(state, bytes).await?));
     }
     Ok(panel)
 }
@@ -1348,26 +1361,11 @@ async fn document_signed_pdf(
 struct VerifyPage {
     nav: Nav,
     notice: Option<Notice>,
-    checked: bool,
-    overall: &'static str,
-    overall_class: &'static str,
-    overall_reason: String,
-    rows: Vec<SigRow>,
+    report: Option<ReportView>,
 }
 
 async fn verify_get(State(_state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
-    render_page(
-        StatusCode::OK,
-        &VerifyPage {
-            nav: Nav::of(&s),
-            notice: None,
-            checked: false,
-            overall: "",
-            overall_class: "",
-            overall_reason: String::new(),
-            rows: Vec::new(),
-        },
-    )
+    render_page(StatusCode::OK, &VerifyPage { nav: Nav::of(&s), notice: None, report: None })
 }
 
 async fn verify_post(
@@ -1382,26 +1380,10 @@ async fn verify_post(
         verify_bytes(&state, file).await
     }
     .await;
-    let mut page = VerifyPage {
-        nav: Nav::of(&s),
-        notice: None,
-        checked: false,
-        overall: "",
-        overall_class: "",
-        overall_reason: String::new(),
-        rows: Vec::new(),
-    };
+    let mut page = VerifyPage { nav: Nav::of(&s), notice: None, report: None };
     let status = match r {
         Ok(report) => {
-            page.checked = true;
-            page.overall = report.verdict.label_vi();
-            page.overall_class = match report.verdict {
-                Verdict::Valid => "ok",
-                Verdict::Invalid => "error",
-                Verdict::Indeterminate => "warn",
-            };
-            page.overall_reason = report.reason_vi.clone();
-            page.rows = sig_rows(&report);
+            page.report = Some(ReportView::of(&report));
             StatusCode::OK
         }
         Err(AppError::Csrf) => return Err(PageError(AppError::Csrf)),
@@ -1586,8 +1568,8 @@ async fn pki_ca(State(state): State<AppState>, Path(name): Path<String>) -> Resu
 
 async fn pki_crl(State(state): State<AppState>, Path(_name): Path<String>) -> Result<Response, ApiError> {
     let pki = state.pki().await?;
-    let (der, _) = pki.current_crl(&state).await?;
-    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der.to_vec()).into_response())
+    let current = pki.current_crl(&state).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], current.der.to_vec()).into_response())
 }
 
 async fn pki_ocsp(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {

@@ -80,44 +80,14 @@ impl World {
     }
 }
 
-fn png(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgba);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr = enc.write_header().unwrap();
-        let mut data = Vec::with_capacity((w * h * 4) as usize);
-        for y in 0..h {
-            for x in 0..w {
-                data.extend_from_slice(&px(x, y));
-            }
-        }
-        wr.write_image_data(&data).unwrap();
-    }
-    out
-}
-
-/// A blue scribble on a transparent background.
+/// The demo's blue signature (PNG, transparent).
 pub fn signature_png() -> Vec<u8> {
-    png(300, 120, |x, y| {
-        let fx = x as f64 / 300.0;
-        let curve = 60.0 + 35.0 * (fx * 12.0).sin() * (1.0 - fx);
-        if (y as f64 - curve).abs() < 3.0 { [20, 40, 200, 255] } else { [0, 0, 0, 0] }
-    })
+    vanban_pades::samples::signature_png(0)
 }
 
-/// A red ring with a star, transparent outside.
+/// The demo's red seal (PNG, transparent).
 pub fn seal_png() -> Vec<u8> {
-    png(200, 200, |x, y| {
-        let (dx, dy) = (x as f64 - 100.0, y as f64 - 100.0);
-        let r = (dx * dx + dy * dy).sqrt();
-        if (88.0..97.0).contains(&r) || (60.0..64.0).contains(&r) || r < 12.0 {
-            [220, 20, 30, 255]
-        } else {
-            [0, 0, 0, 0]
-        }
-    })
+    vanban_pades::samples::seal_png()
 }
 
 pub fn signature_image() -> Image {

@@ -7,23 +7,13 @@ use serde_json::json;
 
 use crate::harness::{Client, TestApp, draft};
 
-fn png(w: u32, h: u32, rgba: [u8; 4]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgba);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr = enc.write_header().unwrap();
-        let mut data = Vec::new();
-        for y in 0..h {
-            for x in 0..w {
-                let on = (y as i64 - (h as i64 / 2) - ((x as f64 / 9.0).sin() * 12.0) as i64).abs() < 3;
-                data.extend_from_slice(if on { &rgba } else { &[0, 0, 0, 0] });
-            }
-        }
-        wr.write_image_data(&data).unwrap();
-    }
-    out
+/// A blue handwritten signature, or (not blue) a red seal, both PNG with transparency.
+fn blue_signature() -> Vec<u8> {
+    vanban_pades::samples::signature_png(0)
+}
+
+fn red_seal() -> Vec<u8> {
+    vanban_pades::samples::seal_png()
 }
 
 async fn raw_post(c: &Client<'_>, path: &str, content_type: &str, body: Vec<u8>) -> crate::harness::Response {
@@ -94,11 +84,11 @@ async fn a_leader_signs_an_approved_draft_and_anyone_can_validate_it() {
     assert!(r.json()["subject"].as_str().unwrap().contains("CCCD:001090012345"), "{}", r.body);
 
     // The signature image must be blue on a transparent background.
-    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [220, 20, 20, 255])).await;
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", red_seal()).await;
     assert_eq!(r.error_code(), "bad_image", "{}", r.body);
     let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", b"not a png".to_vec()).await;
     assert_eq!(r.error_code(), "bad_image", "{}", r.body);
-    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 
     // A wrong PIN signs nothing.
@@ -280,7 +270,7 @@ async fn crl_ocsp_and_timestamps_are_served_and_follow_revocation() {
     let _ = root;
     // A revoked certificate cannot sign.
     let id = approved(&app).await;
-    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = leader
         .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
@@ -294,7 +284,7 @@ async fn certificates_documents_and_sessions_stay_in_their_agency() {
     let leader = app.login("a.leader").await;
     let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
     let cert_id = r.json()["id"].as_str().unwrap().to_owned();
-    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let id = approved(&app).await;
     let r =
@@ -335,6 +325,13 @@ async fn certificates_documents_and_sessions_stay_in_their_agency() {
     // Forms without the CSRF token are refused.
     let r = leader.form(&format!("/certificates/{cert_id}/revoke"), &[("csrf", "wrong")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// Imports a PKCS#12 file through the certificates page, as a person's certificate.
+async fn import_p12(c: &Client<'_>, p12: &[u8], password: &str, pin: &str) -> crate::harness::Response {
+    let (ct, body) =
+        multipart(&[("csrf", &c.csrf), ("kind", "person"), ("password", password), ("pin", pin), ("pin2", pin)], p12);
+    raw_post(c, "/certificates/import", &ct, body).await
 }
 
 fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
@@ -399,11 +396,7 @@ async fn a_pkcs12_from_a_trusted_ca_is_imported_under_a_new_pin_and_signs() {
     let leader = app.login("a.leader").await;
     let leader = &leader;
     let import = |p12: Vec<u8>, password: &'static str, pin: &'static str| async move {
-        let (ct, body) = multipart(
-            &[("csrf", &leader.csrf), ("kind", "person"), ("password", password), ("pin", pin), ("pin2", pin)],
-            &p12,
-        );
-        raw_post(leader, "/certificates/import", &ct, body).await
+        import_p12(leader, &p12, password, pin).await
     };
     // A wrong password, an untrusted CA, garbage: refused with a message, nothing stored.
     let good = p12_from(&external, "Trần Thị Ký", "mat-khau-p12", tmp.path());
@@ -421,7 +414,7 @@ async fn a_pkcs12_from_a_trusted_ca_is_imported_under_a_new_pin_and_signs() {
     assert_eq!(certs.as_array().unwrap().len(), 1);
     assert!(certs[0]["issuer"].as_str().unwrap().contains("VNPT-CA"), "{certs}");
     let cert_id = certs[0]["id"].as_str().unwrap().to_owned();
-    let r = raw_post(leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let r = raw_post(leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let id = approved(&app).await;
     let r = leader
@@ -454,7 +447,7 @@ async fn signatures_can_be_timestamped_by_a_remote_tsa() {
     let leader = app.login("a.leader").await;
     let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
     let cert_id = r.json()["id"].as_str().unwrap().to_owned();
-    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    let r = raw_post(&leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let id = approved(&app).await;
     let r = leader
@@ -481,7 +474,7 @@ async fn signatures_can_be_timestamped_by_a_remote_tsa() {
     let leader = app.login("a.leader").await;
     let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
     let cert_id = r.json()["id"].as_str().unwrap().to_owned();
-    raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    raw_post(&leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     let id = approved(&app).await;
     let r = leader
         .post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert_id, "pin": "246810" }))
@@ -529,11 +522,7 @@ async fn crls_of_other_cas_are_fetched_embedded_and_obeyed() {
     let leader = app.login("a.leader").await;
     let leader = &leader;
     let import = |p12: Vec<u8>| async move {
-        let (ct, body) = multipart(
-            &[("csrf", &leader.csrf), ("kind", "person"), ("password", "pw"), ("pin", "246810"), ("pin2", "246810")],
-            &p12,
-        );
-        let r = raw_post(leader, "/certificates/import", &ct, body).await;
+        let r = import_p12(leader, &p12, "pw", "246810").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let list = leader.get("/api/v1/certificates").await.json();
         list.as_array()
@@ -546,7 +535,7 @@ async fn crls_of_other_cas_are_fetched_embedded_and_obeyed() {
     std::fs::create_dir(&dir_a).unwrap();
     let certs = import(p12_from(&external, "Nguyễn Văn a.leader", "pw", &dir_a)).await;
     let (good_id, _) = certs[0].clone();
-    raw_post(leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    raw_post(leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
 
     // Signed with the external certificate: its CA's CRL is in the file, so a strict
     // validator needs nothing else.
@@ -591,13 +580,10 @@ async fn crls_of_other_cas_are_fetched_embedded_and_obeyed() {
     // instance fetches the new one.
     let app2 = TestApp::with_config(|c| c.trust_anchor_files = vec![tmp.path().join("anchor.pem")]).await;
     let leader2 = app2.login("a.leader").await;
-    let (ct, body) = multipart(
-        &[("csrf", &leader2.csrf), ("kind", "person"), ("password", "pw"), ("pin", "246810"), ("pin2", "246810")],
-        &std::fs::read(dir_b.join("id.p12")).unwrap(),
-    );
-    assert_eq!(raw_post(&leader2, "/certificates/import", &ct, body).await.status, StatusCode::SEE_OTHER);
+    let p12 = std::fs::read(dir_b.join("id.p12")).unwrap();
+    assert_eq!(import_p12(&leader2, &p12, "pw", "246810").await.status, StatusCode::SEE_OTHER);
     let bad2 = leader2.get("/api/v1/certificates").await.json()[0]["id"].as_str().unwrap().to_owned();
-    raw_post(&leader2, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    raw_post(&leader2, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     let doc = approved(&app2).await;
     let r = leader2
         .post(&format!("/api/v1/documents/{doc}/sign"), json!({ "certificate_id": bad2, "pin": "246810" }))
@@ -612,7 +598,7 @@ async fn five_wrong_pins_lock_the_certificate() {
     let leader = app.login("a.leader").await;
     let r = leader.post("/api/v1/certificates", json!({ "pin": "246810" })).await;
     let cert_id = r.json()["id"].as_str().unwrap().to_owned();
-    raw_post(&leader, "/api/v1/me/signature-image", "image/png", png(240, 90, [20, 40, 200, 255])).await;
+    raw_post(&leader, "/api/v1/me/signature-image", "image/png", blue_signature()).await;
     let id = approved(&app).await;
     for _ in 0..5 {
         let r = leader
