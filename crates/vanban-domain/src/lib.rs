@@ -18,6 +18,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod metadata;
 pub mod permission;
+pub mod register;
 pub mod review;
 pub mod role;
 pub mod symbol;
@@ -32,6 +33,7 @@ pub use ids::{AgencyId, AuditEventId, DelegationId, DocumentId, RegisterId, Unit
 pub use lifecycle::{EdxmlStatus, IncomingAction, IncomingState, OutgoingAction, OutgoingState};
 pub use metadata::{IncomingMetadata, OutgoingMetadata, Priority, Recipient, Secrecy, SignerInfo};
 pub use permission::{Caller, Permission, permissions_of, role_allows};
+pub use register::{AssignmentRole, ChangeKind, DeadlineState, RegisterDirection, RegisterRule, pick_register};
 pub use review::{ReviewMode, ReviewStep, RoundOutcome, StepState};
 pub use role::Role;
 pub use symbol::{DocumentNumber, Notation, NumberSymbol, notation_for};

@@ -66,6 +66,17 @@ impl StoreError {
             }
             "signing_session_completed" => "Phiên ký số này đã hoàn tất.",
             "signing_session_expired" => "Phiên ký số đã hết hạn. Vui lòng thực hiện ký lại.",
+            "duplicate_register" => "Cơ quan đã có sổ với tên này.",
+            "register_full" => "Sổ đã hết số trong năm.",
+            "duplicate_symbol" => {
+                "Số, ký hiệu này đã được cấp trong năm ở một sổ khác của cơ quan. Vui lòng kiểm tra cấu hình sổ."
+            }
+            "not_numbered" => "Văn bản chưa được cấp số.",
+            "already_issued" => "Văn bản đã được ban hành.",
+            "replacement_not_issued" => "Văn bản thay thế phải là một văn bản khác đã ban hành của cơ quan.",
+            "not_a_handler" => "Bạn không được phân công xử lý văn bản này.",
+            "not_the_lead_handler" => "Chỉ người chủ trì xử lý mới thực hiện được thao tác này.",
+            "no_pending_change" => "Không có yêu cầu thu hồi, cập nhật hay thay thế nào đang chờ trả lời.",
             _ => return None,
         })
     }

@@ -46,3 +46,4 @@ async fn lock_audit_chain(tx: &mut sqlx::Transaction<'static, Postgres>) -> crat
 }
 
 crate::sql::impl_sql_store!(PgStore, Postgres, sqlx::postgres::PgRow);
+crate::sql_issuing::impl_issuing!(PgStore, Postgres, sqlx::postgres::PgRow);

@@ -4,11 +4,15 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use vanban_domain::{AgencyCode, AgencyId, Caller, DelegationId, DocumentId, OutgoingAction, Role, Unit, UserId};
+use chrono::{DateTime, NaiveDate, Utc};
+use vanban_domain::{
+    AgencyCode, AgencyId, Caller, DelegationId, DocumentId, OutgoingAction, RegisterDirection, RegisterId, Role, Unit,
+    UserId,
+};
 
 use crate::Result;
 use crate::model::*;
+use crate::model_issuing::*;
 
 /// Agencies (tenants), their hierarchy, and their organisational units.
 ///
@@ -264,6 +268,128 @@ pub trait PkiRepo: Send + Sync {
 }
 
 /// The append-only audit log.
+/// Registers, numbering, issuing, delivery inside the instance, the outbox, receiving and
+/// handling, notifications. Issuing is two transactions (ARCHITECTURE.md, "Issuing"):
+/// [`IssuingRepo::number_document`] takes the number, [`IssuingRepo::issue_document`]
+/// stores the agency-signed file and delivers; a document left between them is completed
+/// from [`IssuingRepo::numbered_backlog`], never renumbered.
+#[async_trait]
+pub trait IssuingRepo: Send + Sync {
+    async fn create_register(&self, actor: &Actor, scope: &Scope, new: NewRegister) -> Result<RegisterRecord>;
+    async fn list_registers(&self, scope: &Scope, direction: RegisterDirection) -> Result<Vec<RegisterRecord>>;
+
+    /// Transaction A: takes the next number of the register for the year of `issued_on` and
+    /// stores it on the (signed) document, which becomes `numbered`.
+    async fn number_document(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        req: NumberRequest,
+    ) -> Result<OutgoingEntry>;
+    /// Transaction B: stores the agency-signed revision, marks the document issued and
+    /// delivered, creates each internal recipient's incoming document and an outbox row for
+    /// each external one.
+    async fn issue_document(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        req: IssueRequest,
+    ) -> Result<IssueOutcome>;
+    async fn get_outgoing_entry(&self, scope: &Scope, id: DocumentId) -> Result<Option<OutgoingEntry>>;
+    /// Documents of every agency left between transactions A and B, oldest first.
+    async fn numbered_backlog(&self, limit: i64) -> Result<Vec<NumberedBacklog>>;
+    async fn outgoing_register(
+        &self,
+        scope: &Scope,
+        register: Option<RegisterId>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<OutgoingRegisterRow>>;
+    async fn list_deliveries(&self, scope: &Scope, id: DocumentId) -> Result<Vec<DeliveryRecord>>;
+    /// Revocation, update or replacement of an issued document (the sender's status 13).
+    async fn request_change(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        req: ChangeRequest,
+    ) -> Result<DocumentRecord>;
+
+    async fn list_outbox(&self, state: Option<&str>, limit: i64) -> Result<Vec<OutboxRecord>>;
+    async fn mark_outbox(
+        &self,
+        id: uuid::Uuid,
+        sent: bool,
+        error: Option<String>,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// An arrival that is not an internal delivery (scanned paper, part 5's packages). A
+    /// second arrival with the same source key returns the first.
+    async fn receive_incoming(&self, actor: &Actor, scope: &Scope, new: NewIncoming) -> Result<IncomingRecord>;
+    async fn get_incoming(&self, scope: &Scope, vis: IncomingVisibility, id: DocumentId) -> Result<IncomingRecord>;
+    async fn list_incoming(
+        &self,
+        scope: &Scope,
+        vis: IncomingVisibility,
+        filter: IncomingFilter,
+    ) -> Result<Vec<IncomingRecord>>;
+    /// Other incoming documents of the agency with the same sender and number/symbol.
+    async fn incoming_duplicates(&self, scope: &Scope, id: DocumentId) -> Result<Vec<IncomingRecord>>;
+    /// The clerk registers it: the next incoming number of the register (status 03).
+    async fn register_incoming(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        register: RegisterId,
+        today: NaiveDate,
+    ) -> Result<IncomingRecord>;
+    /// The clerk returns it to the sender with a reason (status 02).
+    async fn return_incoming(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        reason: String,
+    ) -> Result<IncomingRecord>;
+    /// The leader assigns it (status 04).
+    async fn assign_incoming(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        req: AssignRequest,
+    ) -> Result<IncomingRecord>;
+    /// A handler's step (statuses 05 and 06).
+    async fn handle_incoming(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        step: HandleStep,
+    ) -> Result<IncomingRecord>;
+    /// The clerk answers a revocation, update or replacement (status 15 accepted, 16 refused).
+    async fn answer_change(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: DocumentId,
+        accept: bool,
+        note: Option<String>,
+    ) -> Result<IncomingRecord>;
+
+    async fn list_notifications(&self, scope: &Scope, unread_only: bool, limit: i64)
+    -> Result<Vec<NotificationRecord>>;
+    async fn mark_notifications_read(&self, scope: &Scope, ids: Option<Vec<uuid::Uuid>>) -> Result<u64>;
+    /// Writes the reminders due on `today` (deadline within `remind_days`, or past), once each.
+    async fn create_reminders(&self, today: NaiveDate, remind_days: i64) -> Result<u64>;
+    async fn pending_emails(&self, limit: i64) -> Result<Vec<PendingEmail>>;
+    async fn mark_email(&self, id: uuid::Uuid, sent: bool, error: Option<String>, give_up: bool) -> Result<()>;
+}
+
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
     /// Appends an event that accompanies no other change (e.g. a login).
@@ -284,7 +410,9 @@ pub trait AuditRepo: Send + Sync {
 
 /// Every capability of a storage backend, behind one object.
 #[async_trait]
-pub trait Store: AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + PkiRepo + AuditRepo {
+pub trait Store:
+    AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + PkiRepo + IssuingRepo + AuditRepo
+{
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

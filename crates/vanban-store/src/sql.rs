@@ -1609,6 +1609,48 @@ macro_rules! impl_sql_store {
                 .collect()
         }
 
+        /// Validates `new` and inserts it on the document's head inside the caller's transaction
+        /// (`stale_revision` when the head moved). Returns (seq, pdf_sha256, base, signer_name).
+        async fn insert_revision(
+            tx: &mut Tx,
+            actor: &Actor,
+            scope: &Scope,
+            document_id: DocumentId,
+            new: &NewRevision,
+        ) -> Result<(i32, String, Option<String>, Option<String>)> {
+            let pdf_sha256 = crate::sql::sha256_hex("pdf_sha256", &new.pdf_sha256)?;
+            let base = new.base_sha256.as_deref().map(|b| crate::sql::sha256_hex("base_sha256", b)).transpose()?;
+            if new.pdf_size < 1 {
+                return Err(vanban_domain::DomainError::InvalidValue { field: "pdf_size", reason: crate::sql::MUST_BE_POSITIVE }.into());
+            }
+            let signer_name = new.signer_name.as_deref().map(|n| vanban_domain::clean_text("signer_name", n, 200, false)).transpose()?.filter(|n| !n.is_empty());
+            let signed_at = new.signed_at.map(audit::truncate_micros);
+            let head = check_head(tx, document_id, base.as_deref()).await?;
+            if let Some(c) = new.certificate_id {
+                active_certificate(tx, scope, c).await?;
+            }
+            let seq = head.map_or(0, |h| h.seq + 1);
+            sqlx::query(
+                "INSERT INTO document_revisions (document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(document_id.as_uuid())
+            .bind(seq)
+            .bind(scope.agency_id().as_uuid())
+            .bind(new.kind.as_str())
+            .bind(&pdf_sha256)
+            .bind(new.pdf_size)
+            .bind(new.certificate_id)
+            .bind(signer_name.as_deref())
+            .bind(signed_at)
+            .bind(new.validation.as_ref().map(|v| v.to_string()))
+            .bind(actor.user_id.map(|u| u.as_uuid()))
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+            Ok((seq, pdf_sha256, base, signer_name))
+        }
+
         /// Fails with `stale_revision` unless `base` is the document's head (`None`: no revision yet).
         async fn check_head(tx: &mut Tx, id: DocumentId, base: Option<&str>) -> Result<Option<RevisionRecord>> {
             let head = revisions_where(tx, id, true).await?.pop();
@@ -1919,19 +1961,9 @@ macro_rules! impl_sql_store {
                 new: NewRevision,
                 action: Option<OutgoingAction>,
             ) -> Result<RevisionRecord> {
-                let pdf_sha256 = crate::sql::sha256_hex("pdf_sha256", &new.pdf_sha256)?;
-                let base = new.base_sha256.as_deref().map(|b| crate::sql::sha256_hex("base_sha256", b)).transpose()?;
-                if new.pdf_size < 1 {
-                    return Err(vanban_domain::DomainError::InvalidValue { field: "pdf_size", reason: crate::sql::MUST_BE_POSITIVE }.into());
-                }
-                let signer_name = new.signer_name.as_deref().map(|n| vanban_domain::clean_text("signer_name", n, 200, false)).transpose()?.filter(|n| !n.is_empty());
-                let signed_at = new.signed_at.map(audit::truncate_micros);
                 let mut tx = begin_write(&self.pool).await?;
                 document_in_scope(&mut tx, scope, document_id).await?;
-                let head = check_head(&mut tx, document_id, base.as_deref()).await?;
-                if let Some(c) = new.certificate_id {
-                    active_certificate(&mut tx, scope, c).await?;
-                }
+                let (seq, pdf_sha256, base, signer_name) = insert_revision(&mut tx, actor, scope, document_id, &new).await?;
                 let moved = match action {
                     Some(a) => Some((a, apply_action(&mut tx, scope, document_id, a).await?)),
                     None => {
@@ -1939,25 +1971,6 @@ macro_rules! impl_sql_store {
                         None
                     }
                 };
-                let seq = head.map_or(0, |h| h.seq + 1);
-                sqlx::query(
-                    "INSERT INTO document_revisions (document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(document_id.as_uuid())
-                .bind(seq)
-                .bind(scope.agency_id().as_uuid())
-                .bind(new.kind.as_str())
-                .bind(&pdf_sha256)
-                .bind(new.pdf_size)
-                .bind(new.certificate_id)
-                .bind(signer_name.as_deref())
-                .bind(signed_at)
-                .bind(new.validation.as_ref().map(|v| v.to_string()))
-                .bind(actor.user_id.map(|u| u.as_uuid()))
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
                 let mut detail = serde_json::json!({
                     "seq": seq, "kind": new.kind.as_str(), "pdf_sha256": pdf_sha256, "pdf_size": new.pdf_size,
                     "base_sha256": base, "certificate_id": new.certificate_id, "signer_name": signer_name,

@@ -51,3 +51,4 @@ async fn lock_audit_chain(_tx: &mut sqlx::Transaction<'static, Sqlite>) -> crate
 }
 
 crate::sql::impl_sql_store!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
+crate::sql_issuing::impl_issuing!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);

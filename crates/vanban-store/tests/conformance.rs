@@ -186,6 +186,9 @@ conformance!(
     signing_session_lifecycle,
 );
 
+#[path = "conformance/issuing.rs"]
+mod issuing;
+
 /// A raw database connection that bypasses the store.
 enum Raw {
     Sqlite(sqlx::SqliteConnection),

@@ -1,0 +1,169 @@
+-- Registers, numbering, issuing, delivery, receiving and handling (SQLite).
+
+-- The agency's registers (sổ): outgoing ones number what the agency issues, incoming ones
+-- number what it receives. `doc_types` lists the document-type codes a register takes,
+-- comma-separated ("quyet_dinh,chi_thi"); an empty list takes every type no other register of
+-- the same direction and secrecy claims. Secret documents have their own registers.
+CREATE TABLE registers (
+    id         BLOB PRIMARY KEY NOT NULL,
+    agency_id  BLOB NOT NULL REFERENCES agencies(id),
+    direction  TEXT NOT NULL CHECK (direction IN ('outgoing', 'incoming')),
+    name       TEXT NOT NULL,
+    doc_types  TEXT NOT NULL DEFAULT '',
+    secret     BOOLEAN NOT NULL DEFAULT FALSE,
+    active     BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at TEXT NOT NULL,
+    UNIQUE (agency_id, direction, name)
+);
+CREATE INDEX registers_agency ON registers(agency_id, direction);
+
+-- The last number taken in a register in a calendar year. Only ever incremented, inside the
+-- write transaction that stores the number on its document.
+CREATE TABLE register_counters (
+    register_id BLOB NOT NULL REFERENCES registers(id),
+    year        INTEGER NOT NULL,
+    last_number BIGINT NOT NULL,
+    PRIMARY KEY (register_id, year)
+);
+
+-- The outgoing register: one line per numbered document. A line is written with its number
+-- (state 'numbered') and completed when the agency-signed revision is stored ('issued').
+CREATE TABLE outgoing_entries (
+    document_id BLOB PRIMARY KEY NOT NULL REFERENCES documents(id),
+    agency_id   BLOB NOT NULL REFERENCES agencies(id),
+    register_id BLOB NOT NULL REFERENCES registers(id),
+    year        INTEGER NOT NULL,
+    number      BIGINT NOT NULL,
+    symbol      TEXT NOT NULL,
+    issued_on   TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('numbered', 'issued')),
+    numbered_by BLOB REFERENCES users(id),
+    numbered_at TEXT NOT NULL,
+    issued_at   TEXT,
+    pdf_sha256  TEXT,
+    UNIQUE (register_id, year, number),
+    UNIQUE (agency_id, year, symbol)
+);
+CREATE INDEX outgoing_entries_state ON outgoing_entries(state);
+CREATE INDEX outgoing_entries_agency_day ON outgoing_entries(agency_id, issued_on);
+
+-- One row per (outgoing document, recipient). Internal recipients (an agency of this
+-- instance) get their incoming document in the same transaction; external ones an outbox row.
+-- `status` is the last edXML status the recipient reported ('00' before any).
+CREATE TABLE deliveries (
+    id                  BLOB PRIMARY KEY NOT NULL,
+    document_id         BLOB NOT NULL REFERENCES documents(id),
+    sender_agency_id    BLOB NOT NULL REFERENCES agencies(id),
+    recipient_code      TEXT NOT NULL,
+    recipient_name      TEXT NOT NULL,
+    recipient_agency_id BLOB REFERENCES agencies(id),
+    incoming_id         BLOB REFERENCES documents(id),
+    channel             TEXT NOT NULL CHECK (channel IN ('internal', 'external')),
+    status              TEXT NOT NULL,
+    status_note         TEXT,
+    status_at           TEXT NOT NULL,
+    created_at          TEXT NOT NULL,
+    UNIQUE (document_id, recipient_code)
+);
+CREATE INDEX deliveries_recipient ON deliveries(recipient_agency_id);
+
+-- What each recipient reported, in order (the sender's tracking view).
+CREATE TABLE delivery_events (
+    id          BLOB PRIMARY KEY NOT NULL,
+    delivery_id BLOB NOT NULL REFERENCES deliveries(id),
+    code        TEXT NOT NULL,
+    description TEXT,
+    actor_name  TEXT,
+    at          TEXT NOT NULL
+);
+CREATE INDEX delivery_events_delivery ON delivery_events(delivery_id, at);
+
+-- Packages waiting to leave the instance (drained by the exchange worker of part 5). The
+-- idempotency key (document id + recipient, plus the status for status packages) lets the
+-- receiver recognise a resend.
+CREATE TABLE outbox (
+    id              BLOB PRIMARY KEY NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('edoc', 'status')),
+    delivery_id     BLOB REFERENCES deliveries(id),
+    recipient_code  TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload         TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+
+-- An incoming document's registration and handling (its `documents` row has direction
+-- 'incoming' and an IncomingState). Internal arrivals name their delivery; external ones
+-- (part 5) and scanned paper a source key, so an arrival is stored once.
+CREATE TABLE incoming_items (
+    document_id       BLOB PRIMARY KEY NOT NULL REFERENCES documents(id),
+    agency_id         BLOB NOT NULL REFERENCES agencies(id),
+    delivery_id       BLOB UNIQUE REFERENCES deliveries(id),
+    source_key        TEXT UNIQUE,
+    sender_code       TEXT NOT NULL,
+    sender_name       TEXT NOT NULL,
+    symbol            TEXT NOT NULL,
+    issued_on         TEXT,
+    priority          INTEGER NOT NULL DEFAULT 0,
+    pdf_sha256        TEXT,
+    ocr_sha256        TEXT,
+    scanned           BOOLEAN NOT NULL DEFAULT FALSE,
+    arrived_at        TEXT NOT NULL,
+    register_id       BLOB REFERENCES registers(id),
+    year              INTEGER,
+    arrival_number    BIGINT,
+    registered_at     TEXT,
+    registered_by     BLOB REFERENCES users(id),
+    deadline          TEXT,
+    returned_reason   TEXT,
+    -- A revocation, update or replacement the sender asked for, waiting for the clerk's answer.
+    change_kind       TEXT CHECK (change_kind IN ('revoke', 'update', 'replace')),
+    change_reason     TEXT,
+    change_state      TEXT CHECK (change_state IN ('pending', 'accepted', 'refused')),
+    state_before      TEXT,
+    done_at           TEXT,
+    result_note       TEXT,
+    response_document_id BLOB REFERENCES documents(id),
+    UNIQUE (register_id, year, arrival_number)
+);
+CREATE INDEX incoming_items_dup ON incoming_items(agency_id, sender_code, symbol);
+CREATE INDEX incoming_items_deadline ON incoming_items(agency_id, deadline);
+
+-- Who handles an incoming document: one lead, co-handlers, readers for information.
+CREATE TABLE assignments (
+    document_id BLOB NOT NULL REFERENCES documents(id),
+    user_id     BLOB NOT NULL REFERENCES users(id),
+    agency_id   BLOB NOT NULL REFERENCES agencies(id),
+    role        TEXT NOT NULL CHECK (role IN ('lead', 'co', 'info')),
+    deadline    TEXT,
+    note        TEXT,
+    assigned_by BLOB REFERENCES users(id),
+    assigned_at TEXT NOT NULL,
+    active      BOOLEAN NOT NULL DEFAULT TRUE,
+    PRIMARY KEY (document_id, user_id)
+);
+CREATE INDEX assignments_user ON assignments(user_id, active);
+
+-- In-app notifications, and the e-mail each may owe (sent by the mail worker).
+CREATE TABLE notifications (
+    id           BLOB PRIMARY KEY NOT NULL,
+    user_id      BLOB NOT NULL REFERENCES users(id),
+    agency_id    BLOB NOT NULL REFERENCES agencies(id),
+    kind         TEXT NOT NULL,
+    document_id  BLOB REFERENCES documents(id),
+    title        TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    read_at      TEXT,
+    email_state  TEXT NOT NULL CHECK (email_state IN ('none', 'pending', 'sent', 'failed')),
+    email_attempts INTEGER NOT NULL DEFAULT 0,
+    email_error  TEXT,
+    -- A reminder is written once per (document, user, kind); other kinds leave it NULL.
+    dedupe_key   TEXT UNIQUE
+);
+CREATE INDEX notifications_user ON notifications(user_id, read_at, created_at);
+CREATE INDEX notifications_email ON notifications(email_state);

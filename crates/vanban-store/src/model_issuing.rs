@@ -1,0 +1,305 @@
+//! Records and inputs of registers, numbering, issuing, delivery, receiving and handling.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use vanban_domain::{
+    AgencyId, AssignmentRole, ChangeKind, DocumentId, DocumentType, IncomingState, Notation, Priority,
+    RegisterDirection, RegisterId, RegisterRule, UnitId, UserId,
+};
+
+use crate::model::{DocumentRecord, NewRevision};
+
+/// A register of an agency.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterRecord {
+    pub id: RegisterId,
+    pub agency_id: AgencyId,
+    pub direction: RegisterDirection,
+    pub name: String,
+    pub doc_types: Vec<DocumentType>,
+    pub secret: bool,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl RegisterRecord {
+    /// The rule [`vanban_domain::pick_register`] applies.
+    pub fn rule(&self) -> RegisterRule {
+        RegisterRule { doc_types: self.doc_types.clone(), secret: self.secret }
+    }
+}
+
+/// Input of [`crate::IssuingRepo::create_register`].
+#[derive(Debug, Clone)]
+pub struct NewRegister {
+    pub direction: RegisterDirection,
+    pub name: String,
+    pub doc_types: Vec<DocumentType>,
+    pub secret: bool,
+}
+
+/// Transaction A of issuing: the number to take.
+#[derive(Debug, Clone)]
+pub struct NumberRequest {
+    pub register_id: RegisterId,
+    /// The symbol after the slash ("QĐ-UBND", "UBND-VP"), built by the caller.
+    pub notation: Notation,
+    /// The issue date (Vietnam time); its year is the numbering year.
+    pub issued_on: NaiveDate,
+}
+
+/// A line of the outgoing register.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutgoingEntry {
+    pub document_id: DocumentId,
+    pub agency_id: AgencyId,
+    pub register_id: RegisterId,
+    pub year: i32,
+    pub number: i64,
+    /// "15/QĐ-UBND".
+    pub symbol: String,
+    pub issued_on: NaiveDate,
+    /// `numbered` (transaction A done) or `issued` (transaction B done).
+    pub state: String,
+    pub numbered_by: Option<UserId>,
+    pub numbered_at: DateTime<Utc>,
+    pub issued_at: Option<DateTime<Utc>>,
+    /// The issued (agency-signed) file.
+    pub pdf_sha256: Option<String>,
+}
+
+/// A recipient to deliver to. A code of an agency of this instance is delivered internally;
+/// any other code goes to the outbox.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub recipient_code: String,
+    pub recipient_name: String,
+}
+
+/// What each recipient's incoming document starts from.
+#[derive(Debug, Clone)]
+pub struct IncomingDraft {
+    pub doc_type: DocumentType,
+    pub subject: String,
+    pub priority: Priority,
+    /// The incoming metadata (JSON of `vanban_domain::IncomingMetadata`-like values).
+    pub metadata: serde_json::Value,
+}
+
+/// Transaction B of issuing.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// The agency-signed revision, already in the blob store.
+    pub revision: NewRevision,
+    pub recipients: Vec<NewDelivery>,
+    pub incoming: IncomingDraft,
+    /// The edXML payload (JSON) the outbox keeps for external recipients.
+    pub outbox_payload: serde_json::Value,
+}
+
+/// The result of transaction B.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssueOutcome {
+    pub entry: OutgoingEntry,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// A document left numbered (transaction A committed, B not): to be completed at start-up.
+#[derive(Debug, Clone)]
+pub struct NumberedBacklog {
+    pub document_id: DocumentId,
+    pub agency_id: AgencyId,
+    pub numbered_by: Option<UserId>,
+}
+
+/// One recipient of an issued document, and what it last reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRecord {
+    pub id: uuid::Uuid,
+    pub document_id: DocumentId,
+    pub recipient_code: String,
+    pub recipient_name: String,
+    pub recipient_agency_id: Option<AgencyId>,
+    pub incoming_id: Option<DocumentId>,
+    /// `internal` or `external`.
+    pub channel: String,
+    /// The last edXML status code ("00" before any, then "01".."16").
+    pub status: String,
+    pub status_note: Option<String>,
+    pub status_at: DateTime<Utc>,
+    pub events: Vec<DeliveryEvent>,
+}
+
+/// A status a recipient reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryEvent {
+    pub code: String,
+    pub description: Option<String>,
+    pub actor_name: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A package waiting to leave the instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRecord {
+    pub id: uuid::Uuid,
+    /// `edoc` or `status`.
+    pub kind: String,
+    pub delivery_id: Option<uuid::Uuid>,
+    pub recipient_code: String,
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// An incoming document with its registration and handling.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncomingRecord {
+    pub document: DocumentRecord,
+    pub state: IncomingState,
+    pub delivery_id: Option<uuid::Uuid>,
+    pub sender_code: String,
+    pub sender_name: String,
+    pub symbol: String,
+    pub issued_on: Option<NaiveDate>,
+    pub priority: Priority,
+    pub pdf_sha256: Option<String>,
+    pub ocr_sha256: Option<String>,
+    pub scanned: bool,
+    pub arrived_at: DateTime<Utc>,
+    pub register_id: Option<RegisterId>,
+    pub year: Option<i32>,
+    pub arrival_number: Option<i64>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub deadline: Option<NaiveDate>,
+    pub returned_reason: Option<String>,
+    pub change_kind: Option<ChangeKind>,
+    pub change_reason: Option<String>,
+    /// `pending`, `accepted` or `refused`.
+    pub change_state: Option<String>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub result_note: Option<String>,
+    pub response_document_id: Option<DocumentId>,
+    pub assignments: Vec<AssignmentRecord>,
+}
+
+/// A person's part in handling an incoming document.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignmentRecord {
+    pub user_id: UserId,
+    pub full_name: String,
+    pub unit_id: Option<UnitId>,
+    pub role: AssignmentRole,
+    pub deadline: Option<NaiveDate>,
+    pub note: Option<String>,
+    pub assigned_at: DateTime<Utc>,
+    pub active: bool,
+}
+
+/// Which incoming documents a caller may see in their agency.
+#[derive(Debug, Clone, Copy)]
+pub enum IncomingVisibility {
+    /// Clerks, leaders, archivists: every incoming document of the agency.
+    All,
+    /// A handler: what is assigned to them.
+    User(UserId),
+    /// A unit head: what is assigned to them or anyone of their unit.
+    Unit(UserId, UnitId),
+}
+
+/// A filter of [`crate::IssuingRepo::list_incoming`].
+#[derive(Debug, Clone, Default)]
+pub struct IncomingFilter {
+    pub states: Vec<IncomingState>,
+    /// Only documents whose deadline is before this day and that are not done.
+    pub overdue_on: Option<NaiveDate>,
+    /// Only those arrived in this range (Vietnam dates, inclusive).
+    pub arrived_from: Option<NaiveDate>,
+    pub arrived_to: Option<NaiveDate>,
+    pub limit: i64,
+}
+
+/// An incoming document that did not come through an internal delivery: a scanned paper
+/// document, or (part 5) an edXML package.
+#[derive(Debug, Clone)]
+pub struct NewIncoming {
+    /// Recognises a second arrival of the same thing (e.g. `edxml:<document id>`).
+    pub source_key: String,
+    pub sender_code: String,
+    pub sender_name: String,
+    pub symbol: String,
+    pub issued_on: Option<NaiveDate>,
+    pub draft: IncomingDraft,
+    pub pdf_sha256: Option<String>,
+    pub ocr_sha256: Option<String>,
+    pub scanned: bool,
+}
+
+/// The leader's assignment (status 04).
+#[derive(Debug, Clone)]
+pub struct AssignRequest {
+    pub lead: UserId,
+    pub co: Vec<UserId>,
+    pub info: Vec<UserId>,
+    pub deadline: Option<NaiveDate>,
+    pub note: Option<String>,
+}
+
+/// A handler's step.
+#[derive(Debug, Clone)]
+pub enum HandleStep {
+    /// Starts work (status 05).
+    Start,
+    /// Hands the lead to another person of the agency (stays 05).
+    Forward { to: UserId, note: Option<String> },
+    /// Finishes (status 06), optionally with the reply document.
+    Finish { note: Option<String>, response: Option<DocumentId> },
+}
+
+/// A change an issuer asks of its recipients.
+#[derive(Debug, Clone)]
+pub struct ChangeRequest {
+    pub kind: ChangeKind,
+    pub reason: String,
+    /// The replacing document (issued), for `Replace`.
+    pub replacement: Option<DocumentId>,
+}
+
+/// A row of the outgoing register report.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutgoingRegisterRow {
+    pub entry: OutgoingEntry,
+    pub doc_type: DocumentType,
+    pub subject: String,
+    pub signer_name: Option<String>,
+    pub recipients: Vec<String>,
+    pub register_name: String,
+}
+
+/// An in-app notification.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationRecord {
+    pub id: uuid::Uuid,
+    pub user_id: UserId,
+    pub kind: String,
+    pub document_id: Option<DocumentId>,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub email_state: String,
+}
+
+/// A notification owed by e-mail.
+#[derive(Debug, Clone)]
+pub struct PendingEmail {
+    pub notification: NotificationRecord,
+    pub email: String,
+    pub full_name: String,
+    pub attempts: i32,
+}
