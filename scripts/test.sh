@@ -16,7 +16,7 @@ if [ "${VANBAN_SKIP_INSTALL:-}" != 1 ]; then
   step "installing system packages"
   need=()
   for pkg in postgresql chromium fonts-liberation2 poppler-utils qpdf libreoffice-writer-nogui nodejs npm \
-    softhsm2 libnss3-tools opensc socat; do
+    softhsm2 libnss3-tools opensc socat tesseract-ocr tesseract-ocr-vie; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   # The venv for pyHanko needs Python's venv module; a python3 that has it already is kept.
@@ -38,6 +38,11 @@ if [ "${VANBAN_SKIP_INSTALL:-}" != 1 ]; then
     [ -x target/bench-venv/bin/python ] || python3 -m venv target/bench-venv
     target/bench-venv/bin/python -m pip install -q --disable-pip-version-check \
       pyHanko==0.38.0 pyhanko-certvalidator pyhanko-cli
+  fi
+  # The mail tests' SMTP server on loopback (crates/vanban-server/tests/it/mail.rs).
+  if ! target/bench-venv/bin/python -c 'import aiosmtpd' 2>/dev/null; then
+    step "installing aiosmtpd in target/bench-venv (a real SMTP server for the mail tests)"
+    target/bench-venv/bin/python -m pip install -q --disable-pip-version-check aiosmtpd==1.4.6
   fi
 fi
 # crates/vanban-pades/tests/interop.rs runs it (with CI=true a missing pyHanko is a failure).

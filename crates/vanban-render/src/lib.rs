@@ -7,6 +7,9 @@
 //! the signer's box (signed by the leader) — and reports where they ended up, so that the
 //! signing and issuing parts place their fields and signatures there.
 //!
+//! The registers of Decree 30, Appendix IV (outgoing, incoming, tracking) are printed for a
+//! period as PDF/A or XLSX by [`registers`].
+//!
 //! A [`Renderer`] loads fonts and the template once and is shared by every render; typst's
 //! memoisation caches are evicted after each render so a long-running server stays flat.
 
@@ -14,6 +17,7 @@
 
 mod fields;
 pub mod office;
+pub mod registers;
 mod spec;
 mod world;
 
@@ -21,6 +25,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use fields::names as field_names;
+pub use registers::{RegisterKind, RegisterReport, register_pdf, register_xlsx};
 pub use spec::{AppendixSpec, DocumentSpec, SignerSpec, vietnamese_date};
 pub use world::{DEFAULT_FONT_DIRS, DEFAULT_TEMPLATE, Renderer};
 
@@ -54,6 +59,12 @@ pub enum RenderError {
     /// LibreOffice is not installed.
     #[error("LibreOffice is not available: {0}")]
     ConverterMissing(String),
+    /// A register report is malformed (a row with the wrong number of cells, a reversed period).
+    #[error("invalid register: {0}")]
+    InvalidRegister(String),
+    /// The XLSX export of a register failed.
+    #[error("XLSX export failed: {0}")]
+    Xlsx(String),
 }
 
 impl RenderError {
@@ -69,6 +80,8 @@ impl RenderError {
             RenderError::Encrypted => "document_encrypted",
             RenderError::Conversion(_) => "conversion_failed",
             RenderError::ConverterMissing(_) => "converter_missing",
+            RenderError::InvalidRegister(_) => "invalid_register",
+            RenderError::Xlsx(_) => "xlsx_export_error",
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The typst "world" of a render: the standard library, the fonts and the template, loaded
-//! once by [`Renderer`], plus the one document's data as the virtual file `/doc.json`.
+//! The typst "world" of a render: the standard library, the fonts and the templates, loaded
+//! once by [`Renderer`], plus the one document's data as a virtual JSON file (`/doc.json`
+//! for a document, `/register.json` for a register).
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,9 @@ use crate::{DocumentSpec, RenderError, RenderOptions, Rendered, SlotBox, Slots};
 
 /// The layout shipped with vanban.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../templates/decree30.typ");
+
+/// The layout of the registers (Decree 30, Appendix IV); not adjustable by agencies.
+const REGISTER_TEMPLATE: &str = include_str!("../templates/register.typ");
 
 /// Where Debian puts the fonts the layout uses: Times New Roman (if the MS core fonts are
 /// installed) and its metric twin Liberation Serif (fonts-liberation2).
@@ -38,6 +42,7 @@ pub struct Renderer {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     template: Source,
+    register_template: Source,
 }
 
 impl Renderer {
@@ -64,6 +69,7 @@ impl Renderer {
             book: LazyHash::new(book),
             fonts,
             template: Source::new(file_id("/main.typ"), template.to_owned()),
+            register_template: Source::new(file_id("/register.typ"), REGISTER_TEMPLATE.to_owned()),
         })
     }
 
@@ -78,27 +84,9 @@ impl Renderer {
     pub fn render(&self, spec: &DocumentSpec, opts: RenderOptions) -> Result<Rendered, RenderError> {
         let prepared = spec.prepare(opts.today)?;
         let data = serde_json::to_vec(&prepared).map_err(|e| RenderError::Layout(e.to_string()))?;
-        let world = DocWorld { r: self, data_id: file_id("/doc.json"), data: Bytes::new(data), today: opts.today };
-        let Warned { output, warnings: _ } = typst::compile::<PagedDocument>(&world);
-        let result = output.map_err(|errors| {
-            RenderError::Layout(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
-        });
-        let rendered = result.and_then(|doc| {
+        let rendered = self.compile(&self.template, "/doc.json", data, opts.today).and_then(|doc| {
             let slots = slots_of(&doc, opts.seal_mm)?;
-            let day = |d: chrono::NaiveDate| {
-                Datetime::from_ymd_hms(d.year(), d.month() as u8, d.day() as u8, 0, 0, 0)
-                    .ok_or_else(|| RenderError::Export("date out of range".into()))
-            };
-            let options = PdfOptions {
-                creator: Smart::Custom(Some("vanban".into())),
-                timestamp: Some(Timestamp::new_utc(day(opts.today)?)),
-                standards: PdfStandards::new(&[PdfStandard::A_2b])
-                    .map_err(|e| RenderError::Export(e.message().to_string()))?,
-                ..PdfOptions::default()
-            };
-            let pdf = typst_pdf::pdf(&doc, &options).map_err(|errors| {
-                RenderError::Export(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
-            })?;
+            let pdf = export_pdf(&doc, Some(opts.today))?;
             let pdf = crate::fields::add_fields(&pdf, &slots)?;
             Ok(Rendered { pdf, pages: doc.pages().len(), slots })
         });
@@ -107,6 +95,56 @@ impl Renderer {
         comemo::evict(10);
         rendered
     }
+
+    /// Renders a register (its data prepared as `/register.json`) to PDF/A-2b, created on
+    /// `created` if known; returns the PDF and its number of pages.
+    pub(crate) fn render_register(
+        &self,
+        data: Vec<u8>,
+        today: chrono::NaiveDate,
+        created: Option<chrono::NaiveDate>,
+    ) -> Result<(Vec<u8>, usize), RenderError> {
+        let rendered = self
+            .compile(&self.register_template, "/register.json", data, today)
+            .and_then(|doc| Ok((export_pdf(&doc, created)?, doc.pages().len())));
+        comemo::evict(10);
+        rendered
+    }
+
+    /// Compiles `main` with `data` as the virtual JSON file `data_path`.
+    fn compile(
+        &self,
+        main: &Source,
+        data_path: &str,
+        data: Vec<u8>,
+        today: chrono::NaiveDate,
+    ) -> Result<PagedDocument, RenderError> {
+        let world = DocWorld { r: self, main, data_id: file_id(data_path), data: Bytes::new(data), today };
+        let Warned { output, warnings: _ } = typst::compile::<PagedDocument>(&world);
+        output.map_err(|errors| {
+            RenderError::Layout(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
+        })
+    }
+}
+
+/// Exports a compiled document as PDF/A-2b, created on `date` (midnight UTC) if known.
+fn export_pdf(doc: &PagedDocument, date: Option<chrono::NaiveDate>) -> Result<Vec<u8>, RenderError> {
+    let timestamp = match date {
+        Some(d) => Some(Timestamp::new_utc(
+            Datetime::from_ymd_hms(d.year(), d.month() as u8, d.day() as u8, 0, 0, 0)
+                .ok_or_else(|| RenderError::Export("date out of range".into()))?,
+        )),
+        None => None,
+    };
+    let options = PdfOptions {
+        creator: Smart::Custom(Some("vanban".into())),
+        timestamp,
+        standards: PdfStandards::new(&[PdfStandard::A_2b]).map_err(|e| RenderError::Export(e.message().to_string()))?,
+        ..PdfOptions::default()
+    };
+    typst_pdf::pdf(doc, &options).map_err(|errors| {
+        RenderError::Export(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
+    })
 }
 
 fn load_fonts(dir: &Path, out: &mut Vec<Font>) {
@@ -160,6 +198,7 @@ fn slots_of(doc: &PagedDocument, seal_mm: f64) -> Result<Slots, RenderError> {
 
 struct DocWorld<'a> {
     r: &'a Renderer,
+    main: &'a Source,
     data_id: FileId,
     data: Bytes,
     today: chrono::NaiveDate,
@@ -175,12 +214,12 @@ impl World for DocWorld<'_> {
     }
 
     fn main(&self) -> FileId {
-        self.r.template.id()
+        self.main.id()
     }
 
     fn source(&self, id: FileId) -> FileResult<Source> {
-        if id == self.r.template.id() {
-            Ok(self.r.template.clone())
+        if id == self.main.id() {
+            Ok(self.main.clone())
         } else {
             Err(FileError::NotFound(PathBuf::from(id.get().vpath().get_without_slash())))
         }
@@ -189,8 +228,8 @@ impl World for DocWorld<'_> {
     fn file(&self, id: FileId) -> FileResult<Bytes> {
         if id == self.data_id {
             Ok(self.data.clone())
-        } else if id == self.r.template.id() {
-            Ok(Bytes::from_string(self.r.template.text().to_owned()))
+        } else if id == self.main.id() {
+            Ok(Bytes::from_string(self.main.text().to_owned()))
         } else {
             Err(FileError::NotFound(PathBuf::from(id.get().vpath().get_without_slash())))
         }

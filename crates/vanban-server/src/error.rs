@@ -50,6 +50,13 @@ pub enum AppError {
     Render(#[from] vanban_render::RenderError),
     #[error(transparent)]
     Signing(#[from] vanban_pades::PadesError),
+    /// A rule of the workflow refused the request (no agency certificate, no register…): a
+    /// stable code and the Vietnamese message that explains what to do.
+    #[error("refused: {code}")]
+    Refused { code: &'static str, message_vi: &'static str },
+    /// A scanned document that does not meet Decree 30's digitisation standard, or OCR failed.
+    #[error(transparent)]
+    Scan(#[from] crate::scan::ScanError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -76,6 +83,8 @@ impl AppError {
             AppError::Store(e) => e.code(),
             AppError::Render(e) => e.code(),
             AppError::Signing(e) => e.code(),
+            AppError::Refused { code, .. } => code,
+            AppError::Scan(e) => e.code(),
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -103,10 +112,16 @@ impl AppError {
                 | vanban_render::RenderError::Body(_)
                 | vanban_render::RenderError::NotOffice(_)
                 | vanban_render::RenderError::Encrypted
-                | vanban_render::RenderError::Conversion(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                | vanban_render::RenderError::Conversion(_)
+                | vanban_render::RenderError::InvalidRegister(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::Signing(e) => signing_status(e),
+            AppError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Scan(e) => match e.code() {
+                "ocr_tool_missing" | "ocr_failed" | "ocr_timeout" => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,7 +172,13 @@ impl AppError {
             AppError::Render(vanban_render::RenderError::ConverterMissing(_)) => {
                 "Máy chủ chưa cài LibreOffice để chuyển đổi tệp.".into()
             }
+            AppError::Render(vanban_render::RenderError::InvalidRegister(_)) => {
+                "Dữ liệu sổ không hợp lệ (khoảng thời gian hoặc số cột).".into()
+            }
+            AppError::Render(vanban_render::RenderError::Xlsx(_)) => "Không xuất được tệp Excel của sổ.".into(),
             AppError::Render(_) => "Không dựng được bản PDF của văn bản.".into(),
+            AppError::Refused { message_vi, .. } => (*message_vi).into(),
+            AppError::Scan(e) => e.message_vi(),
             AppError::Signing(e) => e.message_vi(),
             AppError::Store(StoreError::UnsupportedUrl(_)) => "Địa chỉ cơ sở dữ liệu không được hỗ trợ.".into(),
             AppError::Store(_) | AppError::Internal(_) => "Hệ thống gặp lỗi. Vui lòng thử lại sau.".into(),

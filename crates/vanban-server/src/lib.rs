@@ -9,7 +9,11 @@ pub mod auth;
 pub mod drafting;
 pub mod error;
 pub mod fetch;
+pub mod incoming;
+pub mod issuing;
+pub mod mail;
 pub mod pages;
+pub mod scan;
 pub mod signing;
 mod telemetry;
 
@@ -91,11 +95,20 @@ pub struct AppState {
     renderer: Arc<std::sync::OnceLock<Result<Arc<vanban_render::Renderer>, String>>>,
     /// The instance's certification authority, loaded (or created) on first use.
     pki: Arc<tokio::sync::OnceCell<Arc<signing::Pki>>>,
+    /// Agency keys unlocked by a clerk's PIN, and decoded seal images.
+    keys: Arc<issuing::KeyCache>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, blobs: BlobStore, config: ServerConfig) -> Self {
-        AppState { store, blobs, config: Arc::new(config), renderer: Arc::default(), pki: Arc::default() }
+        AppState {
+            store,
+            blobs,
+            config: Arc::new(config),
+            renderer: Arc::default(),
+            pki: Arc::default(),
+            keys: Arc::default(),
+        }
     }
 
     /// The shared renderer, or the reason it cannot load (fonts missing).
@@ -122,11 +135,14 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/upload", axum::routing::post(pages::document_upload))
         .route("/api/v1/documents/{id}/upload", axum::routing::post(api::upload_document))
         .merge(signing::upload_routes())
+        .route("/incoming/scan", axum::routing::post(incoming::scan_post))
+        .route("/api/v1/incoming/scan", axum::routing::post(incoming::api_scan))
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit));
     Router::new()
         .merge(pages::routes())
         .merge(signing::routes())
+        .merge(incoming::routes())
         .nest("/api/v1", api::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))

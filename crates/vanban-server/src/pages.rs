@@ -136,6 +136,18 @@ impl Notice {
             "review_recorded" => "Đã ghi nhận ý kiến thẩm định.",
             "delegation_revoked" => "Đã thu hồi quyền ký đã giao.",
             "signed" => "Đã ký số văn bản.",
+            "issued" => "Đã cấp số, đóng dấu số và ban hành văn bản; văn bản đã được gửi tới nơi nhận.",
+            "registered" => "Đã vào sổ văn bản đến; cơ quan gửi đã được báo \"Đã tiếp nhận\".",
+            "returned" => "Đã trả lại văn bản; cơ quan gửi đã được báo lý do.",
+            "assigned" => "Đã phân công xử lý.",
+            "started" => "Đã chuyển sang \"Đang xử lý\".",
+            "forwarded" => "Đã chuyển xử lý chính cho cán bộ khác.",
+            "finished" => "Đã hoàn thành xử lý; cơ quan gửi đã được báo \"Hoàn thành\".",
+            "change_requested" => "Đã gửi yêu cầu tới các nơi nhận.",
+            "change_answered" => "Đã trả lời yêu cầu của cơ quan gửi.",
+            "scanned" => "Đã lưu bản quét, nhận dạng chữ và ký số bản số hóa.",
+            "notifications_read" => "Đã đánh dấu đã đọc.",
+            "register_created" => "Đã thêm sổ.",
             _ => return None,
         };
         Some(Notice { kind: "ok", text: text.to_owned() })

@@ -201,7 +201,7 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
 impl Pki {
     /// Refuses a certificate whose PIN was entered wrongly too often (brute force through a
     /// stolen session).
-    fn check_pin_lock(&self, cert: uuid::Uuid) -> Result<(), AppError> {
+    pub(crate) fn check_pin_lock(&self, cert: uuid::Uuid) -> Result<(), AppError> {
         let now = Utc::now();
         let locked = self
             .pin_failures
@@ -213,7 +213,7 @@ impl Pki {
         Ok(())
     }
 
-    fn record_pin(&self, cert: uuid::Uuid, ok: bool) {
+    pub(crate) fn record_pin(&self, cert: uuid::Uuid, ok: bool) {
         if let Ok(mut m) = self.pin_failures.lock() {
             if ok {
                 m.remove(&cert);
@@ -226,6 +226,11 @@ impl Pki {
                 e.1 = Utc::now() + chrono::Duration::minutes(PIN_LOCK_MINUTES);
             }
         }
+    }
+
+    /// The font of text appearances (Liberation Serif), if installed.
+    pub fn font(&self) -> &Option<vanban_pades::Font> {
+        &self.font
     }
 
     /// Runs `f` with the timestamp authority signatures use: the configured licensed TSA, or

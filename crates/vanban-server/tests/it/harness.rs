@@ -18,6 +18,8 @@ pub const PASSWORD: &str = "mat-khau-thu-nghiem";
 
 pub struct TestApp {
     pub router: Router,
+    /// The application state behind the router (for tests that call the server's functions).
+    pub state: AppState,
     pub store: Arc<dyn Store>,
     pub root: AgencyId,
     /// Sở Tài chính: the agency whose users the tests act as.
@@ -25,6 +27,11 @@ pub struct TestApp {
     /// Sở Nội vụ: the other agency, whose objects must stay invisible.
     pub b: AgencyId,
     _dir: tempfile::TempDir,
+}
+
+enum Backend {
+    Sqlite,
+    Postgres(String),
 }
 
 pub struct Response {
@@ -85,8 +92,38 @@ impl TestApp {
 
     /// A test app whose server configuration the test adjusts (trust anchors, limits).
     pub async fn with_config(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        TestApp::build(Backend::Sqlite, adjust).await
+    }
+
+    /// A test app on PostgreSQL (a fresh database on `VANBAN_TEST_PG_URL`), or `None` when
+    /// no server is configured outside CI. With `CI=true` a missing server fails the test.
+    pub async fn postgres() -> Option<TestApp> {
+        match std::env::var("VANBAN_TEST_PG_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(TestApp::build(Backend::Postgres(url), |_| {}).await),
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "VANBAN_TEST_PG_URL is not set; CI must run this test on PostgreSQL"
+                );
+                println!("skipped on PostgreSQL: VANBAN_TEST_PG_URL is not set");
+                None
+            }
+        }
+    }
+
+    async fn build(backend: Backend, adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap());
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sqlite => Arc::new(SqliteStore::open_dir(dir.path()).await.unwrap()),
+            Backend::Postgres(base) => {
+                use sqlx::Connection as _;
+                let db = format!("vanban_it_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to PostgreSQL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
+                let (head, _) = base.rsplit_once('/').expect("a database URL");
+                Arc::new(vanban_store::PgStore::connect(&format!("{head}/{db}")).await.unwrap())
+            }
+        };
         let s = store.as_ref();
         let root = agency(s, None, "000.00.00.H58", "Ủy ban nhân dân tỉnh Bình An", "UBND").await;
         let a = agency(s, Some(root), "000.00.01.H58", "Sở Tài chính", "STC").await;
@@ -110,8 +147,9 @@ impl TestApp {
         let mut config = ServerConfig { login_failure_delay: Duration::from_millis(1), ..ServerConfig::default() };
         adjust(&mut config);
         let blobs = vanban_store::BlobStore::local(&dir.path().join("blobs")).unwrap();
-        let router = vanban_server::router(AppState::new(store.clone(), blobs, config));
-        TestApp { router, store, root, a, b, _dir: dir }
+        let state = AppState::new(store.clone(), blobs, config);
+        let router = vanban_server::router(state.clone());
+        TestApp { router, state, store, root, a, b, _dir: dir }
     }
 
     pub async fn request(&self, req: Request<Body>) -> Response {

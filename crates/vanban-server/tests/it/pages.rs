@@ -212,11 +212,13 @@ async fn health_metrics_and_openapi() {
     let api = include_str!("../../src/api.rs");
     let lib = include_str!("../../src/lib.rs");
     let signing = include_str!("../../src/signing.rs");
+    let incoming = include_str!("../../src/incoming.rs");
     let mut routed = Vec::new();
     let api_lines = api.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")).map(|l| (l, "/api/v1"));
     let lib_lines = lib
         .lines()
         .chain(signing.lines())
+        .chain(incoming.lines())
         .map(str::trim)
         .filter(|l| l.starts_with(".route(\"/api/v1/"))
         .map(|l| (l, ""));

@@ -1,0 +1,425 @@
+//! Issuing (the clerk's desk): number a signed document in its register, fill the number and
+//! date into the PDF, apply the agency's signature with the red seal, record it, deliver it.
+//!
+//! Two transactions (ARCHITECTURE.md, "Issuing"): [`vanban_store::IssuingRepo::number_document`]
+//! takes the number; the signing in between is CPU work that can be repeated; then
+//! [`vanban_store::IssuingRepo::issue_document`] stores the agency-signed revision, marks the
+//! document issued and delivers it. A document left `numbered` by a crash keeps its number:
+//! the next issue of it (by any clerk of the agency, with the seal's PIN) completes it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{Datelike as _, NaiveDate, Utc};
+use sha2::{Digest as _, Sha256};
+use vanban_domain::{
+    Abbreviation, DocumentId, DocumentType, OutgoingAction, OutgoingState, Permission, Priority, RegisterDirection,
+    RegisterId, Secrecy,
+};
+use vanban_pades::{Identity, Image, SignOptions, Visual};
+use vanban_pki::{Cert, SealedKey, SoftKey};
+use vanban_store::{
+    Actor, CertOwner, CertStatus, CertificateRecord, DocumentRecord, ImageOwner, IncomingDraft, IssueOutcome,
+    IssueRequest, NewDelivery, NewRegister, NewRevision, NumberRequest, OutgoingEntry, RegisterRecord, RevisionKind,
+    Scope,
+};
+
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::AppError;
+
+/// How long an agency key stays unlocked in memory after its PIN was checked: later issues
+/// check the PIN against a keyed hash instead of running argon2 again (a clerk issues
+/// hundreds of documents a day).
+const UNLOCKED_FOR: Duration = Duration::from_secs(8 * 3600);
+
+/// Agency keys opened with their PIN, per certificate, on this node only.
+#[derive(Default)]
+pub struct KeyCache {
+    secret: std::sync::OnceLock<[u8; 32]>,
+    keys: Mutex<HashMap<uuid::Uuid, Unlocked>>,
+    images: Mutex<HashMap<String, Image>>,
+}
+
+struct Unlocked {
+    key: Arc<SoftKey>,
+    pin_mac: [u8; 32],
+    until: Instant,
+}
+
+impl KeyCache {
+    fn mac(&self, cert: uuid::Uuid, pin: &str) -> [u8; 32] {
+        let secret = self.secret.get_or_init(rand::random::<[u8; 32]>);
+        let mut h = Sha256::new();
+        h.update(secret);
+        h.update(cert.as_bytes());
+        h.update(pin.as_bytes());
+        h.finalize().into()
+    }
+
+    fn get(&self, cert: uuid::Uuid, pin: &str) -> Option<Arc<SoftKey>> {
+        let mac = self.mac(cert, pin);
+        let keys = self.keys.lock().ok()?;
+        let u = keys.get(&cert)?;
+        (u.pin_mac == mac && u.until > Instant::now()).then(|| u.key.clone())
+    }
+
+    fn put(&self, cert: uuid::Uuid, pin: &str, key: Arc<SoftKey>) {
+        let pin_mac = self.mac(cert, pin);
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.insert(cert, Unlocked { key, pin_mac, until: Instant::now() + UNLOCKED_FOR });
+        }
+    }
+
+    /// Forgets a certificate's key (revoked, or a wrong PIN after it was unlocked).
+    pub fn forget(&self, cert: uuid::Uuid) {
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.remove(&cert);
+        }
+    }
+}
+
+/// What the clerk sends to issue.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct IssueInput {
+    /// The agency's certificate (default: its only active software certificate).
+    #[serde(default)]
+    pub certificate_id: Option<uuid::Uuid>,
+    pub pin: String,
+    /// The register (default: the one the agency's configuration picks for the type).
+    #[serde(default)]
+    pub register_id: Option<RegisterId>,
+    /// Recipients the clerk adds at sending: agency identifier codes (QCVN 102), of this
+    /// instance (delivered at once) or of other systems (sent through the outbox).
+    #[serde(default)]
+    pub recipients: Vec<String>,
+}
+
+/// The agency's signing key, unlocked.
+pub struct AgencySigner {
+    rec: CertificateRecord,
+    key: Arc<SoftKey>,
+    cert: Cert,
+    chain: Vec<Cert>,
+    seal: Image,
+}
+
+impl AgencySigner {
+    /// The key, the certificate and its chain.
+    pub fn parts(&self) -> (Arc<SoftKey>, Cert, Vec<Cert>) {
+        (self.key.clone(), self.cert.clone(), self.chain.clone())
+    }
+}
+
+fn refused(code: &'static str, message_vi: &'static str) -> AppError {
+    AppError::Refused { code, message_vi }
+}
+
+/// Unlocks the agency's seal key with its PIN (cached for [`UNLOCKED_FOR`]).
+pub async fn agency_signer(
+    state: &AppState,
+    scope: &Scope,
+    certificate_id: Option<uuid::Uuid>,
+    pin: &str,
+) -> Result<AgencySigner, AppError> {
+    let certs = state.store.list_certificates(scope, CertOwner::Agency).await?;
+    let now = Utc::now();
+    let usable = |c: &&CertificateRecord| {
+        c.status == CertStatus::Active
+            && c.provider == vanban_store::KeyProvider::Software
+            && c.not_before <= now
+            && now <= c.not_after
+    };
+    let rec = match certificate_id {
+        Some(id) => certs.iter().find(|c| c.id == id).filter(usable),
+        None => certs.iter().find(usable),
+    }
+    .map(|c| c.id)
+    .ok_or(refused(
+        "no_agency_certificate",
+        "Cơ quan chưa có chứng thư số tổ chức còn hiệu lực để ký ban hành. Quản trị cần cấp hoặc nhập chứng thư số của cơ quan.",
+    ))?;
+    // The listing leaves the sealed key out; one read with it.
+    let rec = state.store.get_certificate(scope, rec).await?;
+    let pki = state.pki().await?;
+    let key = match state.keys.get(rec.id, pin) {
+        Some(k) => k,
+        None => {
+            pki.check_pin_lock(rec.id)?;
+            let sealed = SealedKey::from_bytes(rec.sealed_key.as_deref().unwrap_or_default())?;
+            let p = pin.to_owned();
+            let opened = tokio::task::spawn_blocking(move || sealed.open(&p))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            pki.record_pin(rec.id, !matches!(opened, Err(vanban_pki::PkiError::WrongPin)));
+            let key = Arc::new(opened?);
+            state.keys.put(rec.id, pin, key.clone());
+            key
+        }
+    };
+    let seal = seal_image(state, scope).await?;
+    let cert = Cert::from_der(&rec.cert_der)?;
+    let chain = rec.chain_der.iter().map(|d| Cert::from_der(d)).collect::<Result<Vec<_>, _>>()?;
+    Ok(AgencySigner { rec, key, cert, chain, seal })
+}
+
+async fn seal_image(state: &AppState, scope: &Scope) -> Result<Image, AppError> {
+    let img = state.store.get_signing_image(scope, ImageOwner::Agency).await?.ok_or(refused(
+        "no_seal_image",
+        "Cơ quan chưa có hình ảnh con dấu (PNG nền trong suốt, màu đỏ) để đóng lên văn bản ban hành.",
+    ))?;
+    if let Some(i) = state.keys.images.lock().ok().and_then(|m| m.get(&img.sha256).cloned()) {
+        return Ok(i);
+    }
+    let bytes = state.blobs.get(&img.sha256).await?;
+    let image = Image::from_png(&bytes)?;
+    if let Ok(mut m) = state.keys.images.lock() {
+        m.insert(img.sha256.clone(), image.clone());
+    }
+    Ok(image)
+}
+
+/// The registers of a direction, creating the default catch-all one on first use.
+pub async fn registers(
+    state: &AppState,
+    actor: &Actor,
+    scope: &Scope,
+    direction: RegisterDirection,
+) -> Result<Vec<RegisterRecord>, AppError> {
+    let list = state.store.list_registers(scope, direction).await?;
+    if !list.is_empty() {
+        return Ok(list);
+    }
+    let name = match direction {
+        RegisterDirection::Outgoing => "Sổ văn bản đi",
+        RegisterDirection::Incoming => "Sổ văn bản đến",
+    };
+    let new = NewRegister { direction, name: name.to_owned(), doc_types: Vec::new(), secret: false };
+    match state.store.create_register(actor, scope, new).await {
+        Ok(_) | Err(vanban_store::StoreError::Conflict { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(state.store.list_registers(scope, direction).await?)
+}
+
+fn secrecy_of(doc: &DocumentRecord) -> Secrecy {
+    doc.metadata.get("secrecy").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default()
+}
+
+/// The urgency recorded on a document.
+pub fn priority_of(doc: &DocumentRecord) -> Priority {
+    doc.metadata.get("priority").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default()
+}
+
+/// The symbol after the slash: the type's abbreviation and the agency's ("QĐ-UBND"), or for
+/// a công văn the agency's and the drafting unit's ("UBND-VP").
+async fn notation(state: &AppState, s: &Session, doc: &DocumentRecord) -> Result<vanban_domain::Notation, AppError> {
+    let unit = unit_abbreviation(state, s, doc).await?;
+    let unit = unit.as_deref().map(Abbreviation::parse).transpose()?;
+    Ok(vanban_domain::notation_for(doc.doc_type, &s.agency.agency.abbreviation, unit.as_ref())?)
+}
+
+async fn unit_abbreviation(state: &AppState, s: &Session, doc: &DocumentRecord) -> Result<Option<String>, AppError> {
+    if doc.doc_type != DocumentType::CongVan {
+        return Ok(None);
+    }
+    let versions = state.store.list_versions(&s.scope(), doc.id).await?;
+    if let Some(latest) = versions.iter().map(|v| v.version).max() {
+        let content = crate::drafting::version_content(state, s, doc.id, latest).await?;
+        if let Some(u) = content.unit_abbreviation.filter(|u| !u.trim().is_empty()) {
+            return Ok(Some(u));
+        }
+    }
+    // The drafter's unit.
+    let drafter = state.store.get_user(&s.scope(), doc.created_by).await?;
+    if let Some(unit) = drafter.user.unit_id {
+        let units = state.store.list_units(&s.scope()).await?;
+        if let Some(u) = units.iter().find(|u| u.id == unit) {
+            return Ok(Some(u.abbreviation.as_str().to_owned()));
+        }
+    }
+    Err(refused(
+        "unit_abbreviation_required",
+        "Công văn cần ký hiệu đơn vị soạn thảo (ví dụ UBND-VP): hãy ghi ký hiệu đơn vị trong dự thảo.",
+    ))
+}
+
+/// Day and month as Decree 30 writes them: a leading zero for days below 10 and months below 3.
+pub fn decree_day_month(d: NaiveDate) -> (String, String) {
+    let month = if d.month() <= 2 { format!("{:02}", d.month()) } else { d.month().to_string() };
+    (format!("{:02}", d.day()), month)
+}
+
+/// Issues a signed document (or completes one left numbered): the whole clerk's step.
+pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueInput) -> Result<IssueOutcome, AppError> {
+    s.caller.require(Permission::IssueDocument)?;
+    let scope = s.scope();
+    let actor = s.actor();
+    let doc = state.store.get_document(&scope, id).await?;
+    let doc_state = OutgoingState::from_snake(&doc.state).unwrap_or(OutgoingState::Draft);
+    if !matches!(doc_state, OutgoingState::Signed | OutgoingState::Numbered) {
+        return Err(vanban_domain::DomainError::IllegalTransition {
+            from: doc_state.as_str(),
+            action: OutgoingAction::Issue.as_str(),
+        }
+        .into());
+    }
+    // The key first: a wrong PIN must not take a number.
+    let signer = agency_signer(state, &scope, input.certificate_id, &input.pin).await?;
+    let entry = match doc_state {
+        OutgoingState::Numbered => state
+            .store
+            .get_outgoing_entry(&scope, id)
+            .await?
+            .ok_or(vanban_store::StoreError::Conflict { code: "not_numbered" })?,
+        _ => {
+            let list = registers(state, &actor, &scope, RegisterDirection::Outgoing).await?;
+            let register_id = match input.register_id {
+                Some(r) => list.iter().find(|x| x.id == r).map(|x| x.id).ok_or(vanban_store::StoreError::NotFound)?,
+                None => {
+                    let rules: Vec<_> = list.iter().map(|r| (r.id, r.rule())).collect();
+                    vanban_domain::pick_register(&rules, doc.doc_type, secrecy_of(&doc).is_secret()).ok_or(refused(
+                        "no_register",
+                        "Cơ quan chưa có sổ văn bản đi cho loại và độ mật của văn bản này.",
+                    ))?
+                }
+            };
+            let req = NumberRequest {
+                register_id,
+                notation: notation(state, s, &doc).await?,
+                issued_on: crate::drafting::today_vn(),
+            };
+            state.store.number_document(&actor, &scope, id, req).await?
+        }
+    };
+    let extra = recipients_of(state, &input.recipients).await?;
+    complete(state, &actor, &scope, &doc, &entry, &signer, &s.agency.agency.place, extra).await
+}
+
+/// The clerk's recipient codes, named from the agency directory (an unknown but well-formed
+/// code is another system's agency: its name is the code until part 5's directory names it).
+async fn recipients_of(state: &AppState, codes: &[String]) -> Result<Vec<NewDelivery>, AppError> {
+    let mut out = Vec::new();
+    for code in codes.iter().flat_map(|c| c.split([',', ';', '\n'])).map(str::trim).filter(|c| !c.is_empty()) {
+        let parsed = vanban_domain::AgencyCode::parse(code)?;
+        let name = match state.store.get_agency_by_code(&parsed).await {
+            Ok(a) => a.agency.name.as_str().to_owned(),
+            Err(vanban_store::StoreError::NotFound) => parsed.as_str().to_owned(),
+            Err(e) => return Err(e.into()),
+        };
+        out.push(NewDelivery { recipient_code: parsed.as_str().to_owned(), recipient_name: name });
+    }
+    Ok(out)
+}
+
+/// Fills the number and date, applies the agency signature and runs transaction B.
+#[allow(clippy::too_many_arguments)]
+pub async fn complete(
+    state: &AppState,
+    actor: &Actor,
+    scope: &Scope,
+    doc: &DocumentRecord,
+    entry: &OutgoingEntry,
+    signer: &AgencySigner,
+    place: &str,
+    extra_recipients: Vec<NewDelivery>,
+) -> Result<IssueOutcome, AppError> {
+    let head = state
+        .store
+        .head_revision(scope, doc.id)
+        .await?
+        .ok_or(refused("not_signed", "Văn bản chưa có bản đã ký số của người có thẩm quyền."))?;
+    let pdf = state.blobs.get(&head.pdf_sha256).await?;
+    let pki = state.pki().await?;
+    let (day, month) = decree_day_month(entry.issued_on);
+    let mut opts = SignOptions::new(vanban_render::field_names::AGENCY, Visual::Seal(signer.seal.clone()), Utc::now());
+    opts.fill = vec![
+        (vanban_render::field_names::NUMBER.to_owned(), format!("{:02}", entry.number)),
+        (vanban_render::field_names::DAY.to_owned(), day),
+        (vanban_render::field_names::MONTH.to_owned(), month),
+    ];
+    opts.name = signer.cert.common_name();
+    opts.reason = Some(format!("Ban hành văn bản số {}", entry.symbol));
+    opts.location = Some(place.to_owned()).filter(|p| !p.is_empty());
+    opts.font = pki.font().clone();
+    let (key, cert, chain) = (signer.key.clone(), signer.cert.clone(), signer.chain.clone());
+    let p = pki.clone();
+    let signed = tokio::task::spawn_blocking(move || {
+        let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
+        p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    let blob = state.blobs.put(Bytes::from(signed)).await?;
+    let recipients: Vec<NewDelivery> = doc
+        .metadata
+        .get("recipients")
+        .and_then(|r| serde_json::from_value::<Vec<vanban_domain::Recipient>>(r.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.code.map(|c| NewDelivery { recipient_code: c.as_str().to_owned(), recipient_name: r.name }))
+        .chain(extra_recipients)
+        .collect();
+    let priority = priority_of(doc);
+    let incoming = IncomingDraft {
+        doc_type: doc.doc_type,
+        subject: doc.subject.clone(),
+        priority,
+        metadata: serde_json::json!({
+            "doc_type": doc.doc_type,
+            "subject": doc.subject,
+            "symbol": entry.symbol,
+            "issued_on": entry.issued_on,
+            "priority": priority,
+            "signer": doc.metadata.get("signer"),
+            "source_document_id": doc.id,
+        }),
+    };
+    let req = IssueRequest {
+        revision: NewRevision {
+            base_sha256: Some(head.pdf_sha256.clone()),
+            kind: RevisionKind::Agency,
+            pdf_sha256: blob.sha256,
+            pdf_size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+            certificate_id: Some(signer.rec.id),
+            signer_name: signer.cert.common_name(),
+            signed_at: Some(Utc::now()),
+            validation: None,
+        },
+        recipients,
+        incoming,
+        outbox_payload: serde_json::json!({
+            "business": "new",
+            "document_id": doc.id,
+            "doc_type": doc.doc_type,
+            "subject": doc.subject,
+            "issued_on": entry.issued_on,
+            "priority": priority.code(),
+        }),
+    };
+    Ok(state.store.issue_document(actor, scope, doc.id, req).await?)
+}
+
+/// Reports, at start-up, the documents a crash left between the two transactions. Their
+/// numbers are kept; the agency key is sealed under the clerk's PIN, which the server does
+/// not keep, so each completes at the next issue of it (the issuing desk lists them first).
+pub async fn report_numbered_backlog(state: &AppState) -> Result<usize, AppError> {
+    let backlog = state.store.numbered_backlog(10_000).await?;
+    for item in &backlog {
+        tracing::warn!(
+            document = %item.document_id,
+            agency = %item.agency_id,
+            "document numbered but not issued (interrupted): it keeps its number and completes at the next issue"
+        );
+    }
+    Ok(backlog.len())
+}
+
+impl AppState {
+    /// The cache of unlocked agency keys.
+    pub fn key_cache(&self) -> &KeyCache {
+        &self.keys
+    }
+}

@@ -1,0 +1,305 @@
+//! Part 4 end to end through the HTTP API: a leader signs, the clerk issues to two agencies,
+//! one registers and assigns, the handler finishes, the sender sees "Hoàn thành"; then the
+//! sender revokes. On SQLite and on PostgreSQL.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+
+use crate::harness::{Client, TestApp, draft, user_in_b_leader};
+
+const PIN: &str = "123456";
+
+async fn bytes(c: &Client<'_>, path: &str) -> (StatusCode, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = Request::get(path).header(header::COOKIE, &c.cookie).body(Body::empty()).unwrap();
+    let resp = c.app.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    (status, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+/// A draft of agency A naming a.leader, approved and signed by him (certificates and images
+/// from the demo seeding: the leader's personal certificate, the agency's seal certificate).
+async fn signed(app: &TestApp, subject: &str, priority: u8) -> String {
+    let spec = app.login("a.specialist").await;
+    let leader = app.login("a.leader").await;
+    let r = spec
+        .post("/api/v1/documents", json!({ "doc_type": "cong_van", "subject": subject, "priority": priority }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let content = json!({
+        "subject": subject,
+        "unit_abbreviation": "VP",
+        "addressees": ["Sở Nội vụ"],
+        "body": ["Sở Tài chính đề nghị Sở Nội vụ phối hợp kiểm tra công tác văn thư năm 2026."],
+        "recipients": ["Như trên;"],
+        "archive_units": ["VP"],
+        "signer": { "position": "Giám đốc", "full_name": "Nguyễn Văn a.leader" }
+    });
+    let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r =
+        spec.post(&format!("/api/v1/documents/{id}/submit"), json!({ "reviewers": [], "mode": "sequential" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = leader.post(&format!("/api/v1/documents/{id}/transitions"), json!({ "action": "approve" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let certs = leader.get("/api/v1/certificates").await.json();
+    let cert =
+        certs.as_array().unwrap().iter().find(|c| c["kind"] == "person").unwrap()["id"].as_str().unwrap().to_owned();
+    let r = leader.post(&format!("/api/v1/documents/{id}/sign"), json!({ "certificate_id": cert, "pin": PIN })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    id
+}
+
+async fn user_id(app: &TestApp, username: &str) -> String {
+    app.store.find_user_id(username).await.unwrap().unwrap().to_string()
+}
+
+async fn full_path(app: TestApp) {
+    user_in_b_leader(&app).await;
+    let seeded = vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
+    assert_eq!(seeded, 1);
+    let id = signed(&app, "V/v kiểm tra công tác văn thư năm 2026", 3).await;
+    let clerk = app.login("a.clerk").await;
+    let b_code = app.store.get_agency(app.b).await.unwrap().agency.code.as_str().to_owned();
+    let root_code = app.store.get_agency(app.root).await.unwrap().agency.code.as_str().to_owned();
+
+    // The issuing desk lists it (Hỏa tốc first).
+    let queue = clerk.get("/api/v1/issuing-queue").await.json();
+    assert_eq!(queue[0]["id"], id.as_str());
+    // A specialist cannot issue; a wrong PIN takes no number.
+    let spec = app.login("a.specialist").await;
+    let r = spec.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r =
+        clerk.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": "000000", "recipients": [b_code] })).await;
+    assert_eq!(r.error_code(), "wrong_pin", "{}", r.body);
+    assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "signed");
+    let r =
+        clerk.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN, "recipients": ["not a code"] })).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    let r = clerk
+        .post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN, "recipients": [b_code, root_code] }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let out = r.json();
+    let symbol = out["entry"]["symbol"].as_str().unwrap().to_owned();
+    assert_eq!(symbol, "01/STC-VP");
+    assert_eq!(out["deliveries"].as_array().unwrap().len(), 2);
+    assert!(out["deliveries"].as_array().unwrap().iter().all(|d| d["status"] == "01" && d["channel"] == "internal"));
+    assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "delivered");
+    let r = clerk.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN })).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "issued once: {}", r.body);
+
+    // The issued PDF: the leader's signature intact, the number filled, the agency's signature.
+    let (st, pdf) = bytes(&clerk, &format!("/documents/{id}/signed.pdf")).await;
+    assert_eq!(st, StatusCode::OK);
+    let report = vanban_server::signing::verify_bytes(&app.state, pdf.clone().into()).await.unwrap();
+    assert_eq!(report.signatures.len(), 2, "{report:?}");
+    assert!(report.signatures.iter().all(|s| s.verdict == vanban_pades::verify::Verdict::Valid), "{report:?}");
+    let revs = clerk.get(&format!("/api/v1/documents/{id}/revisions")).await.json();
+    let kinds: Vec<&str> = revs.as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["render", "signer", "agency"]);
+
+    // Agency B receives it; A's other users and the province's admin see nothing of B's copy.
+    let b_clerk = app.login("b.clerk").await;
+    let list = b_clerk.get("/api/v1/incoming").await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let inc = list[0]["document"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list[0]["symbol"], symbol.as_str());
+    assert_eq!(list[0]["priority"], "flash");
+    let r = spec.get(&format!("/api/v1/incoming/{inc}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another agency: {}", r.body);
+    let (st, incoming_pdf) = bytes(&b_clerk, &format!("/api/v1/incoming/{inc}/pdf")).await;
+    assert_eq!((st, incoming_pdf == pdf), (StatusCode::OK, true), "the recipient gets the issued file");
+    let notes = b_clerk.get("/api/v1/notifications?unread=true").await.json();
+    assert!(notes.as_array().unwrap().iter().any(|n| n["kind"] == "arrived"), "{notes}");
+
+    // Register (03); a handler not yet assigned sees nothing.
+    let r = b_clerk.post(&format!("/api/v1/incoming/{inc}/register"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["arrival_number"], 1);
+    let handler = app.login("b.specialist").await;
+    assert!(handler.get("/api/v1/incoming").await.json().as_array().unwrap().is_empty());
+    assert_eq!(handler.get(&format!("/api/v1/incoming/{inc}")).await.status, StatusCode::NOT_FOUND);
+
+    // The leader assigns (04) with a deadline; the clerk cannot.
+    let b_leader = app.login("b.leader").await;
+    let lead = user_id(&app, "b.specialist").await;
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let r =
+        b_clerk.post(&format!("/api/v1/incoming/{inc}/assign"), json!({ "lead": lead, "deadline": deadline })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = b_leader
+        .post(
+            &format!("/api/v1/incoming/{inc}/assign"),
+            json!({ "lead": lead, "deadline": deadline, "note": "Đề nghị tham mưu" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // The handler works (05) and finishes (06).
+    assert_eq!(handler.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 1);
+    let r = handler.post(&format!("/api/v1/incoming/{inc}/start"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = handler.post(&format!("/api/v1/incoming/{inc}/finish"), json!({ "note": "Đã phối hợp kiểm tra" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["state"], "done");
+
+    // The sender sees each recipient's status: B "Hoàn thành", the province "Đã đến".
+    let t = clerk.get(&format!("/api/v1/documents/{id}/deliveries")).await.json();
+    let by_code =
+        |c: &str| t["deliveries"].as_array().unwrap().iter().find(|d| d["recipient_code"] == c).unwrap().clone();
+    assert_eq!(by_code(&b_code)["status_label"], "Hoàn thành");
+    assert_eq!(by_code(&root_code)["status_label"], "Đã đến");
+    let b_row = by_code(&b_code);
+    let codes: Vec<&str> = b_row["events"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["01", "03", "04", "05", "06"]);
+    let page = clerk.get(&format!("/documents/{id}/tracking")).await;
+    assert!(page.body.contains("Hoàn thành") && page.body.contains(&symbol), "{}", page.body);
+
+    // Registers as reports.
+    let (st, xlsx) = bytes(&clerk, "/api/v1/registers/outgoing/report?format=xlsx").await;
+    assert_eq!((st, &xlsx[..2]), (StatusCode::OK, &b"PK"[..]));
+    let (st, report_pdf) = bytes(&clerk, "/api/v1/registers/outgoing/report?format=pdf").await;
+    assert_eq!((st, &report_pdf[..5]), (StatusCode::OK, &b"%PDF-"[..]));
+    let rows = b_clerk.get("/api/v1/registers/tracking/report?format=json").await.json();
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 1, "{rows}");
+    assert!(rows["rows"][0][4].as_str().unwrap().starts_with("Hoàn thành"), "{rows}");
+    assert_eq!(handler.get("/api/v1/registers/outgoing/report?format=json").await.status, StatusCode::FORBIDDEN);
+
+    // The sender revokes; the province's copy is withdrawn, its clerk acknowledges (15).
+    let r = clerk
+        .post(
+            &format!("/api/v1/documents/{id}/change"),
+            json!({ "kind": "revoke", "reason": "Ban hành sai thẩm quyền" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let root_admin = app.login("root.admin").await;
+    assert!(root_admin.get("/api/v1/incoming").await.json().as_array().unwrap().is_empty(), "an admin handles nothing");
+    crate::harness::user(app.store.as_ref(), app.root, "root.clerk", &[vanban_domain::Role::Clerk]).await;
+    let root_clerk = app.login("root.clerk").await;
+    let rl = root_clerk.get("/api/v1/incoming").await.json();
+    let rinc = rl[0]["document"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(rl[0]["state"], "withdrawn");
+    assert_eq!(bytes(&root_clerk, &format!("/api/v1/incoming/{rinc}/pdf")).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = root_clerk.post(&format!("/api/v1/incoming/{rinc}/answer"), json!({ "accept": true })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let t = clerk.get(&format!("/api/v1/documents/{id}/deliveries")).await.json();
+    let root =
+        t["deliveries"].as_array().unwrap().iter().find(|d| d["recipient_code"] == root_code.as_str()).unwrap().clone();
+    assert_eq!(root["status"], "15");
+    assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "revoked");
+    assert!(app.store.verify_audit_chain().await.unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn full_path_on_sqlite() {
+    full_path(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn full_path_on_postgres() {
+    if let Some(app) = TestApp::postgres().await {
+        full_path(app).await;
+    }
+}
+
+/// Concurrent clerks through the server (signing included): numbers without gaps or repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clerks_issue_without_gaps() {
+    let app = TestApp::new().await;
+    vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(signed(&app, &format!("Văn bản thử số {i}"), 0).await);
+    }
+    let clerk = app.login("a.clerk").await;
+    let b_code = app.store.get_agency(app.b).await.unwrap().agency.code.as_str().to_owned();
+    let results =
+        futures::future::join_all(ids.iter().map(|id| {
+            let c = &clerk;
+            let code = b_code.clone();
+            async move {
+                c.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN, "recipients": [code] })).await
+            }
+        }))
+        .await;
+    let mut numbers: Vec<i64> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.json()["entry"]["number"].as_i64().unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+    let b_clerk = app.login("b.clerk").await;
+    assert_eq!(b_clerk.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 12);
+    let _ = draft;
+}
+
+/// Scanned paper: kept byte for byte, read in Vietnamese, signed with the agency's stamp, and
+/// recognised when uploaded twice.
+#[tokio::test]
+async fn a_scanned_paper_document_is_kept_read_and_signed() {
+    if !(crate::scan::poppler() && crate::scan::tesseract()) {
+        return;
+    }
+    let app = TestApp::new().await;
+    vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
+    let scan = vanban_server::scan::images_to_pdf(&[crate::scan::colour_png().to_vec()], 200).unwrap();
+    let clerk = app.login("a.clerk").await;
+    let upload = |pin: &'static str| {
+        let boundary = "vanban-test-boundary";
+        let mut body = Vec::new();
+        for (k, v) in [
+            ("sender_name", "Ủy ban nhân dân huyện Đông Sơn"),
+            ("symbol", "125/UBND-VP"),
+            ("issued_on", "2026-11-20"),
+            ("subject", "Về việc tổ chức hội nghị tổng kết"),
+            ("doc_type", "cong_van"),
+            ("priority", "urgent"),
+            ("pin", pin),
+        ] {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").into_bytes(),
+            );
+        }
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes());
+        body.extend(&scan);
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        Request::post("/api/v1/incoming/scan")
+            .header(header::COOKIE, &clerk.cookie)
+            .header("x-csrf-token", &clerk.csrf)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = app.request(upload("999999")).await;
+    assert_eq!(r.error_code(), "wrong_pin", "{}", r.body);
+    let r = app.request(upload(PIN)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let rec = r.json();
+    assert_eq!((rec["scanned"].as_bool(), rec["state"].as_str()), (Some(true), Some("arrived")));
+    // The signed copy starts with the scan's bytes, unchanged, and its stamp validates.
+    let id = rec["document"]["id"].as_str().unwrap().to_owned();
+    let (st, copy) = bytes(&clerk, &format!("/api/v1/incoming/{id}/pdf")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(copy.len() > scan.len() && copy[..scan.len()] == scan[..], "the scan is kept byte for byte");
+    let report = vanban_server::signing::verify_bytes(&app.state, copy.into()).await.unwrap();
+    assert_eq!(report.signatures.len(), 1);
+    assert_eq!(report.signatures[0].verdict, vanban_pades::verify::Verdict::Valid, "{report:?}");
+    // The OCR text is a separate blob, in NFC Vietnamese.
+    let ocr = rec["ocr_sha256"].as_str().unwrap().to_owned();
+    let text = String::from_utf8(app.state.blobs.get(&ocr).await.unwrap().to_vec()).unwrap();
+    assert!(text.contains("hội nghị"), "{text}");
+    // The same scan again is the same document; no second arrival.
+    let again = app.request(upload(PIN)).await;
+    assert_eq!(again.json()["document"]["id"], id.as_str());
+    assert_eq!(clerk.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 1);
+}
