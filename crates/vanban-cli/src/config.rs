@@ -55,6 +55,75 @@ pub struct FileConfig {
     /// An RFC 3161 timestamp authority (http:// or https://) to use instead of the instance's
     /// own, e.g. a licensed national TSA.
     pub tsa_url: Option<String>,
+    /// The SMTP server for e-mail notifications (the `[smtp]` table); the password may come
+    /// from `VANBAN_SMTP_PASSWORD` instead.
+    pub smtp: Option<SmtpFile>,
+}
+
+/// The `[smtp]` table. Unknown keys are an error here too.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub host: String,
+    pub port: u16,
+    /// "none" (plaintext, only to a relay on this machine), "starttls" or "tls".
+    pub security: vanban_server::mail::SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender address, e.g. "vanban@binhan.gov.vn".
+    pub from: String,
+    pub from_name: Option<String>,
+    /// Extra trust anchors (PEM) for the SMTP server's certificate, e.g. an agency's private CA.
+    pub ca_file: Option<PathBuf>,
+    pub timeout_secs: Option<u64>,
+    /// The name given in EHLO (this host's DNS name).
+    pub helo_name: Option<String>,
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for SmtpFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpFile")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .field("from_name", &self.from_name)
+            .field("ca_file", &self.ca_file)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("helo_name", &self.helo_name)
+            .finish()
+    }
+}
+
+impl SmtpFile {
+    /// The server's configuration; `password` (from the environment) replaces the file's.
+    fn into_config(self, password: Option<String>) -> anyhow::Result<vanban_server::mail::SmtpConfig> {
+        if let Some(ca) = &self.ca_file
+            && !ca.is_file()
+        {
+            bail!("smtp.ca_file {} does not exist", ca.display());
+        }
+        if self.timeout_secs == Some(0) {
+            bail!("smtp.timeout_secs must be at least 1");
+        }
+        let password = password.or(self.password);
+        if self.username.is_some() != password.is_some() {
+            bail!("smtp.username and smtp.password (or VANBAN_SMTP_PASSWORD) go together");
+        }
+        let mut cfg = vanban_server::mail::SmtpConfig::new(self.host, self.port, self.security, self.from);
+        cfg.username = self.username;
+        cfg.password = password;
+        cfg.from_name = self.from_name;
+        cfg.ca_file = self.ca_file;
+        cfg.helo_name = self.helo_name;
+        if let Some(t) = self.timeout_secs {
+            cfg.timeout_secs = t;
+        }
+        Ok(cfg)
+    }
 }
 
 /// The resolved settings every command works from.
@@ -139,6 +208,10 @@ impl Settings {
             std::env::var("VANBAN_PKI_PASSPHRASE").ok().filter(|p| !p.is_empty()).or(file.pki_passphrase);
         if server.pki_passphrase.as_ref().is_some_and(|p| p.len() < 16) {
             bail!("pki_passphrase must be at least 16 characters");
+        }
+        if let Some(smtp) = file.smtp {
+            let password = std::env::var("VANBAN_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
+            server.smtp = Some(smtp.into_config(password)?);
         }
         Ok(Settings { data_dir, database_url, listen, server })
     }
@@ -233,6 +306,26 @@ mod tests {
         let s = Settings::resolve(&a, "d").unwrap();
         assert_eq!(s.listen.port(), 9100);
         assert_eq!(s.data_dir, PathBuf::from("from-flag"));
+    }
+
+    #[test]
+    fn the_smtp_table_and_its_password_from_the_environment() {
+        let text = "[smtp]\nhost = \"smtp.binhan.gov.vn\"\nport = 587\nsecurity = \"starttls\"\n\
+                    username = \"vanban\"\npassword = \"trong-tep\"\nfrom = \"vanban@binhan.gov.vn\"\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let smtp = file.smtp.unwrap();
+        assert!(!format!("{smtp:?}").contains("trong-tep"), "Debug must not show the password");
+        let cfg = smtp.into_config(Some("tu-moi-truong".into())).unwrap();
+        assert_eq!(cfg.password.as_deref(), Some("tu-moi-truong"), "the environment wins");
+        assert_eq!((cfg.port, cfg.security), (587, vanban_server::mail::SmtpSecurity::Starttls));
+        assert_eq!(cfg.timeout_secs, 20);
+        // A typo is an error, not a silently ignored key; so is an unknown security mode.
+        assert!(toml::from_str::<FileConfig>(&text.replace("password =", "pasword =")).is_err());
+        assert!(toml::from_str::<FileConfig>(&text.replace("\"starttls\"", "\"ssl\"")).is_err());
+        // A user name needs a password.
+        let text = text.replace("password = \"trong-tep\"\n", "");
+        let smtp = toml::from_str::<FileConfig>(&text).unwrap().smtp.unwrap();
+        assert!(smtp.into_config(None).is_err());
     }
 
     #[test]

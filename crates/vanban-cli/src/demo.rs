@@ -140,6 +140,58 @@ pub async fn seed(store: &dyn Store, plan: &DemoPlan) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo's year of documents: the UBND tỉnh drafts, signs and issues to four provincial
+/// departments, whose clerks, leaders and specialists take them in.
+pub fn history_plan(scale: Scale) -> vanban_server::history::HistoryPlan {
+    use vanban_server::history::{HistoryCounts, HistoryPlan, HistoryRecipient};
+    let plan = demo_plan::plan(scale);
+    let recipients = ["stc", "snv", "syt", "vp"]
+        .iter()
+        .filter_map(|slug| {
+            let clerk = format!("{slug}.vanthu");
+            let agency = plan.users.iter().find(|u| u.username == clerk)?.agency_code.clone();
+            Some(HistoryRecipient {
+                agency_code: agency,
+                clerk: Some(clerk),
+                leader: Some(format!("{slug}.lanhdao")),
+                handler: Some(format!("{slug}.chuyenvien")),
+            })
+        })
+        .collect();
+    HistoryPlan {
+        drafter: "chuyenvien".to_owned(),
+        reviewer: Some("truongphong".to_owned()),
+        signers: DEMO_SIGNERS.iter().map(|s| (*s).to_owned()).collect(),
+        clerk: "vanthu".to_owned(),
+        pin: DEMO_PIN.to_owned(),
+        recipients,
+        counts: HistoryCounts::DEMO,
+    }
+}
+
+/// Seeds the year of documents (once) and says how long it took.
+pub async fn seed_history(state: &vanban_server::AppState, scale: Scale) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    print!("  Đang tạo dữ liệu một năm (soạn thảo, ký số, ban hành, văn bản đến)… ");
+    let _ = std::io::stdout().flush();
+    let s = vanban_server::history::seed_history(state, &history_plan(scale))
+        .await
+        .map_err(|e| anyhow::anyhow!("demo history: {}: {e}", e.code()))?;
+    if s.seeded_now {
+        println!(
+            "xong: {} văn bản đi ({} đã ban hành, {} chữ ký số), {} văn bản đến, {:.1} giây.",
+            s.documents,
+            s.issued,
+            s.signatures,
+            s.incoming,
+            s.elapsed.as_secs_f64()
+        );
+    } else {
+        println!("đã có sẵn.");
+    }
+    Ok(())
+}
+
 pub fn print_welcome(s: &Summary, listen: SocketAddr, data_dir: &std::path::Path) {
     let host = if listen.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listen.ip().to_string() };
     println!();

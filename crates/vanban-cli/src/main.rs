@@ -37,6 +37,9 @@ enum Command {
         /// Seed and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Seed the province without the year of documents (faster; tests).
+        #[arg(long)]
+        no_history: bool,
     },
     /// Operators' commands.
     #[command(subcommand)]
@@ -60,6 +63,22 @@ enum Command {
     /// Sign a document prepared by the server with a key on a USB token (PKCS#11), on the
     /// signer's own computer.
     SignAgent(agent::AgentArgs),
+    /// Development and tests: make COUNT signed documents waiting for issue (one real leader
+    /// signature, copied), for the crash test and the benchmarks. Not for production data.
+    #[command(hide = true)]
+    SeedSigned {
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        #[arg(long, default_value = "chuyenvien")]
+        drafter: String,
+        #[arg(long, default_value = "lanhdao")]
+        leader: String,
+        #[arg(long, default_value = "123456")]
+        pin: String,
+        /// 0 normal … 3 Hỏa tốc.
+        #[arg(long, default_value_t = 0)]
+        priority: u8,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -142,7 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = bind(&settings).await?;
             serve(&settings, store, listener).await
         }
-        Command::Demo { scale, no_serve } => {
+        Command::Demo { scale, no_serve, no_history } => {
             let mut settings = Settings::resolve(&cli.common, "vanban-demo")?;
             settings.ensure_pki_passphrase()?;
             let store = settings.open_store().await?;
@@ -155,6 +174,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             vanban_server::signing::seed_demo_signing(&state, demo::DEMO_SIGNERS, demo::DEMO_PIN)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo certificates: {e}"))?;
+            if !no_history {
+                demo::seed_history(&state, scale).await?;
+            }
             if no_serve {
                 demo::print_welcome(&summary, settings.listen, &settings.data_dir);
                 return Ok(());
@@ -166,6 +188,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Render { input, output, json, template } => render(&input, &output, json, template.as_deref()),
         Command::Verify(_) => unreachable!("handled before the runtime starts"),
         Command::SignAgent(args) => agent::run(&args).await,
+        Command::SeedSigned { count, drafter, leader, pin, priority } => {
+            let mut settings = Settings::resolve(&cli.common, "data")?;
+            settings.ensure_pki_passphrase()?;
+            let store = settings.open_store().await?;
+            let state = vanban_server::AppState::new(store, settings.blobs()?, settings.server.clone());
+            let err = |e: vanban_server::error::AppError| anyhow::anyhow!("{}: {e}", e.code());
+            let d = vanban_server::bulk::session_for(&state, &drafter).await.map_err(err)?;
+            let l = vanban_server::bulk::session_for(&state, &leader).await.map_err(err)?;
+            let started = std::time::Instant::now();
+            let ids =
+                vanban_server::bulk::seed_signed_copies(&state, &d, &l, &pin, count, priority).await.map_err(err)?;
+            eprintln!("{} signed documents in {:.1} s", ids.len(), started.elapsed().as_secs_f64());
+            for id in ids {
+                println!("{id}");
+            }
+            Ok(())
+        }
         Command::Admin(cmd) => {
             let settings = Settings::resolve(&cli.common, "data")?;
             let store = settings.open_store().await?;

@@ -682,3 +682,180 @@ fn verify_fetches_the_crl_of_the_signers_ca() {
     assert_eq!(with.status.code(), Some(3), "{text}{}", String::from_utf8_lossy(&with.stderr));
     assert!(text.contains("[revoked]"), "{text}");
 }
+
+/// [`http`] that reports a dead server instead of panicking (the crash test kills it).
+fn try_api(
+    addr: &str,
+    who: &(String, String),
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Option<(u16, serde_json::Value)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    let body = body.to_string();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        who.0,
+        who.1,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status: u16 = String::from_utf8_lossy(&out[..split]).split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, serde_json::from_slice(&out[split + 4..]).unwrap_or(serde_json::Value::Null)))
+}
+
+fn serve(data: &Path) -> (Served, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env_remove("VANBAN_DATABASE_URL")
+        .env_remove("VANBAN_CONFIG")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let served = Served(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    (served, line.trim().trim_start_matches("vanban: http://").trim_end_matches('/').to_owned())
+}
+
+/// The server is killed (SIGKILL) at random points while clerks issue; after each restart the
+/// clerks issue what is left (a document left numbered keeps its number). In the end every
+/// document is issued exactly once with its own number, the register has no gap and no
+/// repeat, and every recipient has each document exactly once.
+#[test]
+fn issuing_survives_sigkill_at_random_points() {
+    const DOCS: usize = 60;
+    const CLERKS: usize = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = vanban(dir.path(), &["demo", "--no-serve", "--no-history", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out =
+        vanban(dir.path(), &["seed-signed", "--count", &(DOCS - 1).to_string(), "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ids: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), DOCS);
+
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    println!("random seed {seed}");
+    let mut rand = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let (served, addr) = serve(&data);
+    let clerk = login(&addr, "vanthu");
+    let (_, agencies) = api(&addr, &clerk, "GET", "/api/v1/agencies", serde_json::Value::Null);
+    let code_of = |name: &str| {
+        agencies.as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()["code"].as_str().unwrap().to_owned()
+    };
+    let recipients = vec![code_of("Sở Tài chính"), code_of("Sở Nội vụ")];
+    drop(served);
+
+    let mut kills = 0;
+    let mut interrupted = 0;
+    let mut killed_mid_run = 0;
+    for round in 0.. {
+        assert!(round < 60, "the documents were not all issued after 60 rounds");
+        let (served, addr) = serve(&data);
+        let clerk = login(&addr, "vanthu");
+        let left: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                let (_, d) = api(&addr, &clerk, "GET", &format!("/api/v1/documents/{id}"), serde_json::Value::Null);
+                d["state"] != "delivered"
+            })
+            .cloned()
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        // Documents a kill left between the two transactions (numbered, not issued).
+        let (_, queue_now) = api(&addr, &clerk, "GET", "/api/v1/issuing-queue", serde_json::Value::Null);
+        let numbered = queue_now.as_array().unwrap().iter().filter(|d| d["state"] == "numbered").count();
+        interrupted += numbered;
+        println!("round {round}: {} to issue, {numbered} left numbered by the last kill", left.len());
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(left));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers: Vec<_> = (0..CLERKS)
+            .map(|_| {
+                let (queue, addr, clerk, recipients, done) =
+                    (queue.clone(), addr.clone(), clerk.clone(), recipients.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let body = serde_json::json!({ "pin": "123456", "recipients": recipients });
+                    while let Some(id) = queue.lock().unwrap().pop() {
+                        match try_api(&addr, &clerk, "POST", &format!("/api/v1/documents/{id}/issue"), &body) {
+                            Some((201, _)) => {
+                                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Some((st, b)) => panic!("issue {id}: {st} {b}"),
+                            None => return, // the server died
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Kill at a random point of the run, in most rounds; let the last rounds finish.
+        if round < 8 {
+            // Once issuing is under way (the first issue unlocks the keys), at a random moment.
+            let started = std::time::Instant::now();
+            while done.load(std::sync::atomic::Ordering::SeqCst) == 0 && started.elapsed().as_secs() < 60 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(rand(200)));
+            kills += 1;
+            drop(served); // SIGKILL
+            if !queue.lock().unwrap().is_empty() {
+                killed_mid_run += 1;
+            }
+            for w in workers {
+                w.join().unwrap();
+            }
+        } else {
+            for w in workers {
+                w.join().unwrap();
+            }
+            drop(served);
+        }
+    }
+    println!(
+        "{kills} kills, {killed_mid_run} with documents still queued, {interrupted} documents found numbered after a kill"
+    );
+    assert!(killed_mid_run > 0, "no kill landed while clerks were issuing");
+
+    // The outcome, read through a fresh server.
+    let (_served, addr) = serve(&data);
+    let clerk = login(&addr, "vanthu");
+    let (st, report) =
+        api(&addr, &clerk, "GET", "/api/v1/registers/outgoing/report?format=json", serde_json::Value::Null);
+    assert_eq!(st, 200, "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    let mut numbers: Vec<u32> =
+        rows.iter().map(|r| r[0].as_str().unwrap().split('/').next().unwrap().parse().unwrap()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=DOCS as u32).collect::<Vec<_>>(), "numbers are 1..{DOCS}: none lost, none twice");
+    let mut symbols = std::collections::BTreeSet::new();
+    for id in &ids {
+        let (_, t) = api(&addr, &clerk, "GET", &format!("/api/v1/documents/{id}/deliveries"), serde_json::Value::Null);
+        assert_eq!(t["entry"]["state"], "issued", "{id}: {t}");
+        assert_eq!(t["deliveries"].as_array().unwrap().len(), 2, "{t}");
+        assert!(symbols.insert(t["entry"]["symbol"].as_str().unwrap().to_owned()));
+    }
+    for clerk_name in ["stc.vanthu", "snv.vanthu"] {
+        let who = login(&addr, clerk_name);
+        let (_, list) = api(&addr, &who, "GET", "/api/v1/incoming?limit=1000", serde_json::Value::Null);
+        let got: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["symbol"].as_str().unwrap()).collect();
+        let distinct: std::collections::BTreeSet<&str> = got.iter().copied().collect();
+        assert_eq!(got.len(), DOCS, "{clerk_name} received each document once");
+        assert_eq!(distinct.len(), DOCS);
+    }
+    let out = vanban(dir.path(), &["admin", "verify-audit", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -136,19 +136,19 @@ pub async fn agency_signer(
         Some(id) => certs.iter().find(|c| c.id == id).filter(usable),
         None => certs.iter().find(usable),
     }
-    .map(|c| c.id)
+    .cloned()
     .ok_or(refused(
         "no_agency_certificate",
         "Cơ quan chưa có chứng thư số tổ chức còn hiệu lực để ký ban hành. Quản trị cần cấp hoặc nhập chứng thư số của cơ quan.",
     ))?;
-    // The listing leaves the sealed key out; one read with it.
-    let rec = state.store.get_certificate(scope, rec).await?;
-    let pki = state.pki().await?;
     let key = match state.keys.get(rec.id, pin) {
         Some(k) => k,
         None => {
+            let pki = state.pki().await?;
             pki.check_pin_lock(rec.id)?;
-            let sealed = SealedKey::from_bytes(rec.sealed_key.as_deref().unwrap_or_default())?;
+            // The listing leaves the sealed key out; one read with it.
+            let with_key = state.store.get_certificate(scope, rec.id).await?;
+            let sealed = SealedKey::from_bytes(with_key.sealed_key.as_deref().unwrap_or_default())?;
             let p = pin.to_owned();
             let opened = tokio::task::spawn_blocking(move || sealed.open(&p))
                 .await
@@ -294,22 +294,18 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
             state.store.number_document(&actor, &scope, id, req).await?
         }
     };
-    let extra = recipients_of(state, &input.recipients).await?;
+    let extra = recipients_of(&input.recipients).await?;
     complete(state, &actor, &scope, &doc, &entry, &signer, &s.agency.agency.place, extra).await
 }
 
-/// The clerk's recipient codes, named from the agency directory (an unknown but well-formed
-/// code is another system's agency: its name is the code until part 5's directory names it).
-async fn recipients_of(state: &AppState, codes: &[String]) -> Result<Vec<NewDelivery>, AppError> {
+/// The clerk's recipient codes (an unknown but well-formed code is another system's agency:
+/// its name is the code until part 5's directory names it).
+async fn recipients_of(codes: &[String]) -> Result<Vec<NewDelivery>, AppError> {
     let mut out = Vec::new();
     for code in codes.iter().flat_map(|c| c.split([',', ';', '\n'])).map(str::trim).filter(|c| !c.is_empty()) {
         let parsed = vanban_domain::AgencyCode::parse(code)?;
-        let name = match state.store.get_agency_by_code(&parsed).await {
-            Ok(a) => a.agency.name.as_str().to_owned(),
-            Err(vanban_store::StoreError::NotFound) => parsed.as_str().to_owned(),
-            Err(e) => return Err(e.into()),
-        };
-        out.push(NewDelivery { recipient_code: parsed.as_str().to_owned(), recipient_name: name });
+        // Named by the store from the directory (internal) or by its code (other systems).
+        out.push(NewDelivery { recipient_code: parsed.as_str().to_owned(), recipient_name: String::new() });
     }
     Ok(out)
 }

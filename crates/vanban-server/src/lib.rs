@@ -6,12 +6,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod bulk;
 pub mod drafting;
 pub mod error;
 pub mod fetch;
+pub mod history;
 pub mod incoming;
 pub mod issuing;
 pub mod mail;
+pub mod notify;
 pub mod pages;
 pub mod scan;
 pub mod signing;
@@ -63,6 +66,8 @@ pub struct ServerConfig {
     pub instance_name: String,
     /// An RFC 3161 timestamp authority to use instead of the instance's own (a licensed TSA).
     pub tsa_url: Option<String>,
+    /// The SMTP server notification e-mails go through; without one, no e-mail is sent.
+    pub smtp: Option<crate::mail::SmtpConfig>,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +86,7 @@ impl Default for ServerConfig {
             trust_anchor_files: Vec::new(),
             instance_name: "vanban".to_owned(),
             tsa_url: None,
+            smtp: None,
         }
     }
 }
@@ -170,8 +176,25 @@ pub fn router(state: AppState) -> Router {
 /// Serves the router until the shutdown signal (Ctrl-C or SIGTERM).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     tokio::spawn(purge_expired_sessions(state.store.clone()));
+    tokio::spawn(notify::run_workers(state.clone(), configured_mailer(&state.config)));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+/// The mailer of the `[smtp]` configuration, or `None` (not configured, or unusable: logged,
+/// and the server serves without e-mail).
+fn configured_mailer(config: &ServerConfig) -> Option<mail::Mailer> {
+    let smtp = config.smtp.clone()?;
+    match mail::Mailer::new(smtp) {
+        Ok(mailer) => {
+            tracing::info!(?mailer, "e-mail notifications are on");
+            Some(mailer)
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "e-mail notifications are off: the SMTP configuration is unusable");
+            None
+        }
+    }
 }
 
 /// Deletes expired sessions once an hour (any node may do it; the delete is idempotent).

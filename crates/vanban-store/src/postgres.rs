@@ -33,8 +33,8 @@ impl PgStore {
 /// so holds that lock until commit anyway, and taking it first means the reads a write makes
 /// (a document's state, a failure counter) cannot go stale before its update, and no write
 /// waits for the lock while holding row or index locks another writer needs (a deadlock).
-async fn begin_write(pool: &PgPool) -> crate::Result<sqlx::Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
+async fn begin_write(store: &PgStore) -> crate::Result<sqlx::Transaction<'static, Postgres>> {
+    let mut tx = store.pool.begin().await?;
     lock_audit_chain(&mut tx).await?;
     Ok(tx)
 }

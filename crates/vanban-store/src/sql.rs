@@ -624,14 +624,14 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl AgencyRepo for $Store {
             async fn create_agency(&self, actor: &Actor, new: NewAgency) -> Result<AgencyRecord> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let rec = insert_agency(&mut tx, actor, new).await?;
                 tx.commit().await?;
                 Ok(rec)
             }
 
             async fn import_agencies(&self, actor: &Actor, rows: Vec<AgencyImport>) -> Result<usize> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let mut by_code: HashMap<String, AgencyId> = HashMap::new();
                 let n = rows.len();
                 for row in rows {
@@ -661,7 +661,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn update_agency(&self, actor: &Actor, scope: &AdminScope, id: AgencyId, update: AgencyUpdate) -> Result<AgencyRecord> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 check_reach(&mut tx, scope, id).await?;
                 let before = agency_in_tx(&mut tx, id).await?;
                 let mut agency = before.agency.clone();
@@ -725,7 +725,7 @@ macro_rules! impl_sql_store {
 
             async fn create_unit(&self, actor: &Actor, scope: &AdminScope, new: NewUnit) -> Result<Unit> {
                 let name = vanban_domain::clean_text("name", &new.name, 200, true)?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 check_reach(&mut tx, scope, new.agency_id).await?;
                 if let Some(p) = new.parent_id {
                     let owner: Option<Uuid> = sqlx::query_scalar("SELECT agency_id FROM units WHERE id = $1")
@@ -776,7 +776,7 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl UserRepo for $Store {
             async fn create_user(&self, actor: &Actor, scope: &AdminScope, new: NewUser) -> Result<UserRecord> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 check_reach(&mut tx, scope, new.agency_id).await?;
                 let rec = insert_user(&mut tx, actor, new).await?;
                 tx.commit().await?;
@@ -784,7 +784,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn create_users(&self, actor: &Actor, users: Vec<NewUser>) -> Result<usize> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let n = users.len();
                 for u in users {
                     insert_user(&mut tx, actor, u).await?;
@@ -825,7 +825,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_login_failure(&self, user_id: UserId, now_: DateTime<Utc>, lock_after: i32, lock_for: chrono::Duration) -> Result<LoginRecord> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let rec = self.login_record(&mut tx, user_id).await?;
                 let failed = rec.failed_logins + 1;
                 let (failed, locked_until) = if failed >= lock_after {
@@ -848,7 +848,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_login_success(&self, actor: &Actor, user_id: UserId) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let agency = self.login_record(&mut tx, user_id).await?.agency_id;
                 sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
                     .bind(user_id.as_uuid())
@@ -860,7 +860,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_password(&self, actor: &Actor, user_id: UserId, password_hash: String) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let agency = self.login_record(&mut tx, user_id).await?.agency_id;
                 sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2")
                     .bind(&password_hash)
@@ -875,7 +875,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_roles(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, roles: BTreeSet<Role>) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let agency = self.login_record(&mut tx, user_id).await?.agency_id;
                 check_reach(&mut tx, scope, agency).await?;
                 let before = roles_in_tx(&mut tx, user_id, agency).await?;
@@ -893,7 +893,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_active(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, active: bool) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let agency = self.login_record(&mut tx, user_id).await?.agency_id;
                 check_reach(&mut tx, scope, agency).await?;
                 sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
@@ -993,7 +993,7 @@ macro_rules! impl_sql_store {
                 let id = DocumentId::from_uuid(Uuid::now_v7());
                 let at = now();
                 let metadata = serde_json::to_value(&meta).map_err(|e| StoreError::corrupt("documents", e))?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 sqlx::query(
                     "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) \
                      VALUES ($1, $2, 'outgoing', $3, $4, $5, $6, $7, $8, $8)",
@@ -1052,7 +1052,7 @@ macro_rules! impl_sql_store {
                 if t.action == OutgoingAction::ReturnToDrafter && reason.is_none() {
                     return Err(vanban_domain::DomainError::FieldRequired { field: "reason" }.into());
                 }
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let (doc, from) = apply_action(&mut tx, scope, id, t.action).await?;
                 let detail = serde_json::json!({ "from": from.as_str(), "to": doc.state, "reason": reason });
                 let action = format!("document.{}", t.action.as_str());
@@ -1076,7 +1076,7 @@ macro_rules! impl_sql_store {
                     Some(_) => return Err(vanban_domain::DomainError::InvalidValue { field: "subject", reason: "expected text" }.into()),
                     None => None,
                 };
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 require_draft(&mut tx, scope, id).await?;
                 let last: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
                     .bind(id.as_uuid())
@@ -1129,7 +1129,7 @@ macro_rules! impl_sql_store {
             async fn add_comment(&self, actor: &Actor, scope: &Scope, id: DocumentId, version: i32, body: &str) -> Result<CommentRecord> {
                 let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "author" })?;
                 let body = vanban_domain::clean_text("comment", body, 2000, true)?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 document_in_scope(&mut tx, scope, id).await?;
                 versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
                 let cid = Uuid::now_v7();
@@ -1166,7 +1166,7 @@ macro_rules! impl_sql_store {
             ) -> Result<DocumentRecord> {
                 let drafter = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
                 vanban_domain::review::check_reviewers(drafter, &reviewers)?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
                     .bind(id.as_uuid())
                     .bind(scope.agency_id().as_uuid())
@@ -1229,7 +1229,7 @@ macro_rules! impl_sql_store {
                     ReviewDecision::Return { reason } => Some(vanban_domain::clean_text("reason", reason, 500, true)?),
                     ReviewDecision::Approve { .. } => None,
                 };
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let state = state_in_scope(&mut tx, scope, id).await?;
                 let steps = steps_where(&mut tx, id, true).await?;
                 let Some(first) = steps.first() else {
@@ -1307,7 +1307,7 @@ macro_rules! impl_sql_store {
 
             async fn add_files(&self, actor: &Actor, scope: &Scope, id: DocumentId, files: Vec<NewFile>) -> Result<Vec<FileRecord>> {
                 let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 require_draft(&mut tx, scope, id).await?;
                 let at = now();
                 for f in &files {
@@ -1396,7 +1396,7 @@ macro_rules! impl_sql_store {
                 let grantor = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "from_user" })?;
                 let basis = vanban_domain::clean_text("basis", &new.basis, 500, true)?;
                 let at = now();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 // Both people belong to the scope's agency and are active.
                 for user in [grantor, new.to_user] {
                     let rec = self.login_record(&mut tx, user).await?;
@@ -1472,7 +1472,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn revoke_delegation(&self, actor: &Actor, scope: &Scope, id: DelegationId) -> Result<DelegationRecord> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let mut rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
                 let at = now();
                 if rec.delegation.revoked_at.is_some() || at >= rec.delegation.valid_until {
@@ -1721,7 +1721,7 @@ macro_rules! impl_sql_store {
                         return Err(vanban_domain::DomainError::FieldRequired { field: "sealed_key" }.into());
                     }
                 }
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let at = now();
                 for a in &set {
                     sqlx::query("INSERT INTO pki_authorities (role, cert_der, sealed_key, created_at) VALUES ($1, $2, $3, $4)")
@@ -1769,7 +1769,7 @@ macro_rules! impl_sql_store {
                     Owner::Agency => (CertKind::Organisation, None),
                 };
                 let fingerprint = crate::sql::sha256_of(&new.cert_der);
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if let Some(u) = user {
                     user_in_scope(&mut tx, scope, u, true).await?;
                 }
@@ -1839,7 +1839,7 @@ macro_rules! impl_sql_store {
             async fn revoke_certificate(&self, actor: &Actor, scope: &Scope, id: Uuid, reason: String, at: DateTime<Utc>) -> Result<CertificateRecord> {
                 let reason = vanban_domain::clean_text("reason", &reason, 200, true)?;
                 let at = audit::truncate_micros(at);
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let mut rec = active_certificate(&mut tx, scope, id).await?;
                 sqlx::query("UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2 WHERE id = $3")
                     .bind(at)
@@ -1877,7 +1877,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn next_crl_number(&self) -> Result<i64> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 sqlx::query("UPDATE pki_counters SET value = value + 1 WHERE name = 'crl_number'").execute(&mut *tx).await?;
                 let n: i64 = sqlx::query_scalar("SELECT value FROM pki_counters WHERE name = 'crl_number'").fetch_one(&mut *tx).await?;
                 write_audit(&mut tx, &Actor::system("pki"), None, "pki.crl_number", "pki", "crl_number", serde_json::json!({ "number": n })).await?;
@@ -1892,7 +1892,7 @@ macro_rules! impl_sql_store {
                         return Err(vanban_domain::DomainError::InvalidValue { field, reason: crate::sql::OUT_OF_RANGE }.into());
                     }
                 }
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let (kind, owner_id) = match owner {
                     Owner::User(u) => {
                         user_in_scope(&mut tx, scope, u, false).await?;
@@ -1961,7 +1961,7 @@ macro_rules! impl_sql_store {
                 new: NewRevision,
                 action: Option<OutgoingAction>,
             ) -> Result<RevisionRecord> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 document_in_scope(&mut tx, scope, document_id).await?;
                 let (seq, pdf_sha256, base, signer_name) = insert_revision(&mut tx, actor, scope, document_id, &new).await?;
                 let moved = match action {
@@ -2018,7 +2018,7 @@ macro_rules! impl_sql_store {
                     return Err(vanban_domain::DomainError::InvalidValue { field: "expires_at", reason: crate::sql::EMPTY_PERIOD }.into());
                 }
                 let user = scope.user_id();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 document_in_scope(&mut tx, scope, new.document_id).await?;
                 let cert = active_certificate(&mut tx, scope, new.certificate_id).await?;
                 let fits = match new.kind {
@@ -2069,7 +2069,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn complete_signing_session(&self, actor: &Actor, scope: &Scope, id: Uuid) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let rec = session_in_scope(&mut tx, scope, id).await?;
                 match rec.state {
                     SessionState::Pending => {}
@@ -2087,7 +2087,7 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl AuditRepo for $Store {
             async fn append_audit(&self, actor: &Actor, agency_id: Option<AgencyId>, action: &str, object_type: &str, object_id: &str, detail: serde_json::Value) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 write_audit(&mut tx, actor, agency_id, action, object_type, object_id, detail).await?;
                 tx.commit().await?;
                 Ok(())

@@ -422,20 +422,12 @@ macro_rules! impl_issuing {
                 item.assignments.iter().find(|a| a.active && a.role == AssignmentRole::Lead).map(|a| a.user_id)
             }
 
-            /// Inserts the incoming documents (documents + incoming_items rows) in two statements.
-            #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-            async fn insert_incoming(
+            /// The `documents` rows of incoming documents, in one statement.
+            async fn insert_incoming_documents(
                 tx: &mut Tx,
                 created_by: Uuid,
                 draft: &IncomingDraft,
-                rows: &[(Uuid /*doc id*/, Uuid /*agency*/, Option<Uuid> /*delivery*/, Option<String> /*source key*/)],
-                sender_code: &str,
-                sender_name: &str,
-                symbol: &str,
-                issued_on: Option<NaiveDate>,
-                pdf_sha256: Option<&str>,
-                ocr_sha256: Option<&str>,
-                scanned: bool,
+                rows: &[(Uuid, Uuid, Option<Uuid>, Option<String>)],
             ) -> Result<()> {
                 let at = now();
                 let metadata = draft.metadata.to_string();
@@ -455,6 +447,25 @@ macro_rules! impl_issuing {
                         .push_bind(at);
                 });
                 q.build().execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            /// The `incoming_items` rows of incoming documents (after their documents and
+            /// deliveries), in one statement: (document, agency, delivery, source key).
+            #[allow(clippy::too_many_arguments)]
+            async fn insert_incoming_items(
+                tx: &mut Tx,
+                draft: &IncomingDraft,
+                rows: &[(Uuid, Uuid, Option<Uuid>, Option<String>)],
+                sender_code: &str,
+                sender_name: &str,
+                symbol: &str,
+                issued_on: Option<NaiveDate>,
+                pdf_sha256: Option<&str>,
+                ocr_sha256: Option<&str>,
+                scanned: bool,
+            ) -> Result<()> {
+                let at = now();
                 let mut q = QueryBuilder::<$Db>::new(
                     "INSERT INTO incoming_items (document_id, agency_id, delivery_id, source_key, sender_code, sender_name, symbol, issued_on, priority, pdf_sha256, ocr_sha256, scanned, arrived_at) ",
                 );
@@ -487,7 +498,7 @@ macro_rules! impl_issuing {
                     let rule = RegisterRule { doc_types: new.doc_types.clone(), secret: new.secret };
                     let id = Uuid::now_v7();
                     let at = now();
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let inserted = sqlx::query(
                         "INSERT INTO registers (id, agency_id, direction, name, doc_types, secret, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7) \
                          ON CONFLICT (agency_id, direction, name) DO NOTHING",
@@ -528,7 +539,7 @@ macro_rules! impl_issuing {
 
                 async fn number_document(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: NumberRequest) -> Result<OutgoingEntry> {
                     let year = req.issued_on.year();
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let register: Option<Uuid> = sqlx::query_scalar(
                         "SELECT id FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing' AND active",
                     )
@@ -592,12 +603,12 @@ macro_rules! impl_issuing {
                     for r in req.recipients {
                         let code = clean("recipient_code", &r.recipient_code, 64)?;
                         let name = clean("recipient_name", &r.recipient_name, 500)?;
-                        if code.is_empty() || recipients.iter().any(|x| x.recipient_code == code) {
+                        if code.is_empty() || recipients.iter().any(|x: &NewDelivery| x.recipient_code == code) {
                             continue;
                         }
                         recipients.push(NewDelivery { recipient_code: code, recipient_name: name });
                     }
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1 AND agency_id = $2")))
                         .bind(id.as_uuid())
                         .bind(scope.agency_id().as_uuid())
@@ -609,11 +620,19 @@ macro_rules! impl_issuing {
                         return Err(StoreError::Conflict { code: "already_issued" });
                     }
                     let (_seq, pdf_sha256, _base, _signer) = insert_revision(&mut tx, actor, scope, id, &req.revision).await?;
-                    let (_, from) = apply_action(&mut tx, scope, id, OutgoingAction::Issue).await?;
+                    // Issue, then deliver when there is anyone to deliver to: one state change.
+                    let from = state_in_scope(&mut tx, scope, id).await?;
+                    let mut to = from.apply(OutgoingAction::Issue)?;
                     if !recipients.is_empty() {
-                        apply_action(&mut tx, scope, id, OutgoingAction::Deliver).await?;
+                        to = to.apply(OutgoingAction::Deliver)?;
                     }
                     let at = now();
+                    sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                        .bind(to.as_str())
+                        .bind(at)
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
                     sqlx::query("UPDATE outgoing_entries SET state = 'issued', issued_at = $1, pdf_sha256 = $2 WHERE document_id = $3")
                         .bind(at)
                         .bind(&pdf_sha256)
@@ -625,16 +644,16 @@ macro_rules! impl_issuing {
                     entry.pdf_sha256 = Some(pdf_sha256.clone());
 
                     // Which recipients are agencies of this instance.
-                    let mut internal: Vec<(String, Uuid)> = Vec::new();
+                    let mut internal: Vec<(String, Uuid, String)> = Vec::new();
                     if !recipients.is_empty() {
-                        let mut q = QueryBuilder::<$Db>::new("SELECT id, code FROM agencies WHERE code IN (");
+                        let mut q = QueryBuilder::<$Db>::new("SELECT id, code, name FROM agencies WHERE code IN (");
                         let mut sep = q.separated(", ");
                         for r in &recipients {
                             sep.push_bind(r.recipient_code.clone());
                         }
                         q.push(")");
                         for r in q.build().fetch_all(&mut *tx).await? {
-                            internal.push((r.try_get("code")?, r.try_get("id")?));
+                            internal.push((r.try_get("code")?, r.try_get("id")?, r.try_get("name")?));
                         }
                     }
                     let sender: (String, String) = {
@@ -644,7 +663,14 @@ macro_rules! impl_issuing {
                     let mut deliveries: Vec<DeliveryRecord> = Vec::new();
                     let mut incoming_rows = Vec::new();
                     for r in &recipients {
-                        let agency = internal.iter().find(|(c, _)| *c == r.recipient_code).map(|(_, a)| *a);
+                        let found = internal.iter().find(|(c, _, _)| *c == r.recipient_code);
+                        let agency = found.map(|(_, a, _)| *a);
+                        // Unnamed recipients take their name from the directory (or their code).
+                        let recipient_name = match (r.recipient_name.is_empty(), found) {
+                            (false, _) => r.recipient_name.clone(),
+                            (true, Some((_, _, name))) => name.clone(),
+                            (true, None) => r.recipient_code.clone(),
+                        };
                         let incoming_id = agency.map(|_| Uuid::now_v7());
                         let delivery_id = Uuid::now_v7();
                         if let (Some(a), Some(inc)) = (agency, incoming_id) {
@@ -654,7 +680,7 @@ macro_rules! impl_issuing {
                             id: delivery_id,
                             document_id: id,
                             recipient_code: r.recipient_code.clone(),
-                            recipient_name: r.recipient_name.clone(),
+                            recipient_name,
                             recipient_agency_id: agency.map(AgencyId::from_uuid),
                             incoming_id: incoming_id.map(DocumentId::from_uuid),
                             channel: if agency.is_some() { "internal" } else { "external" }.to_owned(),
@@ -664,6 +690,12 @@ macro_rules! impl_issuing {
                             status_at: at,
                             events: Vec::new(),
                         });
+                    }
+                    let created_by = actor.user_id.map(|u| u.as_uuid());
+                    let draft = IncomingDraft { subject: subject.clone(), ..req.incoming.clone() };
+                    if !incoming_rows.is_empty() {
+                        let created_by = created_by.ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
+                        insert_incoming_documents(&mut tx, created_by, &draft, &incoming_rows).await?;
                     }
                     if !deliveries.is_empty() {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -676,7 +708,7 @@ macro_rules! impl_issuing {
                                 .push_bind(d.recipient_code.clone())
                                 .push_bind(d.recipient_name.clone())
                                 .push_bind(d.recipient_agency_id.map(|a| a.as_uuid()))
-                                .push_bind(None::<Uuid>)
+                                .push_bind(d.incoming_id.map(|i| i.as_uuid()))
                                 .push_bind(d.channel.clone())
                                 .push_bind(d.status.clone())
                                 .push_bind(None::<String>)
@@ -686,13 +718,7 @@ macro_rules! impl_issuing {
                         q.build().execute(&mut *tx).await?;
                     }
                     if !incoming_rows.is_empty() {
-                        let created_by = actor.user_id.map(|u| u.as_uuid()).ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
-                        let draft = IncomingDraft { subject: subject.clone(), ..req.incoming.clone() };
-                        insert_incoming(&mut tx, created_by, &draft, &incoming_rows, &sender.0, &sender.1, &entry.symbol, Some(entry.issued_on), Some(&pdf_sha256), None, false).await?;
-                        // The deliveries name their incoming documents now that those exist.
-                        for (inc, _, delivery, _) in &incoming_rows {
-                            sqlx::query("UPDATE deliveries SET incoming_id = $1 WHERE id = $2").bind(*inc).bind(*delivery).execute(&mut *tx).await?;
-                        }
+                        insert_incoming_items(&mut tx, &draft, &incoming_rows, &sender.0, &sender.1, &entry.symbol, Some(entry.issued_on), Some(&pdf_sha256), None, false).await?;
                         let mut q = QueryBuilder::<$Db>::new("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) ");
                         q.push_values(&incoming_rows, |mut b, (_, _, delivery, _)| {
                             b.push_bind(Uuid::now_v7()).push_bind(*delivery).push_bind("01").push_bind(None::<String>).push_bind("vanban").push_bind(at);
@@ -846,7 +872,7 @@ macro_rules! impl_issuing {
                         ChangeKind::Update => OutgoingAction::Update,
                         ChangeKind::Replace => OutgoingAction::Replace,
                     };
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let replacement = match (req.kind, req.replacement) {
                         (ChangeKind::Replace, None) => return Err(vanban_domain::DomainError::FieldRequired { field: "replacement" }.into()),
                         (ChangeKind::Replace, Some(r)) => {
@@ -968,7 +994,7 @@ macro_rules! impl_issuing {
                 }
 
                 async fn mark_outbox(&self, id: Uuid, sent: bool, error: Option<String>, next_attempt_at: DateTime<Utc>) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let state: String = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
                     if state == "sent" {
                         // Sent is final: a late failure report of an earlier attempt changes nothing.
@@ -1002,7 +1028,7 @@ macro_rules! impl_issuing {
                         return Err(vanban_domain::DomainError::FieldRequired { field: if key.is_empty() { "source_key" } else if sender_name.is_empty() { "sender_name" } else { "subject" } }.into());
                     }
                     let created_by = actor.user_id.map(|u| u.as_uuid()).ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let existing: Option<Uuid> = sqlx::query_scalar("SELECT document_id FROM incoming_items WHERE source_key = $1 AND agency_id = $2")
                         .bind(&key)
                         .bind(scope.agency_id().as_uuid())
@@ -1015,9 +1041,11 @@ macro_rules! impl_issuing {
                     }
                     let id = Uuid::now_v7();
                     let draft = IncomingDraft { subject, ..new.draft.clone() };
-                    insert_incoming(
-                        &mut tx, created_by, &draft, &[(id, scope.agency_id().as_uuid(), None, Some(key.clone()))],
-                        &sender_code, &sender_name, &symbol, new.issued_on, new.pdf_sha256.as_deref(), new.ocr_sha256.as_deref(), new.scanned,
+                    let rows = [(id, scope.agency_id().as_uuid(), None, Some(key.clone()))];
+                    insert_incoming_documents(&mut tx, created_by, &draft, &rows).await?;
+                    insert_incoming_items(
+                        &mut tx, &draft, &rows, &sender_code, &sender_name, &symbol, new.issued_on,
+                        new.pdf_sha256.as_deref(), new.ocr_sha256.as_deref(), new.scanned,
                     )
                     .await?;
                     let detail = serde_json::json!({ "source_key": key, "sender_code": sender_code, "symbol": symbol, "scanned": new.scanned, "pdf_sha256": new.pdf_sha256 });
@@ -1097,7 +1125,7 @@ macro_rules! impl_issuing {
 
                 async fn register_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, register: RegisterId, today: NaiveDate) -> Result<IncomingRecord> {
                     let year = today.year();
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
                     let ok: Option<Uuid> = sqlx::query_scalar("SELECT id FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'incoming' AND active")
                         .bind(register.as_uuid())
@@ -1142,7 +1170,7 @@ macro_rules! impl_issuing {
                     if reason.is_empty() {
                         return Err(vanban_domain::DomainError::FieldRequired { field: "reason" }.into());
                     }
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
                     move_incoming(&mut tx, &item, IncomingAction::Return).await?;
                     sqlx::query("UPDATE incoming_items SET returned_reason = $1 WHERE document_id = $2").bind(&reason).bind(id.as_uuid()).execute(&mut *tx).await?;
@@ -1156,7 +1184,7 @@ macro_rules! impl_issuing {
 
                 async fn assign_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: AssignRequest) -> Result<IncomingRecord> {
                     let note = clean_opt("note", req.note.as_deref(), 2000)?;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
                     move_incoming(&mut tx, &item, IncomingAction::Assign).await?;
                     let mut people: Vec<(UserId, AssignmentRole)> = vec![(req.lead, AssignmentRole::Lead)];
@@ -1214,7 +1242,7 @@ macro_rules! impl_issuing {
 
                 async fn handle_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, step: HandleStep) -> Result<IncomingRecord> {
                     let me = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "user" })?;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::User(me), id).await?;
                     let mine = item.assignments.iter().find(|a| a.active && a.user_id == me).map(|a| a.role);
                     let is_lead = lead_of(&item) == Some(me);
@@ -1299,7 +1327,7 @@ macro_rules! impl_issuing {
 
                 async fn answer_change(&self, actor: &Actor, scope: &Scope, id: DocumentId, accept: bool, note: Option<String>) -> Result<IncomingRecord> {
                     let note = clean_opt("note", note.as_deref(), 1000)?;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
                     if item.change_state.as_deref() != Some("pending") {
                         return Err(StoreError::Conflict { code: "no_pending_change" });
@@ -1359,7 +1387,7 @@ macro_rules! impl_issuing {
                 }
 
                 async fn create_reminders(&self, today: NaiveDate, remind_days: i64) -> Result<u64> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let rows = sqlx::query(
                         "SELECT a.document_id, a.user_id, a.agency_id, a.role, i.deadline, i.symbol, d.subject, u.email FROM assignments a \
                          JOIN incoming_items i ON i.document_id = a.document_id JOIN documents d ON d.id = a.document_id JOIN users u ON u.id = a.user_id \

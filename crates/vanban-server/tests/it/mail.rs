@@ -327,3 +327,196 @@ async fn starttls_with_auth_plain() {
     assert!(!err.is_transient());
     assert_eq!(sink.received().len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notification e-mails (notify.rs) through the real flow: a registered incoming document
+// notifies the agency's leader, who has an e-mail address.
+// ---------------------------------------------------------------------------------------------
+
+const PUBLIC_URL: &str = "https://vanban.binhan.gov.vn";
+const LEADER_EMAIL: &str = "handler@example.vn";
+
+/// Agency B's leader, with an e-mail address, and B's clerk (as the store sees them).
+struct Desk {
+    clerk: vanban_domain::Caller,
+    leader: vanban_domain::Caller,
+    register: vanban_domain::RegisterId,
+}
+
+/// A leader of agency B with an e-mail address.
+async fn leader_of_b(
+    app: &crate::harness::TestApp,
+    username: &str,
+    full_name: &str,
+    email: &str,
+) -> vanban_domain::Caller {
+    use vanban_domain::{Email, FullName, Position, Role, Username};
+    use vanban_store::{Actor, AdminScope, NewUser};
+    let new = NewUser {
+        agency_id: app.b,
+        unit_id: None,
+        username: Username::parse(username).unwrap(),
+        full_name: FullName::parse(full_name).unwrap(),
+        email: Some(Email::parse(email).unwrap()),
+        position: Some(Position::parse("Giám đốc").unwrap()),
+        // Never signs in.
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$unused$unused".to_owned(),
+        roles: [Role::Leader].into_iter().collect(),
+    };
+    let user = app.store.create_user(&Actor::system("test"), &AdminScope::whole_instance(), new).await.unwrap();
+    app.store.caller_for(user.user.id).await.unwrap()
+}
+
+async fn desk(app: &crate::harness::TestApp) -> Desk {
+    use vanban_domain::RegisterDirection;
+    use vanban_store::{Actor, NewRegister, Scope};
+    let leader = leader_of_b(app, "b.giamdoc", "Trần Thị Hằng", LEADER_EMAIL).await;
+    let clerk_id = app.store.find_user_id("b.clerk").await.unwrap().unwrap();
+    let clerk = app.store.caller_for(clerk_id).await.unwrap();
+    let register = NewRegister {
+        direction: RegisterDirection::Incoming,
+        name: "Sổ văn bản đến".into(),
+        doc_types: vec![],
+        secret: false,
+    };
+    let register =
+        app.store.create_register(&Actor::user(&clerk, None), &Scope::of(&clerk), register).await.unwrap().id;
+    Desk { clerk, leader, register }
+}
+
+/// A paper document arrives at B and the clerk registers it: B's leader is notified.
+async fn arrive_and_register(app: &crate::harness::TestApp, desk: &Desk, key: &str) -> vanban_domain::DocumentId {
+    use vanban_domain::{DocumentType, Priority};
+    use vanban_store::{Actor, IncomingDraft, NewIncoming, Scope};
+    let actor = Actor::user(&desk.clerk, None);
+    let scope = Scope::of(&desk.clerk);
+    let new = NewIncoming {
+        source_key: format!("scan:{key}"),
+        sender_code: "000.00.00.G01".into(),
+        sender_name: "Văn phòng Chính phủ".into(),
+        symbol: format!("{key}/VPCP-TTĐT"),
+        issued_on: None,
+        draft: IncomingDraft {
+            doc_type: DocumentType::CongVan,
+            subject: "Về việc kiểm tra công tác văn thư, lưu trữ năm 2026".into(),
+            priority: Priority::default(),
+            metadata: serde_json::json!({}),
+        },
+        pdf_sha256: None,
+        ocr_sha256: None,
+        scanned: true,
+    };
+    let item = app.store.receive_incoming(&actor, &scope, new).await.unwrap();
+    let id = item.document.id;
+    let today = vanban_server::drafting::today_vn();
+    app.store.register_incoming(&actor, &scope, id, desk.register, today).await.unwrap();
+    id
+}
+
+/// The e-mail state of a user's notification about `doc`.
+async fn email_state(
+    app: &crate::harness::TestApp,
+    user: &vanban_domain::Caller,
+    doc: vanban_domain::DocumentId,
+) -> String {
+    let scope = vanban_store::Scope::of(user);
+    let list = app.store.list_notifications(&scope, false, 50).await.unwrap();
+    let n = list.iter().find(|n| n.document_id == Some(doc)).expect("the leader was notified");
+    n.email_state.clone()
+}
+
+#[tokio::test]
+async fn a_registered_document_reaches_the_leader_by_email_once() {
+    use vanban_server::notify::send_pending_emails;
+    let Some(python) = sink_python() else { return };
+    let sink = Sink::start(&python, None);
+    let app = crate::harness::TestApp::new().await;
+    let desk = desk(&app).await;
+    let doc = arrive_and_register(&app, &desk, "101").await;
+
+    let pending = app.store.pending_emails(100).await.unwrap();
+    assert_eq!(pending.len(), 1, "only the leader has an address: {pending:?}");
+    assert_eq!(pending[0].email, LEADER_EMAIL);
+
+    let mailer = Mailer::new(plain_config(sink.port)).unwrap();
+    assert_eq!(send_pending_emails(&app.state, &mailer, Some(PUBLIC_URL)).await.unwrap(), (1, 0));
+    let received = sink.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let m = &received[0];
+    assert_eq!(m["rcpt_tos"], serde_json::json!([LEADER_EMAIL]));
+    assert_eq!(m["to"][0], serde_json::json!([LEADER_EMAIL, "Trần Thị Hằng"]));
+    let subject = m["subject"].as_str().unwrap();
+    assert!(subject.starts_with("[vanban] Văn bản đến số 01"), "{subject}");
+    assert!(subject.contains("101/VPCP-TTĐT"), "{subject}");
+    let text = m["text"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(text.starts_with("Kính gửi Trần Thị Hằng,\n"), "{text}");
+    assert!(text.contains(&format!("{PUBLIC_URL}/incoming/{doc}")), "{text}");
+    assert!(text.contains(vanban_server::notify::FOOTER), "{text}");
+    assert_eq!(m["raw_is_ascii"], true);
+
+    assert!(app.store.pending_emails(100).await.unwrap().is_empty());
+    assert_eq!(email_state(&app, &desk.leader, doc).await, "sent");
+    // Nothing is sent twice.
+    assert_eq!(send_pending_emails(&app.state, &mailer, Some(PUBLIC_URL)).await.unwrap(), (0, 0));
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_retried_then_given_up() {
+    use vanban_server::notify::{MAX_ATTEMPTS, send_pending_emails};
+    let app = crate::harness::TestApp::new().await;
+    let desk = desk(&app).await;
+    let doc = arrive_and_register(&app, &desk, "102").await;
+    let mailer = Mailer::new(plain_config(closed_port())).unwrap();
+
+    for attempt in 1..MAX_ATTEMPTS {
+        assert_eq!(send_pending_emails(&app.state, &mailer, Some(PUBLIC_URL)).await.unwrap(), (0, 1));
+        let pending = app.store.pending_emails(100).await.unwrap();
+        assert_eq!(pending.len(), 1, "a transient failure keeps it pending");
+        assert_eq!(pending[0].attempts, attempt);
+        assert_eq!(email_state(&app, &desk.leader, doc).await, "pending");
+    }
+    // The last attempt gives it up.
+    assert_eq!(send_pending_emails(&app.state, &mailer, Some(PUBLIC_URL)).await.unwrap(), (0, 1));
+    assert!(app.store.pending_emails(100).await.unwrap().is_empty());
+    assert_eq!(email_state(&app, &desk.leader, doc).await, "failed");
+    assert_eq!(send_pending_emails(&app.state, &mailer, Some(PUBLIC_URL)).await.unwrap(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_refused_address_is_given_up_at_once_and_an_outage_spares_the_rest() {
+    use vanban_server::notify::send_pending_emails;
+    let Some(python) = sink_python() else { return };
+    let app = crate::harness::TestApp::new().await;
+    let desk = desk(&app).await;
+    // Two documents: two notifications for the leader.
+    let first = arrive_and_register(&app, &desk, "103").await;
+    let second = arrive_and_register(&app, &desk, "104").await;
+
+    // The server unreachable: the round stops at the first message; the second keeps its
+    // attempts for when the server is back.
+    let down = Mailer::new(plain_config(closed_port())).unwrap();
+    assert_eq!(send_pending_emails(&app.state, &down, None).await.unwrap(), (0, 1));
+    let attempts: Vec<i32> = app.store.pending_emails(100).await.unwrap().iter().map(|p| p.attempts).collect();
+    assert_eq!(attempts, [1, 0]);
+
+    // Back up, without public_url: both go, without a link.
+    let sink = Sink::start(&python, None);
+    let mailer = Mailer::new(plain_config(sink.port)).unwrap();
+    assert_eq!(send_pending_emails(&app.state, &mailer, None).await.unwrap(), (2, 0));
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    assert!(received.iter().all(|m| !m["text"].as_str().unwrap().contains("/incoming/")));
+    assert_eq!(email_state(&app, &desk.leader, first).await, "sent");
+    assert_eq!(email_state(&app, &desk.leader, second).await, "sent");
+
+    // A second leader whose address the server refuses (550): given up after one attempt,
+    // while the first leader's message goes.
+    let deputy = leader_of_b(&app, "b.phogiamdoc", "Lê Văn Đức", "reject@example.vn").await;
+    let third = arrive_and_register(&app, &desk, "105").await;
+    assert_eq!(send_pending_emails(&app.state, &mailer, Some(PUBLIC_URL)).await.unwrap(), (1, 1));
+    assert_eq!(email_state(&app, &deputy, third).await, "failed");
+    assert_eq!(email_state(&app, &desk.leader, third).await, "sent");
+    assert!(app.store.pending_emails(100).await.unwrap().is_empty());
+    assert_eq!(sink.received().len(), 3);
+}

@@ -5,6 +5,7 @@
 mod authz;
 mod drafting;
 mod harness;
+mod history;
 mod input;
 mod issuing;
 mod login;
