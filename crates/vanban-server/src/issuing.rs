@@ -226,8 +226,9 @@ async fn unit_abbreviation(state: &AppState, s: &Session, doc: &DocumentRecord) 
         return Ok(None);
     }
     let versions = state.store.list_versions(&s.scope(), doc.id).await?;
-    if let Some(latest) = versions.iter().map(|v| v.version).max() {
-        let content = crate::drafting::version_content(state, s, doc.id, latest).await?;
+    if let Some(latest) = versions.into_iter().max_by_key(|v| v.version) {
+        let content: crate::drafting::DraftContent =
+            serde_json::from_value(latest.content).map_err(|e| AppError::Internal(format!("stored version: {e}")))?;
         if let Some(u) = content.unit_abbreviation.filter(|u| !u.trim().is_empty()) {
             return Ok(Some(u));
         }
