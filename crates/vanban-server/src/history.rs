@@ -20,7 +20,7 @@ use vanban_domain::{
 use vanban_render::SignerSpec;
 use vanban_store::{
     AssignRequest, CertStatus, ChangeRequest, DocumentRecord, HandleStep, IssueOutcome, NewDelivery, NumberRequest,
-    Owner, Scope,
+    Owner,
 };
 
 use crate::AppState;
@@ -214,25 +214,9 @@ fn catalog(n: usize, year: i32) -> (DocumentType, u8, String) {
     (t, p, subject)
 }
 
-/// Builds a session for a username, as a login would.
+/// A session for `username` (the demo's people act through the same functions as the pages).
 async fn session(state: &AppState, username: &str) -> Result<Session, AppError> {
-    let user_id = state
-        .store
-        .find_user_id(username)
-        .await?
-        .ok_or_else(|| AppError::Internal(format!("history: no user {username}")))?;
-    let caller = state.store.caller_for(user_id).await?;
-    let scope = Scope::of(&caller);
-    let user = state.store.get_user(&scope, user_id).await?;
-    let agency = state.store.get_agency(caller.agency_id).await?;
-    Ok(Session {
-        caller,
-        user,
-        agency,
-        csrf_token: String::new(),
-        token_hash: String::new(),
-        ip: Some("demo".to_owned()),
-    })
+    crate::bulk::session_for(state, username).await
 }
 
 /// A session for an optional username that must belong to `agency` (otherwise none).

@@ -562,21 +562,11 @@ pub async fn seed_demo_signing(state: &AppState, usernames: &[&str], pin: &str) 
     let mut made = 0;
     for (i, name) in usernames.iter().enumerate() {
         let Some(user_id) = state.store.find_user_id(name).await? else { continue };
-        let caller = state.store.caller_for(user_id).await?;
-        let scope = vanban_store::Scope::of(&caller);
+        let session = crate::bulk::session_for(state, name).await?;
+        let scope = session.scope();
         if !state.store.list_certificates(&scope, Owner::User(user_id)).await?.is_empty() {
             continue;
         }
-        let user = state.store.get_user(&scope, user_id).await?;
-        let agency = state.store.get_agency(caller.agency_id).await?;
-        let session = Session {
-            caller,
-            user,
-            agency,
-            csrf_token: String::new(),
-            token_hash: String::new(),
-            ip: Some("demo".to_owned()),
-        };
         issue_certificate(state, &session, CertKind::Person, pin, None).await?;
         let png = Bytes::from(vanban_pades::samples::signature_png(u32::try_from(i).unwrap_or(0)));
         save_image(state, &session, Owner::User(user_id), png).await?;
