@@ -80,7 +80,8 @@ async fn register_it(
         None => {
             let item = state.store.get_incoming(&s.scope(), IncomingVisibility::All, id).await?;
             let rules: Vec<_> = list.iter().map(|r| (r.id, r.rule())).collect();
-            vanban_domain::pick_register(&rules, item.document.doc_type, false)
+            let secret = item.document.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
+            vanban_domain::pick_register(&rules, item.document.doc_type, secret)
                 .or_else(|| list.first().map(|r| r.id))
                 .ok_or(vanban_store::StoreError::NotFound)?
         }
@@ -157,6 +158,72 @@ async fn incoming_pdf(state: &AppState, s: &Session, id: DocumentId) -> Result<B
     }
     let sha = item.pdf_sha256.ok_or(vanban_store::StoreError::NotFound)?;
     Ok(state.blobs.get(&sha).await?)
+}
+
+/// An appendix issued with a document, to its sender (listed on the register line).
+async fn outgoing_appendix(state: &AppState, s: &Session, id: DocumentId, sha: &str) -> Result<Bytes, AppError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let entry = state.store.get_outgoing_entry(&s.scope(), id).await?.ok_or(vanban_store::StoreError::NotFound)?;
+    if !entry.appendices.iter().any(|a| a.sha256 == sha) {
+        return Err(vanban_store::StoreError::NotFound.into());
+    }
+    Ok(state.blobs.get(sha).await?)
+}
+
+/// An appendix of an incoming document, to whoever may see the document (not once withdrawn).
+async fn incoming_appendix(state: &AppState, s: &Session, id: DocumentId, sha: &str) -> Result<Bytes, AppError> {
+    s.caller.require(Permission::ViewDocuments)?;
+    let item = state.store.get_incoming(&s.scope(), visibility(s), id).await?;
+    if item.state == IncomingState::Withdrawn {
+        return Err(AppError::Refused {
+            code: "document_withdrawn",
+            message_vi: "Văn bản đã bị cơ quan gửi thu hồi hoặc thay thế.",
+        });
+    }
+    if !appendices_of(&item.document.metadata).iter().any(|a| a.sha256 == sha) {
+        return Err(vanban_store::StoreError::NotFound.into());
+    }
+    Ok(state.blobs.get(sha).await?)
+}
+
+fn appendices_of(metadata: &serde_json::Value) -> Vec<vanban_store::IssuedAppendix> {
+    metadata.get("appendices").and_then(|a| serde_json::from_value(a.clone()).ok()).unwrap_or_default()
+}
+
+fn pdf_response(bytes: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, "inline")], bytes).into_response()
+}
+
+async fn outgoing_appendix_get(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    Ok(pdf_response(outgoing_appendix(&state, &s, parse_id(&id)?, &sha).await?))
+}
+
+async fn incoming_appendix_get(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    Ok(pdf_response(incoming_appendix(&state, &s, parse_id(&id)?, &sha).await?))
+}
+
+async fn api_outgoing_appendix(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(pdf_response(outgoing_appendix(&state, &s, parse_id(&id)?, &sha).await?))
+}
+
+async fn api_incoming_appendix(
+    State(state): State<AppState>,
+    ApiSession(s): ApiSession,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(pdf_response(incoming_appendix(&state, &s, parse_id(&id)?, &sha).await?))
 }
 
 /// A scanned paper document: checked against Decree 30's digitisation standard, kept byte
@@ -527,8 +594,9 @@ async fn issuing_queue(state: &AppState, s: &Session) -> Result<Vec<vanban_store
     s.caller.require(Permission::IssueDocument)?;
     let mut list = state.store.list_documents(&s.scope(), Some(OutgoingState::Numbered.as_str()), 500).await?;
     list.extend(state.store.list_documents(&s.scope(), Some(OutgoingState::Signed.as_str()), 500).await?);
+    // Those an interruption left numbered first (their number is taken), then the most urgent.
     list.sort_by_key(|d| {
-        (std::cmp::Reverse(issuing::priority_of(d).code()), d.state != OutgoingState::Numbered.as_str(), d.updated_at)
+        (d.state != OutgoingState::Numbered.as_str(), std::cmp::Reverse(issuing::priority_of(d).code()), d.updated_at)
     });
     Ok(list)
 }
@@ -541,6 +609,8 @@ struct RegisterInput {
     doc_types: Vec<String>,
     #[serde(default)]
     secret: bool,
+    #[serde(default)]
+    suffix: String,
 }
 
 async fn api_registers(
@@ -583,7 +653,7 @@ async fn create_register(
         .create_register(
             &s.actor(),
             &s.scope(),
-            NewRegister { direction, name: input.name, doc_types, secret: input.secret },
+            NewRegister { direction, name: input.name, doc_types, secret: input.secret, suffix: input.suffix },
         )
         .await?)
 }
@@ -959,6 +1029,7 @@ struct TrackingPage {
     issued_on: String,
     rows: Vec<TrackRow>,
     can_change: bool,
+    appendices: Vec<(String, String)>,
 }
 
 async fn tracking_page(
@@ -1008,6 +1079,10 @@ async fn tracking_page(
             rows,
             can_change: s.caller.has(Permission::IssueDocument)
                 && matches!(st, OutgoingState::Issued | OutgoingState::Delivered),
+            appendices: entry
+                .as_ref()
+                .map(|e| e.appendices.iter().map(|a| (a.sha256.clone(), a.name.clone())).collect())
+                .unwrap_or_default(),
         },
     )
 }
@@ -1158,6 +1233,7 @@ struct IncomingItemPage {
     is_lead: bool,
     can_answer: bool,
     drafts: Vec<(String, String)>,
+    appendices: Vec<(String, String)>,
 }
 
 async fn item_page(
@@ -1241,6 +1317,7 @@ async fn item_page(
             && matches!(st, IncomingState::Assigned | IncomingState::InProgress),
         can_answer: s.caller.has(Permission::RegisterIncoming) && item.change_state.as_deref() == Some("pending"),
         drafts,
+        appendices: appendices_of(&item.document.metadata).into_iter().map(|a| (a.sha256, a.name)).collect(),
     };
     render_page(StatusCode::OK, &page)
 }
@@ -1369,6 +1446,7 @@ async fn registers_post(
         name: form.get("name").to_owned(),
         doc_types: form.all("doc_types"),
         secret: form.get("secret") == "on",
+        suffix: form.get("suffix").to_owned(),
     };
     match create_register(&state, &s, input).await {
         Ok(_) => Ok(redirect_done("/registers", "register_created")),
@@ -1438,6 +1516,10 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/registers", get(registers_get).post(registers_post))
         .route("/registers/{kind}/report", get(report_get))
         .route("/notifications", get(notifications_get).post(notifications_post))
+        .route("/documents/{id}/appendices/{sha}", get(outgoing_appendix_get))
+        .route("/incoming/{id}/appendices/{sha}", get(incoming_appendix_get))
+        .route("/api/v1/documents/{id}/appendices/{sha}", get(api_outgoing_appendix))
+        .route("/api/v1/incoming/{id}/appendices/{sha}", get(api_incoming_appendix))
         .route("/api/v1/issuing-queue", get(api_issuing_queue))
         .route("/api/v1/documents/{id}/issue", post(api_issue))
         .route("/api/v1/documents/{id}/deliveries", get(api_deliveries))

@@ -22,8 +22,8 @@ use vanban_pades::{Identity, Image, SignOptions, Visual};
 use vanban_pki::{Cert, SealedKey, SoftKey};
 use vanban_store::{
     Actor, CertOwner, CertStatus, CertificateRecord, DocumentRecord, ImageOwner, IncomingDraft, IssueOutcome,
-    IssueRequest, NewDelivery, NewRegister, NewRevision, NumberRequest, OutgoingEntry, RegisterRecord, RevisionKind,
-    Scope,
+    IssueRequest, IssuedAppendix, NewDelivery, NewRegister, NewRevision, NumberRequest, OutgoingEntry, RegisterRecord,
+    RevisionKind, Scope,
 };
 
 use crate::AppState;
@@ -196,7 +196,8 @@ pub async fn registers(
         RegisterDirection::Outgoing => "Sổ văn bản đi",
         RegisterDirection::Incoming => "Sổ văn bản đến",
     };
-    let new = NewRegister { direction, name: name.to_owned(), doc_types: Vec::new(), secret: false };
+    let new =
+        NewRegister { direction, name: name.to_owned(), doc_types: Vec::new(), secret: false, suffix: String::new() };
     match state.store.create_register(actor, scope, new).await {
         Ok(_) | Err(vanban_store::StoreError::Conflict { .. }) => {}
         Err(e) => return Err(e.into()),
@@ -267,8 +268,10 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
         }
         .into());
     }
-    // The key first: a wrong PIN must not take a number.
+    // Everything that can be checked before the number is taken: the key (a wrong PIN must not
+    // take a number), the recipients.
     let signer = agency_signer(state, &scope, input.certificate_id, &input.pin).await?;
+    let recipients = recipients(state, &doc, &input.recipients).await?;
     let entry = match doc_state {
         OutgoingState::Numbered => state
             .store
@@ -295,8 +298,39 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
             state.store.number_document(&actor, &scope, id, req).await?
         }
     };
-    let extra = recipients_of(&input.recipients).await?;
-    complete(state, &actor, &scope, &doc, &entry, &signer, &s.agency.agency.place, extra).await
+    complete(state, &actor, &scope, &doc, &entry, &signer, &s.agency.agency.place, recipients).await
+}
+
+/// The recipients: those the document names with a code, and those the clerk adds. A secret
+/// document goes only to agencies of this instance, never over the axis (QĐ 28/2018).
+async fn recipients(state: &AppState, doc: &DocumentRecord, extra: &[String]) -> Result<Vec<NewDelivery>, AppError> {
+    let named: Vec<vanban_domain::Recipient> = match doc.metadata.get("recipients") {
+        Some(r) => {
+            serde_json::from_value(r.clone()).map_err(|e| AppError::Internal(format!("stored recipients: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let mut all: Vec<NewDelivery> = named
+        .into_iter()
+        .filter_map(|r| r.code.map(|c| NewDelivery { recipient_code: c.as_str().to_owned(), recipient_name: r.name }))
+        .collect();
+    all.extend(recipients_of(extra).await?);
+    if secrecy_of(doc).is_secret() {
+        for r in &all {
+            let code = vanban_domain::AgencyCode::parse(&r.recipient_code)?;
+            match state.store.get_agency_by_code(&code).await {
+                Ok(_) => {}
+                Err(vanban_store::StoreError::NotFound) => {
+                    return Err(refused(
+                        "secret_outside_instance",
+                        "Văn bản mật không được gửi qua trục liên thông: chỉ gửi tới cơ quan trong hệ thống.",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// The clerk's recipient codes (an unknown but well-formed code is another system's agency:
@@ -321,7 +355,7 @@ pub async fn complete(
     entry: &OutgoingEntry,
     signer: &AgencySigner,
     place: &str,
-    extra_recipients: Vec<NewDelivery>,
+    recipients: Vec<NewDelivery>,
 ) -> Result<IssueOutcome, AppError> {
     let head = state
         .store
@@ -349,16 +383,20 @@ pub async fn complete(
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;
-    let blob = state.blobs.put(Bytes::from(signed)).await?;
-    let recipients: Vec<NewDelivery> = doc
-        .metadata
-        .get("recipients")
-        .and_then(|r| serde_json::from_value::<Vec<vanban_domain::Recipient>>(r.clone()).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|r| r.code.map(|c| NewDelivery { recipient_code: c.as_str().to_owned(), recipient_name: r.name }))
-        .chain(extra_recipients)
-        .collect();
+    // What goes out must validate: the leader's signature intact, only the number, the date
+    // and the agency's signature added after it.
+    let signed = Bytes::from(signed);
+    let report = crate::signing::verify_bytes(state, signed.clone()).await?;
+    if report.verdict == vanban_pades::verify::Verdict::Invalid {
+        return Err(AppError::Internal(format!("the issued file does not validate: {}", report.reason)));
+    }
+    let validation = serde_json::json!({
+        "verdict": report.verdict,
+        "reason": report.reason,
+        "signatures": report.signatures.iter().map(|x| serde_json::json!({ "field": x.field, "verdict": x.verdict, "reason": x.reason })).collect::<Vec<_>>(),
+    });
+    let blob = state.blobs.put(signed).await?;
+    let appendices = stamp_appendices(state, scope, doc, entry, signer, &pki).await?;
     let priority = priority_of(doc);
     let incoming = IncomingDraft {
         doc_type: doc.doc_type,
@@ -372,6 +410,8 @@ pub async fn complete(
             "priority": priority,
             "signer": doc.metadata.get("signer"),
             "source_document_id": doc.id,
+            "secrecy": secrecy_of(doc),
+            "appendices": appendices,
         }),
     };
     let req = IssueRequest {
@@ -383,7 +423,7 @@ pub async fn complete(
             certificate_id: Some(signer.rec.id),
             signer_name: signer.cert.common_name(),
             signed_at: Some(Utc::now()),
-            validation: None,
+            validation: Some(validation),
         },
         recipients,
         incoming,
@@ -394,9 +434,54 @@ pub async fn complete(
             "subject": doc.subject,
             "issued_on": entry.issued_on,
             "priority": priority.code(),
+            "appendices": appendices,
         }),
+        appendices,
     };
     Ok(state.store.issue_document(actor, scope, doc.id, req).await?)
+}
+
+/// Appendices in separate files (the document's PDF attachments) get the agency's own
+/// image-less stamp at the top right of their first page: the number and symbol of the
+/// document they belong to, the agency and the time (Decree 30, Appendix I).
+async fn stamp_appendices(
+    state: &AppState,
+    scope: &Scope,
+    doc: &DocumentRecord,
+    entry: &OutgoingEntry,
+    signer: &AgencySigner,
+    pki: &Arc<crate::signing::Pki>,
+) -> Result<Vec<IssuedAppendix>, AppError> {
+    let files = state.store.list_files(scope, doc.id).await?;
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.kind == "attachment" && f.media_type == "application/pdf") {
+        let bytes = state.blobs.get(&f.sha256).await?;
+        let now = Utc::now();
+        let lines = vec![
+            format!("Kèm theo văn bản số {}", entry.symbol),
+            signer.cert.common_name().unwrap_or_default(),
+            now.with_timezone(&crate::pages::vn_offset()).format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        ];
+        let mut opts = SignOptions::new("vb_signature_appendix", Visual::Stamp { lines }, now);
+        opts.name = signer.cert.common_name();
+        opts.reason = Some(format!("Phụ lục kèm theo văn bản số {}", entry.symbol));
+        opts.font = pki.font().clone();
+        let (key, cert, chain) = signer.parts();
+        let p = pki.clone();
+        let signed = tokio::task::spawn_blocking(move || {
+            let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
+            p.with_timestamper(|tsa| vanban_pades::sign(&bytes, &opts, &id, Some(tsa)))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+        let blob = state.blobs.put(Bytes::from(signed)).await?;
+        out.push(IssuedAppendix {
+            name: f.file_name.clone(),
+            sha256: blob.sha256,
+            size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+        });
+    }
+    Ok(out)
 }
 
 /// Reports, at start-up, the documents a crash left between the two transactions. Their

@@ -177,6 +177,12 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     tokio::spawn(purge_expired_sessions(state.store.clone()));
     tokio::spawn(notify::run_workers(state.clone(), configured_mailer(&state.config)));
+    let backlog = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = issuing::report_numbered_backlog(&backlog).await {
+            tracing::warn!(error = %e, "could not read the documents left numbered");
+        }
+    });
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }

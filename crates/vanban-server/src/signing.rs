@@ -1036,7 +1036,10 @@ async fn certificates_revoke(
             return Err(AppError::Forbidden("revoke"));
         }
         let reason = form.opt("reason").unwrap_or_else(|| "unspecified".to_owned());
-        Ok(state.store.revoke_certificate(&s.actor(), &s.scope(), id, reason, Utc::now()).await?)
+        let revoked = state.store.revoke_certificate(&s.actor(), &s.scope(), id, reason, Utc::now()).await?;
+        // An agency key unlocked on this node is dropped at once (others re-check the status).
+        state.key_cache().forget(id);
+        Ok(revoked)
     }
     .await;
     after_cert_form(&state, &s, r, "certificate_revoked").await

@@ -76,6 +76,7 @@ impl StoreError {
             "replacement_not_issued" => "Văn bản thay thế phải là một văn bản khác đã ban hành của cơ quan.",
             "not_a_handler" => "Bạn không được phân công xử lý văn bản này.",
             "not_the_lead_handler" => "Chỉ người chủ trì xử lý mới thực hiện được thao tác này.",
+            "register_mismatch" => "Sổ đã chọn không dùng cho loại hoặc độ mật của văn bản này.",
             "no_pending_change" => "Không có yêu cầu thu hồi, cập nhật hay thay thế nào đang chờ trả lời.",
             _ => return None,
         })

@@ -18,6 +18,8 @@ pub struct RegisterRecord {
     pub name: String,
     pub doc_types: Vec<DocumentType>,
     pub secret: bool,
+    /// Appended to the symbols it gives ("-M"): a separate sequence never repeats a symbol.
+    pub suffix: String,
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -36,6 +38,8 @@ pub struct NewRegister {
     pub name: String,
     pub doc_types: Vec<DocumentType>,
     pub secret: bool,
+    /// Symbol suffix (letters and digits); required for a secret outgoing register.
+    pub suffix: String,
 }
 
 /// Transaction A of issuing: the number to take.
@@ -66,6 +70,16 @@ pub struct OutgoingEntry {
     pub issued_at: Option<DateTime<Utc>>,
     /// The issued (agency-signed) file.
     pub pdf_sha256: Option<String>,
+    /// Appendices issued in separate files, each with the agency's stamp.
+    pub appendices: Vec<IssuedAppendix>,
+}
+
+/// An appendix issued in a separate file (a blob), stamped by the agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct IssuedAppendix {
+    pub name: String,
+    pub sha256: String,
+    pub size: i64,
 }
 
 /// A recipient to deliver to. A code of an agency of this instance is delivered internally;
@@ -95,6 +109,8 @@ pub struct IssueRequest {
     pub incoming: IncomingDraft,
     /// The edXML payload (JSON) the outbox keeps for external recipients.
     pub outbox_payload: serde_json::Value,
+    /// Appendices in separate files, already stamped and in the blob store.
+    pub appendices: Vec<IssuedAppendix>,
 }
 
 /// The result of transaction B.

@@ -1025,8 +1025,10 @@ macro_rules! impl_sql_store {
                 })
             }
 
+            // Outgoing documents only: an incoming document is read through `IssuingRepo` with
+            // the caller's visibility (a handler sees only what is assigned to them).
             async fn get_document(&self, scope: &Scope, id: DocumentId) -> Result<DocumentRecord> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing'")))
                     .bind(id.as_uuid())
                     .bind(scope.agency_id().as_uuid())
                     .fetch_optional(&self.pool)
@@ -1037,7 +1039,7 @@ macro_rules! impl_sql_store {
 
             async fn list_documents(&self, scope: &Scope, state: Option<&str>, limit: i64) -> Result<Vec<DocumentRecord>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {DOC_COLS} FROM documents WHERE agency_id = $1 AND ($2 IS NULL OR state = $2) ORDER BY updated_at DESC, id DESC LIMIT $3"
+                    "SELECT {DOC_COLS} FROM documents WHERE agency_id = $1 AND direction = 'outgoing' AND ($2 IS NULL OR state = $2) ORDER BY updated_at DESC, id DESC LIMIT $3"
                 )))
                 .bind(scope.agency_id().as_uuid())
                 .bind(state)
@@ -1345,7 +1347,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {
-                let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM documents WHERE agency_id = $1 GROUP BY state ORDER BY state")
+                let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM documents WHERE agency_id = $1 AND direction = 'outgoing' GROUP BY state ORDER BY state")
                     .bind(scope.agency_id().as_uuid())
                     .fetch_all(&self.pool)
                     .await?;

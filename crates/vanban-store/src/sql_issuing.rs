@@ -46,7 +46,7 @@ macro_rules! impl_issuing {
             // Rows
             // ---------------------------------------------------------------------------
 
-            const REGISTER_COLS: &str = "id, agency_id, direction, name, doc_types, secret, active, created_at";
+            const REGISTER_COLS: &str = "id, agency_id, direction, name, doc_types, secret, suffix, active, created_at";
 
             fn register_from_row(r: &$Row) -> Result<RegisterRecord> {
                 let t = "registers";
@@ -58,12 +58,13 @@ macro_rules! impl_issuing {
                     name: r.try_get("name")?,
                     doc_types: RegisterRule::parse_doc_types(&r.try_get::<String, _>("doc_types")?),
                     secret: r.try_get("secret")?,
+                    suffix: r.try_get("suffix")?,
                     active: r.try_get("active")?,
                     created_at: r.try_get("created_at")?,
                 })
             }
 
-            const ENTRY_COLS: &str = "document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at, issued_at, pdf_sha256";
+            const ENTRY_COLS: &str = "document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at, issued_at, pdf_sha256, appendices";
 
             fn entry_from_row(r: &$Row) -> Result<OutgoingEntry> {
                 Ok(OutgoingEntry {
@@ -79,6 +80,7 @@ macro_rules! impl_issuing {
                     numbered_at: r.try_get("numbered_at")?,
                     issued_at: r.try_get("issued_at")?,
                     pdf_sha256: r.try_get("pdf_sha256")?,
+                    appendices: serde_json::from_str(&r.try_get::<String, _>("appendices")?).map_err(|e| corrupt("outgoing_entries", e))?,
                 })
             }
 
@@ -358,6 +360,8 @@ macro_rules! impl_issuing {
                             }
                         }
                     }
+                    // Paper has no system to report to.
+                    None if item.scanned || vanban_domain::AgencyCode::parse(&item.sender_code).is_err() => {}
                     None => {
                         let key = format!("status:{}:{code}:{}", item.document.id, Uuid::now_v7());
                         let payload = serde_json::json!({
@@ -496,11 +500,20 @@ macro_rules! impl_issuing {
                         return Err(vanban_domain::DomainError::FieldRequired { field: "name" }.into());
                     }
                     let rule = RegisterRule { doc_types: new.doc_types.clone(), secret: new.secret };
+                    let suffix = new.suffix.trim().to_owned();
+                    if suffix.chars().count() > 10 || !suffix.chars().all(char::is_alphanumeric) {
+                        return Err(vanban_domain::DomainError::InvalidValue { field: "suffix", reason: "letters and digits, at most 10" }.into());
+                    }
+                    if new.secret && new.direction == RegisterDirection::Outgoing && suffix.is_empty() {
+                        // Its numbers run from 01 beside the ordinary sequence: without a suffix its
+                        // symbols would repeat the ordinary ones (unique per agency and year).
+                        return Err(vanban_domain::DomainError::FieldRequired { field: "suffix" }.into());
+                    }
                     let id = Uuid::now_v7();
                     let at = now();
                     let mut tx = begin_write(self).await?;
                     let inserted = sqlx::query(
-                        "INSERT INTO registers (id, agency_id, direction, name, doc_types, secret, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7) \
+                        "INSERT INTO registers (id, agency_id, direction, name, doc_types, secret, suffix, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8) \
                          ON CONFLICT (agency_id, direction, name) DO NOTHING",
                     )
                     .bind(id)
@@ -509,6 +522,7 @@ macro_rules! impl_issuing {
                     .bind(&name)
                     .bind(rule.doc_types_text())
                     .bind(new.secret)
+                    .bind(&suffix)
                     .bind(at)
                     .execute(&mut *tx)
                     .await?
@@ -540,17 +554,21 @@ macro_rules! impl_issuing {
                 async fn number_document(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: NumberRequest) -> Result<OutgoingEntry> {
                     let year = req.issued_on.year();
                     let mut tx = begin_write(self).await?;
-                    let register: Option<Uuid> = sqlx::query_scalar(
-                        "SELECT id FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing' AND active",
-                    )
+                    let register = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {REGISTER_COLS} FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing' AND active"
+                    )))
                     .bind(req.register_id.as_uuid())
                     .bind(scope.agency_id().as_uuid())
                     .fetch_optional(&mut *tx)
-                    .await?;
-                    if register.is_none() {
-                        return Err(StoreError::NotFound);
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                    let register = register_from_row(&register)?;
+                    let (doc, from) = apply_action(&mut tx, scope, id, OutgoingAction::AssignNumber).await?;
+                    // Art. 15: a register takes its own types and secrecy only.
+                    let secret = doc.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
+                    if register.secret != secret || !(register.doc_types.is_empty() || register.doc_types.contains(&doc.doc_type)) {
+                        return Err(StoreError::Conflict { code: "register_mismatch" });
                     }
-                    let (_doc, from) = apply_action(&mut tx, scope, id, OutgoingAction::AssignNumber).await?;
                     let number: i64 = sqlx::query_scalar(
                         "INSERT INTO register_counters (register_id, year, last_number) VALUES ($1, $2, 1) \
                          ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 \
@@ -560,7 +578,11 @@ macro_rules! impl_issuing {
                     .bind(year)
                     .fetch_one(&mut *tx)
                     .await?;
-                    let symbol = format!("{}/{}", vanban_domain::DocumentNumber::new(u32::try_from(number).map_err(|_| StoreError::Conflict { code: "register_full" })?)?, req.notation);
+                    let number_text = vanban_domain::DocumentNumber::new(u32::try_from(number).map_err(|_| StoreError::Conflict { code: "register_full" })?)?;
+                    let symbol = match register.suffix.as_str() {
+                        "" => format!("{number_text}/{}", req.notation),
+                        suffix => format!("{number_text}/{}-{suffix}", req.notation),
+                    };
                     let at = now();
                     let inserted = sqlx::query(
                         "INSERT INTO outgoing_entries (document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at) \
@@ -633,15 +655,21 @@ macro_rules! impl_issuing {
                         .bind(id.as_uuid())
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("UPDATE outgoing_entries SET state = 'issued', issued_at = $1, pdf_sha256 = $2 WHERE document_id = $3")
+                    for a in &req.appendices {
+                        crate::sql::sha256_hex("appendix", &a.sha256)?;
+                    }
+                    let appendices = serde_json::to_string(&req.appendices).map_err(|e| corrupt("outgoing_entries", e))?;
+                    sqlx::query("UPDATE outgoing_entries SET state = 'issued', issued_at = $1, pdf_sha256 = $2, appendices = $3 WHERE document_id = $4")
                         .bind(at)
                         .bind(&pdf_sha256)
+                        .bind(&appendices)
                         .bind(id.as_uuid())
                         .execute(&mut *tx)
                         .await?;
                     entry.state = "issued".to_owned();
                     entry.issued_at = Some(at);
                     entry.pdf_sha256 = Some(pdf_sha256.clone());
+                    entry.appendices = req.appendices.clone();
 
                     // Which recipients are agencies of this instance.
                     let mut internal: Vec<(String, Uuid, String)> = Vec::new();
@@ -798,7 +826,7 @@ macro_rules! impl_issuing {
 
                 async fn outgoing_register(&self, scope: &Scope, register: Option<RegisterId>, from: NaiveDate, to: NaiveDate) -> Result<Vec<OutgoingRegisterRow>> {
                     let rows = sqlx::query(
-                        "SELECT e.document_id, e.agency_id, e.register_id, e.year, e.number, e.symbol, e.issued_on, e.state, e.numbered_by, e.numbered_at, e.issued_at, e.pdf_sha256, \
+                        "SELECT e.document_id, e.agency_id, e.register_id, e.year, e.number, e.symbol, e.issued_on, e.state, e.numbered_by, e.numbered_at, e.issued_at, e.pdf_sha256, e.appendices, \
                          d.doc_type, d.subject, d.metadata, r.name AS register_name \
                          FROM outgoing_entries e JOIN documents d ON d.id = e.document_id JOIN registers r ON r.id = e.register_id \
                          WHERE e.agency_id = $1 AND e.issued_on >= $2 AND e.issued_on <= $3 AND ($4 IS NULL OR e.register_id = $4) \
@@ -876,7 +904,7 @@ macro_rules! impl_issuing {
                     let replacement = match (req.kind, req.replacement) {
                         (ChangeKind::Replace, None) => return Err(vanban_domain::DomainError::FieldRequired { field: "replacement" }.into()),
                         (ChangeKind::Replace, Some(r)) => {
-                            let row = sqlx::query("SELECT symbol FROM outgoing_entries WHERE document_id = $1 AND agency_id = $2 AND state = 'issued'")
+                            let row = sqlx::query("SELECT e.symbol FROM outgoing_entries e JOIN documents d ON d.id = e.document_id WHERE e.document_id = $1 AND e.agency_id = $2 AND e.state = 'issued' AND d.state IN ('issued', 'delivered')")
                                 .bind(r.as_uuid())
                                 .bind(scope.agency_id().as_uuid())
                                 .fetch_optional(&mut *tx)
@@ -920,7 +948,9 @@ macro_rules! impl_issuing {
                                 // replacement (its previous state kept, in case the clerk refuses),
                                 // and the clerk asked to answer.
                                 let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(inc.as_uuid()).fetch_one(&mut *tx).await?;
-                                let withdraw = req.kind.withdraws() && state != IncomingState::Withdrawn.as_str();
+                                let current = IncomingState::from_snake(&state).ok_or_else(|| corrupt("documents", "state"))?;
+                                // The domain says what can be withdrawn (not a copy already returned).
+                                let withdraw = req.kind.withdraws() && current.apply(IncomingAction::Withdraw).is_ok();
                                 sqlx::query(
                                     "UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3 WHERE document_id = $4",
                                 )
@@ -940,6 +970,9 @@ macro_rules! impl_issuing {
                                 }
                                 if let Some(a) = d.recipient_agency_id {
                                     notices.push((a.as_uuid(), inc.as_uuid()));
+                                    // The recipient's copy changed: its own audit event, in its agency.
+                                    let detail = serde_json::json!({ "kind": req.kind.as_str(), "reason": reason, "from": state, "withdrawn": withdraw, "source_document_id": id });
+                                    write_audit(&mut tx, actor, Some(a), "incoming.change_requested", "document", &inc.to_string(), detail).await?;
                                 }
                             }
                             None => {
@@ -954,7 +987,11 @@ macro_rules! impl_issuing {
                                 .bind(Uuid::now_v7())
                                 .bind(d.id)
                                 .bind(&d.recipient_code)
-                                .bind(format!("{}:{id}:{}", req.kind.as_str(), d.recipient_code))
+                                // A revocation or replacement happens once; updates can repeat.
+                                .bind(match req.kind {
+                                    ChangeKind::Update => format!("update:{id}:{}:{}", d.recipient_code, Uuid::now_v7()),
+                                    k => format!("{}:{id}:{}", k.as_str(), d.recipient_code),
+                                })
                                 .bind(payload.to_string())
                                 .bind(at)
                                 .execute(&mut *tx)

@@ -378,6 +378,7 @@ async fn desk(app: &crate::harness::TestApp) -> Desk {
         name: "Sổ văn bản đến".into(),
         doc_types: vec![],
         secret: false,
+        suffix: String::new(),
     };
     let register =
         app.store.create_register(&Actor::user(&clerk, None), &Scope::of(&clerk), register).await.unwrap().id;

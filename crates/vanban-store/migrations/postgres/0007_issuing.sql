@@ -11,6 +11,9 @@ CREATE TABLE registers (
     name       TEXT NOT NULL,
     doc_types  TEXT NOT NULL DEFAULT '',
     secret     BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Appended to the symbol of what it numbers ("05/QĐ-UBND-M"), so a separate sequence (secret
+    -- documents) never repeats a symbol of the ordinary one. Empty for ordinary registers.
+    suffix     TEXT NOT NULL DEFAULT '',
     active     BOOLEAN NOT NULL DEFAULT TRUE,
     created_at TIMESTAMPTZ NOT NULL,
     UNIQUE (agency_id, direction, name)
@@ -104,7 +107,7 @@ CREATE TABLE incoming_items (
     document_id       UUID PRIMARY KEY REFERENCES documents(id),
     agency_id         UUID NOT NULL REFERENCES agencies(id),
     delivery_id       UUID UNIQUE REFERENCES deliveries(id),
-    source_key        TEXT UNIQUE,
+    source_key        TEXT,
     sender_code       TEXT NOT NULL,
     sender_name       TEXT NOT NULL,
     symbol            TEXT NOT NULL,
@@ -129,7 +132,8 @@ CREATE TABLE incoming_items (
     done_at           TIMESTAMPTZ,
     result_note       TEXT,
     response_document_id UUID REFERENCES documents(id),
-    UNIQUE (register_id, year, arrival_number)
+    UNIQUE (register_id, year, arrival_number),
+    UNIQUE (agency_id, source_key)
 );
 CREATE INDEX incoming_items_dup ON incoming_items(agency_id, sender_code, symbol);
 CREATE INDEX incoming_items_deadline ON incoming_items(agency_id, deadline);

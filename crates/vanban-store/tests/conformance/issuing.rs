@@ -25,7 +25,13 @@ fn day(s: &str) -> NaiveDate {
 }
 
 fn outgoing_register(name: &str) -> NewRegister {
-    NewRegister { direction: RegisterDirection::Outgoing, name: name.into(), doc_types: vec![], secret: false }
+    NewRegister {
+        direction: RegisterDirection::Outgoing,
+        name: name.into(),
+        doc_types: vec![],
+        secret: false,
+        suffix: String::new(),
+    }
 }
 
 fn incoming_register() -> NewRegister {
@@ -34,6 +40,7 @@ fn incoming_register() -> NewRegister {
         name: "Sổ văn bản đến".into(),
         doc_types: vec![],
         secret: false,
+        suffix: String::new(),
     }
 }
 
@@ -55,6 +62,7 @@ fn issue_req(base: Option<String>, n: u32, recipients: &[(&str, &str)]) -> Issue
             .collect(),
         incoming: draft_in(),
         outbox_payload: serde_json::json!({ "business": "new" }),
+        appendices: Vec::new(),
     }
 }
 
@@ -412,6 +420,24 @@ async fn a_numbered_document_is_completed_not_renumbered(ctx: Ctx) {
     assert_eq!(s.number_document(&by, &d.dept, x, own).await.unwrap().symbol, "01/QĐ-STC");
     let c = signed_doc(s, &d.dept, &d.clerk, "C").await;
     assert_eq!(s.number_document(&by, &d.dept, c, number_req(d.register, "2026-05-06")).await.unwrap().number, 3);
+
+    // A secret register needs a suffix, and its symbols never repeat the ordinary ones.
+    let secret = |suffix: &str| NewRegister {
+        direction: RegisterDirection::Outgoing,
+        name: format!("Sổ văn bản mật {suffix}"),
+        doc_types: vec![],
+        secret: true,
+        suffix: suffix.into(),
+    };
+    expect_domain(s.create_register(&by, &d.dept, secret("")).await, "field_required");
+    let secret_register = s.create_register(&by, &d.dept, secret("M")).await.unwrap().id;
+    // An ordinary document is refused by the secret register (and nothing is taken).
+    let y = signed_doc(s, &d.dept, &d.clerk, "Y").await;
+    expect_conflict(
+        s.number_document(&by, &d.dept, y, number_req(secret_register, "2026-05-07")).await,
+        "register_mismatch",
+    );
+    assert_eq!(s.get_document(&d.dept, y).await.unwrap().state, "signed");
 }
 
 async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
@@ -711,8 +737,20 @@ async fn received_documents_are_stored_once(ctx: Ctx) {
     let statuses: Vec<_> = s.list_outbox(None, 10).await.unwrap().into_iter().filter(|o| o.kind == "status").collect();
     assert_eq!(statuses.len(), 1);
     assert_eq!(statuses[0].payload["status_code"], "01");
-    // The same triple under another key is a duplicate the clerk is warned of.
-    let b = s.receive_incoming(&by_dc, &d.district, new("scan:1")).await.unwrap();
+    // The same triple under another key is a duplicate the clerk is warned of. A scanned
+    // paper copy reports nothing to any system.
+    let mut scan = new("scan:1");
+    scan.scanned = true;
+    let b = s.receive_incoming(&by_dc, &d.district, scan).await.unwrap();
+    s.register_incoming(&by_dc, &d.district, b.document.id, d.d_register, day("2026-03-02")).await.unwrap();
+    assert_eq!(s.list_outbox(None, 10).await.unwrap().len(), 1, "no status package for paper");
+    // The same source in another agency is that agency's own arrival.
+    let (_, commune_clerk) = user(s, d.t.commune.agency.id, "xa.vanthu", &[Role::Clerk]).await;
+    let other = s
+        .receive_incoming(&Actor::user(&commune_clerk, None), &Scope::of(&commune_clerk), new("edxml:abc"))
+        .await
+        .unwrap();
+    assert_ne!(other.document.id, a.document.id);
     let dups = s.incoming_duplicates(&d.district, b.document.id).await.unwrap();
     assert_eq!(dups.iter().map(|x| x.document.id).collect::<Vec<_>>(), [a.document.id]);
     // Arrival-day filter (Vietnam days).
