@@ -22,6 +22,10 @@ async fn bytes(c: &Client<'_>, path: &str) -> (StatusCode, Vec<u8>) {
 /// A draft of agency A naming a.leader, approved and signed by him (certificates and images
 /// from the demo seeding: the leader's personal certificate, the agency's seal certificate).
 async fn signed(app: &TestApp, subject: &str, priority: u8) -> String {
+    signed_with(app, subject, priority, false).await
+}
+
+async fn signed_with(app: &TestApp, subject: &str, priority: u8, with_appendix: bool) -> String {
     let spec = app.login("a.specialist").await;
     let leader = app.login("a.leader").await;
     let r = spec
@@ -40,6 +44,22 @@ async fn signed(app: &TestApp, subject: &str, priority: u8) -> String {
     });
     let r = spec.post(&format!("/api/v1/documents/{id}/versions"), json!({ "content": content })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    if with_appendix {
+        // An appendix in a separate file: a PDF attachment of the draft.
+        let appendix = vanban_server::scan::images_to_pdf(&[vanban_pades::samples::seal_png()], 200).unwrap();
+        let boundary = "vanban-appendix";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"Phụ lục I.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
+        body.extend(&appendix);
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let req = Request::post(format!("/api/v1/documents/{id}/upload"))
+            .header(header::COOKIE, &spec.cookie)
+            .header("x-csrf-token", &spec.csrf)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        let r = app.request(req).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
     let r =
         spec.post(&format!("/api/v1/documents/{id}/submit"), json!({ "reviewers": [], "mode": "sequential" })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -61,7 +81,7 @@ async fn full_path(app: TestApp) {
     user_in_b_leader(&app).await;
     let seeded = vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
     assert_eq!(seeded, 1);
-    let id = signed(&app, "V/v kiểm tra công tác văn thư năm 2026", 3).await;
+    let id = signed_with(&app, "V/v kiểm tra công tác văn thư năm 2026", 3, true).await;
     let clerk = app.login("a.clerk").await;
     let b_code = app.store.get_agency(app.b).await.unwrap().agency.code.as_str().to_owned();
     let root_code = app.store.get_agency(app.root).await.unwrap().agency.code.as_str().to_owned();
@@ -100,6 +120,16 @@ async fn full_path(app: TestApp) {
     let report = vanban_server::signing::verify_bytes(&app.state, pdf.clone().into()).await.unwrap();
     assert_eq!(report.signatures.len(), 2, "{report:?}");
     assert!(report.signatures.iter().all(|s| s.verdict == vanban_pades::verify::Verdict::Valid), "{report:?}");
+    // The appendix in its own file carries the agency's stamp.
+    let appendices = out["entry"]["appendices"].as_array().unwrap().clone();
+    assert_eq!(appendices.len(), 1, "{out}");
+    assert_eq!(appendices[0]["name"], "Phụ lục I.pdf");
+    let sha = appendices[0]["sha256"].as_str().unwrap().to_owned();
+    let (st, stamped) = bytes(&clerk, &format!("/api/v1/documents/{id}/appendices/{sha}")).await;
+    assert_eq!(st, StatusCode::OK);
+    let r = vanban_server::signing::verify_bytes(&app.state, stamped.clone().into()).await.unwrap();
+    assert_eq!(r.signatures.len(), 1);
+    assert_eq!(r.signatures[0].verdict, vanban_pades::verify::Verdict::Valid, "{r:?}");
     let revs = clerk.get(&format!("/api/v1/documents/{id}/revisions")).await.json();
     let kinds: Vec<&str> = revs.as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["render", "signer", "agency"]);
@@ -115,6 +145,9 @@ async fn full_path(app: TestApp) {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "another agency: {}", r.body);
     let (st, incoming_pdf) = bytes(&b_clerk, &format!("/api/v1/incoming/{inc}/pdf")).await;
     assert_eq!((st, incoming_pdf == pdf), (StatusCode::OK, true), "the recipient gets the issued file");
+    let (st, theirs) = bytes(&b_clerk, &format!("/api/v1/incoming/{inc}/appendices/{sha}")).await;
+    assert_eq!((st, theirs == stamped), (StatusCode::OK, true), "the recipient gets the stamped appendix");
+    assert_eq!(bytes(&spec, &format!("/api/v1/incoming/{inc}/appendices/{sha}")).await.0, StatusCode::NOT_FOUND);
     let notes = b_clerk.get("/api/v1/notifications?unread=true").await.json();
     assert!(notes.as_array().unwrap().iter().any(|n| n["kind"] == "arrived"), "{notes}");
 
