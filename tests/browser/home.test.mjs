@@ -134,3 +134,150 @@ test('a wrong password is refused with a Vietnamese message', async () => {
   await page.screenshot({ path: join(SHOTS, 'login-error.png') });
   await page.close();
 });
+
+test('a signed document is issued to two departments, and one of them handles it to the end', async () => {
+  const text = async (page, sel) => (await page.textContent(sel)).trim();
+  const go = (page, path) => page.goto(new URL(path, server.url).href);
+  // Clicks a form's button and waits for the page it leads to (`?done=…` after success).
+  // A form the page refuses comes back with its error on top: the test says which.
+  const post = async (page, sel, url) => {
+    try {
+      await Promise.all([page.waitForURL(url, { timeout: 60_000 }), page.click(sel)]);
+    } catch (e) {
+      const notice = await page.locator('[data-testid=notice]').textContent({ timeout: 1000 }).catch(() => null);
+      throw new Error(`${sel} on ${page.url()}: ${notice?.trim() ?? e.message}`);
+    }
+  };
+  const done = (code) => (u) => u.searchParams.get('done') === code;
+  const pages = [];
+  const as = async (username) => {
+    const page = await browser.newPage();
+    pages.push(page);
+    await login(page, server.url, username);
+    assert.equal(new URL(page.url()).pathname, '/', `${username} is signed in`);
+    return page;
+  };
+  try {
+    // 1. The Chairman signs one of the approved documents the demo left for him (the
+    // others name the Vice-Chairman, and only the named signer may sign).
+    const leader = await as('lanhdao');
+    await go(leader, '/documents?state=approved');
+    const approved = await leader.$$eval('[data-testid=document-table] tbody a', (links) => links.map((a) => a.getAttribute('href')));
+    assert.ok(approved.length >= 1, 'the demo has approved documents');
+    let docPath;
+    for (const href of approved) {
+      await go(leader, href);
+      await leader.waitForSelector('[data-testid=sign-form]');
+      await leader.fill('[data-testid=sign-form] input[name=pin]', '123456');
+      // Signed: back to the page with a confirmation; refused: the page again, from the form's URL.
+      await post(leader, '[data-testid=sign-form] button', (u) => done('signed')(u) || u.pathname.endsWith('/sign'));
+      const notice = await text(leader, '[data-testid=notice]');
+      if (/Đã ký số văn bản/.test(notice)) { docPath = href; break; }
+      assert.match(notice, /^Văn bản ghi người ký là .+; chỉ người có tên trong văn bản được ký\.$/);
+      assert.equal(await text(leader, '[data-testid=document-state]'), 'Đã duyệt');
+    }
+    assert.ok(docPath, `lanhdao may sign one of ${approved.length} approved documents`);
+    const docId = docPath.split('/').pop();
+    assert.equal(await text(leader, '[data-testid=document-state]'), 'Đã ký');
+    const subject = await text(leader, '[data-testid=document-subject]');
+    await leader.waitForSelector('[data-testid=signature-verdict]');
+    assert.match(await leader.textContent('[data-testid=signature-verdict]'), /^Hợp lệ/);
+
+    // 2. The clerk numbers it and sends it to the Sở Tài chính and the Sở Nội vụ.
+    const clerk = await as('vanthu');
+    await go(clerk, '/issuing');
+    const row = clerk.locator(`[data-testid=issue-row]:has(a[href="/documents/${docId}"])`);
+    assert.equal(await row.count(), 1, 'the signed document waits at the issuing desk');
+    assert.equal((await row.locator('[data-testid=issue-link]').textContent()).trim(), 'Cấp số và ban hành');
+    await Promise.all([clerk.waitForURL(`**/documents/${docId}/issue`), row.locator('[data-testid=issue-link]').click()]);
+    assert.ok((await clerk.textContent('main')).includes(subject), 'the form names the document');
+    const choices = await clerk.$$eval('[data-testid=issue-form] .checklist label', (ls) =>
+      ls.map((l) => { const code = l.querySelector('input').value; return [code, l.textContent.replace(code, '').trim()]; }));
+    const codeOf = (name) => {
+      const found = choices.filter(([, n]) => n === name);
+      assert.equal(found.length, 1, `${name} once among the recipients`);
+      return found[0][0];
+    };
+    const stc = codeOf('Sở Tài chính');
+    const snv = codeOf('Sở Nội vụ');
+    await clerk.check(`[data-testid="recipient-${stc}"]`);
+    await clerk.check(`[data-testid="recipient-${snv}"]`);
+    await clerk.fill('[data-testid=issue-pin]', '123456');
+    await clerk.screenshot({ path: join(SHOTS, 'issue-form.png'), fullPage: true });
+    await post(clerk, '[data-testid=issue-button]', (u) => u.pathname === `/documents/${docId}/tracking` && done('issued')(u));
+    assert.match(await text(clerk, '[data-testid=notice]'), /Đã cấp số, đóng dấu số và ban hành văn bản/);
+    const symbol = await text(clerk, '[data-testid=tracking-symbol]');
+    assert.match(symbol, /^\d+\/[A-ZĐ]+(-[A-ZĐ]+)+$/);
+    const tracking = async (page) => Object.fromEntries(await page.$$eval('[data-testid=tracking-row]', (rs) =>
+      rs.map((r) => [r.cells[0].textContent.trim(), r.querySelector('[data-testid=tracking-status]').textContent.trim()])));
+    assert.deepEqual(await tracking(clerk), { 'Sở Tài chính': 'Đã đến', 'Sở Nội vụ': 'Đã đến' });
+
+    // 3. The Sở Tài chính's clerk registers it; its Director gives it to a specialist.
+    const handler = await as('stc.chuyenvien');
+    const handlerName = await text(handler, '[data-testid=current-user]');
+    const incomingRow = async (page) => {
+      await go(page, '/incoming');
+      const rows = await page.$$eval('[data-testid=incoming-row]', (rs) => rs.map((r) =>
+        ({ symbol: r.cells[1].textContent.trim(), sender: r.cells[2].textContent.trim(), href: r.querySelector('a').getAttribute('href'), state: r.cells[5].textContent.trim() })));
+      const mine = rows.filter((r) => r.symbol === symbol);
+      assert.equal(mine.length, 1, `${symbol} once in the incoming list of ${await text(page, '[data-testid=current-user]')}`);
+      assert.equal(mine[0].sender, 'Ủy ban nhân dân tỉnh Bình An');
+      return mine[0];
+    };
+    const stcClerk = await as('stc.vanthu');
+    const arrived = await incomingRow(stcClerk);
+    assert.equal(arrived.state, 'Đã đến');
+    await Promise.all([stcClerk.waitForURL(`**${arrived.href}`), stcClerk.click(`[data-testid=incoming-row] a[href="${arrived.href}"]`)]);
+    assert.equal(await text(stcClerk, '[data-testid=incoming-state]'), 'Đã đến');
+    assert.equal(await text(stcClerk, '[data-testid=arrival-number]'), '');
+    await post(stcClerk, '[data-testid=register-button]', done('registered'));
+    assert.match(await text(stcClerk, '[data-testid=notice]'), /Đã vào sổ văn bản đến/);
+    assert.equal(await text(stcClerk, '[data-testid=incoming-state]'), 'Đã tiếp nhận');
+    assert.match(await text(stcClerk, '[data-testid=arrival-number]'), /^\d{2,}\/\d{4}$/);
+
+    const director = await as('stc.lanhdao');
+    await go(director, arrived.href);
+    const leads = await director.$$eval('[data-testid=assign-lead] option', (os) => os.map((o) => [o.value, o.textContent.trim()]));
+    const lead = leads.filter(([, name]) => name === handlerName);
+    assert.equal(lead.length, 1, `${handlerName} once among ${leads.length - 1} people`);
+    await director.selectOption('[data-testid=assign-lead]', lead[0][0]);
+    // A week from today, in Vietnam (UTC+7).
+    const deadline = new Date(Date.now() + 7 * 86_400_000 + 7 * 3_600_000).toISOString().slice(0, 10);
+    await director.fill('[data-testid=assign-deadline]', deadline);
+    await post(director, '[data-testid=assign-button]', done('assigned'));
+    assert.match(await text(director, '[data-testid=notice]'), /Đã phân công xử lý/);
+    assert.equal(await text(director, '[data-testid=incoming-state]'), 'Đã phân công');
+    const dmy = deadline.split('-').reverse().join('/');
+    assert.match(await director.textContent('[data-testid=assignments]'), new RegExp(`${handlerName}, hạn ${dmy}`));
+    await director.screenshot({ path: join(SHOTS, 'incoming-assigned.png'), fullPage: true });
+
+    // 4. The specialist works on it and finishes.
+    const assigned = await incomingRow(handler);
+    assert.equal(assigned.state, 'Đã phân công');
+    await Promise.all([handler.waitForURL(`**${assigned.href}`), handler.click(`[data-testid=incoming-row] a[href="${assigned.href}"]`)]);
+    await post(handler, '[data-testid=start-button]', done('started'));
+    assert.equal(await text(handler, '[data-testid=incoming-state]'), 'Đang xử lý');
+    const result = 'Đã tham mưu Giám đốc Sở chỉ đạo các phòng triển khai thực hiện.';
+    await handler.fill('[data-testid=finish-note]', result);
+    await post(handler, '[data-testid=finish-button]', done('finished'));
+    assert.match(await text(handler, '[data-testid=notice]'), /Đã hoàn thành xử lý/);
+    assert.equal(await text(handler, '[data-testid=incoming-state]'), 'Hoàn thành');
+    assert.match(await handler.textContent('main'), new RegExp(result));
+    await handler.screenshot({ path: join(SHOTS, 'incoming-done.png'), fullPage: true });
+
+    // 5. Back at the UBND, the clerk sees "Hoàn thành" from the Sở Tài chính only.
+    await go(clerk, `/documents/${docId}/tracking`);
+    assert.equal(await text(clerk, '[data-testid=tracking-symbol]'), symbol);
+    assert.deepEqual(await tracking(clerk), { 'Sở Tài chính': 'Hoàn thành', 'Sở Nội vụ': 'Đã đến' });
+    const shown = await clerk.textContent('body');
+    assert.equal(shown, shown.normalize('NFC'), 'the tracking page is NFC');
+    await clerk.screenshot({ path: join(SHOTS, 'tracking-done.png'), fullPage: true });
+    await clerk.setViewportSize({ width: 390, height: 844 });
+    await go(clerk, `/documents/${docId}/tracking`);
+    const overflow = await clerk.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the tracking page is ${overflow}px wider than a phone`);
+    await clerk.screenshot({ path: join(SHOTS, 'tracking-done-phone.png'), fullPage: true });
+  } finally {
+    for (const p of pages) await p.close();
+  }
+});
