@@ -386,7 +386,7 @@ pub async fn complete(
     // What goes out must validate: the leader's signature intact, only the number, the date
     // and the agency's signature added after it.
     let signed = Bytes::from(signed);
-    let report = crate::signing::verify_bytes(state, signed.clone()).await?;
+    let report = crate::signing::verify_own(state, signed.clone()).await?;
     if report.verdict == vanban_pades::verify::Verdict::Invalid {
         return Err(AppError::Internal(format!("the issued file does not validate: {}", report.reason)));
     }

@@ -388,6 +388,20 @@ async fn policy(state: &AppState, pki: &Pki, pdf: &Bytes) -> Result<Policy, AppE
     })
 }
 
+/// Checks a file vanban just signed: every signature intact and only permitted changes after
+/// each (integrity and chains, without gathering revocation data: the signers' certificates
+/// were checked when they signed).
+pub async fn verify_own(state: &AppState, pdf: Bytes) -> Result<Report, AppError> {
+    let pki = state.pki().await?;
+    let policy = Policy {
+        trust: pki.trust.clone(),
+        revocation: RevocationData::default(),
+        require_revocation: false,
+        now: None,
+    };
+    blocking(move || Ok(verify_pdf(&pdf, &policy)?)).await
+}
+
 /// Validates a PDF under the instance's policy.
 pub async fn verify_bytes(state: &AppState, pdf: Bytes) -> Result<Report, AppError> {
     let pki = state.pki().await?;
