@@ -382,8 +382,13 @@ pub async fn register_report(
             (rows, if register.is_some() { name } else { "Sổ đăng ký văn bản đi".to_owned() })
         }
         vanban_render::RegisterKind::Incoming | vanban_render::RegisterKind::Tracking => {
-            let filter =
-                IncomingFilter { arrived_from: Some(from), arrived_to: Some(to), limit: 100_000, ..Default::default() };
+            // The register holds what was registered in the period (numbered on registration).
+            let filter = IncomingFilter {
+                registered_from: Some(from),
+                registered_to: Some(to),
+                limit: 100_000,
+                ..Default::default()
+            };
             let mut list = state.store.list_incoming(&s.scope(), IncomingVisibility::All, filter).await?;
             list.retain(|i| i.arrival_number.is_some());
             list.sort_by_key(|i| (i.year, i.arrival_number));
@@ -621,7 +626,7 @@ async fn api_registers(
     s.caller.require(Permission::ViewDocuments)?;
     let direction = RegisterDirection::from_snake(q.get("direction").map_or("outgoing", String::as_str))
         .ok_or(AppError::BadRequest("direction".into()))?;
-    Ok(Json(issuing::registers(&state, &s.actor(), &s.scope(), direction).await?).into_response())
+    Ok(Json(issuing::list_registers(&state, &s.scope(), direction).await?).into_response())
 }
 
 async fn api_create_register(
@@ -685,7 +690,7 @@ async fn api_incoming_one(
     let id: DocumentId = parse_id(&id)?;
     let item = state.store.get_incoming(&s.scope(), visibility(&s), id).await?;
     let duplicates: Vec<DocumentId> =
-        state.store.incoming_duplicates(&s.scope(), id).await?.iter().map(|d| d.document.id).collect();
+        state.store.incoming_duplicates(&s.scope(), visibility(&s), id).await?.iter().map(|d| d.document.id).collect();
     let mut v = serde_json::to_value(&item).map_err(|e| AppError::Internal(e.to_string()))?;
     v["duplicates"] = serde_json::to_value(duplicates).unwrap_or_default();
     v["state_label"] = item.state.label_vi().into();
@@ -949,7 +954,7 @@ async fn issue_form_page(
         .filter(|a| a.agency.id != s.caller.agency_id)
         .map(|a| (a.agency.code.as_str().to_owned(), a.agency.name.as_str().to_owned()))
         .collect();
-    let registers = issuing::registers(state, &s.actor(), &s.scope(), RegisterDirection::Outgoing)
+    let registers = issuing::list_registers(state, &s.scope(), RegisterDirection::Outgoing)
         .await?
         .into_iter()
         .map(|r| (r.id.to_string(), r.name))
@@ -1244,7 +1249,7 @@ async fn item_page(
 ) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
     let item = state.store.get_incoming(&s.scope(), visibility(s), id).await?;
-    let dups = state.store.incoming_duplicates(&s.scope(), id).await?;
+    let dups = state.store.incoming_duplicates(&s.scope(), visibility(s), id).await?;
     let me = s.caller.user_id;
     let mine = item.assignments.iter().find(|a| a.active && a.user_id == me).map(|a| a.role);
     let users = if s.caller.has(Permission::AssignHandling) || mine == Some(AssignmentRole::Lead) {
@@ -1409,8 +1414,8 @@ async fn registers_get(
 
 async fn registers_page(state: &AppState, s: &Session, notice: Option<Notice>) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
-    let outgoing = issuing::registers(state, &s.actor(), &s.scope(), RegisterDirection::Outgoing).await?;
-    let incoming = issuing::registers(state, &s.actor(), &s.scope(), RegisterDirection::Incoming).await?;
+    let outgoing = issuing::list_registers(state, &s.scope(), RegisterDirection::Outgoing).await?;
+    let incoming = issuing::list_registers(state, &s.scope(), RegisterDirection::Incoming).await?;
     let t = today();
     render_page(
         StatusCode::OK,

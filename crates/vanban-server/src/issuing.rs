@@ -181,7 +181,17 @@ async fn seal_image(state: &AppState, scope: &Scope) -> Result<Image, AppError> 
     Ok(image)
 }
 
-/// The registers of a direction, creating the default catch-all one on first use.
+/// The registers of a direction, as configured (none until the first use).
+pub async fn list_registers(
+    state: &AppState,
+    scope: &Scope,
+    direction: RegisterDirection,
+) -> Result<Vec<RegisterRecord>, AppError> {
+    Ok(state.store.list_registers(scope, direction).await?)
+}
+
+/// The registers of a direction, creating the default catch-all one on first use (by a write:
+/// numbering, registering; pages that only show registers call [`list_registers`]).
 pub async fn registers(
     state: &AppState,
     actor: &Actor,

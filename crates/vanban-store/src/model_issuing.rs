@@ -238,6 +238,9 @@ pub struct IncomingFilter {
     /// Only those arrived in this range (Vietnam dates, inclusive).
     pub arrived_from: Option<NaiveDate>,
     pub arrived_to: Option<NaiveDate>,
+    /// Only those registered in this range (Vietnam dates, inclusive): the incoming register.
+    pub registered_from: Option<NaiveDate>,
+    pub registered_to: Option<NaiveDate>,
     pub limit: i64,
 }
 

@@ -337,7 +337,12 @@ pub trait IssuingRepo: Send + Sync {
         filter: IncomingFilter,
     ) -> Result<Vec<IncomingRecord>>;
     /// Other incoming documents of the agency with the same sender and number/symbol.
-    async fn incoming_duplicates(&self, scope: &Scope, id: DocumentId) -> Result<Vec<IncomingRecord>>;
+    async fn incoming_duplicates(
+        &self,
+        scope: &Scope,
+        vis: IncomingVisibility,
+        id: DocumentId,
+    ) -> Result<Vec<IncomingRecord>>;
     /// The clerk registers it: the next incoming number of the register (status 03).
     async fn register_incoming(
         &self,

@@ -755,7 +755,13 @@ macro_rules! impl_issuing {
                         let agencies: Vec<Uuid> = incoming_rows.iter().map(|(_, a, _, _)| *a).collect();
                         let clerks = users_with_role(&mut tx, &agencies, "clerk").await?;
                         let urgent = if req.incoming.priority.is_urgent() { format!("[{}] ", req.incoming.priority.label_vi().to_uppercase()) } else { String::new() };
-                        let title = format!("{urgent}Văn bản đến {} của {}: {}", entry.symbol, sender.1, short(&subject));
+                        // A secret document's subject stays out of notifications (they may go by e-mail).
+                        let secret = req.incoming.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
+                        let title = if secret {
+                            format!("{urgent}Văn bản mật đến {} của {}", entry.symbol, sender.1)
+                        } else {
+                            format!("{urgent}Văn bản đến {} của {}: {}", entry.symbol, sender.1, short(&subject))
+                        };
                         let items: Vec<_> = clerks
                             .into_iter()
                             .map(|n| {
@@ -1131,6 +1137,14 @@ macro_rules! impl_issuing {
                         q.push(" AND i.arrived_at < ");
                         q.push_bind(vn_day_start(to + chrono::Duration::days(1)));
                     }
+                    if let Some(from) = filter.registered_from {
+                        q.push(" AND i.registered_at >= ");
+                        q.push_bind(vn_day_start(from));
+                    }
+                    if let Some(to) = filter.registered_to {
+                        q.push(" AND i.registered_at < ");
+                        q.push_bind(vn_day_start(to + chrono::Duration::days(1)));
+                    }
                     q.push(" ORDER BY i.priority DESC, i.arrived_at DESC, i.document_id DESC LIMIT ");
                     q.push_bind(if filter.limit > 0 { filter.limit } else { 200 });
                     let rows = q.build().fetch_all(&mut *tx).await?;
@@ -1140,9 +1154,9 @@ macro_rules! impl_issuing {
                     Ok(list)
                 }
 
-                async fn incoming_duplicates(&self, scope: &Scope, id: DocumentId) -> Result<Vec<IncomingRecord>> {
+                async fn incoming_duplicates(&self, scope: &Scope, vis: IncomingVisibility, id: DocumentId) -> Result<Vec<IncomingRecord>> {
                     let mut tx = self.pool.begin().await?;
-                    let me = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                    let me = incoming_in_tx(&mut tx, scope, vis, id).await?;
                     let mut q = QueryBuilder::<$Db>::new(INCOMING_SELECT);
                     q.push(" WHERE i.agency_id = ");
                     q.push_bind(scope.agency_id().as_uuid());
@@ -1152,6 +1166,7 @@ macro_rules! impl_issuing {
                     q.push_bind(me.sender_code.clone());
                     q.push(" AND i.symbol = ");
                     q.push_bind(me.symbol.clone());
+                    push_visibility(&mut q, vis);
                     q.push(" AND d.state <> 'withdrawn' ORDER BY i.arrived_at");
                     let rows = q.build().fetch_all(&mut *tx).await?;
                     let list = rows.iter().map(incoming_from_row).collect::<Result<Vec<_>>>()?;

@@ -751,7 +751,7 @@ async fn received_documents_are_stored_once(ctx: Ctx) {
         .await
         .unwrap();
     assert_ne!(other.document.id, a.document.id);
-    let dups = s.incoming_duplicates(&d.district, b.document.id).await.unwrap();
+    let dups = s.incoming_duplicates(&d.district, IncomingVisibility::All, b.document.id).await.unwrap();
     assert_eq!(dups.iter().map(|x| x.document.id).collect::<Vec<_>>(), [a.document.id]);
     // Arrival-day filter (Vietnam days).
     let today = (Utc::now() + Duration::hours(7)).date_naive();
