@@ -41,6 +41,9 @@ pub struct KeyCache {
     secret: std::sync::OnceLock<[u8; 32]>,
     keys: Mutex<HashMap<uuid::Uuid, Unlocked>>,
     images: Mutex<HashMap<String, Image>>,
+    /// One PIN attempt at a time per certificate, so the lock after five wrong PINs counts
+    /// every attempt (parallel requests cannot all pass the check before any is recorded).
+    attempts: Mutex<HashMap<uuid::Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 struct Unlocked {
@@ -144,6 +147,15 @@ pub async fn agency_signer(
     let key = match state.keys.get(rec.id, pin) {
         Some(k) => k,
         None => {
+            let gate = state.keys.attempts.lock().map(|mut m| m.entry(rec.id).or_default().clone()).ok();
+            let _turn = match &gate {
+                Some(g) => Some(g.lock().await),
+                None => None,
+            };
+            // Another request with the same PIN may have unlocked it while this one waited.
+            if let Some(k) = state.keys.get(rec.id, pin) {
+                return agency_signer_with(state, scope, rec, k).await;
+            }
             let pki = state.pki().await?;
             pki.check_pin_lock(rec.id)?;
             // The listing leaves the sealed key out; one read with it.
@@ -159,6 +171,15 @@ pub async fn agency_signer(
             key
         }
     };
+    agency_signer_with(state, scope, rec, key).await
+}
+
+async fn agency_signer_with(
+    state: &AppState,
+    scope: &Scope,
+    rec: CertificateRecord,
+    key: Arc<SoftKey>,
+) -> Result<AgencySigner, AppError> {
     let seal = seal_image(state, scope).await?;
     let cert = Cert::from_der(&rec.cert_der)?;
     let chain = rec.chain_der.iter().map(|d| Cert::from_der(d)).collect::<Result<Vec<_>, _>>()?;

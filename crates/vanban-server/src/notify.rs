@@ -74,9 +74,10 @@ fn server_unreachable(e: &MailError) -> bool {
 }
 
 async fn send_round(state: &AppState, mailer: &Mailer, public_url: Option<&str>) -> Result<Round, AppError> {
-    let pending = state.store.pending_emails(BATCH).await?;
+    // Claimed, not just read: another node's worker does not take the same ones.
+    let pending = state.store.claim_emails(BATCH, chrono::Utc::now()).await?;
     let mut round = Round::default();
-    for p in &pending {
+    for (i, p) in pending.iter().enumerate() {
         let id = p.notification.id;
         match mailer.send(&compose(p, public_url)).await {
             Ok(()) => {
@@ -99,6 +100,9 @@ async fn send_round(state: &AppState, mailer: &Mailer, public_url: Option<&str>)
                 round.failed += 1;
                 if server_unreachable(&e) {
                     round.unreachable = true;
+                    // The rest go back untried, for the next round (of any node).
+                    let rest = pending.iter().skip(i + 1).map(|p| p.notification.id).collect();
+                    state.store.release_emails(rest).await?;
                     break;
                 }
             }

@@ -28,6 +28,13 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Where single-statement writes go (any connection: PostgreSQL has row locks).
+    fn write_pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
 /// Starts a write transaction, serialised with every other write by the audit-chain lock
 /// taken up front (like SQLite's `BEGIN IMMEDIATE`): every write appends an audit event and
 /// so holds that lock until commit anyway, and taking it first means the reads a write makes

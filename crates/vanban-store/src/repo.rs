@@ -392,6 +392,11 @@ pub trait IssuingRepo: Send + Sync {
     /// Writes the reminders due on `today` (deadline within `remind_days`, or past), once each.
     async fn create_reminders(&self, today: NaiveDate, remind_days: i64) -> Result<u64>;
     async fn pending_emails(&self, limit: i64) -> Result<Vec<PendingEmail>>;
+    /// Claims up to `limit` pending e-mails for this node's mail worker (claims older than two
+    /// minutes are taken again): two nodes never send the same e-mail at once.
+    async fn claim_emails(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<PendingEmail>>;
+    /// Hands claimed e-mails back untried (the worker stopped its round early).
+    async fn release_emails(&self, ids: Vec<uuid::Uuid>) -> Result<()>;
     async fn mark_email(&self, id: uuid::Uuid, sent: bool, error: Option<String>, give_up: bool) -> Result<()>;
 }
 

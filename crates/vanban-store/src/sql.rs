@@ -944,7 +944,7 @@ macro_rules! impl_sql_store {
                     .bind(s.created_at)
                     .bind(s.expires_at)
                     .bind(s.ip.as_deref())
-                    .execute(&self.pool)
+                    .execute(self.write_pool())
                     .await?;
                 Ok(())
             }
@@ -966,7 +966,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_session(&self, token_hash: &str) -> Result<()> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(self.write_pool()).await?;
                 Ok(())
             }
 
@@ -978,7 +978,7 @@ macro_rules! impl_sql_store {
                     let exp: DateTime<Utc> = r.try_get("expires_at")?;
                     if exp <= now_ {
                         let h: String = r.try_get("token_hash")?;
-                        n += sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(h).execute(&self.pool).await?.rows_affected();
+                        n += sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(h).execute(self.write_pool()).await?.rows_affected();
                     }
                 }
                 Ok(n)

@@ -1435,7 +1435,7 @@ macro_rules! impl_issuing {
                         }
                         q.push(")");
                     }
-                    Ok(q.build().execute(&self.pool).await?.rows_affected())
+                    Ok(q.build().execute(self.write_pool()).await?.rows_affected())
                 }
 
                 async fn create_reminders(&self, today: NaiveDate, remind_days: i64) -> Result<u64> {
@@ -1501,14 +1501,75 @@ macro_rules! impl_issuing {
                         .collect()
                 }
 
+                async fn claim_emails(&self, limit: i64, now_: DateTime<Utc>) -> Result<Vec<PendingEmail>> {
+                    let at = crate::audit::truncate_micros(now_);
+                    let mut tx = begin_write(self).await?;
+                    let ids: Vec<Uuid> = sqlx::query_scalar(
+                        "SELECT id FROM notifications WHERE email_state = 'pending' OR (email_state = 'sending' AND email_claimed_at < $1) \
+                         ORDER BY created_at LIMIT $2",
+                    )
+                    .bind(at - chrono::Duration::minutes(2))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if ids.is_empty() {
+                        tx.commit().await?;
+                        return Ok(Vec::new());
+                    }
+                    let mut q = QueryBuilder::<$Db>::new("UPDATE notifications SET email_state = 'sending', email_claimed_at = ");
+                    q.push_bind(at);
+                    q.push(" WHERE id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in &ids {
+                        sep.push_bind(*id);
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "SELECT n.id, n.user_id, n.kind, n.document_id, n.title, n.created_at, n.read_at, n.email_state, n.email_attempts, u.email, u.full_name \
+                         FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.id IN (",
+                    );
+                    let mut sep = q.separated(", ");
+                    for id in &ids {
+                        sep.push_bind(*id);
+                    }
+                    q.push(") ORDER BY n.created_at");
+                    let rows = q.build().fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(PendingEmail {
+                                notification: notification_from_row(r)?,
+                                email: r.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
+                                full_name: r.try_get("full_name")?,
+                                attempts: r.try_get("email_attempts")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn release_emails(&self, ids: Vec<Uuid>) -> Result<()> {
+                    if ids.is_empty() {
+                        return Ok(());
+                    }
+                    let mut q = QueryBuilder::<$Db>::new("UPDATE notifications SET email_state = 'pending', email_claimed_at = NULL WHERE email_state = 'sending' AND id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in &ids {
+                        sep.push_bind(*id);
+                    }
+                    q.push(")");
+                    q.build().execute(self.write_pool()).await?;
+                    Ok(())
+                }
+
                 async fn mark_email(&self, id: Uuid, sent: bool, error: Option<String>, give_up: bool) -> Result<()> {
                     let state = if sent { "sent" } else if give_up { "failed" } else { "pending" };
                     let error = clean_opt("error", error.as_deref(), 1000)?;
-                    sqlx::query("UPDATE notifications SET email_state = $1, email_attempts = email_attempts + 1, email_error = $2 WHERE id = $3 AND email_state = 'pending'")
+                    sqlx::query("UPDATE notifications SET email_state = $1, email_attempts = email_attempts + 1, email_error = $2 WHERE id = $3 AND email_state IN ('pending', 'sending')")
                         .bind(state)
                         .bind(error)
                         .bind(id)
-                        .execute(&self.pool)
+                        .execute(self.write_pool())
                         .await?;
                     Ok(())
                 }

@@ -49,6 +49,13 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Where single-statement writes go: the writer connection, queued with the others.
+    fn write_pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
 /// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the write
 /// lock up front (another process on the same file queues on the busy timeout instead of
 /// failing on a lock upgrade).

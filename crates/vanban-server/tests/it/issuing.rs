@@ -336,3 +336,25 @@ async fn a_scanned_paper_document_is_kept_read_and_signed() {
     assert_eq!(again.json()["document"]["id"], id.as_str());
     assert_eq!(clerk.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 1);
 }
+
+/// Wrong PINs sent in parallel are counted one by one: after five the agency key locks, and
+/// even the right PIN is refused for the lock's duration. Nothing is numbered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_pins_lock_the_agency_key() {
+    let app = TestApp::new().await;
+    vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
+    let id = signed(&app, "Văn bản thử khóa PIN", 0).await;
+    let clerk = app.login("a.clerk").await;
+    let results = futures::future::join_all((0..10).map(|i| {
+        let c = &clerk;
+        let id = id.clone();
+        async move { c.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": format!("00000{i}") })).await }
+    }))
+    .await;
+    let codes: Vec<String> = results.iter().map(|r| r.error_code()).collect();
+    assert_eq!(codes.iter().filter(|c| *c == "wrong_pin").count(), 5, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| *c == "pin_locked").count(), 5, "{codes:?}");
+    let r = clerk.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN })).await;
+    assert_eq!(r.error_code(), "pin_locked", "{}", r.body);
+    assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "signed");
+}

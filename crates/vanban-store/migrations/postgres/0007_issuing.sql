@@ -163,7 +163,10 @@ CREATE TABLE notifications (
     title        TEXT NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
     read_at      TIMESTAMPTZ,
-    email_state  TEXT NOT NULL CHECK (email_state IN ('none', 'pending', 'sent', 'failed')),
+    -- 'sending': claimed by a node's mail worker at email_claimed_at (several nodes never send
+    -- one e-mail twice; a claim older than two minutes is taken again).
+    email_state  TEXT NOT NULL CHECK (email_state IN ('none', 'pending', 'sending', 'sent', 'failed')),
+    email_claimed_at TIMESTAMPTZ,
     email_attempts INTEGER NOT NULL DEFAULT 0,
     email_error  TEXT,
     -- A reminder is written once per (document, user, kind); other kinds leave it NULL.

@@ -18,6 +18,7 @@ conformance!(
     reminders_and_emails_are_written_once,
     outbox_keeps_external_deliveries,
     received_documents_are_stored_once,
+    emails_are_claimed_once,
 );
 
 fn day(s: &str) -> NaiveDate {
@@ -759,4 +760,41 @@ async fn received_documents_are_stored_once(ctx: Ctx) {
     assert_eq!(s.list_incoming(&d.district, IncomingVisibility::All, f).await.unwrap().len(), 2);
     let f = IncomingFilter { arrived_to: Some(today - Duration::days(1)), ..Default::default() };
     assert!(s.list_incoming(&d.district, IncomingVisibility::All, f).await.unwrap().is_empty());
+}
+
+/// Two mail workers never take the same e-mail; a stale claim is taken again; a released one
+/// is pending again.
+async fn emails_are_claimed_once(ctx: Ctx) {
+    let s = ctx.s();
+    let d = desk(s).await;
+    let mut nu = new_user(d.t.district.agency.id, "huyen.pho", &[Role::Leader]);
+    nu.email = Some(vanban_domain::Email::parse("pho@dongson.gov.vn").unwrap());
+    s.create_user(&sys(), &AdminScope::whole_instance(), nu).await.unwrap();
+    let by = Actor::user(&d.clerk, None);
+    let code = d.t.district.agency.code.as_str().to_owned();
+    for i in 0..3 {
+        let doc = signed_doc(s, &d.dept, &d.clerk, &format!("Thư {i}")).await;
+        s.number_document(&by, &d.dept, doc, number_req(d.register, "2026-02-02")).await.unwrap();
+        let inc =
+            s.issue_document(&by, &d.dept, doc, issue_req(None, i, &[(&code, "UBND huyện")])).await.unwrap().deliveries
+                [0]
+            .incoming_id
+            .unwrap();
+        // Registering notifies the district's leaders, the one with an address among them.
+        s.register_incoming(&Actor::user(&d.d_clerk, None), &d.district, inc, d.d_register, day("2026-02-02"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.pending_emails(10).await.unwrap().len(), 3);
+    let now = Utc::now();
+    let first = s.claim_emails(2, now).await.unwrap();
+    let second = s.claim_emails(10, now).await.unwrap();
+    assert_eq!((first.len(), second.len()), (2, 1), "claims do not overlap");
+    assert!(s.claim_emails(10, now).await.unwrap().is_empty());
+    // A worker that died with its claims: taken again after two minutes.
+    let later = s.claim_emails(10, now + Duration::minutes(3)).await.unwrap();
+    assert_eq!(later.len(), 3);
+    s.mark_email(later[0].notification.id, true, None, false).await.unwrap();
+    s.release_emails(later.iter().skip(1).map(|p| p.notification.id).collect()).await.unwrap();
+    assert_eq!(s.pending_emails(10).await.unwrap().len(), 2);
 }
