@@ -408,12 +408,12 @@ pub async fn complete(
     opts.font = pki.font().clone();
     let (key, cert, chain) = (signer.key.clone(), signer.cert.clone(), signer.chain.clone());
     let p = pki.clone();
-    let signed = tokio::task::spawn_blocking(move || {
-        let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
-        p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+    let signed = state
+        .cpu(move || {
+            let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
+            p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))
+        })
+        .await??;
     // What goes out must validate: the leader's signature intact, only the number, the date
     // and the agency's signature added after it.
     let signed = Bytes::from(signed);

@@ -103,6 +103,9 @@ pub struct AppState {
     pki: Arc<tokio::sync::OnceCell<Arc<signing::Pki>>>,
     /// Agency keys unlocked by a clerk's PIN, and decoded seal images.
     keys: Arc<issuing::KeyCache>,
+    /// CPU-bound work (signing, validating) runs at most this many at a time, one per core:
+    /// more would only make the cores switch between them.
+    cpu: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -114,7 +117,14 @@ impl AppState {
             renderer: Arc::default(),
             pki: Arc::default(),
             keys: Arc::default(),
+            cpu: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))),
         }
+    }
+
+    /// Runs CPU-bound work off the async threads, one job per core at a time.
+    pub async fn cpu<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        let _permit = self.cpu.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(e.to_string()))
     }
 
     /// The shared renderer, or the reason it cannot load (fonts missing).

@@ -399,7 +399,7 @@ pub async fn verify_own(state: &AppState, pdf: Bytes) -> Result<Report, AppError
         require_revocation: false,
         now: None,
     };
-    blocking(move || Ok(verify_pdf(&pdf, &policy)?)).await
+    Ok(state.cpu(move || verify_pdf(&pdf, &policy)).await??)
 }
 
 /// Validates a PDF under the instance's policy.
