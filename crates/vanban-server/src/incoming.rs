@@ -1167,6 +1167,8 @@ struct IncomingPage {
     rows: Vec<InRow>,
     filter: String,
     can_scan: bool,
+    /// Overdue documents per unit of the lead handler.
+    by_unit: Vec<(String, usize)>,
 }
 
 async fn incoming_list(
@@ -1192,8 +1194,26 @@ async fn incoming_list(
         "done" => ("Văn bản đã hoàn thành", IncomingFilter { states: vec![IncomingState::Done], ..Default::default() }),
         _ => ("Văn bản đến", IncomingFilter::default()),
     };
-    let list = state.store.list_incoming(&s.scope(), visibility(&s), IncomingFilter { limit: 300, ..f }).await?;
-    let rows = list.iter().map(in_row).collect();
+    let list = state.store.list_incoming(&s.scope(), visibility(&s), IncomingFilter { limit: 1000, ..f }).await?;
+    // Overdue documents counted by the lead handler's unit (Appendix VI: overdue lists per unit).
+    let by_unit = if filter == "overdue" {
+        let units = state.store.list_units(&s.scope()).await?;
+        let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for i in &list {
+            let unit = i
+                .assignments
+                .iter()
+                .find(|a| a.role == AssignmentRole::Lead)
+                .and_then(|a| a.unit_id)
+                .and_then(|u| units.iter().find(|x| x.id == u))
+                .map_or_else(|| "Chưa xác định đơn vị".to_owned(), |u| u.name.clone());
+            *counts.entry(unit).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    let rows = list.iter().take(300).map(in_row).collect();
     render_page(
         StatusCode::OK,
         &IncomingPage {
@@ -1203,6 +1223,7 @@ async fn incoming_list(
             rows,
             filter,
             can_scan: s.caller.has(Permission::RegisterIncoming),
+            by_unit,
         },
     )
 }

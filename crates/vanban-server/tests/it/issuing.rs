@@ -358,3 +358,62 @@ async fn parallel_wrong_pins_lock_the_agency_key() {
     assert_eq!(r.error_code(), "pin_locked", "{}", r.body);
     assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "signed");
 }
+
+/// The overdue list counts the documents per unit of their lead handler; a handler sees only
+/// their own.
+#[tokio::test]
+async fn the_overdue_list_counts_per_unit() {
+    use vanban_store::{Actor, AssignRequest, IncomingDraft, NewIncoming, NewRegister, Scope};
+    let app = TestApp::new().await;
+    user_in_b_leader(&app).await;
+    let clerk_id = app.store.find_user_id("b.clerk").await.unwrap().unwrap();
+    let clerk = app.store.caller_for(clerk_id).await.unwrap();
+    let (by, scope) = (Actor::user(&clerk, None), Scope::of(&clerk));
+    let register = NewRegister {
+        direction: vanban_domain::RegisterDirection::Incoming,
+        name: "Sổ văn bản đến".into(),
+        doc_types: vec![],
+        secret: false,
+        suffix: String::new(),
+    };
+    let register = app.store.create_register(&by, &scope, register).await.unwrap().id;
+    let handler = app.store.find_user_id("b.specialist").await.unwrap().unwrap();
+    for i in 0..2 {
+        let new = NewIncoming {
+            source_key: format!("scan:{i}"),
+            sender_code: String::new(),
+            sender_name: "Ủy ban nhân dân huyện Đông Sơn".into(),
+            symbol: format!("{i}/UBND-VP"),
+            issued_on: None,
+            draft: IncomingDraft {
+                doc_type: vanban_domain::DocumentType::CongVan,
+                subject: format!("Văn bản quá hạn {i}"),
+                priority: vanban_domain::Priority::Normal,
+                metadata: json!({}),
+            },
+            pdf_sha256: None,
+            ocr_sha256: None,
+            scanned: true,
+        };
+        let inc = app.store.receive_incoming(&by, &scope, new).await.unwrap().document.id;
+        let today = chrono::Utc::now().date_naive();
+        app.store.register_incoming(&by, &scope, inc, register, today).await.unwrap();
+        let past = today - chrono::Duration::days(3);
+        let req = AssignRequest { lead: handler, co: vec![], info: vec![], deadline: Some(past), note: None };
+        app.store.assign_incoming(&by, &scope, inc, req).await.unwrap();
+    }
+    let leader = app.login("b.leader").await;
+    let page = leader.get("/incoming?f=overdue").await;
+    assert!(page.body.contains("data-testid=\"overdue-by-unit\""), "{}", page.body);
+    assert!(page.body.contains("<td>Chưa xác định đơn vị</td><td>2</td>"), "{}", page.body);
+    assert_eq!(page.body.matches("badge overdue").count(), 2);
+    let overdue = leader.get("/api/v1/incoming?overdue=true").await.json();
+    assert_eq!(overdue.as_array().unwrap().len(), 2);
+    // The handler sees their own overdue documents, the clerk all of the agency's.
+    let handler = app.login("b.specialist").await;
+    assert_eq!(handler.get("/api/v1/incoming?overdue=true").await.json().as_array().unwrap().len(), 2);
+    let clerk = app.login("b.clerk").await;
+    assert_eq!(clerk.get("/api/v1/incoming?overdue=true").await.json().as_array().unwrap().len(), 2);
+    let a_clerk = app.login("a.clerk").await;
+    assert!(a_clerk.get("/api/v1/incoming?overdue=true").await.json().as_array().unwrap().is_empty(), "another agency");
+}
