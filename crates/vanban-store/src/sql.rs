@@ -76,6 +76,8 @@ macro_rules! impl_sql_store {
         use crate::{Result, StoreError};
 
         type Tx = Transaction<'static, $Db>;
+        /// A connection, in a transaction or not (read helpers take either).
+        type Conn = <$Db as sqlx::Database>::Connection;
 
         fn now() -> DateTime<Utc> {
             audit::truncate_micros(Utc::now())
@@ -445,16 +447,16 @@ macro_rules! impl_sql_store {
         }
 
         /// Fails with `NotFound` unless the document belongs to the scope's agency.
-        async fn document_in_scope(tx: &mut Tx, scope: &Scope, id: DocumentId) -> Result<()> {
+        async fn document_in_scope(conn: &mut Conn, scope: &Scope, id: DocumentId) -> Result<()> {
             let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = $1 AND agency_id = $2")
                 .bind(id.as_uuid())
                 .bind(scope.agency_id().as_uuid())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?;
             found.map(|_| ()).ok_or(StoreError::NotFound)
         }
 
-        async fn versions_where(tx: &mut Tx, id: DocumentId, version: Option<i32>) -> Result<Vec<VersionRecord>> {
+        async fn versions_where(conn: &mut Conn, id: DocumentId, version: Option<i32>) -> Result<Vec<VersionRecord>> {
             let rows = sqlx::query(
                 "SELECT v.document_id, v.version, v.content, v.note, v.created_by, v.created_at, u.full_name \
                  FROM document_versions v JOIN users u ON u.id = v.created_by \
@@ -462,7 +464,7 @@ macro_rules! impl_sql_store {
             )
             .bind(id.as_uuid())
             .bind(version)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             rows.iter()
                 .map(|r| {
@@ -545,13 +547,13 @@ macro_rules! impl_sql_store {
         }
 
 
-        async fn files_where(tx: &mut Tx, id: DocumentId) -> Result<Vec<FileRecord>> {
+        async fn files_where(conn: &mut Conn, id: DocumentId) -> Result<Vec<FileRecord>> {
             let rows = sqlx::query(
                 "SELECT id, document_id, kind, file_name, media_type, sha256, size, checks, created_by, created_at \
                  FROM document_files WHERE document_id = $1 ORDER BY created_at, id",
             )
             .bind(id.as_uuid())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             rows.iter()
                 .map(|r| {
@@ -1113,11 +1115,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn list_versions(&self, scope: &Scope, id: DocumentId) -> Result<Vec<VersionRecord>> {
-                let mut tx = self.pool.begin().await?;
-                document_in_scope(&mut tx, scope, id).await?;
-                let list = versions_where(&mut tx, id, None).await?;
-                tx.commit().await?;
-                Ok(list)
+                let mut conn = self.pool.acquire().await?;
+                document_in_scope(&mut conn, scope, id).await?;
+                versions_where(&mut conn, id, None).await
             }
 
             async fn get_version(&self, scope: &Scope, id: DocumentId, version: i32) -> Result<VersionRecord> {
@@ -1339,11 +1339,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn list_files(&self, scope: &Scope, id: DocumentId) -> Result<Vec<FileRecord>> {
-                let mut tx = self.pool.begin().await?;
-                document_in_scope(&mut tx, scope, id).await?;
-                let files = files_where(&mut tx, id).await?;
-                tx.commit().await?;
-                Ok(files)
+                let mut conn = self.pool.acquire().await?;
+                document_in_scope(&mut conn, scope, id).await?;
+                files_where(&mut conn, id).await
             }
 
             async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {
@@ -1585,10 +1583,10 @@ macro_rules! impl_sql_store {
         const REVISION_COLS: &str = "document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at";
 
         /// A document's revisions in order, or only its head.
-        async fn revisions_where(tx: &mut Tx, id: DocumentId, head_only: bool) -> Result<Vec<RevisionRecord>> {
+        async fn revisions_where(conn: &mut Conn, id: DocumentId, head_only: bool) -> Result<Vec<RevisionRecord>> {
             let order = if head_only { "ORDER BY seq DESC LIMIT 1" } else { "ORDER BY seq" };
             let sql = format!("SELECT {REVISION_COLS} FROM document_revisions WHERE document_id = $1 {order}");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_uuid()).fetch_all(&mut **tx).await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_uuid()).fetch_all(&mut *conn).await?;
             let t = "document_revisions";
             rows.iter()
                 .map(|r| {
@@ -2000,11 +1998,16 @@ macro_rules! impl_sql_store {
             }
 
             async fn head_revision(&self, scope: &Scope, document_id: DocumentId) -> Result<Option<RevisionRecord>> {
-                let mut tx = self.pool.begin().await?;
-                document_in_scope(&mut tx, scope, document_id).await?;
-                let head = revisions_where(&mut tx, document_id, true).await?.pop();
-                tx.commit().await?;
-                Ok(head)
+                let mut conn = self.pool.acquire().await?;
+                // One read in the usual case: a revision carries its agency.
+                match revisions_where(&mut conn, document_id, true).await?.pop() {
+                    Some(head) if head.agency_id == scope.agency_id() => Ok(Some(head)),
+                    Some(_) => Err(StoreError::NotFound),
+                    None => {
+                        document_in_scope(&mut conn, scope, document_id).await?;
+                        Ok(None)
+                    }
+                }
             }
 
             async fn create_signing_session(&self, actor: &Actor, scope: &Scope, new: NewSigningSession) -> Result<SigningSessionRecord> {
