@@ -57,73 +57,28 @@ pub struct FileConfig {
     pub tsa_url: Option<String>,
     /// The SMTP server for e-mail notifications (the `[smtp]` table); the password may come
     /// from `VANBAN_SMTP_PASSWORD` instead.
-    pub smtp: Option<SmtpFile>,
+    pub smtp: Option<vanban_server::mail::SmtpConfig>,
 }
 
-/// The `[smtp]` table. Unknown keys are an error here too.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpFile {
-    pub host: String,
-    pub port: u16,
-    /// "none" (plaintext, only to a relay on this machine), "starttls" or "tls".
-    pub security: vanban_server::mail::SmtpSecurity,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// The sender address, e.g. "vanban@binhan.gov.vn".
-    pub from: String,
-    pub from_name: Option<String>,
-    /// Extra trust anchors (PEM) for the SMTP server's certificate, e.g. an agency's private CA.
-    pub ca_file: Option<PathBuf>,
-    pub timeout_secs: Option<u64>,
-    /// The name given in EHLO (this host's DNS name).
-    pub helo_name: Option<String>,
-}
-
-/// Never prints the password.
-impl std::fmt::Debug for SmtpFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpFile")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("from", &self.from)
-            .field("from_name", &self.from_name)
-            .field("ca_file", &self.ca_file)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("helo_name", &self.helo_name)
-            .finish()
+/// The `[smtp]` table as the server takes it, checked: `password` (from the environment)
+/// replaces the file's.
+fn smtp_settings(
+    mut cfg: vanban_server::mail::SmtpConfig,
+    password: Option<String>,
+) -> anyhow::Result<vanban_server::mail::SmtpConfig> {
+    if let Some(ca) = &cfg.ca_file
+        && !ca.is_file()
+    {
+        bail!("smtp.ca_file {} does not exist", ca.display());
     }
-}
-
-impl SmtpFile {
-    /// The server's configuration; `password` (from the environment) replaces the file's.
-    fn into_config(self, password: Option<String>) -> anyhow::Result<vanban_server::mail::SmtpConfig> {
-        if let Some(ca) = &self.ca_file
-            && !ca.is_file()
-        {
-            bail!("smtp.ca_file {} does not exist", ca.display());
-        }
-        if self.timeout_secs == Some(0) {
-            bail!("smtp.timeout_secs must be at least 1");
-        }
-        let password = password.or(self.password);
-        if self.username.is_some() != password.is_some() {
-            bail!("smtp.username and smtp.password (or VANBAN_SMTP_PASSWORD) go together");
-        }
-        let mut cfg = vanban_server::mail::SmtpConfig::new(self.host, self.port, self.security, self.from);
-        cfg.username = self.username;
-        cfg.password = password;
-        cfg.from_name = self.from_name;
-        cfg.ca_file = self.ca_file;
-        cfg.helo_name = self.helo_name;
-        if let Some(t) = self.timeout_secs {
-            cfg.timeout_secs = t;
-        }
-        Ok(cfg)
+    if cfg.timeout_secs == 0 {
+        bail!("smtp.timeout_secs must be at least 1");
     }
+    cfg.password = password.or(cfg.password);
+    if cfg.username.is_some() != cfg.password.is_some() {
+        bail!("smtp.username and smtp.password (or VANBAN_SMTP_PASSWORD) go together");
+    }
+    Ok(cfg)
 }
 
 /// The resolved settings every command works from.
@@ -211,7 +166,7 @@ impl Settings {
         }
         if let Some(smtp) = file.smtp {
             let password = std::env::var("VANBAN_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
-            server.smtp = Some(smtp.into_config(password)?);
+            server.smtp = Some(smtp_settings(smtp, password)?);
         }
         Ok(Settings { data_dir, database_url, listen, server })
     }
@@ -315,7 +270,7 @@ mod tests {
         let file: FileConfig = toml::from_str(text).unwrap();
         let smtp = file.smtp.unwrap();
         assert!(!format!("{smtp:?}").contains("trong-tep"), "Debug must not show the password");
-        let cfg = smtp.into_config(Some("tu-moi-truong".into())).unwrap();
+        let cfg = smtp_settings(smtp, Some("tu-moi-truong".into())).unwrap();
         assert_eq!(cfg.password.as_deref(), Some("tu-moi-truong"), "the environment wins");
         assert_eq!((cfg.port, cfg.security), (587, vanban_server::mail::SmtpSecurity::Starttls));
         assert_eq!(cfg.timeout_secs, 20);
@@ -325,7 +280,7 @@ mod tests {
         // A user name needs a password.
         let text = text.replace("password = \"trong-tep\"\n", "");
         let smtp = toml::from_str::<FileConfig>(&text).unwrap().smtp.unwrap();
-        assert!(smtp.into_config(None).is_err());
+        assert!(smtp_settings(smtp, None).is_err());
     }
 
     #[test]

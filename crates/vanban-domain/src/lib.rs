@@ -36,7 +36,7 @@ pub use permission::{Caller, Permission, permissions_of, role_allows};
 pub use register::{AssignmentRole, ChangeKind, DeadlineState, RegisterDirection, RegisterRule, pick_register};
 pub use review::{ReviewMode, ReviewStep, RoundOutcome, StepState};
 pub use role::Role;
-pub use symbol::{DocumentNumber, Notation, NumberSymbol, notation_for};
+pub use symbol::{DocumentNumber, Notation, NumberSymbol, decree_day_month, notation_for};
 pub use text::{clean_optional, clean_text, fold_vi, nfc};
 pub use user::{Email, FullName, Position, User, Username};
 pub use uuid::Uuid;

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{Datelike as _, NaiveDate};
+
 use serde::{Deserialize, Serialize};
 
 use crate::agency::Abbreviation;
@@ -116,6 +118,13 @@ pub fn notation_for(
     Notation::parse(&text)
 }
 
+/// The day and month of a document's date as Decree 30 writes them (Appendix I): a leading
+/// zero for days below 10 and for months below 3 ("ngày 05 tháng 02", "ngày 15 tháng 3").
+pub fn decree_day_month(d: NaiveDate) -> (String, String) {
+    let month = if d.month() <= 2 { format!("{:02}", d.month()) } else { d.month().to_string() };
+    (format!("{:02}", d.day()), month)
+}
+
 /// A number and symbol, displayed as "15/QĐ-UBND".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NumberSymbol {
@@ -157,6 +166,14 @@ mod tests {
 
     fn abbr(s: &str) -> Abbreviation {
         Abbreviation::parse(s).unwrap()
+    }
+
+    #[test]
+    fn day_and_month_take_the_decree_zeros() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(decree_day_month(d(2026, 2, 5)), ("05".to_owned(), "02".to_owned()));
+        assert_eq!(decree_day_month(d(2026, 3, 15)), ("15".to_owned(), "3".to_owned()));
+        assert_eq!(decree_day_month(d(2026, 12, 31)), ("31".to_owned(), "12".to_owned()));
     }
 
     fn ns(n: u32, notation: &Notation) -> String {

@@ -136,8 +136,8 @@ pub(crate) struct PreparedAppendix {
 
 /// "ngày 05 tháng 02 năm 2026": days below 10 and months 1 and 2 are zero-padded (Appendix I).
 pub fn vietnamese_date(d: NaiveDate) -> String {
-    let month = if d.month() <= 2 { format!("{:02}", d.month()) } else { d.month().to_string() };
-    format!("ngày {:02} tháng {} năm {}", d.day(), month, d.year())
+    let (day, month) = vanban_domain::decree_day_month(d);
+    format!("ngày {day} tháng {month} năm {}", d.year())
 }
 
 /// Roman numerals for appendix numbers.

@@ -214,18 +214,13 @@ fn catalog(n: usize, year: i32) -> (DocumentType, u8, String) {
     (t, p, subject)
 }
 
-/// A session for `username` (the demo's people act through the same functions as the pages).
-async fn session(state: &AppState, username: &str) -> Result<Session, AppError> {
-    crate::bulk::session_for(state, username).await
-}
-
 /// A session for an optional username that must belong to `agency` (otherwise none).
 async fn member(state: &AppState, username: Option<&str>, agency: &str) -> Result<Option<Session>, AppError> {
     let Some(name) = username else { return Ok(None) };
     if state.store.find_user_id(name).await?.is_none() {
         return Ok(None);
     }
-    let s = session(state, name).await?;
+    let s = crate::bulk::session_for(state, name).await?;
     Ok((s.agency.agency.code.as_str() == agency).then_some(s))
 }
 
@@ -243,7 +238,7 @@ async fn signers(state: &AppState, plan: &HistoryPlan) -> Result<Vec<Signer>, Ap
         if state.store.find_user_id(name).await?.is_none() {
             continue;
         }
-        let s = session(state, name).await?;
+        let s = crate::bulk::session_for(state, name).await?;
         let position = s.user.user.position.as_ref().map_or("Thủ trưởng cơ quan", |p| p.as_str()).to_owned();
         // A people's committee signs on behalf of the collective ("TM. ỦY BAN NHÂN DÂN").
         let collective = (s.agency.agency.abbreviation.as_str() == "UBND").then(|| "Ủy ban nhân dân".to_owned());
@@ -659,11 +654,11 @@ async fn receive(
 /// documents is left as it is.
 pub async fn seed_history(state: &AppState, plan: &HistoryPlan) -> Result<HistorySummary, AppError> {
     let started = Instant::now();
-    let clerk = session(state, &plan.clerk).await?;
+    let clerk = crate::bulk::session_for(state, &plan.clerk).await?;
     if !state.store.list_documents(&clerk.scope(), None, 1).await?.is_empty() {
         return Ok(HistorySummary { elapsed: started.elapsed(), ..HistorySummary::default() });
     }
-    let drafter = session(state, &plan.drafter).await?;
+    let drafter = crate::bulk::session_for(state, &plan.drafter).await?;
     let agency_code = clerk.agency.agency.code.as_str().to_owned();
     let reviewer = member(state, plan.reviewer.as_deref(), &agency_code).await?;
     let signers = signers(state, plan).await?;

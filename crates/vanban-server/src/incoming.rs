@@ -17,7 +17,7 @@ use vanban_domain::{
     AssignmentRole, ChangeKind, DeadlineState, DocumentId, DocumentType, EdxmlStatus, IncomingState, OutgoingState,
     Permission, Priority, RegisterDirection, RegisterId, UserId,
 };
-use vanban_pades::{Identity, SignOptions, Visual};
+use vanban_pades::{SignOptions, Visual};
 use vanban_store::{
     AssignRequest, ChangeRequest, HandleStep, IncomingDraft, IncomingFilter, IncomingRecord, IncomingVisibility,
     NewIncoming, NewRegister,
@@ -258,17 +258,8 @@ pub async fn receive_scan(
     );
     opts.name = Some(agency);
     opts.reason = Some("Số hóa văn bản giấy đến".to_owned());
-    let pki = state.pki().await?;
-    opts.font = pki.font().clone();
-    let (key, cert, chain) = signer_parts(&signer);
-    let p = pki.clone();
-    let source = pdf.clone();
-    let signed = tokio::task::spawn_blocking(move || {
-        let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
-        p.with_timestamper(|tsa| vanban_pades::sign(&source, &opts, &id, Some(tsa)))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+    opts.font = state.pki().await?.font().clone();
+    let signed = signer.sign(state, pdf.clone(), opts).await?;
     let copy = state.blobs.put(Bytes::from(signed)).await?;
     let doc_type = DocumentType::from_snake(fields.doc_type.trim()).unwrap_or(DocumentType::CongVan);
     let new = NewIncoming {
@@ -291,12 +282,6 @@ pub async fn receive_scan(
         scanned: true,
     };
     Ok(state.store.receive_incoming(&s.actor(), &s.scope(), new).await?)
-}
-
-fn signer_parts(
-    s: &issuing::AgencySigner,
-) -> (std::sync::Arc<vanban_pki::SoftKey>, vanban_pki::Cert, Vec<vanban_pki::Cert>) {
-    s.parts()
 }
 
 /// What the clerk types for a scanned document.
@@ -626,7 +611,7 @@ async fn api_registers(
     s.caller.require(Permission::ViewDocuments)?;
     let direction = RegisterDirection::from_snake(q.get("direction").map_or("outgoing", String::as_str))
         .ok_or(AppError::BadRequest("direction".into()))?;
-    Ok(Json(issuing::list_registers(&state, &s.scope(), direction).await?).into_response())
+    Ok(Json(state.store.list_registers(&s.scope(), direction).await?).into_response())
 }
 
 async fn api_create_register(
@@ -702,8 +687,7 @@ async fn api_incoming_pdf(
     ApiSession(s): ApiSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let bytes = incoming_pdf(&state, &s, parse_id(&id)?).await?;
-    Ok(([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response())
+    Ok(pdf_response(incoming_pdf(&state, &s, parse_id(&id)?).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -954,7 +938,9 @@ async fn issue_form_page(
         .filter(|a| a.agency.id != s.caller.agency_id)
         .map(|a| (a.agency.code.as_str().to_owned(), a.agency.name.as_str().to_owned()))
         .collect();
-    let registers = issuing::list_registers(state, &s.scope(), RegisterDirection::Outgoing)
+    let registers = state
+        .store
+        .list_registers(&s.scope(), RegisterDirection::Outgoing)
         .await?
         .into_iter()
         .map(|r| (r.id.to_string(), r.name))
@@ -1363,7 +1349,7 @@ async fn item_pdf(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let bytes = incoming_pdf(&state, &s, parse_id(&id)?).await?;
-    Ok(([(header::CONTENT_TYPE, "application/pdf"), (header::CONTENT_DISPOSITION, "inline")], bytes).into_response())
+    Ok(pdf_response(bytes))
 }
 
 async fn item_post(
@@ -1435,8 +1421,8 @@ async fn registers_get(
 
 async fn registers_page(state: &AppState, s: &Session, notice: Option<Notice>) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
-    let outgoing = issuing::list_registers(state, &s.scope(), RegisterDirection::Outgoing).await?;
-    let incoming = issuing::list_registers(state, &s.scope(), RegisterDirection::Incoming).await?;
+    let outgoing = state.store.list_registers(&s.scope(), RegisterDirection::Outgoing).await?;
+    let incoming = state.store.list_registers(&s.scope(), RegisterDirection::Incoming).await?;
     let t = today();
     render_page(
         StatusCode::OK,

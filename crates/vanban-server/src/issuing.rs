@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::{Datelike as _, NaiveDate, Utc};
+use chrono::Utc;
 use sha2::{Digest as _, Sha256};
 use vanban_domain::{
     Abbreviation, DocumentId, DocumentType, OutgoingAction, OutgoingState, Permission, Priority, RegisterDirection,
@@ -110,9 +110,17 @@ pub struct AgencySigner {
 }
 
 impl AgencySigner {
-    /// The key, the certificate and its chain.
-    pub fn parts(&self) -> (Arc<SoftKey>, Cert, Vec<Cert>) {
-        (self.key.clone(), self.cert.clone(), self.chain.clone())
+    /// Signs `pdf` with the agency's key (PAdES B-T, with the instance's or the configured
+    /// timestamp authority), on the CPU pool.
+    pub async fn sign(&self, state: &AppState, pdf: Bytes, opts: SignOptions) -> Result<Vec<u8>, AppError> {
+        let pki = state.pki().await?;
+        let (key, cert, chain) = (self.key.clone(), self.cert.clone(), self.chain.clone());
+        Ok(state
+            .cpu(move || {
+                let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
+                pki.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))
+            })
+            .await??)
     }
 }
 
@@ -202,17 +210,8 @@ async fn seal_image(state: &AppState, scope: &Scope) -> Result<Image, AppError> 
     Ok(image)
 }
 
-/// The registers of a direction, as configured (none until the first use).
-pub async fn list_registers(
-    state: &AppState,
-    scope: &Scope,
-    direction: RegisterDirection,
-) -> Result<Vec<RegisterRecord>, AppError> {
-    Ok(state.store.list_registers(scope, direction).await?)
-}
-
 /// The registers of a direction, creating the default catch-all one on first use (by a write:
-/// numbering, registering; pages that only show registers call [`list_registers`]).
+/// numbering, registering; pages that only show registers list them from the store).
 pub async fn registers(
     state: &AppState,
     actor: &Actor,
@@ -277,12 +276,6 @@ async fn unit_abbreviation(state: &AppState, s: &Session, doc: &DocumentRecord) 
         "unit_abbreviation_required",
         "Công văn cần ký hiệu đơn vị soạn thảo (ví dụ UBND-VP): hãy ghi ký hiệu đơn vị trong dự thảo.",
     ))
-}
-
-/// Day and month as Decree 30 writes them: a leading zero for days below 10 and months below 3.
-pub fn decree_day_month(d: NaiveDate) -> (String, String) {
-    let month = if d.month() <= 2 { format!("{:02}", d.month()) } else { d.month().to_string() };
-    (format!("{:02}", d.day()), month)
 }
 
 /// Issues a signed document (or completes one left numbered): the whole clerk's step.
@@ -395,7 +388,7 @@ pub async fn complete(
         .ok_or(refused("not_signed", "Văn bản chưa có bản đã ký số của người có thẩm quyền."))?;
     let pdf = state.blobs.get(&head.pdf_sha256).await?;
     let pki = state.pki().await?;
-    let (day, month) = decree_day_month(entry.issued_on);
+    let (day, month) = vanban_domain::decree_day_month(entry.issued_on);
     let mut opts = SignOptions::new(vanban_render::field_names::AGENCY, Visual::Seal(signer.seal.clone()), Utc::now());
     opts.fill = vec![
         (vanban_render::field_names::NUMBER.to_owned(), format!("{:02}", entry.number)),
@@ -406,16 +399,7 @@ pub async fn complete(
     opts.reason = Some(format!("Ban hành văn bản số {}", entry.symbol));
     opts.location = Some(place.to_owned()).filter(|p| !p.is_empty());
     opts.font = pki.font().clone();
-    let (key, cert, chain) = (signer.key.clone(), signer.cert.clone(), signer.chain.clone());
-    let p = pki.clone();
-    let signed = state
-        .cpu(move || {
-            let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
-            p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))
-        })
-        .await??;
-    // What goes out must validate: the leader's signature intact, only the number, the date
-    // and the agency's signature added after it.
+    let signed = signer.sign(state, pdf, opts).await?;
     let signed = Bytes::from(signed);
     let report = crate::signing::verify_own(state, signed.clone()).await?;
     if report.verdict == vanban_pades::verify::Verdict::Invalid {
@@ -497,14 +481,7 @@ async fn stamp_appendices(
         opts.name = signer.cert.common_name();
         opts.reason = Some(format!("Phụ lục kèm theo văn bản số {}", entry.symbol));
         opts.font = pki.font().clone();
-        let (key, cert, chain) = signer.parts();
-        let p = pki.clone();
-        let signed = tokio::task::spawn_blocking(move || {
-            let id = Identity { key: key.as_ref(), cert: &cert, chain: &chain };
-            p.with_timestamper(|tsa| vanban_pades::sign(&bytes, &opts, &id, Some(tsa)))
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+        let signed = signer.sign(state, bytes, opts).await?;
         let blob = state.blobs.put(Bytes::from(signed)).await?;
         out.push(IssuedAppendix {
             name: f.file_name.clone(),

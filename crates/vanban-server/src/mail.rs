@@ -51,6 +51,7 @@ pub enum SmtpSecurity {
 
 /// Where and how to send e-mail (the `[smtp]` section of the configuration).
 #[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,

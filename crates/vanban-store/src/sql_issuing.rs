@@ -24,12 +24,6 @@ macro_rules! impl_issuing {
             use crate::model_issuing::*;
             use crate::{Result, StoreError};
 
-            type Tx = sqlx::Transaction<'static, $Db>;
-
-            fn now() -> DateTime<Utc> {
-                crate::audit::truncate_micros(Utc::now())
-            }
-
             fn corrupt(table: &'static str, what: impl std::fmt::Display) -> StoreError {
                 StoreError::corrupt(table, what)
             }
@@ -354,7 +348,7 @@ macro_rules! impl_issuing {
                                 let doc: Uuid = row.try_get("document_id")?;
                                 let users = users_by_id(tx, &by.into_iter().collect::<Vec<_>>()).await?;
                                 let label = vanban_domain::EdxmlStatus::from_code(code).map_or("", |s| s.label_vi());
-                                let title = format!("{} — {}: {}", item.symbol, item.document.subject_short(), label);
+                                let title = format!("{} — {}: {}", item.symbol, short(&item.document.subject), label);
                                 let items: Vec<_> = users.into_iter().map(|n| (n, Some(doc), title.clone())).collect();
                                 notify(tx, &items, &format!("status_{code}")).await?;
                             }
@@ -1489,16 +1483,7 @@ macro_rules! impl_issuing {
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(PendingEmail {
-                                notification: notification_from_row(r)?,
-                                email: r.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
-                                full_name: r.try_get("full_name")?,
-                                attempts: r.try_get("email_attempts")?,
-                            })
-                        })
-                        .collect()
+                    rows.iter().map(pending_email_from_row).collect()
                 }
 
                 async fn claim_emails(&self, limit: i64, now_: DateTime<Utc>) -> Result<Vec<PendingEmail>> {
@@ -1536,16 +1521,7 @@ macro_rules! impl_issuing {
                     q.push(") ORDER BY n.created_at");
                     let rows = q.build().fetch_all(&mut *tx).await?;
                     tx.commit().await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(PendingEmail {
-                                notification: notification_from_row(r)?,
-                                email: r.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
-                                full_name: r.try_get("full_name")?,
-                                attempts: r.try_get("email_attempts")?,
-                            })
-                        })
-                        .collect()
+                    rows.iter().map(pending_email_from_row).collect()
                 }
 
                 async fn release_emails(&self, ids: Vec<Uuid>) -> Result<()> {
@@ -1575,6 +1551,15 @@ macro_rules! impl_issuing {
                 }
             }
 
+            fn pending_email_from_row(r: &$Row) -> Result<PendingEmail> {
+                Ok(PendingEmail {
+                    notification: notification_from_row(r)?,
+                    email: r.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
+                    full_name: r.try_get("full_name")?,
+                    attempts: r.try_get("email_attempts")?,
+                })
+            }
+
             fn notification_from_row(r: &$Row) -> Result<NotificationRecord> {
                 Ok(NotificationRecord {
                     id: r.try_get("id")?,
@@ -1600,16 +1585,6 @@ macro_rules! impl_issuing {
             /// 00:00 of a Vietnam calendar day, as an instant.
             fn vn_day_start(day: NaiveDate) -> DateTime<Utc> {
                 day.and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc() - chrono::Duration::hours(7))
-            }
-
-            trait SubjectShort {
-                fn subject_short(&self) -> String;
-            }
-
-            impl SubjectShort for DocumentRecord {
-                fn subject_short(&self) -> String {
-                    short(&self.subject)
-                }
             }
         }
     };

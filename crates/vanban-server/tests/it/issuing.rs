@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 
-use crate::harness::{Client, TestApp, draft, user_in_b_leader};
+use crate::harness::{Client, TestApp, user_in_b_leader};
 
 const PIN: &str = "123456";
 
@@ -273,7 +273,6 @@ async fn concurrent_clerks_issue_without_gaps() {
     assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
     let b_clerk = app.login("b.clerk").await;
     assert_eq!(b_clerk.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 12);
-    let _ = draft;
 }
 
 /// Scanned paper: kept byte for byte, read in Vietnamese, signed with the agency's stamp, and

@@ -267,45 +267,31 @@ async fn signed_docs_raw(ctx: &Ctx, agency: AgencyId, created_by: UserId, n: usi
     let meta = serde_json::to_string(&OutgoingMetadata::new(DocumentType::CongVan, "Về việc thử tải", "Sở Tài chính"))
         .unwrap();
     let now = Utc::now();
+    // The same statement for either backend's query builder and connection.
+    macro_rules! insert {
+        ($db:ty, $conn:expr, $chunk:expr) => {{
+            let mut q = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) ",
+            );
+            q.push_values($chunk, |mut b, id| {
+                b.push_bind(*id)
+                    .push_bind(agency.as_uuid())
+                    .push_bind("outgoing")
+                    .push_bind("signed")
+                    .push_bind("cong_van")
+                    .push_bind("Về việc thử tải")
+                    .push_bind(meta.clone())
+                    .push_bind(created_by.as_uuid())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.build().execute($conn).await.unwrap();
+        }};
+    }
     for chunk in ids.chunks(200) {
-        let mut raw = Raw::connect(ctx).await;
-        match &mut raw {
-            Raw::Sqlite(c) => {
-                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) ",
-                );
-                q.push_values(chunk, |mut b, id| {
-                    b.push_bind(*id)
-                        .push_bind(agency.as_uuid())
-                        .push_bind("outgoing")
-                        .push_bind("signed")
-                        .push_bind("cong_van")
-                        .push_bind("Về việc thử tải")
-                        .push_bind(meta.clone())
-                        .push_bind(created_by.as_uuid())
-                        .push_bind(now)
-                        .push_bind(now);
-                });
-                q.build().execute(c).await.unwrap();
-            }
-            Raw::Pg(c) => {
-                let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-                    "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) ",
-                );
-                q.push_values(chunk, |mut b, id| {
-                    b.push_bind(*id)
-                        .push_bind(agency.as_uuid())
-                        .push_bind("outgoing")
-                        .push_bind("signed")
-                        .push_bind("cong_van")
-                        .push_bind("Về việc thử tải")
-                        .push_bind(meta.clone())
-                        .push_bind(created_by.as_uuid())
-                        .push_bind(now)
-                        .push_bind(now);
-                });
-                q.build().execute(c).await.unwrap();
-            }
+        match &mut Raw::connect(ctx).await {
+            Raw::Sqlite(c) => insert!(sqlx::Sqlite, c, chunk),
+            Raw::Pg(c) => insert!(sqlx::Postgres, c, chunk),
         }
     }
     ids.into_iter().map(DocumentId::from_uuid).collect()
