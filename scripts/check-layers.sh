@@ -14,13 +14,13 @@ if cargo tree -p vanban-server -e normal --depth 1 --prefix none | grep -E '^sql
   echo "error: vanban-server depends on sqlx directly; go through vanban-store" >&2
   exit 1
 fi
-# The format crates (PKI, PAdES) know nothing of HTTP, databases or an async runtime.
+# The format crates (PKI, PAdES, edXML) know nothing of HTTP, databases or an async runtime.
 format_forbidden='^(tokio|sqlx|sqlx-core|axum|hyper|tower|object_store|reqwest) '
-for crate in vanban-pki vanban-pades; do
+for crate in vanban-pki vanban-pades vanban-edxml; do
   if cargo tree -p "$crate" -e normal --prefix none --no-dedupe | sort -u | grep -E "$format_forbidden"; then
     echo "error: $crate depends on an HTTP, database or runtime crate (above); format crates stay pure" >&2
     exit 1
   fi
 done
-echo "layers: vanban-pki and vanban-pades have no HTTP, database or runtime dependency"
+echo "layers: vanban-pki, vanban-pades and vanban-edxml have no HTTP, database or runtime dependency"
 echo "layers: vanban-domain has no IO dependency; vanban-server reaches the database only through vanban-store"
