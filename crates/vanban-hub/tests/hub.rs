@@ -1,0 +1,168 @@
+//! The hub over loopback with real clients: authentication, routing, resends, long polls,
+//! acknowledgements and the directory, on SQLite and on PostgreSQL.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use vanban_axis::{AxisClient, Credentials, Pickup};
+
+const A: (&str, &str) = ("tinh", "tinh-secret-0123456789");
+const B: (&str, &str) = ("huyen", "huyen-secret-012345678");
+
+fn status_package(from: &str, to: &str, code: &str) -> Bytes {
+    let st = vanban_edxml::StatusPackage {
+        from: vanban_edxml::Organization {
+            organ_id: from.into(),
+            organ_name: "UBND huyện Hòa Bình".into(),
+            ..Default::default()
+        },
+        response_for: vanban_edxml::ResponseFor {
+            organ_id: to.into(),
+            code: "31/UBND-TH".into(),
+            promulgation_date: vanban_edxml::EdDate::from_date(chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap()),
+            document_id: format!("{to},2026/12/03,31/UBND-TH"),
+        },
+        staff: vanban_edxml::StaffInfo { staff: "Lê Thị Văn Thư".into(), ..Default::default() },
+        status_code: code.into(),
+        description: "Đã đến".into(),
+        timestamp: vanban_edxml::EdDateTime::from_naive(
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap().and_hms_opt(9, 0, 0).unwrap(),
+        ),
+    };
+    Bytes::from(vanban_edxml::build_status(&st, None).unwrap())
+}
+
+async fn start(db: Option<&str>) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let systems =
+        [A, B].iter().map(|(id, s)| vanban_hub::SystemConfig { id: (*id).into(), secret: (*s).into() }).collect();
+    let mut config = vanban_hub::HubConfig::new(dir.path().to_owned(), systems);
+    config.max_package_bytes = 256 * 1024;
+    let state = vanban_hub::HubState::open(config, db).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(vanban_hub::serve(listener, state));
+    (url, dir)
+}
+
+fn client(url: &str, who: (&str, &str)) -> AxisClient {
+    AxisClient::new(url, Credentials { system_id: who.0.into(), secret: who.1.into() }, vec![]).unwrap()
+}
+
+async fn scenario(db: Option<&str>) {
+    let (url, dir) = start(db).await;
+    let a = client(&url, A);
+    let b = client(&url, B);
+    a.register_agency(&vanban_axis::Agency {
+        code: "000.00.00.H58".into(),
+        name: "UBND tỉnh Bình An".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    b.register_agency(&vanban_axis::Agency {
+        code: "000.00.77.H58".into(),
+        name: "UBND huyện Hòa Bình".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    // A wrong secret, an unknown system.
+    let bad = client(&url, ("tinh", "not-the-secret-000000"));
+    let e = bad.agencies().await.unwrap_err();
+    assert_eq!(e.code(), "axis_bad_hmac", "{e}");
+    let e = client(&url, ("khac", "khac-secret-0000000000")).agencies().await.unwrap_err();
+    assert_eq!(e.code(), "axis_unknown_system", "{e}");
+    // An agency another system holds cannot be taken over.
+    let e = a
+        .register_agency(&vanban_axis::Agency { code: "000.00.77.H58".into(), name: "X".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "agency_held_by_another_system");
+    let dir_list = a.agencies().await.unwrap();
+    assert_eq!(dir_list.len(), 2);
+    assert_eq!(dir_list.iter().find(|x| x.code == "000.00.77.H58").unwrap().system, "huyen");
+
+    // B reports a status to A: routed by ResponseFor/OrganId.
+    let pkg = status_package("000.00.77.H58", "000.00.00.H58", "01");
+    // A long poll that is woken by the arrival.
+    let waiter = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let items = a.received("status", 10, Some(Duration::from_secs(10))).await.unwrap();
+            (items, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ans = b.send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
+    assert_eq!(ans.doc_id.len(), 24);
+    let (items, waited) = waiter.await.unwrap();
+    assert!(waited < Duration::from_secs(5), "the long poll was woken: {waited:?}");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].doc_id, ans.doc_id);
+    assert_eq!(items[0].from, "000.00.77.H58");
+    // A resend with the same key is recognised: same id, stored once.
+    let again = b.send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
+    assert_eq!((again.doc_id.as_str(), again.duplicate), (ans.doc_id.as_str(), true));
+    assert_eq!(a.received("status", 10, None).await.unwrap().len(), 1);
+    // Nobody else reads it; the addressee gets the exact bytes.
+    let e = client(&url, B).get("0123456789abcdef01234567").await.unwrap_err();
+    assert_eq!(e.code(), "package_not_found");
+    assert_eq!(a.get(&ans.doc_id).await.unwrap(), pkg);
+    // Sending in another agency's name is refused.
+    let e = a.send("status", "000.00.77.H58", "status:x", pkg.clone()).await.unwrap_err();
+    assert_eq!(e.code(), "sender_not_registered");
+    // An addressee not in the directory: refused, and the client retries it later.
+    let e = b
+        .send("status", "000.00.77.H58", "status:2", status_package("000.00.77.H58", "000.00.00.H99", "01"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "unknown_recipient");
+    assert!(e.is_transient(), "an addressee may register later");
+    // Not a package; over the size limit.
+    let e = b.send("status", "000.00.77.H58", "status:3", Bytes::from_static(b"<html>no</html>")).await.unwrap_err();
+    assert!(e.code().starts_with("edxml_"), "{e}");
+    let e = b.send("edoc", "000.00.77.H58", "big", Bytes::from(vec![b'<'; 300 * 1024])).await.unwrap_err();
+    assert_eq!(e.code(), "package_too_large");
+
+    // The sender sees the pickup state; processing, then done, and the body goes.
+    a.ack(&ans.doc_id, Pickup::Processing).await.unwrap();
+    let sent = b.sent(Some(&ans.doc_id)).await.unwrap();
+    assert_eq!(sent[0].addressees[0].state, "processing");
+    assert!(sent[0].addressees[0].fetched);
+    a.ack(&ans.doc_id, Pickup::Done).await.unwrap();
+    assert!(a.received("status", 10, None).await.unwrap().is_empty());
+    let sent = b.sent(Some(&ans.doc_id)).await.unwrap();
+    assert_eq!(sent[0].addressees[0].state, "done");
+    let e = a.get(&ans.doc_id).await.unwrap_err();
+    assert_eq!(e.code(), "package_purged");
+    let left: usize = walk(&dir.path().join("packages"));
+    assert_eq!(left, 0, "the body is removed once every addressee acknowledged");
+}
+
+fn walk(p: &std::path::Path) -> usize {
+    std::fs::read_dir(p).map_or(0, |d| d.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+}
+
+#[tokio::test]
+async fn hub_on_sqlite() {
+    scenario(None).await;
+}
+
+#[tokio::test]
+async fn hub_on_postgres() {
+    let Ok(url) = std::env::var("VANBAN_TEST_PG_URL") else {
+        assert!(std::env::var("CI").is_err(), "CI must give VANBAN_TEST_PG_URL");
+        eprintln!("VANBAN_TEST_PG_URL not set: PostgreSQL test skipped");
+        return;
+    };
+    // A schema of its own, so other tests' tables are not touched.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("DROP SCHEMA IF EXISTS hub_test CASCADE").execute(&pool).await.unwrap();
+    sqlx::query("CREATE SCHEMA hub_test").execute(&pool).await.unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-c%20search_path%3Dhub_test");
+    scenario(Some(&scoped)).await;
+}
