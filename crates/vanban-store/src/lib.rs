@@ -20,6 +20,7 @@ mod model_issuing;
 mod postgres;
 mod repo;
 mod sql;
+mod sql_exchange;
 mod sql_issuing;
 mod sqlite;
 

@@ -172,6 +172,10 @@ pub struct OutboxRecord {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The axis's id of the package, once sent.
+    pub remote_id: Option<String>,
+    /// The built package (a blob), so a retry sends the same bytes.
+    pub package_sha256: Option<String>,
 }
 
 /// An incoming document with its registration and handling.
@@ -321,4 +325,94 @@ pub struct PendingEmail {
     pub email: String,
     pub full_name: String,
     pub attempts: i32,
+}
+
+/// What became of one attempt to send an outbox row.
+#[derive(Debug, Clone)]
+pub enum OutboxOutcome {
+    /// The axis stored it under `remote_id`.
+    Sent { remote_id: String },
+    /// A transient failure: try again at `next_attempt_at`.
+    Retry { error: String, next_attempt_at: DateTime<Utc> },
+    /// Refused for good (the axis said the request itself is wrong): an operator may retry.
+    Failed { error: String },
+}
+
+/// Counters of the outbox for the operators' view and `/metrics`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutboxStats {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub oldest_queued: Option<DateTime<Utc>>,
+}
+
+/// What an edXML package of an issued document carries, read by the exchange worker (a
+/// system read: the worker acts for the instance, not for a person).
+#[derive(Debug, Clone)]
+pub struct ExchangeDocument {
+    pub document: DocumentRecord,
+    pub agency: crate::AgencyRecord,
+    pub entry: OutgoingEntry,
+    /// The content of the last version (subject, signer block, recipients …), if drafted here.
+    pub content: Option<serde_json::Value>,
+    /// Who signed it (the leader's signature revision).
+    pub signer_name: Option<String>,
+}
+
+/// A package picked up from the axis and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundRecord {
+    pub remote_id: String,
+    /// `edoc` or `status`.
+    pub kind: String,
+    pub from_code: String,
+    pub document_id: String,
+    /// `accepted`, `rejected` or `ignored` (a duplicate, nothing addressed here).
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub detail: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A status another system reported on a document this instance sent.
+#[derive(Debug, Clone)]
+pub struct RemoteStatus {
+    pub remote_id: String,
+    /// Who reports (the recipient agency's code).
+    pub reporter_code: String,
+    /// The document reported on: its issuer's code and "number/notation".
+    pub issuer_code: String,
+    pub symbol: String,
+    pub code: String,
+    pub description: Option<String>,
+    pub staff: Option<String>,
+    /// When the reporter says it happened (the package's Timestamp). Packages can arrive out
+    /// of order: a delivery's status is the latest by this time (then by code), not the last
+    /// applied.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A revocation, update or replacement another system's sender asked of a document it sent
+/// here (an edoc package with business type 1, 2 or 3).
+#[derive(Debug, Clone)]
+pub struct RemoteChange {
+    pub remote_id: String,
+    pub agency_id: AgencyId,
+    /// The source key the document arrived under (`edxml:<DocumentId>`).
+    pub source_key: String,
+    pub kind: ChangeKind,
+    pub reason: String,
+    pub from_code: String,
+}
+
+/// What applying a remote status or change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteOutcome {
+    Applied,
+    /// This package was applied before (a second pickup).
+    Duplicate,
+    /// No such document or delivery here.
+    Unknown,
 }

@@ -267,6 +267,38 @@ pub trait PkiRepo: Send + Sync {
     async fn complete_signing_session(&self, actor: &Actor, scope: &Scope, id: uuid::Uuid) -> Result<()>;
 }
 
+/// The exchange with other systems through an axis (part 5): the outbox as the exchange
+/// worker drains it (claimed per node, settled once), what an outgoing package carries, and the
+/// packages picked up, each applied once (`exchange_inbox` is written with its effect).
+#[async_trait]
+pub trait ExchangeRepo: Send + Sync {
+    /// The instance's package-signing certificate and sealed key, if made.
+    async fn exchange_identity(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
+    /// Stores it once; a second node's attempt is ignored (it reads the winner's).
+    async fn put_exchange_identity(&self, cert_der: Vec<u8>, sealed_key: Vec<u8>) -> Result<()>;
+    /// Claims up to `limit` due rows for `lease` (another node takes them after it).
+    async fn claim_outbox(&self, limit: i64, now: DateTime<Utc>, lease: chrono::Duration) -> Result<Vec<OutboxRecord>>;
+    /// Records an attempt (with its audit event) and releases the claim; `package_sha256` is
+    /// the package built for the row, kept for retries.
+    async fn settle_outbox(&self, id: uuid::Uuid, outcome: OutboxOutcome, package_sha256: Option<String>)
+    -> Result<()>;
+    /// An operator puts a failed row back in the queue.
+    async fn retry_outbox(&self, actor: &Actor, id: uuid::Uuid) -> Result<()>;
+    async fn outbox_stats(&self) -> Result<OutboxStats>;
+    /// What the edoc package of an issued document carries.
+    async fn exchange_document(&self, id: DocumentId) -> Result<ExchangeDocument>;
+    /// An active user of the agency holding `role` (the owner of what the worker receives).
+    async fn agency_user_with_role(&self, agency: AgencyId, role: vanban_domain::Role) -> Result<Option<UserId>>;
+    /// Logs a picked-up package; false if it was logged before.
+    async fn record_inbound(&self, rec: InboundRecord) -> Result<bool>;
+    async fn inbound_outcome(&self, remote_id: &str) -> Result<Option<String>>;
+    async fn list_inbound(&self, limit: i64) -> Result<Vec<InboundRecord>>;
+    /// A status another system reported on a document sent from here.
+    async fn apply_remote_status(&self, st: RemoteStatus) -> Result<RemoteOutcome>;
+    /// A revocation, update or replacement of a document that arrived from another system.
+    async fn apply_remote_change(&self, ch: RemoteChange) -> Result<RemoteOutcome>;
+}
+
 /// The append-only audit log.
 /// Registers, numbering, issuing, delivery inside the instance, the outbox, receiving and
 /// handling, notifications. Issuing is two transactions (ARCHITECTURE.md, "Issuing"):
@@ -421,7 +453,7 @@ pub trait AuditRepo: Send + Sync {
 /// Every capability of a storage backend, behind one object.
 #[async_trait]
 pub trait Store:
-    AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + PkiRepo + IssuingRepo + AuditRepo
+    AgencyRepo + UserRepo + SessionRepo + DocumentRepo + DelegationRepo + PkiRepo + IssuingRepo + ExchangeRepo + AuditRepo
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;

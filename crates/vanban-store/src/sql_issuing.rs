@@ -13,7 +13,7 @@ macro_rules! impl_issuing {
         mod issuing_impl {
             use super::*;
 
-            use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
+            use chrono::{DateTime, Datelike as _, NaiveDate, Timelike as _, Utc};
             use sqlx::QueryBuilder;
             use uuid::Uuid;
             use vanban_domain::{
@@ -96,7 +96,7 @@ macro_rules! impl_issuing {
                 })
             }
 
-            const OUTBOX_COLS: &str = "id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, last_error, created_at, sent_at";
+            const OUTBOX_COLS: &str = "id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, last_error, created_at, sent_at, remote_id, package_sha256";
 
             fn outbox_from_row(r: &$Row) -> Result<OutboxRecord> {
                 Ok(OutboxRecord {
@@ -112,6 +112,8 @@ macro_rules! impl_issuing {
                     last_error: r.try_get("last_error")?,
                     created_at: r.try_get("created_at")?,
                     sent_at: r.try_get("sent_at")?,
+                    remote_id: r.try_get("remote_id")?,
+                    package_sha256: r.try_get("package_sha256")?,
                 })
             }
 
@@ -364,6 +366,7 @@ macro_rules! impl_issuing {
                             "staff": actor_name,
                             "response_for": { "symbol": item.symbol, "issued_on": item.issued_on, "sender_code": item.sender_code },
                             "incoming_id": item.document.id,
+                            "agency_id": item.document.agency_id,
                             "at": at,
                         });
                         sqlx::query(
@@ -869,7 +872,7 @@ macro_rules! impl_issuing {
                     let mut list = rows.iter().map(delivery_from_row).collect::<Result<Vec<_>>>()?;
                     let events = sqlx::query(
                         "SELECT e.delivery_id, e.code, e.description, e.actor_name, e.at FROM delivery_events e JOIN deliveries d ON d.id = e.delivery_id \
-                         WHERE d.document_id = $1 AND d.sender_agency_id = $2 ORDER BY e.at, e.id",
+                         WHERE d.document_id = $1 AND d.sender_agency_id = $2 ORDER BY e.at, e.code, e.id",
                     )
                     .bind(id.as_uuid())
                     .bind(scope.agency_id().as_uuid())
@@ -887,6 +890,11 @@ macro_rules! impl_issuing {
                         }
                     }
                     tx.commit().await?;
+                    // Statuses reported by other systems carry whole seconds: within a second,
+                    // the workflow's order (03 before 04 before 05 …).
+                    for d in &mut list {
+                        d.events.sort_by_key(|e| (e.at.timestamp(), e.code.clone()));
+                    }
                     Ok(list)
                 }
 
@@ -1064,7 +1072,8 @@ macro_rules! impl_issuing {
                     if key.is_empty() || sender_name.is_empty() || subject.is_empty() {
                         return Err(vanban_domain::DomainError::FieldRequired { field: if key.is_empty() { "source_key" } else if sender_name.is_empty() { "sender_name" } else { "subject" } }.into());
                     }
-                    let created_by = actor.user_id.map(|u| u.as_uuid()).ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
+                    // A system arrival (the exchange worker) is owned by the scope's user: the agency's clerk.
+                    let created_by = actor.user_id.unwrap_or(scope.user_id()).as_uuid();
                     let mut tx = begin_write(self).await?;
                     let existing: Option<Uuid> = sqlx::query_scalar("SELECT document_id FROM incoming_items WHERE source_key = $1 AND agency_id = $2")
                         .bind(&key)
@@ -1586,6 +1595,8 @@ macro_rules! impl_issuing {
             fn vn_day_start(day: NaiveDate) -> DateTime<Utc> {
                 day.and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc() - chrono::Duration::hours(7))
             }
+
+            crate::sql_exchange::impl_exchange!($Store, $Db, $Row);
         }
     };
 }

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use vanban_domain::{AssignmentRole, ChangeKind, IncomingState, Notation, Priority, RegisterDirection};
 use vanban_store::{
     AssignRequest, ChangeRequest, HandleStep, IncomingDraft, IncomingFilter, IncomingVisibility, IssueRequest,
-    NewDelivery, NewIncoming, NewRegister, NumberRequest,
+    NewDelivery, NewIncoming, NewRegister, NumberRequest, OutboxOutcome, RemoteChange, RemoteOutcome, RemoteStatus,
 };
 
 conformance!(
@@ -19,6 +19,7 @@ conformance!(
     outbox_keeps_external_deliveries,
     received_documents_are_stored_once,
     emails_are_claimed_once,
+    exchange_claims_once_and_applies_each_package_once,
 );
 
 fn day(s: &str) -> NaiveDate {
@@ -783,4 +784,162 @@ async fn emails_are_claimed_once(ctx: Ctx) {
     s.mark_email(later[0].notification.id, true, None, false).await.unwrap();
     s.release_emails(later.iter().skip(1).map(|p| p.notification.id).collect()).await.unwrap();
     assert_eq!(s.pending_emails(10).await.unwrap().len(), 2);
+}
+
+/// The exchange worker's view of the outbox: two nodes never claim one row, a claim runs out,
+/// an attempt is settled once (sent is final), a failed row waits for an operator; and what
+/// comes back from the axis (a status, a revocation) is applied once per package.
+async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
+    let s = ctx.s();
+    let d = desk(s).await;
+    let by = Actor::user(&d.clerk, None);
+    let doc = signed_doc(s, &d.dept, &d.clerk, "Gửi qua trục").await;
+    s.number_document(&by, &d.dept, doc, number_req(d.register, "2026-02-02")).await.unwrap();
+    s.issue_document(
+        &by,
+        &d.dept,
+        doc,
+        issue_req(None, 1, &[("000.00.00.G01", "Văn phòng Chính phủ"), ("000.00.00.G02", "Bộ Nội vụ")]),
+    )
+    .await
+    .unwrap();
+    // The package's contents, read without a person's scope.
+    let x = s.exchange_document(doc).await.unwrap();
+    assert_eq!((x.entry.symbol.as_str(), x.agency.agency.id), ("01/STC-VP", d.dept.agency_id()));
+    // Two nodes claim at once: each row goes to one of them.
+    let now = Utc::now();
+    let (c1, c2) =
+        tokio::join!(s.claim_outbox(10, now, Duration::seconds(60)), s.claim_outbox(10, now, Duration::seconds(60)));
+    let (c1, c2) = (c1.unwrap(), c2.unwrap());
+    assert_eq!(c1.len() + c2.len(), 2, "{c1:?} {c2:?}");
+    assert!(c1.iter().all(|a| c2.iter().all(|b| a.id != b.id)));
+    assert!(
+        s.claim_outbox(10, now, Duration::seconds(60)).await.unwrap().is_empty(),
+        "claimed rows are not claimed again"
+    );
+    // A claim that ran out is taken again.
+    let later = now + Duration::seconds(61);
+    let again = s.claim_outbox(10, later, Duration::seconds(60)).await.unwrap();
+    assert_eq!(again.len(), 2);
+    let (first, second) = (&again[0], &again[1]);
+    s.settle_outbox(first.id, OutboxOutcome::Sent { remote_id: "6752a1b2c3d4e5f601234567".into() }, Some(pdf(9)))
+        .await
+        .unwrap();
+    // A late failure report of an earlier attempt changes nothing.
+    s.settle_outbox(first.id, OutboxOutcome::Failed { error: "late".into() }, None).await.unwrap();
+    s.settle_outbox(
+        second.id,
+        OutboxOutcome::Failed { error: "unknown_recipient: 000.00.00.G02".into() },
+        Some(pdf(10)),
+    )
+    .await
+    .unwrap();
+    let all = s.list_outbox(None, 10).await.unwrap();
+    let f = all.iter().find(|o| o.id == first.id).unwrap();
+    assert_eq!(
+        (f.state.as_str(), f.remote_id.as_deref(), f.package_sha256.clone()),
+        ("sent", Some("6752a1b2c3d4e5f601234567"), Some(pdf(9)))
+    );
+    let g = all.iter().find(|o| o.id == second.id).unwrap();
+    assert_eq!(g.state, "failed");
+    assert!(
+        s.claim_outbox(10, later + Duration::seconds(120), Duration::seconds(60)).await.unwrap().is_empty(),
+        "a failed row waits"
+    );
+    let stats = s.outbox_stats().await.unwrap();
+    assert_eq!((stats.queued, stats.sent, stats.failed), (0, 1, 1));
+    // The operator retries it; it is due at once and keeps its package.
+    s.retry_outbox(&by, second.id).await.unwrap();
+    assert!(matches!(s.retry_outbox(&by, second.id).await, Err(StoreError::Conflict { code: "outbox_not_failed" })));
+    let retried = s.claim_outbox(10, Utc::now() + Duration::seconds(1), Duration::seconds(60)).await.unwrap();
+    assert_eq!(
+        retried.iter().map(|o| (o.id, o.package_sha256.clone())).collect::<Vec<_>>(),
+        [(second.id, Some(pdf(10)))]
+    );
+
+    // A status from G01 on this document, picked up twice: applied once.
+    let st = |remote: &str, code: &str| RemoteStatus {
+        remote_id: remote.into(),
+        reporter_code: "000.00.00.G01".into(),
+        issuer_code: x.agency.agency.code.as_str().to_owned(),
+        symbol: "01/STC-VP".into(),
+        code: code.into(),
+        description: Some("Đã đến".into()),
+        staff: Some("Nguyễn Thị Ngọc Trâm".into()),
+        at: None,
+    };
+    assert_eq!(s.apply_remote_status(st("p1", "01")).await.unwrap(), RemoteOutcome::Applied);
+    assert_eq!(s.apply_remote_status(st("p1", "01")).await.unwrap(), RemoteOutcome::Duplicate);
+    assert_eq!(s.apply_remote_status(st("p2", "03")).await.unwrap(), RemoteOutcome::Applied);
+    // Packages that arrive out of order: 05 reported before 04, 04 arriving last.
+    let soon = Utc::now() + Duration::seconds(30);
+    let mut s05 = st("p5", "05");
+    s05.at = Some(soon + Duration::seconds(1));
+    let mut s04 = st("p4", "04");
+    s04.at = Some(soon);
+    assert_eq!(s.apply_remote_status(s05).await.unwrap(), RemoteOutcome::Applied);
+    assert_eq!(s.apply_remote_status(s04).await.unwrap(), RemoteOutcome::Applied);
+    let mut unknown = st("p3", "01");
+    unknown.symbol = "99/STC-VP".into();
+    assert_eq!(s.apply_remote_status(unknown).await.unwrap(), RemoteOutcome::Unknown);
+    let t = s.list_deliveries(&d.dept, doc).await.unwrap();
+    let g01 = t.iter().find(|d| d.recipient_code == "000.00.00.G01").unwrap();
+    assert_eq!(g01.status, "05", "the latest reported, not the last to arrive");
+    assert_eq!(g01.events.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["01", "03", "04", "05"]);
+    assert_eq!(g01.events[0].actor_name.as_deref(), Some("Nguyễn Thị Ngọc Trâm"));
+    let log = s.list_inbound(10).await.unwrap();
+    assert_eq!(log.len(), 5);
+    assert_eq!(s.inbound_outcome("p3").await.unwrap().as_deref(), Some("ignored"));
+
+    // A document that came from another system, then its revocation, picked up twice.
+    let clerk = s.agency_user_with_role(d.district.agency_id(), Role::Clerk).await.unwrap().unwrap();
+    assert_eq!(clerk, d.d_clerk.user_id);
+    let arrived = s
+        .receive_incoming(
+            &Actor::system("exchange"),
+            &d.district,
+            NewIncoming {
+                source_key: "edxml:000.00.00.G01,2026/03/01,7816/VPCP-TTĐT".into(),
+                sender_code: "000.00.00.G01".into(),
+                sender_name: "Văn phòng Chính phủ".into(),
+                symbol: "7816/VPCP-TTĐT".into(),
+                issued_on: Some(day("2026-03-01")),
+                draft: draft_in(),
+                pdf_sha256: Some(pdf(11)),
+                ocr_sha256: None,
+                scanned: false,
+            },
+        )
+        .await
+        .unwrap();
+    let ch = |remote: &str| RemoteChange {
+        remote_id: remote.into(),
+        agency_id: d.district.agency_id(),
+        source_key: "edxml:000.00.00.G01,2026/03/01,7816/VPCP-TTĐT".into(),
+        kind: ChangeKind::Revoke,
+        reason: "Ban hành nhầm".into(),
+        from_code: "000.00.00.G01".into(),
+    };
+    assert_eq!(s.apply_remote_change(ch("r1")).await.unwrap(), RemoteOutcome::Applied);
+    assert_eq!(s.apply_remote_change(ch("r1")).await.unwrap(), RemoteOutcome::Duplicate);
+    let got = s.get_incoming(&d.district, IncomingVisibility::All, arrived.document.id).await.unwrap();
+    assert_eq!((got.state, got.change_state.as_deref()), (IncomingState::Withdrawn, Some("pending")));
+    assert!(got.change_reason.unwrap().contains("Ban hành nhầm"));
+    // The clerk agrees: status 15 goes to the sender through the outbox.
+    s.answer_change(&Actor::user(&d.d_clerk, None), &d.district, arrived.document.id, true, None).await.unwrap();
+    let statuses: Vec<String> = s
+        .list_outbox(None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind == "status")
+        .map(|o| o.payload["status_code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["01", "15"]);
+    // The identity is written once.
+    assert!(s.exchange_identity().await.unwrap().is_none());
+    s.put_exchange_identity(der(7, 50), vec![1, 2, 3]).await.unwrap();
+    s.put_exchange_identity(der(7, 50), vec![4, 5, 6]).await.unwrap();
+    assert_eq!(s.exchange_identity().await.unwrap().unwrap().1, vec![1, 2, 3]);
+    assert!(s.verify_audit_chain().await.unwrap().is_intact());
 }
