@@ -16,7 +16,7 @@ if [ "${VANBAN_SKIP_INSTALL:-}" != 1 ]; then
   step "installing system packages"
   need=()
   for pkg in postgresql chromium fonts-liberation2 poppler-utils qpdf libreoffice-writer-nogui nodejs npm \
-    softhsm2 libnss3-tools opensc socat tesseract-ocr tesseract-ocr-vie; do
+    softhsm2 libnss3-tools opensc socat tesseract-ocr tesseract-ocr-vie xmlsec1; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   # The venv for pyHanko needs Python's venv module; a python3 that has it already is kept.

@@ -58,6 +58,9 @@ pub struct FileConfig {
     /// The SMTP server for e-mail notifications (the `[smtp]` table); the password may come
     /// from `VANBAN_SMTP_PASSWORD` instead.
     pub smtp: Option<vanban_server::mail::SmtpConfig>,
+    /// The axis to exchange edXML packages with (the `[exchange]` table); the secret may come
+    /// from `VANBAN_EXCHANGE_SECRET` instead.
+    pub exchange: Option<vanban_server::exchange::ExchangeConfig>,
 }
 
 /// The `[smtp]` table as the server takes it, checked: `password` (from the environment)
@@ -167,6 +170,25 @@ impl Settings {
         if let Some(smtp) = file.smtp {
             let password = std::env::var("VANBAN_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
             server.smtp = Some(smtp_settings(smtp, password)?);
+        }
+        if let Some(mut ex) = file.exchange {
+            if let Some(secret) = std::env::var("VANBAN_EXCHANGE_SECRET").ok().filter(|p| !p.is_empty()) {
+                ex.secret = secret;
+            }
+            if !(ex.endpoint.starts_with("http://") || ex.endpoint.starts_with("https://")) {
+                bail!("exchange.endpoint must be an http:// or https:// address, not {:?}", ex.endpoint);
+            }
+            if ex.system_id.trim().is_empty() || ex.secret.len() < 16 {
+                bail!(
+                    "exchange.system_id is required and exchange.secret (or VANBAN_EXCHANGE_SECRET) needs 16 characters or more"
+                );
+            }
+            if let Some(ca) = &ex.ca_file
+                && !ca.is_file()
+            {
+                bail!("exchange.ca_file {} does not exist", ca.display());
+            }
+            server.exchange = Some(ex);
         }
         Ok(Settings { data_dir, database_url, listen, server })
     }

@@ -6,6 +6,8 @@ mod agent;
 mod config;
 mod demo;
 mod demo_plan;
+mod edxml_cmd;
+mod hub;
 mod verify;
 
 use std::process::ExitCode;
@@ -63,6 +65,11 @@ enum Command {
     /// Sign a document prepared by the server with a key on a USB token (PKCS#11), on the
     /// signer's own computer.
     SignAgent(agent::AgentArgs),
+    /// Read, check, build and verify edXML packages (QCVN 102:2016).
+    #[command(subcommand)]
+    Edxml(edxml_cmd::EdxmlCommand),
+    /// Run a document exchange hub (the national axis's API) for several vanban instances.
+    Hub(hub::HubArgs),
     /// Development and tests: make COUNT signed documents waiting for issue (one real leader
     /// signature, copied), for the crash test and the benchmarks. Not for production data.
     #[command(hide = true)]
@@ -154,6 +161,8 @@ fn render(
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Edxml(cmd) => edxml_cmd::run(cmd),
+        Command::Hub(args) => hub::run(args, &cli.common).await,
         Command::Serve => {
             let mut settings = Settings::resolve(&cli.common, "data")?;
             settings.ensure_pki_passphrase()?;

@@ -1,5 +1,8 @@
 //! The `vanban` binary as an operator meets it: configuration errors, admin commands, the demo.
 
+#[path = "cli/exchange.rs"]
+mod exchange;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -710,20 +713,33 @@ fn try_api(
 }
 
 fn serve(data: &Path) -> (Served, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vanban"))
-        .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env_remove("VANBAN_DATABASE_URL")
-        .env_remove("VANBAN_CONFIG")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    serve_with(data, None)
+}
+
+/// `vanban serve` on a free port, with a configuration file if given: the process and its
+/// address.
+fn serve_with(data: &Path, config: Option<&Path>) -> (Served, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vanban"));
+    cmd.args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    if let Some(c) = config {
+        cmd.args(["--config", c.to_str().unwrap()]);
+    }
+    let (served, line) = spawn_announced(cmd.env_remove("VANBAN_DATABASE_URL").env_remove("VANBAN_CONFIG"));
+    (served, line.trim().trim_start_matches("vanban: http://").trim_end_matches('/').to_owned())
+}
+
+/// Starts a process that announces itself with one line on stdout; returns it and the line.
+fn spawn_announced(cmd: &mut Command) -> (Served, String) {
+    // VANBAN_TEST_LOG=info (or debug) shows the processes' logs, for debugging a failure.
+    let log = std::env::var("VANBAN_TEST_LOG").ok();
+    let stderr = if log.is_some() { Stdio::inherit() } else { Stdio::null() };
+    let mut child =
+        cmd.env("RUST_LOG", log.as_deref().unwrap_or("error")).stdout(Stdio::piped()).stderr(stderr).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let served = Served(child);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-    (served, line.trim().trim_start_matches("vanban: http://").trim_end_matches('/').to_owned())
+    (served, line)
 }
 
 /// The server is killed (SIGKILL) at random points while clerks issue; after each restart the

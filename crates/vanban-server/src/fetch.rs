@@ -16,19 +16,7 @@ use hyper_util::rt::TokioExecutor;
 pub fn https_client(
     extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 ) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    for c in extra_roots {
-        roots.add(c).map_err(|e| format!("unusable CA certificate: {e}"))?;
-    }
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let https =
-        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build();
+    let https = vanban_axis::https_connector(extra_roots.into_iter().map(|c| c.to_vec()).collect())?;
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 

@@ -884,8 +884,8 @@ async fn issuing_page(state: &AppState, s: &Session, notice: Option<Notice>) -> 
 }
 
 #[derive(Deserialize)]
-struct DoneQ {
-    done: Option<String>,
+pub(crate) struct DoneQ {
+    pub(crate) done: Option<String>,
 }
 
 async fn issuing_get(

@@ -453,7 +453,12 @@ pub async fn complete(
         }),
         appendices,
     };
-    Ok(state.store.issue_document(actor, scope, doc.id, req).await?)
+    let outcome = state.store.issue_document(actor, scope, doc.id, req).await?;
+    // External recipients' packages go out now, not at the worker's next look.
+    if outcome.deliveries.iter().any(|d| d.channel == "external") {
+        state.exchange_kick().notify_one();
+    }
+    Ok(outcome)
 }
 
 /// Appendices in separate files (the document's PDF attachments) get the agency's own

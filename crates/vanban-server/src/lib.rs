@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bulk;
 pub mod drafting;
 pub mod error;
+pub mod exchange;
 pub mod fetch;
 pub mod history;
 pub mod incoming;
@@ -68,6 +69,9 @@ pub struct ServerConfig {
     pub tsa_url: Option<String>,
     /// The SMTP server notification e-mails go through; without one, no e-mail is sent.
     pub smtp: Option<crate::mail::SmtpConfig>,
+    /// The axis this instance exchanges edXML packages with; without one, documents for
+    /// agencies outside the instance wait in the outbox.
+    pub exchange: Option<crate::exchange::ExchangeConfig>,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +91,7 @@ impl Default for ServerConfig {
             instance_name: "vanban".to_owned(),
             tsa_url: None,
             smtp: None,
+            exchange: None,
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct AppState {
     /// CPU-bound work (signing, validating) runs at most this many at a time, one per core:
     /// more would only make the cores switch between them.
     cpu: Arc<tokio::sync::Semaphore>,
+    /// Wakes the exchange worker's send loop when a change wrote outbox rows.
+    exchange_kick: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -118,7 +125,13 @@ impl AppState {
             pki: Arc::default(),
             keys: Arc::default(),
             cpu: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))),
+            exchange_kick: Arc::default(),
         }
+    }
+
+    /// The exchange worker's wake-up: notified after writes that queue packages.
+    pub fn exchange_kick(&self) -> Arc<tokio::sync::Notify> {
+        self.exchange_kick.clone()
     }
 
     /// Runs CPU-bound work off the async threads, one job per core at a time.
@@ -159,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(signing::routes())
         .merge(incoming::routes())
+        .merge(exchange::routes())
         .nest("/api/v1", api::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
@@ -187,6 +201,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     tokio::spawn(purge_expired_sessions(state.store.clone()));
     tokio::spawn(notify::run_workers(state.clone(), configured_mailer(&state.config)));
+    tokio::spawn(exchange::run(state.clone()));
     let backlog = state.clone();
     tokio::spawn(async move {
         if let Err(e) = issuing::report_numbered_backlog(&backlog).await {

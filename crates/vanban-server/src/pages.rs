@@ -120,6 +120,7 @@ impl Notice {
     pub(crate) fn done(code: Option<&str>) -> Option<Notice> {
         let text = match code? {
             "agency_created" => "Đã thêm cơ quan.",
+            "outbox_retried" => "Đã đưa gói tin trở lại hàng đợi gửi.",
             "agency_updated" => "Đã cập nhật thông tin cơ quan; văn bản dựng từ nay dùng thông tin mới.",
             "unit_created" => "Đã thêm đơn vị.",
             "user_created" => "Đã thêm cán bộ.",

@@ -21,6 +21,11 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Installs the recorder (background workers record before the first request).
+pub fn install() {
+    let _ = handle();
+}
+
 pub async fn track(req: Request, next: Next) -> Response {
     let _ = handle();
     let start = Instant::now();

@@ -1,0 +1,343 @@
+//! Two vanban instances (a province and a district), each its own process and database, and a
+//! `vanban hub` between them, all on loopback. A document issued in one arrives in the other,
+//! the statuses flow back to the sender's tracking view, a revocation follows; then a fault
+//! run: documents are issued while the hub and the receiving instance are killed (SIGKILL) and
+//! restarted, and in the end every document arrived exactly once and every status came back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Served, api, login, serve_with, spawn_announced, text, try_api, vanban};
+
+const SECRET_A: &str = "tinh-binh-an-secret-0001";
+const SECRET_B: &str = "huyen-hoa-binh-secret-02";
+const B_CODE: &str = "000.00.77.H58";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `vanban hub` on `port`, its data in `dir`.
+fn hub(dir: &Path, port: u16) -> Served {
+    let (served, line) = spawn_announced(
+        Command::new(env!("CARGO_BIN_EXE_vanban"))
+            .args(["hub", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", dir.to_str().unwrap()])
+            .args(["--system", &format!("tinh:{SECRET_A}"), "--system", &format!("huyen:{SECRET_B}")]),
+    );
+    assert!(line.starts_with("vanban hub: http://"), "{line}");
+    served
+}
+
+fn create_user(dir: &Path, data: &Path, username: &str, full_name: &str, role: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vanban"))
+        .args(["admin", "create-user", "--data-dir", data.to_str().unwrap(), "--agency-code", B_CODE])
+        .args(["--username", username, "--full-name", full_name, "--role", role, "--password-stdin"])
+        .env("VANBAN_DATA_DIR", dir)
+        .env_remove("VANBAN_DATABASE_URL")
+        .env_remove("VANBAN_CONFIG")
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"vanban@2026\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+fn root_pem(addr: &str) -> String {
+    let (st, _, body) = super::http(addr, "GET", "/pki/ca/root.pem", "", "", "text/plain", b"");
+    assert_eq!(st, 200);
+    String::from_utf8(body).unwrap()
+}
+
+fn write_config(path: &Path, hub_port: u16, system: &str, secret: &str, anchor: &Path) {
+    let text = format!(
+        "trust_anchors = [{anchor:?}]\n\n[exchange]\nendpoint = \"http://127.0.0.1:{hub_port}\"\nsystem_id = \"{system}\"\nsecret = \"{secret}\"\npoll_wait_ms = 1000\n",
+        anchor = anchor.to_str().unwrap()
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// Polls `f` until it returns Some, for at most `secs` seconds.
+fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    a: PathBuf,
+    b: PathBuf,
+    hub_dir: PathBuf,
+    hub_port: u16,
+    a_conf: PathBuf,
+    b_conf: PathBuf,
+    ids: Vec<String>,
+}
+
+/// Province A (the demo, with `count` signed documents waiting for issue), district B (one
+/// agency, a clerk, a leader, a specialist), each trusting the other's CA.
+fn world(count: usize) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let out = vanban(dir.path(), &["demo", "--no-serve", "--no-history", "--data-dir", a.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out =
+        vanban(dir.path(), &["seed-signed", "--count", &(count - 1).to_string(), "--data-dir", a.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ids: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), count);
+    let out = vanban(
+        dir.path(),
+        &[
+            "admin",
+            "create-agency",
+            "--data-dir",
+            b.to_str().unwrap(),
+            "--code",
+            B_CODE,
+            "--name",
+            "UBND huyện Hòa Bình",
+            "--abbreviation",
+            "UBND",
+            "--level",
+            "district",
+            "--place",
+            "Hòa Bình",
+            "--parent-name",
+            "Tỉnh Bình An",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    create_user(dir.path(), &b, "hb.vanthu", "Lê Thị Văn Thư", "clerk");
+    create_user(dir.path(), &b, "hb.lanhdao", "Trần Văn Lãnh Đạo", "leader");
+    create_user(dir.path(), &b, "hb.chuyenvien", "Phạm Thị Chuyên Viên", "specialist");
+    // Each instance's root CA, for the other to trust (packages and PDFs are signed under it).
+    let (sa, addr_a) = serve_with(&a, None);
+    let pem_a = root_pem(&addr_a);
+    drop(sa);
+    let (sb, addr_b) = serve_with(&b, None);
+    let pem_b = root_pem(&addr_b);
+    drop(sb);
+    std::fs::write(dir.path().join("a-root.pem"), pem_a).unwrap();
+    std::fs::write(dir.path().join("b-root.pem"), pem_b).unwrap();
+    let hub_port = free_port();
+    let a_conf = dir.path().join("a.toml");
+    let b_conf = dir.path().join("b.toml");
+    write_config(&a_conf, hub_port, "tinh", SECRET_A, &dir.path().join("b-root.pem"));
+    write_config(&b_conf, hub_port, "huyen", SECRET_B, &dir.path().join("a-root.pem"));
+    let hub_dir = dir.path().join("hub");
+    World { a, b, hub_dir, hub_port, a_conf, b_conf, ids, _dir: dir }
+}
+
+fn deliveries(addr: &str, who: &(String, String), id: &str) -> serde_json::Value {
+    api(addr, who, "GET", &format!("/api/v1/documents/{id}/deliveries"), serde_json::Value::Null).1
+}
+
+fn b_delivery(t: &serde_json::Value) -> Option<serde_json::Value> {
+    t["deliveries"].as_array()?.iter().find(|d| d["recipient_code"] == B_CODE).cloned()
+}
+
+fn incoming(addr: &str, who: &(String, String)) -> Vec<serde_json::Value> {
+    api(addr, who, "GET", "/api/v1/incoming?limit=5000", serde_json::Value::Null)
+        .1
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_document_crosses_the_hub_and_its_statuses_come_back() {
+    let w = world(1);
+    let _hub = hub(&w.hub_dir, w.hub_port);
+    let (_sa, a) = serve_with(&w.a, Some(&w.a_conf));
+    let (_sb, b) = serve_with(&w.b, Some(&w.b_conf));
+    let clerk = login(&a, "vanthu");
+    let id = &w.ids[0];
+    let (st, out) = api(
+        &a,
+        &clerk,
+        "POST",
+        &format!("/api/v1/documents/{id}/issue"),
+        serde_json::json!({ "pin": "123456", "recipients": [B_CODE] }),
+    );
+    assert_eq!(st, 201, "{out}");
+    let symbol = out["entry"]["symbol"].as_str().unwrap().to_owned();
+
+    // It arrives at B, with A's signatures valid, and A hears 01.
+    let b_clerk = login(&b, "hb.vanthu");
+    let item = eventually(60, "the document at B", || incoming(&b, &b_clerk).into_iter().next());
+    assert_eq!(item["symbol"], symbol.as_str());
+    assert_eq!(item["sender_code"], "000.00.00.H58");
+    assert_eq!(item["state"], "arrived");
+    let inc = item["document"]["id"].as_str().unwrap().to_owned();
+    let (st, _, pdf) =
+        super::http(&b, "GET", &format!("/api/v1/incoming/{inc}/pdf"), &b_clerk.0, &b_clerk.1, "application/json", b"");
+    assert_eq!((st, &pdf[..5]), (200, &b"%PDF-"[..]));
+    eventually(30, "status 01 at A", || b_delivery(&deliveries(&a, &clerk, id)).filter(|d| d["status"] == "01"));
+
+    // B registers (03), its leader assigns (04), the specialist starts (05) and finishes (06).
+    let (st, r) = api(&b, &b_clerk, "POST", &format!("/api/v1/incoming/{inc}/register"), serde_json::json!({}));
+    assert_eq!(st, 200, "{r}");
+    let handler = login(&b, "hb.chuyenvien");
+    let (_, me) = api(&b, &handler, "GET", "/api/v1/me", serde_json::Value::Null);
+    let lead = me.pointer("/user/id").or_else(|| me.pointer("/user/user/id")).unwrap().clone();
+    let b_leader = login(&b, "hb.lanhdao");
+    let (st, r) = api(
+        &b,
+        &b_leader,
+        "POST",
+        &format!("/api/v1/incoming/{inc}/assign"),
+        serde_json::json!({ "lead": lead, "note": "Đề nghị tham mưu" }),
+    );
+    assert_eq!(st, 200, "{r}");
+    let (st, r) = api(&b, &handler, "POST", &format!("/api/v1/incoming/{inc}/start"), serde_json::json!({}));
+    assert_eq!(st, 200, "{r}");
+    let (st, r) = api(
+        &b,
+        &handler,
+        "POST",
+        &format!("/api/v1/incoming/{inc}/finish"),
+        serde_json::json!({ "note": "Đã hoàn thành" }),
+    );
+    assert_eq!(st, 200, "{r}");
+
+    // A's tracking view: B "Hoàn thành" with 01, 03, 04, 05, 06 in order.
+    // Packages may arrive in any order; the view orders them by the time B reported them.
+    let d = eventually(60, "statuses 03 to 06 at A", || {
+        b_delivery(&deliveries(&a, &clerk, id))
+            .filter(|d| d["status"] == "06" && d["events"].as_array().unwrap().len() == 5)
+    });
+    let codes: Vec<&str> = d["events"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["01", "03", "04", "05", "06"], "{d}");
+    assert_eq!(d["status_label"], "Hoàn thành");
+    let (st, _, page) = super::http(&a, "GET", &format!("/documents/{id}/tracking"), &clerk.0, "", "text/html", b"");
+    assert_eq!(st, 200);
+    assert!(String::from_utf8_lossy(&page).contains("Hoàn thành"));
+
+    // A revokes: B's copy is withdrawn and its clerk agrees (15), which A sees.
+    let (st, r) = api(
+        &a,
+        &clerk,
+        "POST",
+        &format!("/api/v1/documents/{id}/change"),
+        serde_json::json!({ "kind": "revoke", "reason": "Ban hành sai thẩm quyền" }),
+    );
+    assert_eq!(st, 200, "{r}");
+    let item = eventually(60, "the revocation at B", || {
+        incoming(&b, &b_clerk).into_iter().find(|i| i["state"] == "withdrawn" && i["change_state"] == "pending")
+    });
+    assert!(item["change_reason"].as_str().unwrap().contains("Ban hành sai thẩm quyền"), "{item}");
+    let (st, r) =
+        api(&b, &b_clerk, "POST", &format!("/api/v1/incoming/{inc}/answer"), serde_json::json!({ "accept": true }));
+    assert_eq!(st, 200, "{r}");
+    eventually(60, "status 15 at A", || b_delivery(&deliveries(&a, &clerk, id)).filter(|d| d["status"] == "15"));
+
+    // The operators' view lists the packages both ways.
+    let admin = login(&a, "admin");
+    let (st, ex) = api(&a, &admin, "GET", "/api/v1/exchange", serde_json::Value::Null);
+    assert_eq!(st, 200, "{ex}");
+    assert!(ex["outbox"].as_array().unwrap().iter().all(|o| o["state"] == "sent"), "{ex}");
+    assert!(
+        ex["inbox"].as_array().unwrap().iter().any(|i| i["kind"] == "status" && i["outcome"] == "accepted"),
+        "{ex}"
+    );
+    for data in [&w.a, &w.b] {
+        let out = vanban(data, &["admin", "verify-audit", "--data-dir", data.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+}
+
+/// Documents issued from A while the hub and B are killed and restarted several times:
+/// every document arrives at B exactly once, and A hears status 01 for every one of them.
+#[test]
+fn exchange_survives_sigkill_of_the_hub_and_the_receiver() {
+    let docs: usize = std::env::var("VANBAN_EXCHANGE_FAULT_DOCS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let w = world(docs);
+    let mut the_hub = Some(hub(&w.hub_dir, w.hub_port));
+    let (_sa, a) = serve_with(&w.a, Some(&w.a_conf));
+    let (sb, _) = serve_with(&w.b, Some(&w.b_conf));
+    let mut the_b = Some(sb);
+    let clerk = login(&a, "vanthu");
+    // Clerks issue in the background; the killer below takes the hub and B down meanwhile.
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(w.ids.clone()));
+    let issuers: Vec<_> = (0..4)
+        .map(|_| {
+            let (queue, a, clerk) = (queue.clone(), a.clone(), clerk.clone());
+            std::thread::spawn(move || {
+                let body = serde_json::json!({ "pin": "123456", "recipients": [B_CODE] });
+                while let Some(id) = queue.lock().unwrap().pop() {
+                    match try_api(&a, &clerk, "POST", &format!("/api/v1/documents/{id}/issue"), &body) {
+                        Some((201, _)) => {}
+                        other => panic!("issue {id}: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    println!("random seed {seed}");
+    let mut rand = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let (mut hub_kills, mut b_kills) = (0, 0);
+    for round in 0..8 {
+        std::thread::sleep(Duration::from_millis(300 + rand(1200)));
+        if round % 2 == 0 {
+            drop(the_hub.take()); // SIGKILL
+            hub_kills += 1;
+            std::thread::sleep(Duration::from_millis(rand(500)));
+            the_hub = Some(hub(&w.hub_dir, w.hub_port));
+        } else {
+            drop(the_b.take()); // SIGKILL
+            b_kills += 1;
+            std::thread::sleep(Duration::from_millis(rand(500)));
+            the_b = Some(serve_with(&w.b, Some(&w.b_conf)).0);
+        }
+    }
+    for t in issuers {
+        t.join().unwrap();
+    }
+    println!("{hub_kills} hub kills, {b_kills} receiver kills");
+    let (_sb2, b) = {
+        drop(the_b.take());
+        serve_with(&w.b, Some(&w.b_conf))
+    };
+    let b_clerk = login(&b, "hb.vanthu");
+    let got = eventually(600, "every document at B", || {
+        let list = incoming(&b, &b_clerk);
+        (list.len() >= docs).then_some(list)
+    });
+    let symbols: std::collections::BTreeSet<&str> = got.iter().map(|i| i["symbol"].as_str().unwrap()).collect();
+    assert_eq!(got.len(), docs, "every document arrived exactly once");
+    assert_eq!(symbols.len(), docs);
+    // Every status 01 came back to A.
+    eventually(600, "status 01 for every document at A", || {
+        let missing = w
+            .ids
+            .iter()
+            .filter(|id| !b_delivery(&deliveries(&a, &clerk, id)).is_some_and(|d| d["status"] == "01"))
+            .count();
+        println!("{missing} documents without status 01 at A yet");
+        (missing == 0).then_some(())
+    });
+    // And nothing was delivered twice on A's side either: one delivery per document.
+    for id in w.ids.iter().take(50) {
+        let t = deliveries(&a, &clerk, id);
+        assert_eq!(t["deliveries"].as_array().unwrap().len(), 1, "{t}");
+        let events = b_delivery(&t).unwrap()["events"].as_array().unwrap().iter().filter(|e| e["code"] == "01").count();
+        assert_eq!(events, 1, "status 01 recorded once: {t}");
+    }
+}
