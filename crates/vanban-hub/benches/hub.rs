@@ -1,8 +1,9 @@
 //! Packages per second through the hub, end to end: senders post signed edXML packages
 //! (`/sendEdoc`), a receiver long-polls, downloads and acknowledges them; latency is from the
 //! start of the send to the receiver holding the package's bytes. 10 KB and 1 MB attachments,
-//! on SQLite and (with VANBAN_TEST_PG_URL) PostgreSQL. Peak memory (VmHWM) is reported per
-//! run to show it does not grow with the attachment size.
+//! on SQLite and (with VANBAN_TEST_PG_URL) PostgreSQL. The hub runs as its own process (this
+//! binary re-run with `serve-hub`), so its peak memory (VmHWM) is its own: it should not grow
+//! with the attachment size, since the hub streams packages to disk.
 //!
 //! `cargo bench -p vanban-hub --bench hub -- [PACKAGES] [SENDERS]`
 
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use vanban_axis::{AxisClient, Credentials, Pickup};
 
-fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
@@ -95,15 +96,15 @@ async fn run(backend: &str, db: Option<&str>, n: usize, senders: usize, attachme
             sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {t}"))).execute(&pool).await.unwrap();
         }
     }
-    let systems = vec![
-        vanban_hub::SystemConfig { id: "tinh".into(), secret: "tinh-secret-0123456789".into() },
-        vanban_hub::SystemConfig { id: "huyen".into(), secret: "huyen-secret-012345678".into() },
-    ];
-    let state =
-        vanban_hub::HubState::open(vanban_hub::HubConfig::new(dir.path().to_owned(), systems), db).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(vanban_hub::serve(listener, state));
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.arg("serve-hub").arg(dir.path());
+    if let Some(url) = db {
+        cmd.arg(url);
+    }
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let addr = line.trim().to_owned();
     let url = format!("http://{addr}");
     let a = AxisClient::new(
         &url,
@@ -204,12 +205,32 @@ async fn run(backend: &str, db: Option<&str>, n: usize, senders: usize, attachme
         n as f64 / elapsed.as_secs_f64(),
         p(0.50),
         p(0.99),
-        vm_hwm_kib() / 1024
+        vm_hwm_kib(child.id()) / 1024
     );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The hub alone, in this process: `serve-hub DIR [DATABASE_URL]`; prints its address.
+fn serve_hub(dir: &str, db: Option<&str>) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let systems = vec![
+            vanban_hub::SystemConfig { id: "tinh".into(), secret: "tinh-secret-0123456789".into() },
+            vanban_hub::SystemConfig { id: "huyen".into(), secret: "huyen-secret-012345678".into() },
+        ];
+        let state = vanban_hub::HubState::open(vanban_hub::HubConfig::new(dir.into(), systems), db).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        vanban_hub::serve(listener, state).await.unwrap();
+    });
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if args.first().map(String::as_str) == Some("serve-hub") {
+        return serve_hub(&args[1], args.get(2).map(String::as_str));
+    }
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let senders: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -218,7 +239,13 @@ fn main() {
     let (cert, key) = pki.organisation(vanban_pki::SubjectInfo::new("UBND tỉnh Bình An")).unwrap();
     let pg = std::env::var("VANBAN_TEST_PG_URL").ok();
     println!("== hub end to end: send → list (long poll) → download → acknowledge, {senders} senders, 2 cores");
-    for (size, count) in [(10 * 1024, n), (1024 * 1024, (n / 10).max(50))] {
+    // Attachment sizes in KB (VANBAN_HUB_BENCH_SIZES=10,1024,4096): the bigger ones get fewer packages.
+    let sizes: Vec<usize> = std::env::var("VANBAN_HUB_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 1024]);
+    for size in sizes.into_iter().map(|kb| kb * 1024) {
+        let count = if size <= 64 * 1024 { n } else { (n * 10 * 1024 / size).clamp(50, n) };
         let pkgs: Arc<Vec<Bytes>> = Arc::new((0..16).map(|i| Bytes::from(package(size, i, &key, &cert))).collect());
         rt.block_on(run("SQLite", None, count, senders, size, pkgs.clone()));
         match &pg {

@@ -451,11 +451,11 @@ async fn get_edoc(State(state): State<HubState>, headers: HeaderMap) -> Response
         }
         state.metrics.fetched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
-        Ok(Response::builder()
+        Response::builder()
             .header(header::CONTENT_TYPE, "application/xml")
             .header(header::CONTENT_LENGTH, meta.size)
             .body(body)
-            .map_err(internal)?)
+            .map_err(internal)
     };
     match inner.await {
         Ok(r) => r,

@@ -119,6 +119,8 @@ pub struct Exchange {
     identity: Arc<(Cert, SoftKey, Vec<Cert>)>,
     /// Wakes the send loop when a change wrote outbox rows.
     kick: Arc<tokio::sync::Notify>,
+    /// The axis's agency directory (codes), refreshed hourly and when a sender is not in it.
+    directory: tokio::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 /// Exponential back-off: 2 s, 4 s, … capped at 10 minutes, with up to 20 % jitter.
@@ -164,6 +166,23 @@ impl Exchange {
         Ok(Bytes::from(bytes))
     }
 
+    /// Reads the axis's directory again.
+    async fn refresh_directory(&self) -> Result<usize, Failure> {
+        let list = self.client.agencies().await?;
+        let n = list.len();
+        *self.directory.write().await = list.into_iter().map(|a| a.code).collect();
+        Ok(n)
+    }
+
+    /// Whether the axis's directory lists `code` (read again once when it does not).
+    async fn in_directory(&self, code: &str) -> Result<bool, Failure> {
+        if self.directory.read().await.contains(code) {
+            return Ok(true);
+        }
+        self.refresh_directory().await?;
+        Ok(self.directory.read().await.contains(code))
+    }
+
     async fn connect(state: &AppState, config: ExchangeConfig) -> Result<Exchange, String> {
         let mut roots = Vec::new();
         if let Some(f) = &config.ca_file {
@@ -177,7 +196,13 @@ impl Exchange {
         let (cert, key) = exchange_identity(state).await.map_err(|e| e.to_string())?;
         let pki = state.pki().await.map_err(|e| e.to_string())?;
         let chain = vec![pki.issuing.cert.clone(), pki.root.clone()];
-        Ok(Exchange { client, config, identity: Arc::new((cert, key, chain)), kick: state.exchange_kick() })
+        Ok(Exchange {
+            client,
+            config,
+            identity: Arc::new((cert, key, chain)),
+            kick: state.exchange_kick(),
+            directory: Default::default(),
+        })
     }
 }
 
@@ -231,6 +256,9 @@ async fn directory_loop(state: AppState, ex: Arc<Exchange>) {
             Ok(n) => tracing::info!(agencies = n, "exchange: agencies registered at the axis"),
             Err(e) => tracing::warn!(error = %e.message, "exchange: could not register the agencies"),
         }
+        if let Err(e) = ex.refresh_directory().await {
+            tracing::warn!(error = %e.message, "exchange: could not read the axis's directory");
+        }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
@@ -283,9 +311,13 @@ async fn stats_loop(state: AppState) {
 // Sending
 // ---------------------------------------------------------------------------------------------
 
+/// How long a node holds the outbox rows it claimed. A node that dies holding some leaves them
+/// to the next claim after this; sending them twice is harmless (the axis knows the key).
+const CLAIM_LEASE_SECS: i64 = 30;
+
 async fn send_loop(state: AppState, ex: Arc<Exchange>) {
     loop {
-        let batch = match state.store.claim_outbox(64, Utc::now(), chrono::Duration::seconds(120)).await {
+        let batch = match state.store.claim_outbox(64, Utc::now(), chrono::Duration::seconds(CLAIM_LEASE_SECS)).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "exchange: cannot read the outbox");
@@ -678,9 +710,10 @@ async fn receive_loop(state: AppState, ex: Arc<Exchange>, kind: &'static str) {
 /// Takes one package. An `Err` is transient: the package is not acknowledged and comes back.
 async fn receive_one(state: &AppState, ex: &Exchange, item: &ReceivedItem) -> Result<(), Failure> {
     let started = std::time::Instant::now();
-    if state.store.inbound_outcome(&item.doc_id).await?.is_some() {
-        // Applied before a crash took the acknowledgement: acknowledge again.
-        ex.client.ack(&item.doc_id, Pickup::Done).await?;
+    if let Some(outcome) = state.store.inbound_outcome(&item.doc_id).await? {
+        // Applied (or refused, its 02 sent) before a crash took the acknowledgement.
+        let pickup = if outcome == "rejected" { Pickup::Fail } else { Pickup::Done };
+        ex.client.ack(&item.doc_id, pickup).await?;
         return Ok(());
     }
     let bytes = ex.client.get(&item.doc_id).await?;
@@ -725,11 +758,29 @@ async fn refuse(
         detail: serde_json::json!({ "code": f.code }),
         received_at: Utc::now(),
     };
-    if !state.store.record_inbound(rec).await? || kind == "status" || from.is_empty() {
-        return Ok(());
+    // A status package is never answered with a status; an unreadable one has no one to tell.
+    if kind != "status"
+        && !from.is_empty()
+        && let Some(r) = routing
+    {
+        send_refusal(state, ex, remote_id, &r, &document_id, &from, f).await?;
     }
-    // The reporting agency: the first addressee that is ours.
-    let Some(r) = routing else { return Ok(()) };
+    // Logged after the 02 went out: a crash before this fetches the package again.
+    state.store.record_inbound(rec).await?;
+    Ok(())
+}
+
+/// Status 02 with the reason, from the first addressee that is ours, to the sender. A transient
+/// failure keeps the package on the axis (it is refused again later).
+async fn send_refusal(
+    state: &AppState,
+    ex: &Exchange,
+    remote_id: &str,
+    r: &edxml::Routing,
+    document_id: &str,
+    from: &str,
+    f: &Failure,
+) -> Result<(), Failure> {
     let mut ours = None;
     for code in &r.to {
         if let Ok(c) = vanban_domain::AgencyCode::parse(code)
@@ -741,14 +792,14 @@ async fn refuse(
     }
     let Some(agency) = ours else { return Ok(()) };
     let (issuer, date, symbol) =
-        edxml::split_document_id(&document_id).unwrap_or((from.clone(), String::new(), String::new()));
+        edxml::split_document_id(document_id).unwrap_or((from.to_owned(), String::new(), String::new()));
     let status = edxml::StatusPackage {
         from: organization(&agency),
         response_for: edxml::ResponseFor {
             organ_id: issuer,
             code: symbol,
             promulgation_date: edxml::EdDate::parse(&date),
-            document_id,
+            document_id: document_id.to_owned(),
         },
         staff: edxml::StaffInfo {
             staff: "vanban".to_owned(), department: "Văn thư".to_owned(), ..Default::default()
@@ -759,10 +810,15 @@ async fn refuse(
     };
     let bytes = ex.signed(state, move |signer| edxml::build_status(&status, Some(signer))).await?;
     let key = format!("status:refused:{remote_id}");
-    if let Err(e) = ex.client.send("status", agency.agency.code.as_str(), &key, bytes).await {
-        tracing::warn!(error = %e, "exchange: could not send status 02 for a refused package");
+    match ex.client.send("status", agency.agency.code.as_str(), &key, bytes).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_transient() => Err(e.into()),
+        // The axis will not take it (the sender left its directory): nothing more to do.
+        Err(e) => {
+            tracing::warn!(error = %e, "exchange: the axis refused the status 02 of a refused package");
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 /// Verifies and applies one package.
@@ -773,6 +829,16 @@ async fn take_package(state: &AppState, ex: &Exchange, remote_id: &str, bytes: B
         .await?
         .map_err(|e| Failure::permanent(e.code(), e.message_vi()))?;
     check_package_signature(state, ex, &bytes).await?;
+    let from = match &parsed.package {
+        edxml::Package::Status(st) => st.from.organ_id.clone(),
+        edxml::Package::Edoc(e) => e.header.from.organ_id.clone(),
+    };
+    if !ex.in_directory(&from).await? {
+        return Err(Failure::permanent(
+            "edxml_unknown_sender",
+            format!("cơ quan gửi {from} không có trong danh bạ của trục"),
+        ));
+    }
     match parsed.package {
         edxml::Package::Status(st) => {
             let Some((issuer, _, symbol)) = edxml::split_document_id(&st.response_for.document_id) else {
@@ -891,7 +957,8 @@ async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Resu
             let outcome = state
                 .store
                 .apply_remote_change(RemoteChange {
-                    remote_id: remote_id.to_owned(),
+                    // One package may address several agencies here: applied once for each.
+                    remote_id: format!("{remote_id}@{}", a.agency.code.as_str()),
                     agency_id: a.agency.id,
                     source_key: format!("edxml:{target}"),
                     kind,
@@ -907,6 +974,17 @@ async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Resu
                 tracing::info!(package = remote_id, target = %target, "exchange: a change for a document we never received (logged)");
             }
         }
+        let rec = InboundRecord {
+            remote_id: remote_id.to_owned(),
+            kind: "edoc".to_owned(),
+            from_code: h.from.organ_id.clone(),
+            document_id: target.clone(),
+            outcome: "accepted".to_owned(),
+            reason: None,
+            detail: serde_json::json!({ "business": kind.as_str(), "to": ours.iter().map(|a| a.agency.code.as_str()).collect::<Vec<_>>() }),
+            received_at: Utc::now(),
+        };
+        state.store.record_inbound(rec).await?;
         return Ok(());
     }
     // The document's file: the first PDF attachment.

@@ -209,6 +209,11 @@ macro_rules! impl_exchange {
             async fn record_inbound(&self, rec: InboundRecord) -> Result<bool> {
                 let mut tx = begin_write(self).await?;
                 let fresh = log_inbound(&mut tx, &rec).await?;
+                if fresh {
+                    let action = if rec.outcome == "rejected" { "exchange.refused" } else { "exchange.received" };
+                    let detail = serde_json::json!({ "kind": rec.kind, "from": rec.from_code, "document_id": rec.document_id, "reason": rec.reason });
+                    write_audit(&mut tx, &Actor::system("exchange"), None, action, "package", &rec.remote_id, detail).await?;
+                }
                 tx.commit().await?;
                 Ok(fresh)
             }

@@ -123,6 +123,7 @@ fn world(count: usize) -> World {
     create_user(dir.path(), &b, "hb.vanthu", "Lê Thị Văn Thư", "clerk");
     create_user(dir.path(), &b, "hb.lanhdao", "Trần Văn Lãnh Đạo", "leader");
     create_user(dir.path(), &b, "hb.chuyenvien", "Phạm Thị Chuyên Viên", "specialist");
+    create_user(dir.path(), &b, "hb.admin", "Hoàng Văn Quản Trị", "admin");
     // Each instance's root CA, for the other to trust (packages and PDFs are signed under it).
     let (sa, addr_a) = serve_with(&a, None);
     let pem_a = root_pem(&addr_a);
@@ -244,8 +245,61 @@ fn a_document_crosses_the_hub_and_its_statuses_come_back() {
     assert_eq!(st, 200, "{r}");
     eventually(60, "status 15 at A", || b_delivery(&deliveries(&a, &clerk, id)).filter(|d| d["status"] == "15"));
 
-    // The operators' view lists the packages both ways.
+    // A package B cannot take (an attachment whose base64 is broken) is refused with the
+    // reason, and its sender is told with status 02.
+    let mut edoc = vanban_edxml::Edoc::default();
+    edoc.header.from = vanban_edxml::Organization {
+        organ_id: "000.00.00.H58".into(),
+        organ_name: "UBND tỉnh Bình An".into(),
+        ..Default::default()
+    };
+    edoc.header.to = vec![vanban_edxml::Organization {
+        organ_id: B_CODE.into(),
+        organ_name: "UBND huyện Hòa Bình".into(),
+        ..Default::default()
+    }];
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    edoc.header.document_id = vanban_edxml::document_id("000.00.00.H58", day, "99", "UBND-VP");
+    edoc.header.code = vanban_edxml::Code { number: "99".into(), notation: "UBND-VP".into() };
+    edoc.header.promulgation_date = vanban_edxml::EdDate::from_date(day);
+    edoc.header.subject = "Về việc thử gói tin hỏng".into();
+    edoc.header.document_type.type_name = "Công văn".into();
+    edoc.trace.business.document_id = edoc.header.document_id.clone();
+    edoc.trace.business.reason = "Văn bản điện tử mới".into();
+    edoc.attachments.push(vanban_edxml::Attachment {
+        content_id: "cid:1".into(),
+        name: "vb.pdf".into(),
+        description: "vb.pdf".into(),
+        content_type: "application/pdf".into(),
+        data: b"%PDF-1.7 not really".to_vec(),
+        zipped: false,
+    });
+    let good = String::from_utf8(vanban_edxml::build_edoc(&edoc, None).unwrap()).unwrap();
+    let open = good.find("<edXML:ContentTransferEncoded").unwrap();
+    let at = open + good[open..].find('>').unwrap() + 1;
+    let broken = format!("{}@@not base64@@{}", &good[..at], &good[at..]);
+    let tinh = vanban_axis::AxisClient::new(
+        &format!("http://127.0.0.1:{}", w.hub_port),
+        vanban_axis::Credentials { system_id: "tinh".into(), secret: SECRET_A.into() },
+        vec![],
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let sent = rt.block_on(tinh.send("edoc", "000.00.00.H58", "broken:1", broken.into_bytes().into())).unwrap();
+    let b_admin = login(&b, "hb.admin");
+    let refused = eventually(60, "the refusal at B", || {
+        let (_, ex) = api(&b, &b_admin, "GET", "/api/v1/exchange", serde_json::Value::Null);
+        ex["inbox"].as_array()?.iter().find(|i| i["remote_id"] == sent.doc_id.as_str()).cloned()
+    });
+    assert_eq!(refused["outcome"], "rejected", "{refused}");
+    assert!(refused["reason"].as_str().unwrap().contains("base64"), "{refused}");
     let admin = login(&a, "admin");
+    eventually(60, "status 02 back at A", || {
+        let (_, ex) = api(&a, &admin, "GET", "/api/v1/exchange", serde_json::Value::Null);
+        ex["inbox"].as_array()?.iter().find(|i| i["kind"] == "status" && i["detail"]["status_code"] == "02").cloned()
+    });
+
+    // The operators' view lists the packages both ways.
     let (st, ex) = api(&a, &admin, "GET", "/api/v1/exchange", serde_json::Value::Null);
     assert_eq!(st, 200, "{ex}");
     assert!(ex["outbox"].as_array().unwrap().iter().all(|o| o["state"] == "sent"), "{ex}");
@@ -333,8 +387,8 @@ fn exchange_survives_sigkill_of_the_hub_and_the_receiver() {
         println!("{missing} documents without status 01 at A yet");
         (missing == 0).then_some(())
     });
-    // And nothing was delivered twice on A's side either: one delivery per document.
-    for id in w.ids.iter().take(50) {
+    // And nothing was recorded twice on A's side either: one delivery and one 01 per document.
+    for id in &w.ids {
         let t = deliveries(&a, &clerk, id);
         assert_eq!(t["deliveries"].as_array().unwrap().len(), 1, "{t}");
         let events = b_delivery(&t).unwrap()["events"].as_array().unwrap().iter().filter(|e| e["code"] == "01").count();
