@@ -304,3 +304,28 @@ async fn delegations_follow_decree_30() {
     let page = leader.get("/delegations").await;
     assert!(page.body.contains("Đã thu hồi") && page.body.contains("12/GUQ-STC"), "{}", page.body);
 }
+
+/// The exchange belongs to the instance: only the top-level agency's administrators see the
+/// packages and retry them; a department's administrator or clerk does not.
+#[tokio::test]
+async fn only_the_instance_operators_see_the_exchange() {
+    let app = TestApp::new().await;
+    let root = app.login("root.admin").await;
+    let r = root.get("/api/v1/exchange").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["stats"]["queued"], 0);
+    let page = root.get("/exchange").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Liên thông văn bản") && page.body.contains("chưa cấu hình"), "{}", page.body);
+    for who in ["b.admin", "a.clerk", "b.specialist"] {
+        let c = app.login(who).await;
+        assert_eq!(c.get("/api/v1/exchange").await.status, StatusCode::FORBIDDEN, "{who}");
+        assert_eq!(c.get("/exchange").await.status, StatusCode::FORBIDDEN, "{who}");
+        let r = c.post(&format!("/api/v1/exchange/outbox/{}/retry", uuid::Uuid::now_v7()), serde_json::json!({})).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}");
+    }
+    // A row that is not failed cannot be retried.
+    let r = root.post(&format!("/api/v1/exchange/outbox/{}/retry", uuid::Uuid::now_v7()), serde_json::json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.error_code(), "outbox_not_failed");
+}

@@ -213,12 +213,14 @@ async fn health_metrics_and_openapi() {
     let lib = include_str!("../../src/lib.rs");
     let signing = include_str!("../../src/signing.rs");
     let incoming = include_str!("../../src/incoming.rs");
+    let exchange = include_str!("../../src/exchange.rs");
     let mut routed = Vec::new();
     let api_lines = api.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")).map(|l| (l, "/api/v1"));
     let lib_lines = lib
         .lines()
         .chain(signing.lines())
         .chain(incoming.lines())
+        .chain(exchange.lines())
         .map(str::trim)
         .filter(|l| l.starts_with(".route(\"/api/v1/"))
         .map(|l| (l, ""));
