@@ -51,7 +51,12 @@ impl ClientError {
             // Throttling and the axis's own trouble pass; everything else is the request's.
             // An addressee (or this system's own agency) may be registered a moment later.
             ClientError::Refused { http, code, .. } => {
-                *http == 429 || *http >= 500 || code == "unknown_recipient" || code == "sender_not_registered"
+                // 401: a clock or secret to fix on one side, not a fault of this request.
+                *http == 401
+                    || *http == 429
+                    || *http >= 500
+                    || code == "unknown_recipient"
+                    || code == "sender_not_registered"
             }
         }
     }
@@ -112,7 +117,10 @@ impl AxisClient {
         let mut req = hyper::Request::post(format!("{}{path}", self.endpoint))
             .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::USER_AGENT, "vanban-exchange/1.0 XRoad/VPCP");
-        for (k, v) in auth::sign(&self.creds, logical, Utc::now()) {
+        // The path is signed too, so a captured request cannot be replayed at another route.
+        let mut logical = logical.to_vec();
+        logical.push(("path", path));
+        for (k, v) in auth::sign(&self.creds, &logical, Utc::now()) {
             req = req.header(k, v);
         }
         let req = req.body(body).map_err(|e| ClientError::Transport(e.to_string()))?;
@@ -134,7 +142,14 @@ impl AxisClient {
         timeout: Duration,
     ) -> Result<T, ClientError> {
         let body = json.map(|j| Bytes::from(j.to_string())).unwrap_or_default();
-        let (status, _, bytes) = self.call(path, logical, Full::new(body).boxed(), "application/json", timeout).await?;
+        // A body is signed by its SHA-256.
+        let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, &body).as_ref());
+        let mut logical = logical.to_vec();
+        if !body.is_empty() {
+            logical.push(("bodysha256", sha.as_str()));
+        }
+        let (status, _, bytes) =
+            self.call(path, &logical, Full::new(body).boxed(), "application/json", timeout).await?;
         parse_answer(status, &bytes)
     }
 

@@ -7,10 +7,12 @@ use anyhow::{Context, bail};
 /// The hub takes the global `--listen` (default 127.0.0.1:7400), `--data-dir` (default
 /// `hub-data`: package bodies and the SQLite database), `--database-url` (`postgres://…` for
 /// several hub nodes) and `--config` (a TOML file of `[[systems]]` tables with `id` and
-/// `secret`: the connected systems).
+/// `secret`, optionally `agencies = ["*.H58"]`: the connected systems).
 #[derive(clap::Args)]
 pub struct HubArgs {
-    /// A connected system as ID:SECRET (repeatable; for tests and small set-ups).
+    /// A connected system as ID:SECRET[:AGENCIES] (repeatable; for tests and small set-ups;
+    /// the secret then shows in the process list: prefer --config). AGENCIES: comma-separated
+    /// codes it may hold, `*.H58` for every code ending so.
     #[arg(long = "system")]
     systems: Vec<String>,
     /// Largest package accepted, in MiB.
@@ -34,8 +36,12 @@ pub async fn run(args: HubArgs, common: &crate::config::CommonArgs) -> anyhow::R
         systems.extend(file.systems);
     }
     for s in &args.systems {
-        let Some((id, secret)) = s.split_once(':') else { bail!("--system takes ID:SECRET, not {s:?}") };
-        systems.push(vanban_hub::SystemConfig { id: id.to_owned(), secret: secret.to_owned() });
+        let mut parts = s.splitn(3, ':');
+        let (Some(id), Some(secret)) = (parts.next(), parts.next()) else {
+            bail!("--system takes ID:SECRET[:AGENCIES], not {s:?}")
+        };
+        let agencies = parts.next().map(|a| a.split(',').map(str::to_owned).collect()).unwrap_or_default();
+        systems.push(vanban_hub::SystemConfig { id: id.to_owned(), secret: secret.to_owned(), agencies });
     }
     if systems.is_empty() {
         bail!("no connected system: give --system ID:SECRET or --config with [[systems]]");

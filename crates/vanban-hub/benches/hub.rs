@@ -216,8 +216,8 @@ fn serve_hub(dir: &str, db: Option<&str>) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let systems = vec![
-            vanban_hub::SystemConfig { id: "tinh".into(), secret: "tinh-secret-0123456789".into() },
-            vanban_hub::SystemConfig { id: "huyen".into(), secret: "huyen-secret-012345678".into() },
+            vanban_hub::SystemConfig { id: "tinh".into(), secret: "tinh-secret-0123456789".into(), agencies: vec![] },
+            vanban_hub::SystemConfig { id: "huyen".into(), secret: "huyen-secret-012345678".into(), agencies: vec![] },
         ];
         let state = vanban_hub::HubState::open(vanban_hub::HubConfig::new(dir.into(), systems), db).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -36,9 +36,25 @@ pub use store::{HubStore, PgHubStore, SqliteHubStore};
 
 /// A connected system.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SystemConfig {
     pub id: String,
     pub secret: String,
+    /// The agency codes it may register (receive for, send as): exact codes, or `*.H58` for
+    /// every code ending so (a province's). Empty: any code no other system holds.
+    #[serde(default)]
+    pub agencies: Vec<String>,
+}
+
+impl SystemConfig {
+    /// Whether this system may hold agency `code`.
+    pub fn may_hold(&self, code: &str) -> bool {
+        self.agencies.is_empty()
+            || self.agencies.iter().any(|p| match p.strip_prefix('*') {
+                Some(suffix) => code.ends_with(suffix),
+                None => p == code,
+            })
+    }
 }
 
 /// The hub's settings.
@@ -53,6 +69,9 @@ pub struct HubConfig {
     pub window_secs: i64,
     /// Longest long-poll of `/getReceivedEdocList`.
     pub max_wait: Duration,
+    /// Require every request to sign its path and, when it has one, its body (vanban's client
+    /// does). Off for SDK clients that sign only the national axis's headers.
+    pub strict_signing: bool,
 }
 
 impl HubConfig {
@@ -63,6 +82,7 @@ impl HubConfig {
             max_package_bytes: 64 * 1024 * 1024,
             window_secs: auth::DEFAULT_WINDOW_SECS,
             max_wait: Duration::from_secs(30),
+            strict_signing: true,
         }
     }
 }
@@ -72,6 +92,9 @@ pub struct HubState {
     store: Arc<dyn HubStore>,
     config: Arc<HubConfig>,
     secrets: Arc<HashMap<String, String>>,
+    systems: Arc<HashMap<String, SystemConfig>>,
+    /// Signatures seen within the timestamp window: a captured request is not accepted twice.
+    seen: Arc<std::sync::Mutex<HashMap<String, i64>>>,
     /// Wakes a system's long-polls when something arrives for it.
     waiters: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Notify>>>>,
     metrics: Arc<Metrics>,
@@ -108,10 +131,13 @@ impl HubState {
             }
         }
         let secrets = config.systems.iter().map(|s| (s.id.clone(), s.secret.clone())).collect();
+        let systems = config.systems.iter().map(|s| (s.id.clone(), s.clone())).collect();
         Ok(HubState {
             store,
             config: Arc::new(config),
             secrets: Arc::new(secrets),
+            systems: Arc::new(systems),
+            seen: Arc::default(),
             waiters: Arc::default(),
             metrics: Arc::default(),
         })
@@ -142,8 +168,8 @@ pub fn router(state: HubState) -> Router {
         .route("/getSentEdocList", post(sent_list))
         .route("/getAgenciesList", post(agencies_list))
         .route("/getAgenciesListQD20", post(agencies_list))
-        .route("/registerAgency", post(register_agency))
-        .route("/deleteAgency", post(delete_agency))
+        .route("/registerAgency", post(register_agency).layer(DefaultBodyLimit::max(64 * 1024)))
+        .route("/deleteAgency", post(delete_agency).layer(DefaultBodyLimit::max(64 * 1024)))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
@@ -193,10 +219,50 @@ fn internal(e: impl std::fmt::Display) -> Fail {
     Fail(StatusCode::INTERNAL_SERVER_ERROR, "hub_internal", e.to_string())
 }
 
-fn authenticate(state: &HubState, headers: &HeaderMap) -> Result<auth::Verified, Fail> {
+/// Verifies a request's signature, that it is not a replay, and (strict signing) that it
+/// signed this route's path and, given `body`, the body's SHA-256.
+fn authenticate(
+    state: &HubState,
+    headers: &HeaderMap,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<auth::Verified, Fail> {
+    let unauthorized = |code: &'static str, m: String| Fail(StatusCode::UNAUTHORIZED, code, m);
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    auth::verify(get, |s| state.secrets.get(s).cloned(), chrono::Utc::now(), state.config.window_secs)
-        .map_err(|e| Fail(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))
+    let now = chrono::Utc::now();
+    let v = auth::verify(get, |s| state.secrets.get(s).cloned(), now, state.config.window_secs)
+        .map_err(|e| unauthorized(e.code(), e.to_string()))?;
+    match v.get("path") {
+        Some(p) if p != path => return Err(unauthorized("axis_wrong_path", format!("signed for {p}, sent to {path}"))),
+        None if state.config.strict_signing => {
+            return Err(unauthorized("axis_path_unsigned", "the request does not sign its path".to_owned()));
+        }
+        _ => {}
+    }
+    if let Some(body) = body {
+        let sha = hex::encode(sha2::Sha256::digest(body));
+        match v.get("bodysha256") {
+            Some(claimed) if !claimed.eq_ignore_ascii_case(&sha) => {
+                return Err(unauthorized("body_mismatch", "the body's SHA-256 differs from the signed one".to_owned()));
+            }
+            None if state.config.strict_signing && !body.is_empty() => {
+                return Err(unauthorized("axis_body_unsigned", "the request does not sign its body".to_owned()));
+            }
+            _ => {}
+        }
+    }
+    // A signature is accepted once within the window.
+    let mac = headers.get(auth::HASH_HEADER).and_then(|h| h.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let mut seen = state.seen.lock().unwrap_or_else(|e| e.into_inner());
+    let t = now.timestamp();
+    if seen.len() > 100_000 {
+        seen.retain(|_, exp| *exp > t);
+    }
+    if seen.get(&mac).is_some_and(|exp| *exp > t) {
+        return Err(unauthorized("axis_replay", "this signed request was already received".to_owned()));
+    }
+    seen.insert(mac, t + 2 * state.config.window_secs);
+    Ok(v)
 }
 
 fn now_ms() -> i64 {
@@ -221,7 +287,8 @@ async fn send_edoc(State(state): State<HubState>, headers: HeaderMap, mut multip
 }
 
 async fn send_edoc_inner(state: &HubState, headers: &HeaderMap, multipart: &mut Multipart) -> Result<Answer, Fail> {
-    let v = authenticate(state, headers)?;
+    let v = authenticate(state, headers, "/sendEdoc", None)?;
+    let strict_body = state.config.strict_signing;
     let bad = |code: &'static str, m: String| Fail(StatusCode::BAD_REQUEST, code, m);
     // Stream the file part to a temporary file, hashing as it goes.
     let tmp = state.config.data_dir.join("tmp").join(format!("{}.part", new_package_id()));
@@ -256,10 +323,18 @@ async fn send_edoc_inner(state: &HubState, headers: &HeaderMap, multipart: &mut 
         return Err(bad("missing_file", "the multipart field file_doc is missing".to_owned()));
     }
     let sha = hex::encode(hasher.finalize());
-    if let Some(claimed) = v.get("bodysha256")
-        && !claimed.eq_ignore_ascii_case(&sha)
-    {
-        return Err(bad("body_mismatch", "the package's SHA-256 differs from the signed one".to_owned()));
+    match v.get("bodysha256") {
+        Some(claimed) if !claimed.eq_ignore_ascii_case(&sha) => {
+            return Err(bad("body_mismatch", "the package's SHA-256 differs from the signed one".to_owned()));
+        }
+        None if strict_body => {
+            return Err(Fail(
+                StatusCode::UNAUTHORIZED,
+                "axis_body_unsigned",
+                "the package's SHA-256 is not signed".to_owned(),
+            ));
+        }
+        _ => {}
     }
     let key = v.get("idempotencykey").filter(|k| !k.is_empty()).map_or_else(|| format!("sha256:{sha}"), str::to_owned);
     if let Some(id) = state.store.find_by_key(&v.system_id, &key).await? {
@@ -396,7 +471,7 @@ async fn sync_dir(dir: Option<&Path>) {
 
 async fn received_list(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers)?;
+        let v = authenticate(&state, &headers, "/getReceivedEdocList", None)?;
         let kind = v.get("messagetype").unwrap_or("edoc").to_owned();
         if kind != "edoc" && kind != "status" {
             return Err(Fail(StatusCode::BAD_REQUEST, "bad_message_type", format!("unknown messagetype {kind}")));
@@ -427,9 +502,9 @@ async fn received_list(State(state): State<HubState>, headers: HeaderMap) -> Res
     }
 }
 
-async fn get_edoc(State(state): State<HubState>, headers: HeaderMap) -> Response {
+async fn get_edoc(State(state): State<HubState>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers)?;
+        let v = authenticate(&state, &headers, uri.path(), None)?;
         let id = v.get("docId").unwrap_or_default().to_owned();
         let meta = match id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
             true => state.store.package_for(&v.system_id, &id).await?,
@@ -465,7 +540,7 @@ async fn get_edoc(State(state): State<HubState>, headers: HeaderMap) -> Response
 
 async fn update_status(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers)?;
+        let v = authenticate(&state, &headers, "/updateStatus", None)?;
         let id = v.get("docId").unwrap_or_default().to_owned();
         let pickup = v.get("status").and_then(Pickup::parse).ok_or_else(|| {
             Fail(StatusCode::BAD_REQUEST, "bad_status", "status must be processing, done or fail".to_owned())
@@ -490,7 +565,7 @@ async fn update_status(State(state): State<HubState>, headers: HeaderMap) -> Res
 
 async fn sent_list(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers)?;
+        let v = authenticate(&state, &headers, "/getSentEdocList", None)?;
         let limit = v.get("limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, 1000);
         Ok::<_, Fail>(ListAnswer::ok(state.store.sent(&v.system_id, v.get("docId"), limit).await?))
     };
@@ -500,9 +575,9 @@ async fn sent_list(State(state): State<HubState>, headers: HeaderMap) -> Respons
     }
 }
 
-async fn agencies_list(State(state): State<HubState>, headers: HeaderMap) -> Response {
+async fn agencies_list(State(state): State<HubState>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     let inner = async {
-        authenticate(&state, &headers)?;
+        authenticate(&state, &headers, uri.path(), None)?;
         Ok::<_, Fail>(ListAnswer::ok(state.store.agencies().await?))
     };
     match inner.await {
@@ -513,7 +588,7 @@ async fn agencies_list(State(state): State<HubState>, headers: HeaderMap) -> Res
 
 async fn register_agency(State(state): State<HubState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers)?;
+        let v = authenticate(&state, &headers, "/registerAgency", Some(&body))?;
         let a: Agency = serde_json::from_slice(&body)
             .map_err(|e| Fail(StatusCode::BAD_REQUEST, "malformed_request", format!("agency JSON: {e}")))?;
         let code_ok = !a.code.is_empty()
@@ -528,6 +603,13 @@ async fn register_agency(State(state): State<HubState>, headers: HeaderMap, body
                 format!("unusable agency code or name: {}", a.code),
             ));
         }
+        if !state.systems.get(&v.system_id).is_some_and(|s| s.may_hold(&a.code)) {
+            return Err(Fail(
+                StatusCode::FORBIDDEN,
+                "agency_not_allowed",
+                format!("system {} may not hold {}", v.system_id, a.code),
+            ));
+        }
         state.store.upsert_agency(&v.system_id, &a, now_ms()).await?;
         Ok::<_, Fail>(Answer::ok())
     };
@@ -539,7 +621,7 @@ async fn register_agency(State(state): State<HubState>, headers: HeaderMap, body
 
 async fn delete_agency(State(state): State<HubState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers)?;
+        let v = authenticate(&state, &headers, "/deleteAgency", Some(&body))?;
         let j: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| Fail(StatusCode::BAD_REQUEST, "malformed_request", format!("JSON: {e}")))?;
         let code = j.get("AgencyCode").and_then(|c| c.as_str()).unwrap_or_default();

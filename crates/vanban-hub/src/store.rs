@@ -377,7 +377,8 @@ impl SqliteHubStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // A stored package is acknowledged to its sender: its row must survive a power cut.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(30));
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;

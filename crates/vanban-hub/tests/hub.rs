@@ -8,6 +8,8 @@ use vanban_axis::{AxisClient, Credentials, Pickup};
 
 const A: (&str, &str) = ("tinh", "tinh-secret-0123456789");
 const B: (&str, &str) = ("huyen", "huyen-secret-012345678");
+/// A third system, allowed only the Government Office's codes.
+const C: (&str, &str) = ("vpcp", "vpcp-secret-0123456789");
 
 fn status_package(from: &str, to: &str, code: &str) -> Bytes {
     let st = vanban_edxml::StatusPackage {
@@ -34,8 +36,11 @@ fn status_package(from: &str, to: &str, code: &str) -> Bytes {
 
 async fn start(db: Option<&str>) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let systems =
-        [A, B].iter().map(|(id, s)| vanban_hub::SystemConfig { id: (*id).into(), secret: (*s).into() }).collect();
+    let mut systems: Vec<_> = [A, B]
+        .iter()
+        .map(|(id, s)| vanban_hub::SystemConfig { id: (*id).into(), secret: (*s).into(), agencies: vec![] })
+        .collect();
+    systems.push(vanban_hub::SystemConfig { id: C.0.into(), secret: C.1.into(), agencies: vec!["*.G22".into()] });
     let mut config = vanban_hub::HubConfig::new(dir.path().to_owned(), systems);
     config.max_package_bytes = 256 * 1024;
     let state = vanban_hub::HubState::open(config, db).await.unwrap();
@@ -107,9 +112,39 @@ async fn scenario(db: Option<&str>) {
     let again = b.send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
     assert_eq!((again.doc_id.as_str(), again.duplicate), (ans.doc_id.as_str(), true));
     assert_eq!(a.received("status", 10, None).await.unwrap().len(), 1);
-    // Nobody else reads it; the addressee gets the exact bytes.
-    let e = client(&url, B).get("0123456789abcdef01234567").await.unwrap_err();
-    assert_eq!(e.code(), "package_not_found");
+    // Nobody else reads it (a system neither sender nor addressee), nor acknowledges it; an id
+    // that is not one is not found either. The addressee gets the exact bytes.
+    let c = client(&url, C);
+    assert_eq!(c.get(&ans.doc_id).await.unwrap_err().code(), "package_not_found");
+    assert_eq!(c.ack(&ans.doc_id, Pickup::Done).await.unwrap_err().code(), "package_not_found");
+    assert_eq!(c.get("../../etc/passwd").await.unwrap_err().code(), "package_not_found");
+    // A system holds only the agencies its configuration allows.
+    let e = c
+        .register_agency(&vanban_axis::Agency { code: "000.00.00.H99".into(), name: "X".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "agency_not_allowed");
+    let vpcp =
+        vanban_axis::Agency {
+            code: "000.00.00.G22".into(), name: "Văn phòng Chính phủ".into(), ..Default::default()
+        };
+    c.register_agency(&vpcp).await.unwrap();
+    // A captured request is accepted once, and only at the route it signed.
+    let creds = Credentials { system_id: A.0.into(), secret: A.1.into() };
+    let signed = vanban_axis::auth::sign(&creds, &[("path", "/getAgenciesList")], chrono::Utc::now());
+    assert_eq!(raw(&url, "/getAgenciesList", &signed).0, 200);
+    let (st, body) = raw(&url, "/getAgenciesList", &signed);
+    assert_eq!(st, 401);
+    assert!(body.contains("axis_replay"), "{body}");
+    let signed = vanban_axis::auth::sign(&creds, &[("path", "/getAgenciesList")], chrono::Utc::now());
+    let (st, body) = raw(&url, "/getSentEdocList", &signed);
+    assert_eq!(st, 401);
+    assert!(body.contains("axis_wrong_path"), "{body}");
+    // Without the path signed (strict signing), refused.
+    let signed = vanban_axis::auth::sign(&creds, &[], chrono::Utc::now());
+    let (st, body) = raw(&url, "/getAgenciesList", &signed);
+    assert_eq!(st, 401);
+    assert!(body.contains("axis_path_unsigned"), "{body}");
     assert_eq!(a.get(&ans.doc_id).await.unwrap(), pkg);
     // Sending in another agency's name is refused.
     let e = a.send("status", "000.00.77.H58", "status:x", pkg.clone()).await.unwrap_err();
@@ -146,12 +181,12 @@ fn walk(p: &std::path::Path) -> usize {
     std::fs::read_dir(p).map_or(0, |d| d.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_on_sqlite() {
     scenario(None).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_on_postgres() {
     let Ok(url) = std::env::var("VANBAN_TEST_PG_URL") else {
         assert!(std::env::var("CI").is_err(), "CI must give VANBAN_TEST_PG_URL");
@@ -165,4 +200,21 @@ async fn hub_on_postgres() {
     let sep = if url.contains('?') { '&' } else { '?' };
     let scoped = format!("{url}{sep}options=-c%20search_path%3Dhub_test");
     scenario(Some(&scoped)).await;
+}
+
+/// A POST with the given headers over a plain TCP connection: (status, whole response).
+fn raw(url: &str, path: &str, headers: &[(String, String)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, out)
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{Datelike as _, Utc};
+use chrono::Utc;
 use futures::StreamExt as _;
 use vanban_axis::{AxisClient, ClientError, Credentials, Pickup, ReceivedItem};
 use vanban_domain::{ChangeKind, DocumentType, Priority, Role};
@@ -311,13 +311,23 @@ async fn stats_loop(state: AppState) {
 // Sending
 // ---------------------------------------------------------------------------------------------
 
-/// How long a node holds the outbox rows it claimed. A node that dies holding some leaves them
-/// to the next claim after this; sending them twice is harmless (the axis knows the key).
-const CLAIM_LEASE_SECS: i64 = 30;
+/// How long a node holds the outbox rows it claimed: longer than one send may take (the
+/// client's timeout), as a node claims only as many rows as it sends at once. A node that dies
+/// holding some leaves them to the next claim after this; sending them twice is harmless (the
+/// axis knows the key).
+const CLAIM_LEASE_SECS: i64 = 90;
+
+/// Attempts after which a row that keeps failing (a recipient no axis knows, …) is marked failed
+/// for an operator: about two hours with the back-off.
+const MAX_ATTEMPTS: i32 = 20;
 
 async fn send_loop(state: AppState, ex: Arc<Exchange>) {
     loop {
-        let batch = match state.store.claim_outbox(64, Utc::now(), chrono::Duration::seconds(CLAIM_LEASE_SECS)).await {
+        let batch = match state
+            .store
+            .claim_outbox(ex.config.parallel.max(1) as i64 * 2, Utc::now(), chrono::Duration::seconds(CLAIM_LEASE_SECS))
+            .await
+        {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "exchange: cannot read the outbox");
@@ -345,7 +355,7 @@ async fn send_one(state: &AppState, ex: &Exchange, row: OutboxRecord) {
     let started = std::time::Instant::now();
     let (outcome, sha) = match send_row(state, ex, &row).await {
         Ok((remote_id, sha)) => (OutboxOutcome::Sent { remote_id }, Some(sha)),
-        Err((f, sha)) if f.transient => {
+        Err((f, sha)) if f.transient && row.attempts + 1 < MAX_ATTEMPTS => {
             tracing::warn!(row = %row.id, code = %f.code, error = %f.message, attempts = row.attempts + 1, "exchange: send failed, will retry");
             (
                 OutboxOutcome::Retry {
@@ -549,12 +559,27 @@ fn edoc_header(d: &ExchangeDocument, to: edxml::Organization) -> edxml::EdocHead
 }
 
 async fn build_edoc(state: &AppState, ex: &Exchange, row: &OutboxRecord) -> Result<(Bytes, String), Failure> {
-    let doc_id = document_of(row)?;
+    let business_kind = row.payload.get("business").and_then(|b| b.as_str()).unwrap_or("new");
+    // A replacement carries the new document; ReplacementInfo names the one it replaces (the
+    // row's document), as in the official sample.
+    let replaced = match business_kind {
+        "replace" => Some(state.store.exchange_document(document_of(row)?).await?),
+        _ => None,
+    };
+    let doc_id = match &replaced {
+        Some(_) => row
+            .payload
+            .pointer("/replacement/document_id")
+            .and_then(|v| v.as_str())
+            .and_then(|r| uuid::Uuid::parse_str(r).ok())
+            .map(vanban_domain::DocumentId::from_uuid)
+            .ok_or_else(|| Failure::permanent("bad_payload", "a replacement names no document"))?,
+        None => document_of(row)?,
+    };
     let d = state.store.exchange_document(doc_id).await?;
     let to_name = row.payload.pointer("/recipient/name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     let to = edxml::Organization { organ_id: row.recipient_code.clone(), organ_name: to_name, ..Default::default() };
     let header = edoc_header(&d, to);
-    let business_kind = row.payload.get("business").and_then(|b| b.as_str()).unwrap_or("new");
     let (doc_type, reason) = match business_kind {
         "revoke" => (
             edxml::BusinessDocType::Revoke,
@@ -570,18 +595,16 @@ async fn build_edoc(state: &AppState, ex: &Exchange, row: &OutboxRecord) -> Resu
         ),
         _ => (edxml::BusinessDocType::New, "Văn bản điện tử mới"),
     };
-    let mut replacements = Vec::new();
-    if doc_type == edxml::BusinessDocType::Replace
-        && let Some(r) = row.payload.pointer("/replacement/document_id").and_then(|v| v.as_str())
-        && let Ok(uuid) = uuid::Uuid::parse_str(r)
-    {
-        let rd = state.store.exchange_document(vanban_domain::DocumentId::from_uuid(uuid)).await?;
-        let (n, s) = split_symbol(&rd.entry.symbol);
-        replacements.push(edxml::ReplacementInfo {
-            document_id: edxml::document_id(rd.agency.agency.code.as_str(), rd.entry.issued_on, &n, &s),
-            organ_ids: vec![row.recipient_code.clone()],
-        });
-    }
+    let replacements = match &replaced {
+        Some(old) => {
+            let (n, s) = split_symbol(&old.entry.symbol);
+            vec![edxml::ReplacementInfo {
+                document_id: edxml::document_id(old.agency.agency.code.as_str(), old.entry.issued_on, &n, &s),
+                organ_ids: vec![row.recipient_code.clone()],
+            }]
+        }
+        None => Vec::new(),
+    };
     let mut attachments = Vec::new();
     let pdf_sha = d.entry.pdf_sha256.clone().ok_or_else(|| Failure::permanent("not_issued", "no issued file"))?;
     let pdf = state.blobs.get(&pdf_sha).await.map_err(|e| Failure::transient("blob", e))?;
@@ -717,7 +740,7 @@ async fn receive_one(state: &AppState, ex: &Exchange, item: &ReceivedItem) -> Re
         return Ok(());
     }
     let bytes = ex.client.get(&item.doc_id).await?;
-    match take_package(state, ex, &item.doc_id, bytes.clone()).await {
+    match take_package(state, ex, item, bytes.clone()).await {
         Ok(()) => {
             ex.client.ack(&item.doc_id, Pickup::Done).await?;
             metrics::counter!("vanban_exchange_received_total", "kind" => item.message_type.clone()).increment(1);
@@ -804,25 +827,27 @@ async fn send_refusal(
         staff: edxml::StaffInfo {
             staff: "vanban".to_owned(), department: "Văn thư".to_owned(), ..Default::default()
         },
-        status_code: "02".to_owned(),
+        // A refused revocation, update or replacement is 16; a refused document 02.
+        status_code: if r.business.is_some_and(|b| b != edxml::BusinessDocType::New) { "16" } else { "02" }.to_owned(),
         description: format!("Từ chối tiếp nhận: {}", f.message).chars().take(500).collect(),
         timestamp: edxml::EdDateTime::from_naive(vn_now()),
     };
     let bytes = ex.signed(state, move |signer| edxml::build_status(&status, Some(signer))).await?;
-    let key = format!("status:refused:{remote_id}");
+    let key = format!("status:refused:{remote_id}:{}", agency.agency.code.as_str());
     match ex.client.send("status", agency.agency.code.as_str(), &key, bytes).await {
         Ok(_) => Ok(()),
-        Err(e) if e.is_transient() => Err(e.into()),
-        // The axis will not take it (the sender left its directory): nothing more to do.
-        Err(e) => {
-            tracing::warn!(error = %e, "exchange: the axis refused the status 02 of a refused package");
+        // The axis will not take it (the sender left its directory …): nothing more to do.
+        Err(ClientError::Refused { code, desc, .. }) => {
+            tracing::warn!(code, desc, "exchange: the axis refused the status of a refused package");
             Ok(())
         }
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Verifies and applies one package.
-async fn take_package(state: &AppState, ex: &Exchange, remote_id: &str, bytes: Bytes) -> Result<(), Failure> {
+async fn take_package(state: &AppState, ex: &Exchange, item: &ReceivedItem, bytes: Bytes) -> Result<(), Failure> {
+    let remote_id = item.doc_id.as_str();
     let b = bytes.clone();
     let parsed = state
         .cpu(move || edxml::parse(&b, &edxml::Limits::default()))
@@ -839,32 +864,125 @@ async fn take_package(state: &AppState, ex: &Exchange, remote_id: &str, bytes: B
             format!("cơ quan gửi {from} không có trong danh bạ của trục"),
         ));
     }
+    // How long the package has waited on the axis (a change may wait for its document).
+    let age = chrono::DateTime::parse_from_rfc3339(&item.created)
+        .map_or(chrono::Duration::zero(), |t| Utc::now() - t.with_timezone(&Utc));
     match parsed.package {
-        edxml::Package::Status(st) => {
-            let Some((issuer, _, symbol)) = edxml::split_document_id(&st.response_for.document_id) else {
-                return Err(Failure::permanent("edxml_invalid", "ResponseFor/DocumentId không đúng dạng"));
-            };
-            let outcome = state
-                .store
-                .apply_remote_status(RemoteStatus {
-                    remote_id: remote_id.to_owned(),
-                    reporter_code: st.from.organ_id.clone(),
-                    issuer_code: issuer,
-                    symbol,
-                    code: st.status_code.clone(),
-                    description: Some(st.description.clone()).filter(|d| !d.is_empty()),
-                    staff: Some(st.staff.staff.clone()).filter(|d| !d.is_empty()),
-                    // Vietnam wall-clock time on the wire.
-                    at: st.timestamp.value.map(|t| (t - chrono::Duration::hours(7)).and_utc()),
-                })
-                .await?;
-            if outcome == RemoteOutcome::Unknown {
-                tracing::info!(package = remote_id, from = %st.from.organ_id, "exchange: a status on no document of ours (logged)");
-            }
-            Ok(())
-        }
-        edxml::Package::Edoc(edoc) => take_edoc(state, remote_id, edoc).await,
+        edxml::Package::Status(st) => take_status(state, remote_id, st, age).await,
+        edxml::Package::Edoc(edoc) => take_edoc(state, ex, remote_id, edoc, age).await,
     }
+}
+
+/// How long a revocation, update or replacement waits for the document it concerns (the two
+/// may come in either order) before it is logged as concerning nothing here.
+const CHANGE_WAITS_FOR_DOCUMENT_MINUTES: i64 = 30;
+
+fn parse_ed_date(raw: &str) -> Option<chrono::NaiveDate> {
+    edxml::EdDate::parse(raw).date
+}
+
+async fn take_status(
+    state: &AppState,
+    remote_id: &str,
+    st: edxml::StatusPackage,
+    age: chrono::Duration,
+) -> Result<(), Failure> {
+    let Some((issuer, date, symbol)) = edxml::split_document_id(&st.response_for.document_id) else {
+        return Err(Failure::permanent("edxml_invalid", "ResponseFor/DocumentId không đúng dạng"));
+    };
+    if st.status_code == "13" {
+        // 13 comes from the document's sender: it asks the recipient to take the document back.
+        if issuer != st.from.organ_id {
+            return Err(Failure::permanent(
+                "edxml_not_the_sender",
+                "chỉ cơ quan ban hành mới được yêu cầu lấy lại văn bản",
+            ));
+        }
+        let Some(agency) = our_agency(state, &st.response_for.organ_id).await else {
+            return Err(Failure::permanent(
+                "edxml_not_addressed_here",
+                "gói tin không gửi cho cơ quan nào của hệ thống này",
+            ));
+        };
+        let reason =
+            if st.description.is_empty() { "Lấy lại văn bản".to_owned() } else { st.description.clone() };
+        let outcome = state
+            .store
+            .apply_remote_change(RemoteChange {
+                remote_id: remote_id.to_owned(),
+                agency_id: agency.agency.id,
+                source_key: format!("edxml:{}", st.response_for.document_id),
+                kind: ChangeKind::Revoke,
+                reason,
+                from_code: st.from.organ_id.clone(),
+            })
+            .await?;
+        return settle_unknown_change(
+            state,
+            remote_id,
+            "status",
+            &st.from.organ_id,
+            &st.response_for.document_id,
+            outcome,
+            age,
+        )
+        .await;
+    }
+    let outcome = state
+        .store
+        .apply_remote_status(RemoteStatus {
+            remote_id: remote_id.to_owned(),
+            reporter_code: st.from.organ_id.clone(),
+            issuer_code: issuer,
+            symbol,
+            issued_on: parse_ed_date(&date),
+            code: st.status_code.clone(),
+            description: Some(st.description.clone()).filter(|d| !d.is_empty()),
+            staff: Some(st.staff.staff.clone()).filter(|d| !d.is_empty()),
+            // Vietnam wall-clock time on the wire.
+            at: st.timestamp.value.map(|t| (t - chrono::Duration::hours(7)).and_utc()),
+        })
+        .await?;
+    if outcome == RemoteOutcome::Unknown {
+        tracing::info!(package = remote_id, from = %st.from.organ_id, "exchange: a status on no document of ours (logged)");
+    }
+    Ok(())
+}
+
+/// A change whose document is not here: waited for (not acknowledged, fetched again later)
+/// for a while, then logged as concerning nothing here.
+async fn settle_unknown_change(
+    state: &AppState,
+    remote_id: &str,
+    kind: &str,
+    from: &str,
+    document_id: &str,
+    outcome: RemoteOutcome,
+    age: chrono::Duration,
+) -> Result<(), Failure> {
+    if outcome != RemoteOutcome::Unknown {
+        return Ok(());
+    }
+    if age < chrono::Duration::minutes(CHANGE_WAITS_FOR_DOCUMENT_MINUTES) {
+        return Err(Failure::transient("document_not_yet_here", format!("the change waits for {document_id}")));
+    }
+    let rec = InboundRecord {
+        remote_id: remote_id.to_owned(),
+        kind: kind.to_owned(),
+        from_code: from.to_owned(),
+        document_id: document_id.to_owned(),
+        outcome: "ignored".to_owned(),
+        reason: Some("no such document here".to_owned()),
+        detail: serde_json::json!({}),
+        received_at: Utc::now(),
+    };
+    state.store.record_inbound(rec).await?;
+    Ok(())
+}
+
+async fn our_agency(state: &AppState, code: &str) -> Option<vanban_store::AgencyRecord> {
+    let c = vanban_domain::AgencyCode::parse(code).ok()?;
+    state.store.get_agency_by_code(&c).await.ok()
 }
 
 async fn check_package_signature(state: &AppState, ex: &Exchange, bytes: &Bytes) -> Result<(), Failure> {
@@ -928,14 +1046,24 @@ fn doc_type_from_name(name: &str) -> DocumentType {
         .unwrap_or_else(|| DocumentType::from_snake("cong_van").expect("công văn is a type"))
 }
 
-async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Result<(), Failure> {
+async fn take_edoc(
+    state: &AppState,
+    ex: &Exchange,
+    remote_id: &str,
+    edoc: edxml::Edoc,
+    age: chrono::Duration,
+) -> Result<(), Failure> {
     let h = &edoc.header;
+    let business = &edoc.trace.business;
+    // A package speaks for its own documents only: the issuer in the DocumentId is its From.
+    let issuer_of = |id: &str| edxml::split_document_id(id).map(|(i, _, _)| i);
+    if issuer_of(&h.document_id).as_deref() != Some(h.from.organ_id.as_str()) {
+        return Err(Failure::permanent("edxml_not_the_sender", "mã văn bản (DocumentId) không phải của cơ quan gửi"));
+    }
     // Which addressees are ours.
     let mut ours = Vec::new();
     for to in &h.to {
-        if let Ok(code) = vanban_domain::AgencyCode::parse(&to.organ_id)
-            && let Ok(a) = state.store.get_agency_by_code(&code).await
-        {
+        if let Some(a) = our_agency(state, &to.organ_id).await {
             ours.push(a);
         }
     }
@@ -945,48 +1073,151 @@ async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Resu
             "gói tin không gửi cho cơ quan nào của hệ thống này",
         ));
     }
-    let business = &edoc.trace.business;
-    if business.doc_type != edxml::BusinessDocType::New {
-        let kind = match business.doc_type {
-            edxml::BusinessDocType::Revoke => ChangeKind::Revoke,
-            edxml::BusinessDocType::Update => ChangeKind::Update,
-            _ => ChangeKind::Replace,
-        };
-        let target = if business.document_id.is_empty() { h.document_id.clone() } else { business.document_id.clone() };
-        for a in &ours {
-            let outcome = state
-                .store
-                .apply_remote_change(RemoteChange {
-                    // One package may address several agencies here: applied once for each.
-                    remote_id: format!("{remote_id}@{}", a.agency.code.as_str()),
-                    agency_id: a.agency.id,
-                    source_key: format!("edxml:{target}"),
-                    kind,
-                    reason: if business.reason.is_empty() {
-                        kind.label_vi().to_owned()
-                    } else {
-                        business.reason.clone()
-                    },
-                    from_code: h.from.organ_id.clone(),
-                })
-                .await?;
-            if outcome == RemoteOutcome::Unknown {
-                tracing::info!(package = remote_id, target = %target, "exchange: a change for a document we never received (logged)");
+    let to_codes: Vec<&str> = ours.iter().map(|a| a.agency.code.as_str()).collect();
+    match business.doc_type {
+        edxml::BusinessDocType::Revoke | edxml::BusinessDocType::Update => {
+            let kind = if business.doc_type == edxml::BusinessDocType::Revoke {
+                ChangeKind::Revoke
+            } else {
+                ChangeKind::Update
+            };
+            let target =
+                if business.document_id.is_empty() { h.document_id.clone() } else { business.document_id.clone() };
+            if issuer_of(&target).as_deref() != Some(h.from.organ_id.as_str()) {
+                return Err(Failure::permanent(
+                    "edxml_not_the_sender",
+                    "chỉ cơ quan ban hành mới được thu hồi, cập nhật văn bản",
+                ));
             }
+            let reason = if business.reason.is_empty() { kind.label_vi().to_owned() } else { business.reason.clone() };
+            let mut any_unknown = false;
+            for a in &ours {
+                let outcome = apply_change(state, remote_id, a, &target, kind, &reason, &h.from.organ_id).await?;
+                any_unknown |= outcome == RemoteOutcome::Unknown;
+            }
+            if any_unknown {
+                // Waited for (an error, while young) or logged as concerning nothing here.
+                return settle_unknown_change(
+                    state,
+                    remote_id,
+                    "edoc",
+                    &h.from.organ_id,
+                    &target,
+                    RemoteOutcome::Unknown,
+                    age,
+                )
+                .await;
+            }
+            log_accepted(
+                state,
+                remote_id,
+                &h.from.organ_id,
+                &target,
+                serde_json::json!({ "business": kind.as_str(), "to": to_codes }),
+            )
+            .await
         }
-        let rec = InboundRecord {
-            remote_id: remote_id.to_owned(),
-            kind: "edoc".to_owned(),
-            from_code: h.from.organ_id.clone(),
-            document_id: target.clone(),
-            outcome: "accepted".to_owned(),
-            reason: None,
-            detail: serde_json::json!({ "business": kind.as_str(), "to": ours.iter().map(|a| a.agency.code.as_str()).collect::<Vec<_>>() }),
-            received_at: Utc::now(),
-        };
-        state.store.record_inbound(rec).await?;
-        return Ok(());
+        // A replacement carries the new document; ReplacementInfo names those it replaces.
+        edxml::BusinessDocType::Replace | edxml::BusinessDocType::New => {
+            let refused = receive_new(state, ex, remote_id, &edoc, &ours).await?;
+            if business.doc_type == edxml::BusinessDocType::Replace {
+                let reason = if business.reason.is_empty() {
+                    "Văn bản thay thế".to_owned()
+                } else {
+                    business.reason.clone()
+                };
+                for r in &business.replacements {
+                    if issuer_of(&r.document_id).as_deref() != Some(h.from.organ_id.as_str()) {
+                        continue;
+                    }
+                    for a in ours
+                        .iter()
+                        .filter(|a| r.organ_ids.is_empty() || r.organ_ids.iter().any(|c| c == a.agency.code.as_str()))
+                    {
+                        let why = format!("{reason} (thay thế bằng văn bản số {}/{})", h.code.number, h.code.notation);
+                        apply_change(state, remote_id, a, &r.document_id, ChangeKind::Replace, &why, &h.from.organ_id)
+                            .await?;
+                    }
+                }
+            }
+            let detail = serde_json::json!({ "to": to_codes, "refused": refused, "symbol": format!("{}/{}", h.code.number, h.code.notation) });
+            if refused.len() == ours.len() {
+                let rec = InboundRecord {
+                    remote_id: remote_id.to_owned(),
+                    kind: "edoc".to_owned(),
+                    from_code: h.from.organ_id.clone(),
+                    document_id: h.document_id.clone(),
+                    outcome: "rejected".to_owned(),
+                    reason: Some("no addressee here can receive it".to_owned()),
+                    detail,
+                    received_at: Utc::now(),
+                };
+                state.store.record_inbound(rec).await?;
+                return Ok(());
+            }
+            log_accepted(state, remote_id, &h.from.organ_id, &h.document_id, detail).await?;
+            // The status 01 rows receive_incoming wrote go out now.
+            state.exchange_kick().notify_one();
+            Ok(())
+        }
     }
+}
+
+async fn log_accepted(
+    state: &AppState,
+    remote_id: &str,
+    from: &str,
+    document_id: &str,
+    detail: serde_json::Value,
+) -> Result<(), Failure> {
+    let rec = InboundRecord {
+        remote_id: remote_id.to_owned(),
+        kind: "edoc".to_owned(),
+        from_code: from.to_owned(),
+        document_id: document_id.to_owned(),
+        outcome: "accepted".to_owned(),
+        reason: None,
+        detail,
+        received_at: Utc::now(),
+    };
+    state.store.record_inbound(rec).await?;
+    Ok(())
+}
+
+/// A change for one of our agencies (one package may address several: applied once for each).
+async fn apply_change(
+    state: &AppState,
+    remote_id: &str,
+    agency: &vanban_store::AgencyRecord,
+    target: &str,
+    kind: ChangeKind,
+    reason: &str,
+    from: &str,
+) -> Result<RemoteOutcome, Failure> {
+    Ok(state
+        .store
+        .apply_remote_change(RemoteChange {
+            remote_id: format!("{remote_id}@{}", agency.agency.code.as_str()),
+            agency_id: agency.agency.id,
+            source_key: format!("edxml:{target}"),
+            kind,
+            reason: reason.to_owned(),
+            from_code: from.to_owned(),
+        })
+        .await?)
+}
+
+/// Receives a new document for each of our addressees. An addressee that cannot receive it
+/// (no clerk) is answered with its own status 02; the others receive it. Returns the codes
+/// refused.
+async fn receive_new(
+    state: &AppState,
+    ex: &Exchange,
+    remote_id: &str,
+    edoc: &edxml::Edoc,
+    ours: &[vanban_store::AgencyRecord],
+) -> Result<Vec<String>, Failure> {
+    let h = &edoc.header;
     // The document's file: the first PDF attachment.
     let pdf = edoc
         .attachments
@@ -994,17 +1225,29 @@ async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Resu
         .find(|a| a.data.starts_with(b"%PDF"))
         .ok_or_else(|| Failure::permanent("edxml_no_pdf", "gói tin không có tệp văn bản PDF"))?;
     let pdf_bytes = Bytes::from(pdf.data.clone());
-    let report = crate::signing::verify_bytes(state, pdf_bytes.clone())
-        .await
-        .map_err(|e| Failure::permanent("pdf_unreadable", e))?;
-    let signed_ok = !report.signatures.is_empty() && report.verdict == vanban_pades::verify::Verdict::Valid;
-    if !signed_ok && state.config.exchange.as_ref().is_some_and(|c| c.require_signed_pdf) {
-        let why = if report.signatures.is_empty() {
-            "văn bản chưa được ký số".to_owned()
-        } else {
-            report.reason_vi.clone()
-        };
-        return Err(Failure::permanent("pdf_signature_invalid", format!("chữ ký số trên văn bản không hợp lệ: {why}")));
+    let report = crate::signing::verify_bytes(state, pdf_bytes.clone()).await.map_err(|e| match e {
+        // The file itself: refused. Anything else (the database, the CA): tried again later.
+        AppError::Signing(_) => Failure::permanent("pdf_unreadable", e),
+        other => Failure::from(other),
+    })?;
+    let require_signed = state.config.exchange.as_ref().is_some_and(|c| c.require_signed_pdf);
+    match (report.signatures.is_empty(), report.verdict) {
+        (false, vanban_pades::verify::Verdict::Valid) => {}
+        // Missing revocation data (a CA's CRL server down) says nothing against the signature.
+        (false, vanban_pades::verify::Verdict::Indeterminate) if report.reason == "no_revocation_data" => {
+            tracing::warn!(
+                package = remote_id,
+                "exchange: PDF signatures valid but their revocation is unknown (accepted)"
+            );
+        }
+        _ if !require_signed => {}
+        (true, _) => return Err(Failure::permanent("pdf_unsigned", "văn bản chưa được ký số")),
+        _ => {
+            return Err(Failure::permanent(
+                "pdf_signature_invalid",
+                format!("chữ ký số trên văn bản không hợp lệ: {}", report.reason_vi),
+            ));
+        }
     }
     let pdf_sha = state.blobs.put(pdf_bytes).await.map_err(|e| Failure::transient("blob", e))?.sha256;
     let issued_on = h.promulgation_date.date;
@@ -1026,8 +1269,25 @@ async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Resu
             "signature_verdict": report.verdict,
         },
     });
-    for a in &ours {
-        let scope = clerk_scope(state, a.agency.id).await?;
+    let mut refused = Vec::new();
+    for a in ours {
+        let scope = match clerk_scope(state, a.agency.id).await {
+            Ok(s) => s,
+            Err(f) if f.transient => return Err(f),
+            Err(f) => {
+                let routing = edxml::Routing {
+                    kind: edxml::PackageKind::Edoc,
+                    from: h.from.organ_id.clone(),
+                    to: vec![a.agency.code.as_str().to_owned()],
+                    document_id: h.document_id.clone(),
+                    business: Some(edoc.trace.business.doc_type),
+                    status_code: None,
+                };
+                send_refusal(state, ex, remote_id, &routing, &h.document_id, &h.from.organ_id, &f).await?;
+                refused.push(a.agency.code.as_str().to_owned());
+                continue;
+            }
+        };
         let new = NewIncoming {
             source_key: format!("edxml:{}", h.document_id),
             sender_code: h.from.organ_id.clone(),
@@ -1046,21 +1306,7 @@ async fn take_edoc(state: &AppState, remote_id: &str, edoc: edxml::Edoc) -> Resu
         };
         state.store.receive_incoming(&Actor::system("exchange"), &scope, new).await?;
     }
-    let rec = InboundRecord {
-        remote_id: remote_id.to_owned(),
-        kind: "edoc".to_owned(),
-        from_code: h.from.organ_id.clone(),
-        document_id: h.document_id.clone(),
-        outcome: "accepted".to_owned(),
-        reason: None,
-        detail: serde_json::json!({ "to": ours.iter().map(|a| a.agency.code.as_str()).collect::<Vec<_>>(), "symbol": symbol }),
-        received_at: Utc::now(),
-    };
-    state.store.record_inbound(rec).await?;
-    // The status 01 rows receive_incoming wrote go out now.
-    state.exchange_kick().notify_one();
-    let _ = issued_on.map(|d| d.year());
-    Ok(())
+    Ok(refused)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1204,6 +1450,18 @@ mod view {
         let stats = state.store.outbox_stats().await.map_err(AppError::from)?;
         let outbox = state.store.list_outbox(None, 1000).await.map_err(AppError::from)?;
         let inbox = state.store.list_inbound(1000).await.map_err(AppError::from)?;
+        // The transport's state only: no subject or other content of any agency's document.
+        let outbox: Vec<_> = outbox
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "id": o.id, "kind": o.kind, "recipient_code": o.recipient_code, "state": o.state,
+                    "attempts": o.attempts, "next_attempt_at": o.next_attempt_at, "last_error": o.last_error,
+                    "created_at": o.created_at, "sent_at": o.sent_at, "remote_id": o.remote_id,
+                    "business": o.payload.get("business"), "status_code": o.payload.get("status_code"),
+                })
+            })
+            .collect();
         Ok(Json(serde_json::json!({
             "endpoint": state.config.exchange.as_ref().map(|c| c.endpoint.clone()),
             "stats": stats,

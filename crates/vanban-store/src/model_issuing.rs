@@ -384,6 +384,8 @@ pub struct RemoteStatus {
     /// The document reported on: its issuer's code and "number/notation".
     pub issuer_code: String,
     pub symbol: String,
+    /// Its promulgation date, from the DocumentId (numbers restart each year).
+    pub issued_on: Option<NaiveDate>,
     pub code: String,
     pub description: Option<String>,
     pub staff: Option<String>,
@@ -406,7 +408,8 @@ pub struct RemoteChange {
     pub from_code: String,
 }
 
-/// What applying a remote status or change did.
+/// What applying a remote status or change did. A change for a document not (yet) here is
+/// `Unknown` and not logged: it may be retried once the document has arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemoteOutcome {

@@ -276,7 +276,9 @@ pub trait ExchangeRepo: Send + Sync {
     async fn exchange_identity(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
     /// Stores it once; a second node's attempt is ignored (it reads the winner's).
     async fn put_exchange_identity(&self, cert_der: Vec<u8>, sealed_key: Vec<u8>) -> Result<()>;
-    /// Claims up to `limit` due rows for `lease` (another node takes them after it).
+    /// Claims up to `limit` due rows for `lease` (another node takes them after it). A row waits
+    /// while an earlier row of the same delivery is unsent (a revocation never overtakes its
+    /// document).
     async fn claim_outbox(&self, limit: i64, now: DateTime<Utc>, lease: chrono::Duration) -> Result<Vec<OutboxRecord>>;
     /// Records an attempt (with its audit event) and releases the claim; `package_sha256` is
     /// the package built for the row, kept for retries.

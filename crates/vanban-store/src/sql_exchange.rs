@@ -71,8 +71,10 @@ macro_rules! impl_exchange {
                 let at = crate::audit::truncate_micros(at);
                 let mut tx = begin_write(self).await?;
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $2 \
-                     AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at, id LIMIT $3) RETURNING {OUTBOX_COLS}"
+                    "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'queued' AND o.next_attempt_at <= $2 \
+                     AND (o.claimed_until IS NULL OR o.claimed_until < $2) \
+                     AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.delivery_id = o.delivery_id AND e.state <> 'sent' AND e.created_at < o.created_at) \
+                     ORDER BY o.next_attempt_at, o.id LIMIT $3) RETURNING {OUTBOX_COLS}"
                 )))
                 .bind(at + lease)
                 .bind(at)
@@ -243,11 +245,12 @@ macro_rules! impl_exchange {
                 let row = sqlx::query(
                     "SELECT d.id, d.document_id, e.numbered_by FROM deliveries d JOIN outgoing_entries e ON e.document_id = d.document_id \
                      JOIN agencies a ON a.id = e.agency_id WHERE a.code = $1 AND e.symbol = $2 AND d.recipient_code = $3 \
-                     ORDER BY e.year DESC LIMIT 1",
+                     AND ($4 IS NULL OR e.issued_on = $4) ORDER BY e.year DESC LIMIT 1",
                 )
                 .bind(&st.issuer_code)
                 .bind(&st.symbol)
                 .bind(&st.reporter_code)
+                .bind(st.issued_on)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let known = row.is_some();
@@ -277,10 +280,14 @@ macro_rules! impl_exchange {
                 // second), not the last to arrive.
                 let current = sqlx::query("SELECT status, status_at FROM deliveries WHERE id = $1").bind(delivery).fetch_one(&mut *tx).await?;
                 let (cur_code, cur_at): (String, DateTime<Utc>) = (current.try_get("status")?, current.try_get("status_at")?);
-                let reported = st.at.map_or_else(now, crate::audit::truncate_micros);
+                // A reporter's clock ahead of ours is taken as now (a far-future time would
+                // freeze the status).
+                let arrival = now();
+                let reported = st.at.map_or(arrival, |t| crate::audit::truncate_micros(t).min(arrival));
                 let cur_sec = cur_at.with_nanosecond(0).unwrap_or(cur_at);
                 let same_second = reported.with_nanosecond(0) == Some(cur_sec);
-                let newer = if same_second { code.as_str() >= cur_code.as_str() } else { reported > cur_at };
+                // The first report always replaces "00" (written with this instance's clock).
+                let newer = cur_code == "00" || if same_second { code.as_str() >= cur_code.as_str() } else { reported > cur_at };
                 let at = reported;
                 if newer {
                     sqlx::query("UPDATE deliveries SET status = $1, status_note = $2, status_at = $3 WHERE id = $4")
@@ -318,11 +325,19 @@ macro_rules! impl_exchange {
             async fn apply_remote_change(&self, ch: RemoteChange) -> Result<RemoteOutcome> {
                 let reason = clean("reason", &ch.reason, 1000)?;
                 let mut tx = begin_write(self).await?;
-                let row = sqlx::query("SELECT i.document_id, d.state, i.change_kind, i.change_state FROM incoming_items i JOIN documents d ON d.id = i.document_id WHERE i.agency_id = $1 AND i.source_key = $2")
+                // Only the document's own sender may take it back.
+                let row = sqlx::query("SELECT i.document_id, d.state, i.change_kind, i.change_state FROM incoming_items i JOIN documents d ON d.id = i.document_id WHERE i.agency_id = $1 AND i.source_key = $2 AND i.sender_code = $3")
                     .bind(ch.agency_id.as_uuid())
                     .bind(&ch.source_key)
+                    .bind(&ch.from_code)
                     .fetch_optional(&mut *tx)
                     .await?;
+                if row.is_none() {
+                    // Not (yet) here: the document may still be on its way. Nothing is logged,
+                    // so the caller can wait for it and try again.
+                    tx.commit().await?;
+                    return Ok(RemoteOutcome::Unknown);
+                }
                 let rec = InboundRecord {
                     remote_id: ch.remote_id.clone(),
                     kind: "edoc".to_owned(),

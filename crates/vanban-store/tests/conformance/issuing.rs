@@ -863,33 +863,54 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
         reporter_code: "000.00.00.G01".into(),
         issuer_code: x.agency.agency.code.as_str().to_owned(),
         symbol: "01/STC-VP".into(),
+        issued_on: Some(day("2026-02-02")),
         code: code.into(),
         description: Some("Đã đến".into()),
         staff: Some("Nguyễn Thị Ngọc Trâm".into()),
         at: None,
     };
-    assert_eq!(s.apply_remote_status(st("p1", "01")).await.unwrap(), RemoteOutcome::Applied);
-    assert_eq!(s.apply_remote_status(st("p1", "01")).await.unwrap(), RemoteOutcome::Duplicate);
-    assert_eq!(s.apply_remote_status(st("p2", "03")).await.unwrap(), RemoteOutcome::Applied);
-    // Packages that arrive out of order: 05 reported before 04, 04 arriving last.
-    let soon = Utc::now() + Duration::seconds(30);
+    let ago = |secs: i64| Some(Utc::now() - Duration::seconds(secs));
+    let mut s01 = st("p1", "01");
+    s01.at = ago(30);
+    assert_eq!(s.apply_remote_status(s01.clone()).await.unwrap(), RemoteOutcome::Applied);
+    assert_eq!(s.apply_remote_status(s01).await.unwrap(), RemoteOutcome::Duplicate);
+    let mut s03 = st("p2", "03");
+    s03.at = ago(20);
+    assert_eq!(s.apply_remote_status(s03).await.unwrap(), RemoteOutcome::Applied);
+    // Packages that arrive out of order: 05 reported after 04, arriving first.
     let mut s05 = st("p5", "05");
-    s05.at = Some(soon + Duration::seconds(1));
+    s05.at = ago(5);
     let mut s04 = st("p4", "04");
-    s04.at = Some(soon);
+    s04.at = ago(10);
     assert_eq!(s.apply_remote_status(s05).await.unwrap(), RemoteOutcome::Applied);
     assert_eq!(s.apply_remote_status(s04).await.unwrap(), RemoteOutcome::Applied);
     let mut unknown = st("p3", "01");
     unknown.symbol = "99/STC-VP".into();
     assert_eq!(s.apply_remote_status(unknown).await.unwrap(), RemoteOutcome::Unknown);
+    // The same number a year earlier is another document.
+    let mut last_year = st("p6", "06");
+    last_year.issued_on = Some(day("2025-02-02"));
+    assert_eq!(s.apply_remote_status(last_year).await.unwrap(), RemoteOutcome::Unknown);
     let t = s.list_deliveries(&d.dept, doc).await.unwrap();
     let g01 = t.iter().find(|d| d.recipient_code == "000.00.00.G01").unwrap();
     assert_eq!(g01.status, "05", "the latest reported, not the last to arrive");
     assert_eq!(g01.events.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["01", "03", "04", "05"]);
     assert_eq!(g01.events[0].actor_name.as_deref(), Some("Nguyễn Thị Ngọc Trâm"));
     let log = s.list_inbound(10).await.unwrap();
-    assert_eq!(log.len(), 5);
+    assert_eq!(log.len(), 6);
     assert_eq!(s.inbound_outcome("p3").await.unwrap().as_deref(), Some("ignored"));
+    // A revocation never overtakes its document: G01's goes (its document was sent), G02's
+    // waits behind its unsent document (which comes back once its claim ran out).
+    let revoke = ChangeRequest { kind: ChangeKind::Revoke, reason: "Sai thẩm quyền".into(), replacement: None };
+    s.request_change(&by, &d.dept, doc, revoke).await.unwrap();
+    let next = s.claim_outbox(10, Utc::now() + Duration::seconds(300), Duration::seconds(60)).await.unwrap();
+    let got: BTreeSet<(String, String)> = next
+        .iter()
+        .map(|o| (o.recipient_code.clone(), o.payload["business"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let want: BTreeSet<(String, String)> =
+        [("000.00.00.G01".into(), "revoke".into()), ("000.00.00.G02".into(), "new".into())].into();
+    assert_eq!(got, want);
 
     // A document that came from another system, then its revocation, picked up twice.
     let clerk = s.agency_user_with_role(d.district.agency_id(), Role::Clerk).await.unwrap().unwrap();
@@ -920,6 +941,11 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
         reason: "Ban hành nhầm".into(),
         from_code: "000.00.00.G01".into(),
     };
+    // Another agency cannot take back a document it did not send; nothing is logged.
+    let mut forged = ch("r0");
+    forged.from_code = "000.00.00.G09".into();
+    assert_eq!(s.apply_remote_change(forged).await.unwrap(), RemoteOutcome::Unknown);
+    assert_eq!(s.inbound_outcome("r0").await.unwrap(), None);
     assert_eq!(s.apply_remote_change(ch("r1")).await.unwrap(), RemoteOutcome::Applied);
     assert_eq!(s.apply_remote_change(ch("r1")).await.unwrap(), RemoteOutcome::Duplicate);
     let got = s.get_incoming(&d.district, IncomingVisibility::All, arrived.document.id).await.unwrap();
