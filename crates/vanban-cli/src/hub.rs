@@ -18,6 +18,10 @@ pub struct HubArgs {
     /// Largest package accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     max_package_mib: u64,
+    /// Accept requests that sign only the national axis's headers (SDK clients), not their
+    /// path and body as vanban's client does.
+    #[arg(long)]
+    lenient_signing: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -56,6 +60,7 @@ pub async fn run(args: HubArgs, common: &crate::config::CommonArgs) -> anyhow::R
         common.listen.as_deref().unwrap_or("127.0.0.1:7400").parse().context("--listen takes HOST:PORT")?;
     let mut config = vanban_hub::HubConfig::new(data_dir, systems);
     config.max_package_bytes = args.max_package_mib * 1024 * 1024;
+    config.strict_signing = !args.lenient_signing;
     let state = vanban_hub::HubState::open(config, common.database_url.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the hub's storage: {e}"))?;
