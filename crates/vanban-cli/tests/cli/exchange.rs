@@ -160,7 +160,7 @@ fn incoming(addr: &str, who: &(String, String)) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_document_crosses_the_hub_and_its_statuses_come_back() {
-    let w = world(1);
+    let w = world(3);
     let _hub = hub(&w.hub_dir, w.hub_port);
     let (_sa, a) = serve_with(&w.a, Some(&w.a_conf));
     let (_sb, b) = serve_with(&w.b, Some(&w.b_conf));
@@ -244,6 +244,24 @@ fn a_document_crosses_the_hub_and_its_statuses_come_back() {
         api(&b, &b_clerk, "POST", &format!("/api/v1/incoming/{inc}/answer"), serde_json::json!({ "accept": true }));
     assert_eq!(st, 200, "{r}");
     eventually(60, "status 15 at A", || b_delivery(&deliveries(&a, &clerk, id)).filter(|d| d["status"] == "15"));
+
+    // A replacement: the second document is replaced by the third. The package carries the
+    // new one (B has it already: received once) and withdraws the replaced one.
+    let (doc2, doc3) = (&w.ids[1], &w.ids[2]);
+    for d in [doc2, doc3] {
+        let body = serde_json::json!({ "pin": "123456", "recipients": [B_CODE] });
+        let (st, out) = api(&a, &clerk, "POST", &format!("/api/v1/documents/{d}/issue"), body);
+        assert_eq!(st, 201, "{out}");
+    }
+    eventually(60, "both documents at B", || (incoming(&b, &b_clerk).len() == 3).then_some(()));
+    let body = serde_json::json!({ "kind": "replace", "reason": "Sai số liệu", "replacement_id": doc3 });
+    let (st, r) = api(&a, &clerk, "POST", &format!("/api/v1/documents/{doc2}/change"), body);
+    assert_eq!(st, 200, "{r}");
+    let replaced = eventually(60, "the replacement at B", || {
+        incoming(&b, &b_clerk).into_iter().find(|i| i["change_kind"] == "replace" && i["state"] == "withdrawn")
+    });
+    assert!(replaced["change_reason"].as_str().unwrap().contains("Sai số liệu"), "{replaced}");
+    assert_eq!(incoming(&b, &b_clerk).len(), 3, "the new document was not received twice");
 
     // A package B cannot take (an attachment whose base64 is broken) is refused with the
     // reason, and its sender is told with status 02.

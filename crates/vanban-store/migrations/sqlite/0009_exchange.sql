@@ -16,6 +16,8 @@ CREATE TABLE exchange_identity (
 ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
 ALTER TABLE outbox ADD COLUMN remote_id TEXT;
 ALTER TABLE outbox ADD COLUMN package_sha256 TEXT;
+-- A row waits while an earlier row of its delivery is unsent (a revocation behind its document).
+CREATE INDEX outbox_delivery ON outbox(delivery_id, created_at);
 
 -- Every package picked up from the axis, once, with what became of it. Written in the same
 -- transaction as its effect (an incoming document, a status on a delivery), so a package
