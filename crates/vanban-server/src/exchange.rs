@@ -311,8 +311,9 @@ async fn stats_loop(state: AppState) {
 // Sending
 // ---------------------------------------------------------------------------------------------
 
-/// How long a node holds the outbox rows it claimed: longer than one send may take (the
-/// client's timeout), as a node claims only as many rows as it sends at once. A node that dies
+/// How long a node holds the outbox rows it claimed (twice as many as it sends at once): beyond
+/// the time a batch takes (milliseconds a row; a row that runs into the client's timeout may be
+/// sent again by another node, which the axis recognises by its key). A node that dies
 /// holding some leaves them to the next claim after this; sending them twice is harmless (the
 /// axis knows the key).
 const CLAIM_LEASE_SECS: i64 = 90;
