@@ -263,12 +263,6 @@ async fn directory_loop(state: AppState, ex: Arc<Exchange>) {
     }
 }
 
-pub async fn register_agencies_now(state: &AppState) -> Result<usize, String> {
-    let Some(config) = state.config.exchange.clone() else { return Err("no [exchange] configured".into()) };
-    let ex = Exchange::connect(state, config).await?;
-    register_agencies(state, &ex).await.map_err(|e| e.message)
-}
-
 async fn register_agencies(state: &AppState, ex: &Exchange) -> Result<usize, Failure> {
     let agencies = state.store.list_agencies().await?;
     let by_id: std::collections::HashMap<_, _> =
@@ -393,11 +387,7 @@ async fn send_row(state: &AppState, ex: &Exchange, row: &OutboxRecord) -> SendRe
     let (bytes, from) = match &row.package_sha256 {
         Some(sha) => {
             let bytes = state.blobs.get(sha).await.map_err(|e| (Failure::transient("blob", e), None))?;
-            let from = row.payload.get("from_code").and_then(|v| v.as_str()).map(str::to_owned);
-            let from = match from {
-                Some(f) => f,
-                None => sender_code(state, row).await.map_err(|f| (f, None))?,
-            };
+            let from = sender_code(state, row).await.map_err(|f| (f, None))?;
             (bytes, from)
         }
         None => {
@@ -772,16 +762,6 @@ async fn refuse(
     let from = routing.as_ref().map(|r| r.from.clone()).unwrap_or_default();
     let document_id = routing.as_ref().map(|r| r.document_id.clone()).unwrap_or_default();
     tracing::warn!(package = remote_id, from = %from, code = %f.code, reason = %f.message, "exchange: package refused");
-    let rec = InboundRecord {
-        remote_id: remote_id.to_owned(),
-        kind: if kind == "status" { "status" } else { "edoc" }.to_owned(),
-        from_code: from.clone(),
-        document_id: document_id.clone(),
-        outcome: "rejected".to_owned(),
-        reason: Some(format!("{}: {}", f.code, f.message)),
-        detail: serde_json::json!({ "code": f.code }),
-        received_at: Utc::now(),
-    };
     // A status package is never answered with a status; an unreadable one has no one to tell.
     if kind != "status"
         && !from.is_empty()
@@ -790,8 +770,10 @@ async fn refuse(
         send_refusal(state, ex, remote_id, &r, &document_id, &from, f).await?;
     }
     // Logged after the 02 went out: a crash before this fetches the package again.
-    state.store.record_inbound(rec).await?;
-    Ok(())
+    let kind = if kind == "status" { "status" } else { "edoc" };
+    let picked = Picked { remote_id, kind, from: &from, document_id: &document_id };
+    let reason = Some(format!("{}: {}", f.code, f.message));
+    log_package(state, picked, "rejected", reason, serde_json::json!({ "code": f.code })).await
 }
 
 /// Status 02 with the reason, from the first addressee that is ours, to the sender. A transient
@@ -967,18 +949,8 @@ async fn settle_unknown_change(
     if age < chrono::Duration::minutes(CHANGE_WAITS_FOR_DOCUMENT_MINUTES) {
         return Err(Failure::transient("document_not_yet_here", format!("the change waits for {document_id}")));
     }
-    let rec = InboundRecord {
-        remote_id: remote_id.to_owned(),
-        kind: kind.to_owned(),
-        from_code: from.to_owned(),
-        document_id: document_id.to_owned(),
-        outcome: "ignored".to_owned(),
-        reason: Some("no such document here".to_owned()),
-        detail: serde_json::json!({}),
-        received_at: Utc::now(),
-    };
-    state.store.record_inbound(rec).await?;
-    Ok(())
+    let picked = Picked { remote_id, kind, from, document_id };
+    log_package(state, picked, "ignored", Some("no such document here".to_owned()), serde_json::json!({})).await
 }
 
 async fn our_agency(state: &AppState, code: &str) -> Option<vanban_store::AgencyRecord> {
@@ -1109,11 +1081,12 @@ async fn take_edoc(
                 )
                 .await;
             }
-            log_accepted(
+            let picked = Picked { remote_id, kind: "edoc", from: &h.from.organ_id, document_id: &target };
+            log_package(
                 state,
-                remote_id,
-                &h.from.organ_id,
-                &target,
+                picked,
+                "accepted",
+                None,
                 serde_json::json!({ "business": kind.as_str(), "to": to_codes }),
             )
             .await
@@ -1142,21 +1115,12 @@ async fn take_edoc(
                 }
             }
             let detail = serde_json::json!({ "to": to_codes, "refused": refused, "symbol": format!("{}/{}", h.code.number, h.code.notation) });
+            let picked = Picked { remote_id, kind: "edoc", from: &h.from.organ_id, document_id: &h.document_id };
             if refused.len() == ours.len() {
-                let rec = InboundRecord {
-                    remote_id: remote_id.to_owned(),
-                    kind: "edoc".to_owned(),
-                    from_code: h.from.organ_id.clone(),
-                    document_id: h.document_id.clone(),
-                    outcome: "rejected".to_owned(),
-                    reason: Some("no addressee here can receive it".to_owned()),
-                    detail,
-                    received_at: Utc::now(),
-                };
-                state.store.record_inbound(rec).await?;
-                return Ok(());
+                let reason = Some("no addressee here can receive it".to_owned());
+                return log_package(state, picked, "rejected", reason, detail).await;
             }
-            log_accepted(state, remote_id, &h.from.organ_id, &h.document_id, detail).await?;
+            log_package(state, picked, "accepted", None, detail).await?;
             // The status 01 rows receive_incoming wrote go out now.
             state.exchange_kick().notify_one();
             Ok(())
@@ -1164,20 +1128,29 @@ async fn take_edoc(
     }
 }
 
-async fn log_accepted(
+/// The package as picked up: its axis id, `edoc` or `status`, From and DocumentId.
+struct Picked<'a> {
+    remote_id: &'a str,
+    kind: &'a str,
+    from: &'a str,
+    document_id: &'a str,
+}
+
+/// Logs what became of a package (`accepted`, `rejected`, `ignored`) in the exchange inbox.
+async fn log_package(
     state: &AppState,
-    remote_id: &str,
-    from: &str,
-    document_id: &str,
+    p: Picked<'_>,
+    outcome: &str,
+    reason: Option<String>,
     detail: serde_json::Value,
 ) -> Result<(), Failure> {
     let rec = InboundRecord {
-        remote_id: remote_id.to_owned(),
-        kind: "edoc".to_owned(),
-        from_code: from.to_owned(),
-        document_id: document_id.to_owned(),
-        outcome: "accepted".to_owned(),
-        reason: None,
+        remote_id: p.remote_id.to_owned(),
+        kind: p.kind.to_owned(),
+        from_code: p.from.to_owned(),
+        document_id: p.document_id.to_owned(),
+        outcome: outcome.to_owned(),
+        reason,
         detail,
         received_at: Utc::now(),
     };

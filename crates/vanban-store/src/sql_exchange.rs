@@ -332,19 +332,19 @@ macro_rules! impl_exchange {
                     .bind(&ch.from_code)
                     .fetch_optional(&mut *tx)
                     .await?;
-                if row.is_none() {
+                let Some(row) = row else {
                     // Not (yet) here: the document may still be on its way. Nothing is logged,
                     // so the caller can wait for it and try again.
                     tx.commit().await?;
                     return Ok(RemoteOutcome::Unknown);
-                }
+                };
                 let rec = InboundRecord {
                     remote_id: ch.remote_id.clone(),
                     kind: "edoc".to_owned(),
                     from_code: ch.from_code.clone(),
                     document_id: ch.source_key.trim_start_matches("edxml:").to_owned(),
-                    outcome: if row.is_some() { "accepted" } else { "ignored" }.to_owned(),
-                    reason: row.is_none().then(|| "no such document here".to_owned()),
+                    outcome: "accepted".to_owned(),
+                    reason: None,
                     detail: serde_json::json!({ "business": ch.kind.as_str(), "reason": reason }),
                     received_at: now(),
                 };
@@ -352,10 +352,6 @@ macro_rules! impl_exchange {
                     tx.commit().await?;
                     return Ok(RemoteOutcome::Duplicate);
                 }
-                let Some(row) = row else {
-                    tx.commit().await?;
-                    return Ok(RemoteOutcome::Unknown);
-                };
                 let inc: Uuid = row.try_get("document_id")?;
                 let state: String = row.try_get("state")?;
                 let current = IncomingState::from_snake(&state).ok_or_else(|| corrupt("documents", "state"))?;
