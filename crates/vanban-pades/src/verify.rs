@@ -600,6 +600,16 @@ fn hex_val(c: u8) -> Option<u8> {
 /// Whether the hex digits of `hole` (whitespace allowed) spell exactly `contents` (a final odd
 /// digit counts as followed by 0, as the parser reads it).
 fn hole_matches(hole: &[u8], contents: &[u8]) -> bool {
+    // The usual hole: exactly the digits, no white space. Compared a pair at a time.
+    if hole.len() == 2 * contents.len() {
+        let exact = hole.chunks_exact(2).zip(contents).all(|(p, &want)| match (hex_val(p[0]), hex_val(p[1])) {
+            (Some(hi), Some(lo)) => (hi << 4) | lo == want,
+            _ => false,
+        });
+        if exact {
+            return true;
+        }
+    }
     let mut digits = hole.iter().copied().filter(|c| !crate::pdf::parse::is_ws(*c));
     for &want in contents {
         let Some(hi) = digits.next().and_then(hex_val) else { return false };

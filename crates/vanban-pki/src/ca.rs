@@ -465,6 +465,19 @@ impl TestPki {
     /// Every key is of `alg`; validity starts an hour before `now` (clock skew) and runs 20 years
     /// for the root, 10 for the issuing CA, 5 for the TSA and 2 for the OCSP responder.
     pub fn generate(name: &str, alg: KeyAlgorithm, now: DateTime<Utc>, base_url: Option<String>) -> Result<TestPki> {
+        Self::generate_with_responders(name, alg, alg, now, base_url)
+    }
+
+    /// As [`TestPki::generate`], with the CAs' keys of `ca_alg` and the online responders'
+    /// (the TSA's and the OCSP responder's, which sign at every request) of `responder_alg`.
+    pub fn generate_with_responders(
+        name: &str,
+        ca_alg: KeyAlgorithm,
+        responder_alg: KeyAlgorithm,
+        now: DateTime<Utc>,
+        base_url: Option<String>,
+    ) -> Result<TestPki> {
+        let alg = ca_alg;
         let start = util::whole_seconds(now - Duration::hours(1));
         let years = |n: i64| start + Duration::days(365 * n + n / 4);
         let subject =
@@ -478,7 +491,7 @@ impl TestPki {
         )?;
         let issuing =
             root.issue_sub_ca(subject(format!("{name} Issuing CA")), SoftKey::generate(alg)?, start, years(10))?;
-        let tsa_key = SoftKey::generate(alg)?;
+        let tsa_key = SoftKey::generate(responder_alg)?;
         let tsa_cert = issuing.issue(&IssueRequest {
             subject: subject(format!("{name} TSA")),
             profile: CertProfile::Tsa,
@@ -486,7 +499,7 @@ impl TestPki {
             not_before: start,
             not_after: years(5),
         })?;
-        let ocsp_key = SoftKey::generate(alg)?;
+        let ocsp_key = SoftKey::generate(responder_alg)?;
         let ocsp_cert = issuing.issue(&IssueRequest {
             subject: subject(format!("{name} OCSP")),
             profile: CertProfile::Ocsp,

@@ -433,6 +433,59 @@ pub fn verify_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<()> {
+    // Validation checks the same certificates and CRLs again and again (every signature of a
+    // file, every file of an agency). A signature check is a pure function of its inputs, so a
+    // success is remembered under their digest; failures are never cached.
+    let key = verified_key(spki_der, sig_alg, digest_hint, message, signature);
+    if let Some(k) = key
+        && VERIFIED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&k)
+    {
+        return Ok(());
+    }
+    verify_signature_uncached(spki_der, sig_alg, digest_hint, message, signature)?;
+    if let Some(k) = key {
+        let mut seen = VERIFIED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= VERIFIED_MAX {
+            seen.clear();
+        }
+        seen.insert(k);
+    }
+    Ok(())
+}
+
+/// How many successful checks are remembered (32 bytes each) before the set starts again.
+const VERIFIED_MAX: usize = 16_384;
+
+static VERIFIED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The digest of everything a signature check depends on, each part length-prefixed.
+fn verified_key(
+    spki_der: &[u8],
+    sig_alg: &AlgorithmIdentifierOwned,
+    digest_hint: Option<DigestAlg>,
+    message: &[u8],
+    signature: &[u8],
+) -> Option<[u8; 32]> {
+    use der::Encode as _;
+    use sha2::Digest as _;
+    let alg = sig_alg.to_der().ok()?;
+    let hint = digest_hint.map_or("", |d| d.as_str());
+    let mut h = sha2::Sha256::new();
+    for part in [spki_der, &alg, hint.as_bytes(), message, signature] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    Some(h.finalize().into())
+}
+
+fn verify_signature_uncached(
+    spki_der: &[u8],
+    sig_alg: &AlgorithmIdentifierOwned,
+    digest_hint: Option<DigestAlg>,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<()> {
     let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(PkiError::der("SubjectPublicKeyInfo"))?;
     let key_bytes = spki.subject_public_key.raw_bytes();
     let hint = digest_hint.unwrap_or(DigestAlg::Sha256);

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod bulk;
+mod cpu;
 pub mod drafting;
 pub mod error;
 pub mod exchange;
@@ -108,9 +109,8 @@ pub struct AppState {
     pki: Arc<tokio::sync::OnceCell<Arc<signing::Pki>>>,
     /// Agency keys unlocked by a clerk's PIN, and decoded seal images.
     keys: Arc<issuing::KeyCache>,
-    /// CPU-bound work (signing, validating) runs at most this many at a time, one per core:
-    /// more would only make the cores switch between them.
-    cpu: Arc<tokio::sync::Semaphore>,
+    /// CPU-bound work (signing, validating): one thread per core, at a lower priority.
+    cpu: Arc<cpu::CpuPool>,
     /// Wakes the exchange worker's send loop when a change wrote outbox rows.
     exchange_kick: Arc<tokio::sync::Notify>,
 }
@@ -124,7 +124,7 @@ impl AppState {
             renderer: Arc::default(),
             pki: Arc::default(),
             keys: Arc::default(),
-            cpu: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))),
+            cpu: Arc::new(cpu::CpuPool::new(std::thread::available_parallelism().map_or(2, |n| n.get()))),
             exchange_kick: Arc::default(),
         }
     }
@@ -134,10 +134,9 @@ impl AppState {
         self.exchange_kick.clone()
     }
 
-    /// Runs CPU-bound work off the async threads, one job per core at a time.
+    /// Runs CPU-bound work off the async threads, on the CPU pool (see [`cpu`]).
     pub async fn cpu<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-        let _permit = self.cpu.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(e.to_string()))
+        self.cpu.run(f).await.map_err(AppError::Internal)
     }
 
     /// The shared renderer, or the reason it cannot load (fonts missing).

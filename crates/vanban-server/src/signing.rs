@@ -119,7 +119,16 @@ async fn load_pki(state: AppState) -> Result<Arc<Pki>, AppError> {
         let base = state.config.public_url.clone();
         let p = pass.clone();
         let set = blocking(move || {
-            let t = TestPki::generate(&name, KeyAlgorithm::Rsa2048, Utc::now(), base)?;
+            // The CAs are RSA-2048, as the national CAs and agencies' tokens are. The TSA and
+            // the OCSP responder sign at every request (a timestamp per signature), so they get
+            // P-256 keys: a tenth of the CPU of an RSA signature, and as strong as RSA-3072.
+            let t = TestPki::generate_with_responders(
+                &name,
+                KeyAlgorithm::Rsa2048,
+                KeyAlgorithm::EcdsaP256,
+                Utc::now(),
+                base,
+            )?;
             let seal = |role, cert: &Cert, key: &SoftKey| -> Result<NewAuthority, AppError> {
                 Ok(NewAuthority {
                     role,

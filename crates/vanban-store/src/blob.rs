@@ -140,9 +140,15 @@ fn write_file(file: &std::path::Path, data: &[u8], sha256: &str) -> std::io::Res
         Err(e) => return Err(e),
     }
     let dir = file.parent().ok_or_else(|| std::io::Error::other("blob path without a directory"))?;
-    std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::write(&tmp, data)?;
+    // The fan-out directory usually exists: create it only when the write says it does not.
+    match std::fs::write(&tmp, data) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(&tmp, data)?;
+        }
+        other => other?,
+    }
     std::fs::rename(&tmp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

@@ -37,6 +37,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Statement journals (multi-row statements inside a transaction) stay in memory
+            // instead of spilling to a temporary file.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(30));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

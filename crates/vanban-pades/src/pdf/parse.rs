@@ -127,21 +127,11 @@ impl<'a> Lexer<'a> {
             }
             b'<' => {
                 self.pos += 1;
-                let mut digits = Vec::new();
-                loop {
-                    let c = self.peek().ok_or_else(|| malformed("unterminated hex string", start))?;
-                    self.pos += 1;
-                    match c {
-                        b'>' => break,
-                        c if c.is_ascii_hexdigit() => digits.push(c),
-                        c if is_ws(c) => {}
-                        _ => return Err(malformed("bad hex string", self.pos)),
-                    }
-                }
-                if digits.len() % 2 == 1 {
-                    digits.push(b'0');
-                }
-                let bytes = digits.chunks_exact(2).map(|p| (hexval(p[0]) << 4) | hexval(p[1])).collect();
+                let (bytes, end) = hex_string(self.data, self.pos).map_err(|e| match e {
+                    HexError::Unterminated => malformed("unterminated hex string", start),
+                    HexError::Bad(at) => malformed("bad hex string", at + 1),
+                })?;
+                self.pos = end;
                 Ok(Object::Str { bytes, hex: true })
             }
             b'[' => {
@@ -364,12 +354,78 @@ fn ends_stream(rest: &[u8]) -> bool {
 }
 
 fn hexval(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        b'A'..=b'F' => c - b'A' + 10,
+    match HEX[c as usize] {
+        v if v < 16 => v,
         _ => 0,
     }
+}
+
+/// A hex digit's value, `WS` for PDF white space, `BAD` for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [BAD; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    let ws = [0u8, 9, 10, 12, 13, 32];
+    let mut i = 0;
+    while i < ws.len() {
+        t[ws[i] as usize] = WS;
+        i += 1;
+    }
+    t
+};
+const WS: u8 = 0xFE;
+const BAD: u8 = 0xFF;
+
+enum HexError {
+    Unterminated,
+    /// The position of the offending byte.
+    Bad(usize),
+}
+
+/// Decodes a hex string whose digits start at `from` (just after `<`), up to and including
+/// its `>`: the bytes (an odd last digit is followed by an implied 0) and the position after
+/// the `>`. A table-driven loop: signature dictionaries carry tens of kilobytes of hex in
+/// `/Contents`, and every validation reads them.
+fn hex_string(data: &[u8], from: usize) -> std::result::Result<(Vec<u8>, usize), HexError> {
+    let rest = &data[from.min(data.len())..];
+    let close = rest.iter().position(|&c| c == b'>').ok_or(HexError::Unterminated)?;
+    let digits = &rest[..close];
+    let mut bytes = Vec::with_capacity(digits.len() / 2 + 1);
+    let mut high: Option<u8> = None;
+    // Most hex strings have no white space: pairs at a time.
+    let mut i = 0;
+    while i + 1 < digits.len() && high.is_none() {
+        let (a, b) = (HEX[digits[i] as usize], HEX[digits[i + 1] as usize]);
+        if a < 16 && b < 16 {
+            bytes.push((a << 4) | b);
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    for (j, &c) in digits.iter().enumerate().skip(i) {
+        match HEX[c as usize] {
+            WS => {}
+            BAD => return Err(HexError::Bad(from + j)),
+            v => match high.take() {
+                Some(h) => bytes.push((h << 4) | v),
+                None => high = Some(v),
+            },
+        }
+    }
+    if let Some(h) = high {
+        bytes.push(h << 4);
+    }
+    Ok((bytes, from + close + 1))
 }
 
 /// The first position of `needle` at or after `from`.
