@@ -15,6 +15,7 @@
 mod audit;
 mod blob;
 mod error;
+mod group;
 mod model;
 mod model_issuing;
 mod postgres;

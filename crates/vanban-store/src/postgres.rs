@@ -12,6 +12,8 @@ const AUDIT_CHAIN_LOCK: i64 = 0x7661_6e62_616e; // "vanban"
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Write transactions, committed in batches (see `group.rs`).
+    group: crate::group::GroupWriter<Postgres>,
 }
 
 impl PgStore {
@@ -24,7 +26,11 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        let group = crate::group::GroupWriter::new(
+            pool.clone(),
+            vec!["BEGIN".to_owned(), format!("SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})")],
+        );
+        Ok(PgStore { pool, group })
     }
 }
 
@@ -40,15 +46,19 @@ impl PgStore {
 /// so holds that lock until commit anyway, and taking it first means the reads a write makes
 /// (a document's state, a failure counter) cannot go stale before its update, and no write
 /// waits for the lock while holding row or index locks another writer needs (a deadlock).
-async fn begin_write(store: &PgStore) -> crate::Result<sqlx::Transaction<'static, Postgres>> {
-    let mut tx = store.pool.begin().await?;
-    lock_audit_chain(&mut tx).await?;
-    Ok(tx)
+///
+/// The transactions of one node that queue for that lock share one database transaction
+/// (see `group.rs`); nodes queue on the lock.
+async fn begin_write(store: &PgStore) -> crate::Result<WriteTx> {
+    store.group.begin().await
 }
 
-/// Serialises appends to the audit chain across connections and nodes until commit.
-async fn lock_audit_chain(tx: &mut sqlx::Transaction<'static, Postgres>) -> crate::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_CHAIN_LOCK).execute(&mut **tx).await?;
+/// A write transaction, in the node's open batch.
+type WriteTx = crate::group::WriteTx<Postgres>;
+
+/// Appends to the audit chain are serialised across connections and nodes by the lock every
+/// write transaction takes when it begins (a `Tx` is only ever made by `begin_write`).
+async fn lock_audit_chain(_tx: &mut WriteTx) -> crate::Result<()> {
     Ok(())
 }
 

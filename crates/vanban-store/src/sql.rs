@@ -62,7 +62,7 @@ macro_rules! impl_sql_store {
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
         use futures::TryStreamExt as _;
-        use sqlx::{Row as _, Transaction};
+        use sqlx::Row as _;
         use uuid::Uuid;
         use vanban_domain::{
             Abbreviation, Agency, AgencyCode, AgencyId, AgencyLevel, AgencyName, Caller, Delegation,
@@ -75,7 +75,8 @@ macro_rules! impl_sql_store {
         use crate::repo::*;
         use crate::{Result, StoreError};
 
-        type Tx = Transaction<'static, $Db>;
+        /// A write transaction (see `begin_write` of each backend and `group.rs`).
+        type Tx = crate::group::WriteTx<$Db>;
         /// A connection, in a transaction or not (read helpers take either).
         type Conn = <$Db as sqlx::Database>::Connection;
 
@@ -306,11 +307,11 @@ macro_rules! impl_sql_store {
             Ok(AgencyRecord { agency, path, created_at })
         }
 
-        async fn roles_in_tx(tx: &mut Tx, user_id: UserId, agency_id: AgencyId) -> Result<BTreeSet<Role>> {
+        async fn roles_in_tx(tx: &mut Conn, user_id: UserId, agency_id: AgencyId) -> Result<BTreeSet<Role>> {
             let rows: Vec<String> = sqlx::query_scalar("SELECT role FROM role_grants WHERE user_id = $1 AND agency_id = $2")
                 .bind(user_id.as_uuid())
                 .bind(agency_id.as_uuid())
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *tx)
                 .await?;
             rows.iter().map(|r| parse("role_grants", Role::from_str(r))).collect()
         }
@@ -376,16 +377,16 @@ macro_rules! impl_sql_store {
             })
         }
 
-        async fn agency_path(tx: &mut Tx, id: AgencyId) -> Result<String> {
+        async fn agency_path(tx: &mut Conn, id: AgencyId) -> Result<String> {
             sqlx::query_scalar("SELECT path FROM agencies WHERE id = $1")
                 .bind(id.as_uuid())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound)
         }
 
         /// Fails with `NotFound` unless the agency is within the administrator's reach.
-        async fn check_reach(tx: &mut Tx, scope: &AdminScope, agency_id: AgencyId) -> Result<()> {
+        async fn check_reach(tx: &mut Conn, scope: &AdminScope, agency_id: AgencyId) -> Result<()> {
             let path = agency_path(tx, agency_id).await?;
             if scope.covers_path(&path) { Ok(()) } else { Err(StoreError::NotFound) }
         }
@@ -481,13 +482,13 @@ macro_rules! impl_sql_store {
                 .collect()
         }
 
-        async fn comments_where(tx: &mut Tx, id: DocumentId) -> Result<Vec<CommentRecord>> {
+        async fn comments_where(tx: &mut Conn, id: DocumentId) -> Result<Vec<CommentRecord>> {
             let rows = sqlx::query(
                 "SELECT c.id, c.document_id, c.version, c.author, c.body, c.created_at, u.full_name \
                  FROM document_comments c JOIN users u ON u.id = c.author WHERE c.document_id = $1 ORDER BY c.created_at, c.id",
             )
             .bind(id.as_uuid())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
             rows.iter()
                 .map(|r| {
@@ -505,13 +506,13 @@ macro_rules! impl_sql_store {
         }
 
 
-        async fn steps_where(tx: &mut Tx, id: DocumentId, latest_round_only: bool) -> Result<Vec<ReviewStepRecord>> {
+        async fn steps_where(tx: &mut Conn, id: DocumentId, latest_round_only: bool) -> Result<Vec<ReviewStepRecord>> {
             let rows = sqlx::query(
                 "SELECT r.id, r.document_id, r.round, r.position, r.reviewer, r.mode, r.state, r.initialled, r.version, r.reason, r.acted_at, u.full_name \
                  FROM review_steps r JOIN users u ON u.id = r.reviewer WHERE r.document_id = $1 ORDER BY r.round, r.position",
             )
             .bind(id.as_uuid())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
             let t = "review_steps";
             let mut steps: Vec<ReviewStepRecord> = rows
@@ -613,10 +614,10 @@ macro_rules! impl_sql_store {
                 a.map(AgencyId::from_uuid).ok_or(StoreError::NotFound)
             }
 
-            async fn login_record(&self, tx: &mut Tx, user_id: UserId) -> Result<LoginRecord> {
+            async fn login_record(&self, tx: &mut Conn, user_id: UserId) -> Result<LoginRecord> {
                 let row = sqlx::query("SELECT id, agency_id, password_hash, active, failed_logins, locked_until FROM users WHERE id = $1")
                     .bind(user_id.as_uuid())
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 login_from_row(&row)
@@ -1381,13 +1382,13 @@ macro_rules! impl_sql_store {
             })
         }
 
-        async fn delegations_where(tx: &mut Tx, filter: &'static str, scope: &Scope, id: Option<Uuid>) -> Result<Vec<DelegationRecord>> {
+        async fn delegations_where(tx: &mut Conn, filter: &'static str, scope: &Scope, id: Option<Uuid>) -> Result<Vec<DelegationRecord>> {
             let sql = format!("{DELEGATION_SELECT} WHERE d.agency_id = $1 {filter} ORDER BY d.created_at DESC, d.id DESC");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(scope.agency_id().as_uuid());
             if let Some(id) = id {
                 q = q.bind(id);
             }
-            q.fetch_all(&mut **tx).await?.iter().map(delegation_from_row).collect()
+            q.fetch_all(&mut *tx).await?.iter().map(delegation_from_row).collect()
         }
 
         #[async_trait]
@@ -1537,7 +1538,7 @@ macro_rules! impl_sql_store {
             Serial(String),
         }
 
-        async fn certificates_where(tx: &mut Tx, w: CertWhere, with_key: bool) -> Result<Vec<CertificateRecord>> {
+        async fn certificates_where(tx: &mut Conn, w: CertWhere, with_key: bool) -> Result<Vec<CertificateRecord>> {
             let filter = match &w {
                 CertWhere::Owner(_, Some(_)) => "agency_id = $1 AND user_id = $2",
                 CertWhere::Owner(_, None) => "agency_id = $1 AND user_id IS NULL",
@@ -1553,7 +1554,7 @@ macro_rules! impl_sql_store {
                 CertWhere::Id(a, id) => q.bind(a.as_uuid()).bind(id),
                 CertWhere::Serial(s) => q.bind(s),
             };
-            q.fetch_all(&mut **tx).await?.iter().map(|r| certificate_from_row(r, with_key)).collect()
+            q.fetch_all(&mut *tx).await?.iter().map(|r| certificate_from_row(r, with_key)).collect()
         }
 
         /// A certificate of the scope's agency that may still sign (`certificate_revoked` if not).
@@ -1664,13 +1665,13 @@ macro_rules! impl_sql_store {
 
         /// A signing session of the scope's own user and agency. A pending session past its
         /// expiry reads as expired.
-        async fn session_in_scope(tx: &mut Tx, scope: &Scope, id: Uuid) -> Result<SigningSessionRecord> {
+        async fn session_in_scope(tx: &mut Conn, scope: &Scope, id: Uuid) -> Result<SigningSessionRecord> {
             let sql = format!("SELECT {SESSION_COLS} FROM signing_sessions WHERE id = $1 AND agency_id = $2 AND user_id = $3");
             let r = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .bind(scope.agency_id().as_uuid())
                 .bind(scope.user_id().as_uuid())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             let t = "signing_sessions";

@@ -159,7 +159,7 @@ macro_rules! impl_issuing {
                 })
             }
 
-            async fn assignments_of(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<(Uuid, AssignmentRecord)>> {
+            async fn assignments_of(tx: &mut Conn, ids: &[Uuid]) -> Result<Vec<(Uuid, AssignmentRecord)>> {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -172,7 +172,7 @@ macro_rules! impl_issuing {
                     sep.push_bind(*id);
                 }
                 q.push(") ORDER BY a.assigned_at, a.role");
-                let rows = q.build().fetch_all(&mut **tx).await?;
+                let rows = q.build().fetch_all(&mut *tx).await?;
                 rows.iter()
                     .map(|r| {
                         Ok((
@@ -193,7 +193,7 @@ macro_rules! impl_issuing {
                     .collect()
             }
 
-            async fn with_assignments(tx: &mut Tx, mut list: Vec<IncomingRecord>) -> Result<Vec<IncomingRecord>> {
+            async fn with_assignments(tx: &mut Conn, mut list: Vec<IncomingRecord>) -> Result<Vec<IncomingRecord>> {
                 let ids: Vec<Uuid> = list.iter().map(|i| i.document.id.as_uuid()).collect();
                 let all = assignments_of(tx, &ids).await?;
                 for item in &mut list {
@@ -221,14 +221,14 @@ macro_rules! impl_issuing {
                 }
             }
 
-            async fn incoming_in_tx(tx: &mut Tx, scope: &Scope, vis: IncomingVisibility, id: DocumentId) -> Result<IncomingRecord> {
+            async fn incoming_in_tx(tx: &mut Conn, scope: &Scope, vis: IncomingVisibility, id: DocumentId) -> Result<IncomingRecord> {
                 let mut q = QueryBuilder::<$Db>::new(INCOMING_SELECT);
                 q.push(" WHERE i.document_id = ");
                 q.push_bind(id.as_uuid());
                 q.push(" AND i.agency_id = ");
                 q.push_bind(scope.agency_id().as_uuid());
                 push_visibility(&mut q, vis);
-                let row = q.build().fetch_optional(&mut **tx).await?.ok_or(StoreError::NotFound)?;
+                let row = q.build().fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
                 let rec = incoming_from_row(&row)?;
                 with_assignments(tx, vec![rec]).await?.pop().ok_or(StoreError::NotFound)
             }

@@ -17,6 +17,8 @@ pub struct SqliteStore {
     /// here (in order, without sleeping) instead of in SQLite's busy handler (which sleeps
     /// and retries) keeps throughput up when many clerks write at once.
     writer: SqlitePool,
+    /// Write transactions, committed in batches on the writer connection (see `group.rs`).
+    group: crate::group::GroupWriter<Sqlite>,
 }
 
 impl SqliteStore {
@@ -48,7 +50,10 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
-        Ok(SqliteStore { pool, writer })
+        // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
+        // queues on the busy timeout instead of failing on a lock upgrade).
+        let group = crate::group::GroupWriter::new(writer.clone(), vec!["BEGIN IMMEDIATE".to_owned()]);
+        Ok(SqliteStore { pool, writer, group })
     }
 }
 
@@ -59,15 +64,15 @@ impl SqliteStore {
     }
 }
 
-/// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the write
-/// lock up front (another process on the same file queues on the busy timeout instead of
-/// failing on a lock upgrade).
-async fn begin_write(store: &SqliteStore) -> crate::Result<sqlx::Transaction<'static, Sqlite>> {
-    Ok(store.writer.begin_with("BEGIN IMMEDIATE").await?)
+/// A write transaction on the writer connection, in the open batch (see `group.rs`).
+type WriteTx = crate::group::WriteTx<Sqlite>;
+
+async fn begin_write(store: &SqliteStore) -> crate::Result<WriteTx> {
+    store.group.begin().await
 }
 
 /// Appends to the audit chain are already serialised by the write transaction.
-async fn lock_audit_chain(_tx: &mut sqlx::Transaction<'static, Sqlite>) -> crate::Result<()> {
+async fn lock_audit_chain(_tx: &mut WriteTx) -> crate::Result<()> {
     Ok(())
 }
 

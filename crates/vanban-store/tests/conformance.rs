@@ -172,6 +172,7 @@ conformance!(
     audit_chain_detects_deletions,
     concurrent_audit_appends,
     concurrent_writes,
+    cancelled_writers_do_not_stall_the_others,
     concurrent_transitions_of_one_document,
     concurrent_login_failures_are_all_counted,
     concurrent_bulk_imports_conflict_cleanly,
@@ -1834,6 +1835,57 @@ async fn concurrent_audit_appends(ctx: Ctx) {
     assert_eq!(ids.len(), TASKS * per_task);
     let seqs: BTreeSet<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs.len(), events.len());
+}
+
+/// Writers share batched transactions (group commit): a writer given up at any point — waiting
+/// for the batch, inside its savepoint, waiting for the COMMIT — neither stalls the writers
+/// after it nor leaves half of itself behind.
+async fn cancelled_writers_do_not_stall_the_others(ctx: Ctx) {
+    let t = tree(ctx.s()).await;
+    let base_users = ctx.s().count_users().await.unwrap();
+    let base_creates = count_action(&all_events(ctx.s()).await, "user.create") as i64;
+    let whole = AdminScope::whole_instance();
+    let mut handles = Vec::new();
+    for task in 0..40u64 {
+        let store = Arc::clone(&ctx.store);
+        let whole = whole.clone();
+        let agency = t.dept.agency.id;
+        handles.push(tokio::spawn(async move {
+            let actor = sys();
+            let fut = store.create_user(&actor, &whole, new_user(agency, &format!("cancel{task:02}"), &[]));
+            if task % 2 == 0 {
+                // Cancelled after 0, 40, 80 … µs: before, during or after its transaction.
+                let _ = tokio::time::timeout(std::time::Duration::from_micros(40 * task), fut).await;
+                false
+            } else {
+                fut.await.unwrap_or_else(|e| panic!("task {task}: {e}"));
+                true
+            }
+        }));
+    }
+    let mut kept = 0;
+    for h in handles {
+        kept += usize::from(h.await.expect("task"));
+    }
+    assert_eq!(kept, 20);
+    // The next write goes through at once: no batch was left open.
+    let late = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ctx.s().create_user(&sys(), &whole, new_user(t.dept.agency.id, "after_cancel", &[])),
+    )
+    .await
+    .expect("a write after cancelled writers is not stalled");
+    late.unwrap();
+    let s = ctx.s();
+    let users = s.count_users().await.unwrap() - base_users;
+    let report = chain(s).await;
+    assert!(report.is_intact(), "cancelled writers broke the chain: {report:?}");
+    // Each user that exists was written whole, with its audit event; none without.
+    let events = all_events(s).await;
+    assert_eq!(count_action(&events, "user.create") as i64 - base_creates, users);
+    for task in (1..40).step_by(2) {
+        assert!(s.find_user_id(&format!("cancel{task:02}")).await.unwrap().is_some(), "task {task} was kept");
+    }
 }
 
 async fn concurrent_writes(ctx: Ctx) {
