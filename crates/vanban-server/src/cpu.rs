@@ -54,7 +54,11 @@ impl CpuPool {
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             let _ = tx.send(out);
         });
-        self.jobs.lock().map_err(|_| "the CPU pool is poisoned".to_owned())?.send(job).map_err(|_| "the CPU pool stopped".to_owned())?;
+        self.jobs
+            .lock()
+            .map_err(|_| "the CPU pool is poisoned".to_owned())?
+            .send(job)
+            .map_err(|_| "the CPU pool stopped".to_owned())?;
         match rx.await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(panic)) => Err(panic

@@ -164,9 +164,7 @@ where
 
     /// Whether the open batch should wait for the next writer instead of committing now.
     fn keep_open(&self, open: &Open<DB>) -> bool {
-        self.inner.waiting.load(Ordering::SeqCst) > 0
-            && open.members < MAX_MEMBERS
-            && open.started.elapsed() < MAX_OPEN
+        self.inner.waiting.load(Ordering::SeqCst) > 0 && open.members < MAX_MEMBERS && open.started.elapsed() < MAX_OPEN
     }
 
     /// Commits (or, with no member, rolls back) the open batch and tells its members.
