@@ -588,43 +588,10 @@ fn decide(mut r: SignatureReport, policy: &Policy, chain: &ChainReport) -> Signa
     fail(r, Verdict::Valid, reason)
 }
 
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Whether the hex digits of `hole` (whitespace allowed) spell exactly `contents` (a final odd
 /// digit counts as followed by 0, as the parser reads it).
 fn hole_matches(hole: &[u8], contents: &[u8]) -> bool {
-    // The usual hole: exactly the digits, no white space. Compared a pair at a time.
-    if hole.len() == 2 * contents.len() {
-        let exact = hole.chunks_exact(2).zip(contents).all(|(p, &want)| match (hex_val(p[0]), hex_val(p[1])) {
-            (Some(hi), Some(lo)) => (hi << 4) | lo == want,
-            _ => false,
-        });
-        if exact {
-            return true;
-        }
-    }
-    let mut digits = hole.iter().copied().filter(|c| !crate::pdf::parse::is_ws(*c));
-    for &want in contents {
-        let Some(hi) = digits.next().and_then(hex_val) else { return false };
-        let lo = match digits.next() {
-            Some(c) => match hex_val(c) {
-                Some(v) => v,
-                None => return false,
-            },
-            None => 0,
-        };
-        if (hi << 4) | lo != want {
-            return false;
-        }
-    }
-    digits.next().is_none()
+    crate::pdf::parse::decode_hex(hole).is_some_and(|bytes| bytes == contents)
 }
 
 fn trim_eol(data: &[u8], mut end: usize) -> usize {

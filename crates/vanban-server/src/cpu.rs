@@ -96,20 +96,13 @@ mod tests {
     #[tokio::test]
     async fn runs_jobs_and_reports_panics() {
         let pool = CpuPool::new(2);
-        let sums = futures_join(&pool).await;
+        let jobs = (0..8u64).map(|n| pool.run(move || (0..=n).sum::<u64>()));
+        let sums: Vec<u64> = futures::future::try_join_all(jobs).await.unwrap();
         assert_eq!(sums, vec![0, 1, 3, 6, 10, 15, 21, 28]);
         let err = pool.run(|| -> u32 { panic!("boom") }).await.unwrap_err();
         assert_eq!(err, "boom");
         // The pool still works after a panic.
         assert_eq!(pool.run(|| 2 + 2).await.unwrap(), 4);
-    }
-
-    async fn futures_join(pool: &CpuPool) -> Vec<u64> {
-        let mut out = Vec::new();
-        for n in 0..8u64 {
-            out.push(pool.run(move || (0..=n).sum::<u64>()).await.unwrap());
-        }
-        out
     }
 
     #[cfg(target_os = "linux")]

@@ -104,6 +104,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AppError> + S
     tokio::task::spawn_blocking(f).await.map_err(internal)?
 }
 
+/// Runs a signature's or a validation's CPU work on the CPU pool ([`AppState::cpu`]).
+async fn on_cpu<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    state.cpu(f).await?
+}
+
 impl AppState {
     /// The certification authority, created in the database on first use.
     pub async fn pki(&self) -> Result<Arc<Pki>, AppError> {
@@ -415,7 +423,7 @@ pub async fn verify_own(state: &AppState, pdf: Bytes) -> Result<Report, AppError
 pub async fn verify_bytes(state: &AppState, pdf: Bytes) -> Result<Report, AppError> {
     let pki = state.pki().await?;
     let policy = policy(state, &pki, &pdf).await?;
-    blocking(move || Ok(verify_pdf(&pdf, &policy)?)).await
+    on_cpu(state, move || Ok(verify_pdf(&pdf, &policy)?)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -771,7 +779,7 @@ pub async fn sign_document(
     }
     let key = key?;
     let p = pki.clone();
-    let signed = blocking(move || {
+    let signed = on_cpu(state, move || {
         let id = Identity { key: &key, cert: &cert, chain: &chain };
         Ok(p.with_timestamper(|tsa| vanban_pades::sign(&pdf, &opts, &id, Some(tsa)))?)
     })
@@ -795,7 +803,7 @@ async fn store_signed(
     let (cert, chain) = chain_of(rec)?;
     let foreign = pki.foreign_crls(&with_chain(&cert, &chain)).await;
     let with_ltv =
-        blocking(move || pki.add_validation_data(&signed, &cert, &chain, &revoked, (&crl, n), foreign)).await?;
+        on_cpu(state, move || pki.add_validation_data(&signed, &cert, &chain, &revoked, (&crl, n), foreign)).await?;
     let bytes = Bytes::from(with_ltv);
     let report = verify_bytes(state, bytes.clone()).await?;
     let summary = serde_json::json!({
@@ -833,7 +841,7 @@ pub async fn start_session(
     let SignerContext { rec, base_sha, pdf, pki, cert, chain, opts } = signer_context(state, s, id, cert_id).await?;
     let p = pki.clone();
     let c = cert.clone();
-    let (prepared, tbs) = blocking(move || {
+    let (prepared, tbs) = on_cpu(state, move || {
         let alg = KeyAlgorithm::from_spki_der(&c.spki_der())?;
         let reserve = p.with_timestamper(|tsa| vanban_pades::reserve_for(alg, &c, &chain, Some(tsa)))?;
         let prepared = vanban_pades::prepare(&pdf, &opts, reserve)?;
@@ -873,7 +881,7 @@ pub async fn finish_session(
     let (cert, chain) = chain_of(&rec)?;
     let tbs = sess.to_be_signed.clone();
     let p = pki.clone();
-    let signed = blocking(move || {
+    let signed = on_cpu(state, move || {
         let prepared = vanban_pades::Prepared::from_pdf(prepared.to_vec())?;
         let attrs = vanban_pki::SignedAttrs::pades(&prepared.digest, &cert)?;
         if attrs.to_be_signed().message != tbs {

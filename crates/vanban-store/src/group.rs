@@ -185,7 +185,7 @@ where
             // A connection whose transaction state is unknown is not given back to the pool.
             let _ = open.conn.close().await;
         }
-        open.done.send_replace(Some(outcome.clone()));
+        open.done.send_replace(Some(outcome));
         drop(guard);
     }
 
@@ -267,20 +267,10 @@ where
         let writer = self.writer.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(abandon_task(writer, guard));
+                rt.spawn(writer.abandon(guard));
             }
             // No runtime (a test tearing down): the open transaction dies with its connection.
             Err(_) => drop(guard),
         }
     }
-}
-
-fn abandon_task<DB: Database>(
-    writer: GroupWriter<DB>,
-    guard: OwnedMutexGuard<State<DB>>,
-) -> impl std::future::Future<Output = ()> + Send + 'static
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    writer.abandon(guard)
 }

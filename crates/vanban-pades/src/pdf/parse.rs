@@ -398,24 +398,29 @@ enum HexError {
 fn hex_string(data: &[u8], from: usize) -> std::result::Result<(Vec<u8>, usize), HexError> {
     let rest = &data[from.min(data.len())..];
     let close = rest.iter().position(|&c| c == b'>').ok_or(HexError::Unterminated)?;
-    let digits = &rest[..close];
+    let bytes = hex_digits(&rest[..close]).map_err(|at| HexError::Bad(from + at))?;
+    Ok((bytes, from + close + 1))
+}
+
+/// Decodes hex digits with white space between them; an odd last digit is followed by an
+/// implied 0. The error is the position of the first byte that is neither.
+fn hex_digits(digits: &[u8]) -> std::result::Result<Vec<u8>, usize> {
     let mut bytes = Vec::with_capacity(digits.len() / 2 + 1);
-    let mut high: Option<u8> = None;
     // Most hex strings have no white space: pairs at a time.
     let mut i = 0;
-    while i + 1 < digits.len() && high.is_none() {
+    while i + 1 < digits.len() {
         let (a, b) = (HEX[digits[i] as usize], HEX[digits[i + 1] as usize]);
-        if a < 16 && b < 16 {
-            bytes.push((a << 4) | b);
-            i += 2;
-        } else {
+        if a >= 16 || b >= 16 {
             break;
         }
+        bytes.push((a << 4) | b);
+        i += 2;
     }
+    let mut high: Option<u8> = None;
     for (j, &c) in digits.iter().enumerate().skip(i) {
         match HEX[c as usize] {
             WS => {}
-            BAD => return Err(HexError::Bad(from + j)),
+            BAD => return Err(j),
             v => match high.take() {
                 Some(h) => bytes.push((h << 4) | v),
                 None => high = Some(v),
@@ -425,7 +430,7 @@ fn hex_string(data: &[u8], from: usize) -> std::result::Result<(Vec<u8>, usize),
     if let Some(h) = high {
         bytes.push(h << 4);
     }
-    Ok((bytes, from + close + 1))
+    Ok(bytes)
 }
 
 /// The first position of `needle` at or after `from`.
@@ -442,6 +447,12 @@ pub fn rfind(data: &[u8], needle: &[u8], before: usize) -> Option<usize> {
     data[..end].windows(needle.len()).rposition(|w| w == needle)
 }
 
+/// Decodes hex digits (white space allowed, an odd last digit followed by an implied 0), as the
+/// parser reads a hex string; `None` when anything else is there.
+pub fn decode_hex(digits: &[u8]) -> Option<Vec<u8>> {
+    hex_digits(digits).ok()
+}
+
 /// Parses one direct object from a byte string (for object streams and tests).
 pub fn parse_direct(data: &[u8], pos: usize) -> Result<(Object, usize)> {
     let mut lx = Lexer::new(data, pos);
@@ -452,6 +463,19 @@ pub fn parse_direct(data: &[u8], pos: usize) -> Result<(Object, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_strings_with_and_without_white_space() {
+        let read = |src: &[u8]| parse_direct(src, 0).map(|(o, _)| o);
+        let plain = read(b"<4E6f>").unwrap();
+        assert!(matches!(plain, Object::Str { ref bytes, hex: true } if bytes == b"No"));
+        // White space anywhere, after the pairs have started, and an odd last digit.
+        assert!(matches!(read(b"<4E 6\n f7>").unwrap(), Object::Str { ref bytes, .. } if bytes == &[0x4E, 0x6F, 0x70]));
+        assert!(read(b"<4E6G>").is_err());
+        assert!(read(b"<4E6f").is_err());
+        assert_eq!(decode_hex(b"00ff 10"), Some(vec![0x00, 0xFF, 0x10]));
+        assert_eq!(decode_hex(b"0>"), None);
+    }
 
     #[test]
     fn parses_nested_objects() {
