@@ -19,6 +19,10 @@
 //! - [`WriteTx::commit`] returns only when the batch's COMMIT has returned, with its outcome: a
 //!   caller is told "written" only when it is durable, and if the COMMIT fails every member is
 //!   told so (nothing of theirs was written).
+//! - A writer that ends without committing (an error, or an answer it read) is answered only
+//!   when its batch has ended too (`write_tx!` in `sql.rs` awaits [`WriteTx::settled`]): it
+//!   may have seen the uncommitted rows of earlier members ("this username is taken"), and
+//!   its caller's next read, on another connection, must find them.
 //! - COMMIT and rollbacks run in spawned tasks that own the lock, so a caller that goes away
 //!   (a dropped request) cannot leave the batch half-finished.
 
@@ -208,6 +212,18 @@ impl<DB: Database> WriteTx<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    /// Resolves when the batch this writer is in has ended (committed or rolled back): at
+    /// once after [`WriteTx::commit`] returned, which waits for that anyway.
+    pub(crate) fn settled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let open =
+            self.guard.as_ref().and_then(|g| g.open.as_ref()).expect("an uncommitted transaction holds the batch");
+        let mut done = open.done.subscribe();
+        async move {
+            // An error means the batch was dropped without an outcome: it has ended too.
+            let _ = done.wait_for(Option::is_some).await;
+        }
+    }
+
     /// Keeps this writer's changes; returns when the batch holding them has committed.
     pub(crate) async fn commit(mut self) -> crate::Result<()> {
         let mut guard = self.guard.take().expect("an uncommitted transaction holds the batch");

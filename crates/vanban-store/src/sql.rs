@@ -54,6 +54,31 @@ pub(crate) fn one_der(field: &'static str, der: &[u8]) -> crate::Result<()> {
     }
 }
 
+/// Runs `$body` as one write transaction `$tx` (see `group.rs`), the body of a store method.
+///
+/// Whatever the body returns is returned only once the batch it ran in has ended. A body
+/// that commits already waited for that; one that ends without committing (an error, or an
+/// answer read in the transaction, like "this row exists") may have seen what other members
+/// of the open batch wrote and not yet committed, so its caller must not be told before
+/// that is visible to every connection: otherwise "already exists" followed by a read could
+/// find nothing.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let tx = begin_write($store).await?;
+        let settled = tx.settled();
+        let out: Result<_> = async move {
+            #[allow(unused_mut)]
+            let mut $tx = tx;
+            $body
+        }
+        .await;
+        settled.await;
+        out
+    }};
+}
+
+pub(crate) use write_tx;
+
 macro_rules! impl_sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
         use std::collections::{BTreeSet, HashMap};
@@ -627,68 +652,71 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl AgencyRepo for $Store {
             async fn create_agency(&self, actor: &Actor, new: NewAgency) -> Result<AgencyRecord> {
-                let mut tx = begin_write(self).await?;
-                let rec = insert_agency(&mut tx, actor, new).await?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    let rec = insert_agency(&mut tx, actor, new).await?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn import_agencies(&self, actor: &Actor, rows: Vec<AgencyImport>) -> Result<usize> {
-                let mut tx = begin_write(self).await?;
-                let mut by_code: HashMap<String, AgencyId> = HashMap::new();
-                let n = rows.len();
-                for row in rows {
-                    let mut new = row.agency;
-                    if let Some(pc) = row.parent_code {
-                        let pid = match by_code.get(pc.as_str()) {
-                            Some(id) => *id,
-                            None => {
-                                let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agencies WHERE code = $1")
-                                    .bind(pc.as_str())
-                                    .fetch_optional(&mut *tx)
-                                    .await?;
-                                AgencyId::from_uuid(id.ok_or(vanban_domain::DomainError::InvalidValue {
-                                    field: "parent_code",
-                                    reason: "no agency has this code",
-                                })?)
-                            }
-                        };
-                        new.parent_id = Some(pid);
+                crate::sql::write_tx!(self, |tx| {
+                    let mut by_code: HashMap<String, AgencyId> = HashMap::new();
+                    let n = rows.len();
+                    for row in rows {
+                        let mut new = row.agency;
+                        if let Some(pc) = row.parent_code {
+                            let pid = match by_code.get(pc.as_str()) {
+                                Some(id) => *id,
+                                None => {
+                                    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agencies WHERE code = $1")
+                                        .bind(pc.as_str())
+                                        .fetch_optional(&mut *tx)
+                                        .await?;
+                                    AgencyId::from_uuid(id.ok_or(vanban_domain::DomainError::InvalidValue {
+                                        field: "parent_code",
+                                        reason: "no agency has this code",
+                                    })?)
+                                }
+                            };
+                            new.parent_id = Some(pid);
+                        }
+                        let code = new.code.as_str().to_owned();
+                        let rec = insert_agency(&mut tx, actor, new).await?;
+                        by_code.insert(code, rec.agency.id);
                     }
-                    let code = new.code.as_str().to_owned();
-                    let rec = insert_agency(&mut tx, actor, new).await?;
-                    by_code.insert(code, rec.agency.id);
-                }
-                tx.commit().await?;
-                Ok(n)
+                    tx.commit().await?;
+                    Ok(n)
+                })
             }
 
             async fn update_agency(&self, actor: &Actor, scope: &AdminScope, id: AgencyId, update: AgencyUpdate) -> Result<AgencyRecord> {
-                let mut tx = begin_write(self).await?;
-                check_reach(&mut tx, scope, id).await?;
-                let before = agency_in_tx(&mut tx, id).await?;
-                let mut agency = before.agency.clone();
-                agency.name = update.name;
-                agency.parent_name = update.parent_name;
-                agency.abbreviation = update.abbreviation;
-                agency.place = update.place;
-                let agency = agency.validate()?;
-                sqlx::query("UPDATE agencies SET name = $1, parent_name = $2, abbreviation = $3, place = $4 WHERE id = $5")
-                    .bind(agency.name.as_str())
-                    .bind(agency.parent_name.as_ref().map(|n| n.as_str()))
-                    .bind(agency.abbreviation.as_str())
-                    .bind(&agency.place)
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                let view = |a: &Agency| serde_json::json!({
-                    "name": a.name.as_str(), "parent_name": a.parent_name.as_ref().map(|n| n.as_str()),
-                    "abbreviation": a.abbreviation.as_str(), "place": a.place,
-                });
-                let detail = serde_json::json!({ "before": view(&before.agency), "after": view(&agency) });
-                write_audit(&mut tx, actor, Some(id), "agency.update", "agency", &id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(AgencyRecord { agency, path: before.path, created_at: before.created_at })
+                crate::sql::write_tx!(self, |tx| {
+                    check_reach(&mut tx, scope, id).await?;
+                    let before = agency_in_tx(&mut tx, id).await?;
+                    let mut agency = before.agency.clone();
+                    agency.name = update.name;
+                    agency.parent_name = update.parent_name;
+                    agency.abbreviation = update.abbreviation;
+                    agency.place = update.place;
+                    let agency = agency.validate()?;
+                    sqlx::query("UPDATE agencies SET name = $1, parent_name = $2, abbreviation = $3, place = $4 WHERE id = $5")
+                        .bind(agency.name.as_str())
+                        .bind(agency.parent_name.as_ref().map(|n| n.as_str()))
+                        .bind(agency.abbreviation.as_str())
+                        .bind(&agency.place)
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    let view = |a: &Agency| serde_json::json!({
+                        "name": a.name.as_str(), "parent_name": a.parent_name.as_ref().map(|n| n.as_str()),
+                        "abbreviation": a.abbreviation.as_str(), "place": a.place,
+                    });
+                    let detail = serde_json::json!({ "before": view(&before.agency), "after": view(&agency) });
+                    write_audit(&mut tx, actor, Some(id), "agency.update", "agency", &id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(AgencyRecord { agency, path: before.path, created_at: before.created_at })
+                })
             }
 
             async fn get_agency(&self, id: AgencyId) -> Result<AgencyRecord> {
@@ -728,32 +756,33 @@ macro_rules! impl_sql_store {
 
             async fn create_unit(&self, actor: &Actor, scope: &AdminScope, new: NewUnit) -> Result<Unit> {
                 let name = vanban_domain::clean_text("name", &new.name, 200, true)?;
-                let mut tx = begin_write(self).await?;
-                check_reach(&mut tx, scope, new.agency_id).await?;
-                if let Some(p) = new.parent_id {
-                    let owner: Option<Uuid> = sqlx::query_scalar("SELECT agency_id FROM units WHERE id = $1")
-                        .bind(p.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if owner != Some(new.agency_id.as_uuid()) {
-                        return Err(vanban_domain::DomainError::InvalidValue { field: "parent_id", reason: "parent unit is not in this agency" }.into());
+                crate::sql::write_tx!(self, |tx| {
+                    check_reach(&mut tx, scope, new.agency_id).await?;
+                    if let Some(p) = new.parent_id {
+                        let owner: Option<Uuid> = sqlx::query_scalar("SELECT agency_id FROM units WHERE id = $1")
+                            .bind(p.as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if owner != Some(new.agency_id.as_uuid()) {
+                            return Err(vanban_domain::DomainError::InvalidValue { field: "parent_id", reason: "parent unit is not in this agency" }.into());
+                        }
                     }
-                }
-                let id = UnitId::from_uuid(Uuid::now_v7());
-                sqlx::query("INSERT INTO units (id, agency_id, parent_id, name, abbreviation, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(id.as_uuid())
-                    .bind(new.agency_id.as_uuid())
-                    .bind(new.parent_id.map(|p| p.as_uuid()))
-                    .bind(&name)
-                    .bind(new.abbreviation.as_str())
-                    .bind(now())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::unique_as("duplicate_unit"))?;
-                let detail = serde_json::json!({ "name": name, "abbreviation": new.abbreviation.as_str() });
-                write_audit(&mut tx, actor, Some(new.agency_id), "unit.create", "unit", &id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(Unit { id, agency_id: new.agency_id, parent_id: new.parent_id, name, abbreviation: new.abbreviation })
+                    let id = UnitId::from_uuid(Uuid::now_v7());
+                    sqlx::query("INSERT INTO units (id, agency_id, parent_id, name, abbreviation, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(id.as_uuid())
+                        .bind(new.agency_id.as_uuid())
+                        .bind(new.parent_id.map(|p| p.as_uuid()))
+                        .bind(&name)
+                        .bind(new.abbreviation.as_str())
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::unique_as("duplicate_unit"))?;
+                    let detail = serde_json::json!({ "name": name, "abbreviation": new.abbreviation.as_str() });
+                    write_audit(&mut tx, actor, Some(new.agency_id), "unit.create", "unit", &id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(Unit { id, agency_id: new.agency_id, parent_id: new.parent_id, name, abbreviation: new.abbreviation })
+                })
             }
 
             async fn list_units(&self, scope: &Scope) -> Result<Vec<Unit>> {
@@ -779,21 +808,23 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl UserRepo for $Store {
             async fn create_user(&self, actor: &Actor, scope: &AdminScope, new: NewUser) -> Result<UserRecord> {
-                let mut tx = begin_write(self).await?;
-                check_reach(&mut tx, scope, new.agency_id).await?;
-                let rec = insert_user(&mut tx, actor, new).await?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    check_reach(&mut tx, scope, new.agency_id).await?;
+                    let rec = insert_user(&mut tx, actor, new).await?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn create_users(&self, actor: &Actor, users: Vec<NewUser>) -> Result<usize> {
-                let mut tx = begin_write(self).await?;
-                let n = users.len();
-                for u in users {
-                    insert_user(&mut tx, actor, u).await?;
-                }
-                tx.commit().await?;
-                Ok(n)
+                crate::sql::write_tx!(self, |tx| {
+                    let n = users.len();
+                    for u in users {
+                        insert_user(&mut tx, actor, u).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                })
             }
 
             async fn get_user(&self, scope: &Scope, id: UserId) -> Result<UserRecord> {
@@ -828,89 +859,94 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_login_failure(&self, user_id: UserId, now_: DateTime<Utc>, lock_after: i32, lock_for: chrono::Duration) -> Result<LoginRecord> {
-                let mut tx = begin_write(self).await?;
-                let rec = self.login_record(&mut tx, user_id).await?;
-                let failed = rec.failed_logins + 1;
-                let (failed, locked_until) = if failed >= lock_after {
-                    (0, Some(audit::truncate_micros(now_ + lock_for)))
-                } else {
-                    (failed, rec.locked_until)
-                };
-                sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-                    .bind(failed)
-                    .bind(locked_until)
-                    .bind(user_id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = serde_json::json!({ "locked": failed == 0 });
-                let actor = Actor { user_id: Some(user_id), agency_id: Some(rec.agency_id), ..Actor::default() };
-                write_audit(&mut tx, &actor, Some(rec.agency_id), "auth.login_failed", "user", &user_id.to_string(), detail).await?;
-                let rec = self.login_record(&mut tx, user_id).await?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    let rec = self.login_record(&mut tx, user_id).await?;
+                    let failed = rec.failed_logins + 1;
+                    let (failed, locked_until) = if failed >= lock_after {
+                        (0, Some(audit::truncate_micros(now_ + lock_for)))
+                    } else {
+                        (failed, rec.locked_until)
+                    };
+                    sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+                        .bind(failed)
+                        .bind(locked_until)
+                        .bind(user_id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    let detail = serde_json::json!({ "locked": failed == 0 });
+                    let actor = Actor { user_id: Some(user_id), agency_id: Some(rec.agency_id), ..Actor::default() };
+                    write_audit(&mut tx, &actor, Some(rec.agency_id), "auth.login_failed", "user", &user_id.to_string(), detail).await?;
+                    let rec = self.login_record(&mut tx, user_id).await?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn record_login_success(&self, actor: &Actor, user_id: UserId) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
-                sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-                    .bind(user_id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                write_audit(&mut tx, actor, Some(agency), "auth.login", "user", &user_id.to_string(), serde_json::json!({})).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+                        .bind(user_id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    write_audit(&mut tx, actor, Some(agency), "auth.login", "user", &user_id.to_string(), serde_json::json!({})).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn set_password(&self, actor: &Actor, user_id: UserId, password_hash: String) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
-                sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2")
-                    .bind(&password_hash)
-                    .bind(user_id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                // A new password ends every session of the account.
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id.as_uuid()).execute(&mut *tx).await?;
-                write_audit(&mut tx, actor, Some(agency), "user.set_password", "user", &user_id.to_string(), serde_json::json!({})).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                    sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2")
+                        .bind(&password_hash)
+                        .bind(user_id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    // A new password ends every session of the account.
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id.as_uuid()).execute(&mut *tx).await?;
+                    write_audit(&mut tx, actor, Some(agency), "user.set_password", "user", &user_id.to_string(), serde_json::json!({})).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn set_roles(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, roles: BTreeSet<Role>) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
-                check_reach(&mut tx, scope, agency).await?;
-                let before = roles_in_tx(&mut tx, user_id, agency).await?;
-                sqlx::query("DELETE FROM role_grants WHERE user_id = $1 AND agency_id = $2")
-                    .bind(user_id.as_uuid())
-                    .bind(agency.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                insert_roles(&mut tx, user_id, agency, &roles).await?;
-                let names = |s: &BTreeSet<Role>| s.iter().map(|r| r.as_str()).collect::<Vec<_>>();
-                let detail = serde_json::json!({ "before": names(&before), "after": names(&roles) });
-                write_audit(&mut tx, actor, Some(agency), "user.set_roles", "user", &user_id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                    check_reach(&mut tx, scope, agency).await?;
+                    let before = roles_in_tx(&mut tx, user_id, agency).await?;
+                    sqlx::query("DELETE FROM role_grants WHERE user_id = $1 AND agency_id = $2")
+                        .bind(user_id.as_uuid())
+                        .bind(agency.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_roles(&mut tx, user_id, agency, &roles).await?;
+                    let names = |s: &BTreeSet<Role>| s.iter().map(|r| r.as_str()).collect::<Vec<_>>();
+                    let detail = serde_json::json!({ "before": names(&before), "after": names(&roles) });
+                    write_audit(&mut tx, actor, Some(agency), "user.set_roles", "user", &user_id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn set_active(&self, actor: &Actor, scope: &AdminScope, user_id: UserId, active: bool) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let agency = self.login_record(&mut tx, user_id).await?.agency_id;
-                check_reach(&mut tx, scope, agency).await?;
-                sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
-                    .bind(active)
-                    .bind(user_id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                if !active {
-                    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id.as_uuid()).execute(&mut *tx).await?;
-                }
-                let action = if active { "user.activate" } else { "user.deactivate" };
-                write_audit(&mut tx, actor, Some(agency), action, "user", &user_id.to_string(), serde_json::json!({})).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let agency = self.login_record(&mut tx, user_id).await?.agency_id;
+                    check_reach(&mut tx, scope, agency).await?;
+                    sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+                        .bind(active)
+                        .bind(user_id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    if !active {
+                        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id.as_uuid()).execute(&mut *tx).await?;
+                    }
+                    let action = if active { "user.activate" } else { "user.deactivate" };
+                    write_audit(&mut tx, actor, Some(agency), action, "user", &user_id.to_string(), serde_json::json!({})).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn caller_for(&self, user_id: UserId) -> Result<Caller> {
@@ -996,35 +1032,36 @@ macro_rules! impl_sql_store {
                 let id = DocumentId::from_uuid(Uuid::now_v7());
                 let at = now();
                 let metadata = serde_json::to_value(&meta).map_err(|e| StoreError::corrupt("documents", e))?;
-                let mut tx = begin_write(self).await?;
-                sqlx::query(
-                    "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, 'outgoing', $3, $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(id.as_uuid())
-                .bind(scope.agency_id().as_uuid())
-                .bind(OutgoingState::Draft.as_str())
-                .bind(meta.doc_type.as_str())
-                .bind(&meta.subject)
-                .bind(metadata.to_string())
-                .bind(created_by.as_uuid())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                let detail = serde_json::json!({ "doc_type": meta.doc_type.as_str(), "subject": meta.subject });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.create_draft", "document", &id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(DocumentRecord {
-                    id,
-                    agency_id: scope.agency_id(),
-                    direction: Direction::Outgoing,
-                    state: OutgoingState::Draft.as_str().to_owned(),
-                    doc_type: meta.doc_type,
-                    subject: meta.subject.clone(),
-                    metadata,
-                    created_by,
-                    created_at: at,
-                    updated_at: at,
+                crate::sql::write_tx!(self, |tx| {
+                    sqlx::query(
+                        "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) \
+                         VALUES ($1, $2, 'outgoing', $3, $4, $5, $6, $7, $8, $8)",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .bind(OutgoingState::Draft.as_str())
+                    .bind(meta.doc_type.as_str())
+                    .bind(&meta.subject)
+                    .bind(metadata.to_string())
+                    .bind(created_by.as_uuid())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = serde_json::json!({ "doc_type": meta.doc_type.as_str(), "subject": meta.subject });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.create_draft", "document", &id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(DocumentRecord {
+                        id,
+                        agency_id: scope.agency_id(),
+                        direction: Direction::Outgoing,
+                        state: OutgoingState::Draft.as_str().to_owned(),
+                        doc_type: meta.doc_type,
+                        subject: meta.subject.clone(),
+                        metadata,
+                        created_by,
+                        created_at: at,
+                        updated_at: at,
+                    })
                 })
             }
 
@@ -1057,13 +1094,14 @@ macro_rules! impl_sql_store {
                 if t.action == OutgoingAction::ReturnToDrafter && reason.is_none() {
                     return Err(vanban_domain::DomainError::FieldRequired { field: "reason" }.into());
                 }
-                let mut tx = begin_write(self).await?;
-                let (doc, from) = apply_action(&mut tx, scope, id, t.action).await?;
-                let detail = serde_json::json!({ "from": from.as_str(), "to": doc.state, "reason": reason });
-                let action = format!("document.{}", t.action.as_str());
-                write_audit(&mut tx, actor, Some(scope.agency_id()), &action, "document", &id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(doc)
+                crate::sql::write_tx!(self, |tx| {
+                    let (doc, from) = apply_action(&mut tx, scope, id, t.action).await?;
+                    let detail = serde_json::json!({ "from": from.as_str(), "to": doc.state, "reason": reason });
+                    let action = format!("document.{}", t.action.as_str());
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), &action, "document", &id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(doc)
+                })
             }
 
             async fn add_version(
@@ -1081,38 +1119,39 @@ macro_rules! impl_sql_store {
                     Some(_) => return Err(vanban_domain::DomainError::InvalidValue { field: "subject", reason: "expected text" }.into()),
                     None => None,
                 };
-                let mut tx = begin_write(self).await?;
-                require_draft(&mut tx, scope, id).await?;
-                let last: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
-                    .bind(id.as_uuid())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let version = last.unwrap_or(0) + 1;
-                let at = now();
-                sqlx::query("INSERT INTO document_versions (document_id, version, content, note, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(id.as_uuid())
-                    .bind(version)
-                    .bind(content.to_string())
-                    .bind(note.as_deref())
-                    .bind(author.as_uuid())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(subject) = &subject {
-                    sqlx::query("UPDATE documents SET subject = $1, updated_at = $2 WHERE id = $3")
-                        .bind(subject)
-                        .bind(at)
+                crate::sql::write_tx!(self, |tx| {
+                    require_draft(&mut tx, scope, id).await?;
+                    let last: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
                         .bind(id.as_uuid())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let version = last.unwrap_or(0) + 1;
+                    let at = now();
+                    sqlx::query("INSERT INTO document_versions (document_id, version, content, note, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(id.as_uuid())
+                        .bind(version)
+                        .bind(content.to_string())
+                        .bind(note.as_deref())
+                        .bind(author.as_uuid())
+                        .bind(at)
                         .execute(&mut *tx)
                         .await?;
-                } else {
-                    sqlx::query("UPDATE documents SET updated_at = $1 WHERE id = $2").bind(at).bind(id.as_uuid()).execute(&mut *tx).await?;
-                }
-                let detail = serde_json::json!({ "version": version, "note": note });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_version", "document", &id.to_string(), detail).await?;
-                let rec = versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(rec)
+                    if let Some(subject) = &subject {
+                        sqlx::query("UPDATE documents SET subject = $1, updated_at = $2 WHERE id = $3")
+                            .bind(subject)
+                            .bind(at)
+                            .bind(id.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                    } else {
+                        sqlx::query("UPDATE documents SET updated_at = $1 WHERE id = $2").bind(at).bind(id.as_uuid()).execute(&mut *tx).await?;
+                    }
+                    let detail = serde_json::json!({ "version": version, "note": note });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_version", "document", &id.to_string(), detail).await?;
+                    let rec = versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn list_versions(&self, scope: &Scope, id: DocumentId) -> Result<Vec<VersionRecord>> {
@@ -1132,23 +1171,24 @@ macro_rules! impl_sql_store {
             async fn add_comment(&self, actor: &Actor, scope: &Scope, id: DocumentId, version: i32, body: &str) -> Result<CommentRecord> {
                 let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "author" })?;
                 let body = vanban_domain::clean_text("comment", body, 2000, true)?;
-                let mut tx = begin_write(self).await?;
-                document_in_scope(&mut tx, scope, id).await?;
-                versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
-                let cid = Uuid::now_v7();
-                sqlx::query("INSERT INTO document_comments (id, document_id, version, author, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(cid)
-                    .bind(id.as_uuid())
-                    .bind(version)
-                    .bind(author.as_uuid())
-                    .bind(&body)
-                    .bind(now())
-                    .execute(&mut *tx)
-                    .await?;
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.comment", "document", &id.to_string(), serde_json::json!({ "version": version })).await?;
-                let rec = comments_where(&mut tx, id).await?.into_iter().find(|c| c.id == cid).ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    document_in_scope(&mut tx, scope, id).await?;
+                    versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                    let cid = Uuid::now_v7();
+                    sqlx::query("INSERT INTO document_comments (id, document_id, version, author, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(cid)
+                        .bind(id.as_uuid())
+                        .bind(version)
+                        .bind(author.as_uuid())
+                        .bind(&body)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await?;
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.comment", "document", &id.to_string(), serde_json::json!({ "version": version })).await?;
+                    let rec = comments_where(&mut tx, id).await?.into_iter().find(|c| c.id == cid).ok_or(StoreError::NotFound)?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn list_comments(&self, scope: &Scope, id: DocumentId) -> Result<Vec<CommentRecord>> {
@@ -1169,61 +1209,62 @@ macro_rules! impl_sql_store {
             ) -> Result<DocumentRecord> {
                 let drafter = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
                 vanban_domain::review::check_reviewers(drafter, &reviewers)?;
-                let mut tx = begin_write(self).await?;
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
-                    .bind(id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let mut doc = document_from_row(&row)?;
-                let from = parse("documents", OutgoingState::from_str(&doc.state))?;
-                let to = from.apply(OutgoingAction::SubmitForReview)?;
-                let version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
-                    .bind(id.as_uuid())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let version = version.ok_or(vanban_domain::DomainError::FieldRequired { field: "content" })?;
-                for r in &reviewers {
-                    let rec = self.login_record(&mut tx, *r).await?;
-                    if rec.agency_id != scope.agency_id() || !rec.active {
-                        return Err(StoreError::NotFound);
+                crate::sql::write_tx!(self, |tx| {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2")))
+                        .bind(id.as_uuid())
+                        .bind(scope.agency_id().as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let mut doc = document_from_row(&row)?;
+                    let from = parse("documents", OutgoingState::from_str(&doc.state))?;
+                    let to = from.apply(OutgoingAction::SubmitForReview)?;
+                    let version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM document_versions WHERE document_id = $1")
+                        .bind(id.as_uuid())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let version = version.ok_or(vanban_domain::DomainError::FieldRequired { field: "content" })?;
+                    for r in &reviewers {
+                        let rec = self.login_record(&mut tx, *r).await?;
+                        if rec.agency_id != scope.agency_id() || !rec.active {
+                            return Err(StoreError::NotFound);
+                        }
                     }
-                }
-                let round: Option<i32> = sqlx::query_scalar("SELECT MAX(round) FROM review_steps WHERE document_id = $1")
-                    .bind(id.as_uuid())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let round = round.unwrap_or(0) + 1;
-                for (position, r) in reviewers.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO review_steps (id, document_id, round, position, reviewer, mode, state, initialled, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(id.as_uuid())
-                    .bind(round)
-                    .bind(i32::try_from(position).unwrap_or(i32::MAX))
-                    .bind(r.as_uuid())
-                    .bind(mode.as_str())
-                    .bind(false)
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let at = now();
-                sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
-                    .bind(to.as_str())
-                    .bind(at)
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = serde_json::json!({ "round": round, "mode": mode.as_str(), "reviewers": reviewers, "version": version });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.submit_for_review", "document", &id.to_string(), detail).await?;
-                tx.commit().await?;
-                doc.state = to.as_str().to_owned();
-                doc.updated_at = at;
-                Ok(doc)
+                    let round: Option<i32> = sqlx::query_scalar("SELECT MAX(round) FROM review_steps WHERE document_id = $1")
+                        .bind(id.as_uuid())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let round = round.unwrap_or(0) + 1;
+                    for (position, r) in reviewers.iter().enumerate() {
+                        sqlx::query(
+                            "INSERT INTO review_steps (id, document_id, round, position, reviewer, mode, state, initialled, version) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+                        )
+                        .bind(Uuid::now_v7())
+                        .bind(id.as_uuid())
+                        .bind(round)
+                        .bind(i32::try_from(position).unwrap_or(i32::MAX))
+                        .bind(r.as_uuid())
+                        .bind(mode.as_str())
+                        .bind(false)
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let at = now();
+                    sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                        .bind(to.as_str())
+                        .bind(at)
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    let detail = serde_json::json!({ "round": round, "mode": mode.as_str(), "reviewers": reviewers, "version": version });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.submit_for_review", "document", &id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    doc.state = to.as_str().to_owned();
+                    doc.updated_at = at;
+                    Ok(doc)
+                })
             }
 
             async fn review(&self, actor: &Actor, scope: &Scope, id: DocumentId, decision: ReviewDecision) -> Result<ReviewStepRecord> {
@@ -1232,49 +1273,50 @@ macro_rules! impl_sql_store {
                     ReviewDecision::Return { reason } => Some(vanban_domain::clean_text("reason", reason, 500, true)?),
                     ReviewDecision::Approve { .. } => None,
                 };
-                let mut tx = begin_write(self).await?;
-                let state = state_in_scope(&mut tx, scope, id).await?;
-                let steps = steps_where(&mut tx, id, true).await?;
-                let Some(first) = steps.first() else {
-                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
-                };
-                if state != OutgoingState::InReview {
-                    return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
-                }
-                let idx = vanban_domain::review::turn_of(first.mode, &domain_steps(&steps), reviewer)?;
-                let step = &steps[idx];
-                let at = now();
-                let (new_state, initialled, action) = match decision {
-                    ReviewDecision::Approve { initials } => (vanban_domain::StepState::Approved, initials, "document.review_approve"),
-                    ReviewDecision::Return { .. } => (vanban_domain::StepState::Returned, false, "document.review_return"),
-                };
-                sqlx::query("UPDATE review_steps SET state = $1, initialled = $2, reason = $3, acted_at = $4 WHERE id = $5")
-                    .bind(new_state.as_str())
-                    .bind(initialled)
-                    .bind(reason.as_deref())
-                    .bind(at)
-                    .bind(step.id)
-                    .execute(&mut *tx)
-                    .await?;
-                if new_state == vanban_domain::StepState::Returned {
-                    sqlx::query("UPDATE review_steps SET state = 'cancelled' WHERE document_id = $1 AND round = $2 AND state = 'pending'")
-                        .bind(id.as_uuid())
-                        .bind(step.round)
-                        .execute(&mut *tx)
-                        .await?;
-                    let to = state.apply(OutgoingAction::ReturnToDrafter)?;
-                    sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
-                        .bind(to.as_str())
+                crate::sql::write_tx!(self, |tx| {
+                    let state = state_in_scope(&mut tx, scope, id).await?;
+                    let steps = steps_where(&mut tx, id, true).await?;
+                    let Some(first) = steps.first() else {
+                        return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
+                    };
+                    if state != OutgoingState::InReview {
+                        return Err(vanban_domain::DomainError::IllegalTransition { from: state.as_str(), action: "review" }.into());
+                    }
+                    let idx = vanban_domain::review::turn_of(first.mode, &domain_steps(&steps), reviewer)?;
+                    let step = &steps[idx];
+                    let at = now();
+                    let (new_state, initialled, action) = match decision {
+                        ReviewDecision::Approve { initials } => (vanban_domain::StepState::Approved, initials, "document.review_approve"),
+                        ReviewDecision::Return { .. } => (vanban_domain::StepState::Returned, false, "document.review_return"),
+                    };
+                    sqlx::query("UPDATE review_steps SET state = $1, initialled = $2, reason = $3, acted_at = $4 WHERE id = $5")
+                        .bind(new_state.as_str())
+                        .bind(initialled)
+                        .bind(reason.as_deref())
                         .bind(at)
-                        .bind(id.as_uuid())
+                        .bind(step.id)
                         .execute(&mut *tx)
                         .await?;
-                }
-                let detail = serde_json::json!({ "round": step.round, "initialled": initialled, "reason": reason, "version": step.version });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), action, "document", &id.to_string(), detail).await?;
-                let rec = steps_where(&mut tx, id, true).await?.into_iter().find(|s| s.id == step.id).ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(rec)
+                    if new_state == vanban_domain::StepState::Returned {
+                        sqlx::query("UPDATE review_steps SET state = 'cancelled' WHERE document_id = $1 AND round = $2 AND state = 'pending'")
+                            .bind(id.as_uuid())
+                            .bind(step.round)
+                            .execute(&mut *tx)
+                            .await?;
+                        let to = state.apply(OutgoingAction::ReturnToDrafter)?;
+                        sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                            .bind(to.as_str())
+                            .bind(at)
+                            .bind(id.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let detail = serde_json::json!({ "round": step.round, "initialled": initialled, "reason": reason, "version": step.version });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), action, "document", &id.to_string(), detail).await?;
+                    let rec = steps_where(&mut tx, id, true).await?.into_iter().find(|s| s.id == step.id).ok_or(StoreError::NotFound)?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn review_steps(&self, scope: &Scope, id: DocumentId) -> Result<Vec<ReviewStepRecord>> {
@@ -1310,33 +1352,34 @@ macro_rules! impl_sql_store {
 
             async fn add_files(&self, actor: &Actor, scope: &Scope, id: DocumentId, files: Vec<NewFile>) -> Result<Vec<FileRecord>> {
                 let author = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "actor" })?;
-                let mut tx = begin_write(self).await?;
-                require_draft(&mut tx, scope, id).await?;
-                let at = now();
-                for f in &files {
-                    let name = vanban_domain::clean_text("file_name", &f.file_name, 255, true)?;
-                    sqlx::query(
-                        "INSERT INTO document_files (id, document_id, kind, file_name, media_type, sha256, size, checks, created_by, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(id.as_uuid())
-                    .bind(f.kind)
-                    .bind(&name)
-                    .bind(&f.media_type)
-                    .bind(&f.sha256)
-                    .bind(f.size)
-                    .bind(f.checks.as_ref().map(|c| c.to_string()))
-                    .bind(author.as_uuid())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let detail = serde_json::json!({ "files": files.iter().map(|f| serde_json::json!({ "kind": f.kind, "name": f.file_name, "sha256": f.sha256 })).collect::<Vec<_>>() });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_files", "document", &id.to_string(), detail).await?;
-                let all = files_where(&mut tx, id).await?;
-                tx.commit().await?;
-                Ok(all.into_iter().rev().take(files.len()).rev().collect())
+                crate::sql::write_tx!(self, |tx| {
+                    require_draft(&mut tx, scope, id).await?;
+                    let at = now();
+                    for f in &files {
+                        let name = vanban_domain::clean_text("file_name", &f.file_name, 255, true)?;
+                        sqlx::query(
+                            "INSERT INTO document_files (id, document_id, kind, file_name, media_type, sha256, size, checks, created_by, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        )
+                        .bind(Uuid::now_v7())
+                        .bind(id.as_uuid())
+                        .bind(f.kind)
+                        .bind(&name)
+                        .bind(&f.media_type)
+                        .bind(&f.sha256)
+                        .bind(f.size)
+                        .bind(f.checks.as_ref().map(|c| c.to_string()))
+                        .bind(author.as_uuid())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let detail = serde_json::json!({ "files": files.iter().map(|f| serde_json::json!({ "kind": f.kind, "name": f.file_name, "sha256": f.sha256 })).collect::<Vec<_>>() });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_files", "document", &id.to_string(), detail).await?;
+                    let all = files_where(&mut tx, id).await?;
+                    tx.commit().await?;
+                    Ok(all.into_iter().rev().take(files.len()).rev().collect())
+                })
             }
 
             async fn list_files(&self, scope: &Scope, id: DocumentId) -> Result<Vec<FileRecord>> {
@@ -1397,65 +1440,66 @@ macro_rules! impl_sql_store {
                 let grantor = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "from_user" })?;
                 let basis = vanban_domain::clean_text("basis", &new.basis, 500, true)?;
                 let at = now();
-                let mut tx = begin_write(self).await?;
-                // Both people belong to the scope's agency and are active.
-                for user in [grantor, new.to_user] {
-                    let rec = self.login_record(&mut tx, user).await?;
-                    if rec.agency_id != scope.agency_id() || !rec.active {
-                        return Err(StoreError::NotFound);
+                crate::sql::write_tx!(self, |tx| {
+                    // Both people belong to the scope's agency and are active.
+                    for user in [grantor, new.to_user] {
+                        let rec = self.login_record(&mut tx, user).await?;
+                        if rec.agency_id != scope.agency_id() || !rec.active {
+                            return Err(StoreError::NotFound);
+                        }
                     }
-                }
-                // How the grantor holds the power: in their own right as a leader, or through
-                // a delegation in force (authorisation first: it cannot be passed on).
-                let roles = roles_in_tx(&mut tx, grantor, scope.agency_id()).await?;
-                let grantor_power = if roles.contains(&Role::Leader) {
-                    None
-                } else {
-                    let held: Vec<SigningAuthority> = delegations_where(&mut tx, "AND d.to_user = $2", scope, Some(grantor.as_uuid()))
-                        .await?
-                        .into_iter()
-                        .filter(|d| d.delegation.is_active_at(at))
-                        .map(|d| d.delegation.authority)
-                        .collect();
-                    match held.iter().find(|a| **a == SigningAuthority::ByAuthorisation).or(held.first()) {
-                        Some(a) => Some(*a),
-                        None => return Err(vanban_domain::DomainError::Forbidden("grant_delegation").into()),
-                    }
-                };
-                let d = Delegation::new(
-                    DelegationId::from_uuid(Uuid::now_v7()),
-                    scope.agency_id(),
-                    grantor,
-                    new.to_user,
-                    new.authority,
-                    audit::truncate_micros(new.valid_from),
-                    audit::truncate_micros(new.valid_until),
-                    grantor_power,
-                )?;
-                sqlx::query(
-                    "INSERT INTO delegations (id, agency_id, from_user, to_user, authority, valid_from, valid_until, revoked_at, received_via, basis, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10)",
-                )
-                .bind(d.id.as_uuid())
-                .bind(d.agency_id.as_uuid())
-                .bind(d.from_user.as_uuid())
-                .bind(d.to_user.as_uuid())
-                .bind(d.authority.as_str())
-                .bind(d.valid_from)
-                .bind(d.valid_until)
-                .bind(d.received_via.map(|v| v.as_str()))
-                .bind(&basis)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                let detail = serde_json::json!({
-                    "to_user": d.to_user, "authority": d.authority.as_str(), "valid_from": d.valid_from,
-                    "valid_until": d.valid_until, "basis": basis,
-                });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "delegation.create", "delegation", &d.id.to_string(), detail).await?;
-                let rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(d.id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(rec)
+                    // How the grantor holds the power: in their own right as a leader, or through
+                    // a delegation in force (authorisation first: it cannot be passed on).
+                    let roles = roles_in_tx(&mut tx, grantor, scope.agency_id()).await?;
+                    let grantor_power = if roles.contains(&Role::Leader) {
+                        None
+                    } else {
+                        let held: Vec<SigningAuthority> = delegations_where(&mut tx, "AND d.to_user = $2", scope, Some(grantor.as_uuid()))
+                            .await?
+                            .into_iter()
+                            .filter(|d| d.delegation.is_active_at(at))
+                            .map(|d| d.delegation.authority)
+                            .collect();
+                        match held.iter().find(|a| **a == SigningAuthority::ByAuthorisation).or(held.first()) {
+                            Some(a) => Some(*a),
+                            None => return Err(vanban_domain::DomainError::Forbidden("grant_delegation").into()),
+                        }
+                    };
+                    let d = Delegation::new(
+                        DelegationId::from_uuid(Uuid::now_v7()),
+                        scope.agency_id(),
+                        grantor,
+                        new.to_user,
+                        new.authority,
+                        audit::truncate_micros(new.valid_from),
+                        audit::truncate_micros(new.valid_until),
+                        grantor_power,
+                    )?;
+                    sqlx::query(
+                        "INSERT INTO delegations (id, agency_id, from_user, to_user, authority, valid_from, valid_until, revoked_at, received_via, basis, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10)",
+                    )
+                    .bind(d.id.as_uuid())
+                    .bind(d.agency_id.as_uuid())
+                    .bind(d.from_user.as_uuid())
+                    .bind(d.to_user.as_uuid())
+                    .bind(d.authority.as_str())
+                    .bind(d.valid_from)
+                    .bind(d.valid_until)
+                    .bind(d.received_via.map(|v| v.as_str()))
+                    .bind(&basis)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = serde_json::json!({
+                        "to_user": d.to_user, "authority": d.authority.as_str(), "valid_from": d.valid_from,
+                        "valid_until": d.valid_until, "basis": basis,
+                    });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "delegation.create", "delegation", &d.id.to_string(), detail).await?;
+                    let rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(d.id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn get_delegation(&self, scope: &Scope, id: DelegationId) -> Result<DelegationRecord> {
@@ -1473,17 +1517,18 @@ macro_rules! impl_sql_store {
             }
 
             async fn revoke_delegation(&self, actor: &Actor, scope: &Scope, id: DelegationId) -> Result<DelegationRecord> {
-                let mut tx = begin_write(self).await?;
-                let mut rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
-                let at = now();
-                if rec.delegation.revoked_at.is_some() || at >= rec.delegation.valid_until {
-                    return Err(vanban_domain::DomainError::InvalidDelegation("the delegation is no longer in force").into());
-                }
-                rec.delegation.revoke(at);
-                sqlx::query("UPDATE delegations SET revoked_at = $1 WHERE id = $2").bind(at).bind(id.as_uuid()).execute(&mut *tx).await?;
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "delegation.revoke", "delegation", &id.to_string(), serde_json::json!({})).await?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    let mut rec = delegations_where(&mut tx, "AND d.id = $2", scope, Some(id.as_uuid())).await?.pop().ok_or(StoreError::NotFound)?;
+                    let at = now();
+                    if rec.delegation.revoked_at.is_some() || at >= rec.delegation.valid_until {
+                        return Err(vanban_domain::DomainError::InvalidDelegation("the delegation is no longer in force").into());
+                    }
+                    rec.delegation.revoke(at);
+                    sqlx::query("UPDATE delegations SET revoked_at = $1 WHERE id = $2").bind(at).bind(id.as_uuid()).execute(&mut *tx).await?;
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "delegation.revoke", "delegation", &id.to_string(), serde_json::json!({})).await?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn delegations_to(&self, scope: &Scope, user: UserId, at: DateTime<Utc>) -> Result<Vec<DelegationRecord>> {
@@ -1722,24 +1767,25 @@ macro_rules! impl_sql_store {
                         return Err(vanban_domain::DomainError::FieldRequired { field: "sealed_key" }.into());
                     }
                 }
-                let mut tx = begin_write(self).await?;
-                let at = now();
-                for a in &set {
-                    sqlx::query("INSERT INTO pki_authorities (role, cert_der, sealed_key, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(a.role.as_str())
-                        .bind(&a.cert_der)
-                        .bind(&a.sealed_key)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::unique_as("authorities_exist"))?;
-                }
-                let detail = serde_json::json!({
-                    "authorities": set.iter().map(|a| serde_json::json!({ "role": a.role.as_str(), "fingerprint": crate::sql::sha256_of(&a.cert_der) })).collect::<Vec<_>>(),
-                });
-                write_audit(&mut tx, actor, None, "pki.create_authorities", "pki", "authorities", detail).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let at = now();
+                    for a in &set {
+                        sqlx::query("INSERT INTO pki_authorities (role, cert_der, sealed_key, created_at) VALUES ($1, $2, $3, $4)")
+                            .bind(a.role.as_str())
+                            .bind(&a.cert_der)
+                            .bind(&a.sealed_key)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::unique_as("authorities_exist"))?;
+                    }
+                    let detail = serde_json::json!({
+                        "authorities": set.iter().map(|a| serde_json::json!({ "role": a.role.as_str(), "fingerprint": crate::sql::sha256_of(&a.cert_der) })).collect::<Vec<_>>(),
+                    });
+                    write_audit(&mut tx, actor, None, "pki.create_authorities", "pki", "authorities", detail).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn create_certificate(&self, actor: &Actor, scope: &Scope, new: NewCertificate) -> Result<CertificateRecord> {
@@ -1770,42 +1816,43 @@ macro_rules! impl_sql_store {
                     Owner::Agency => (CertKind::Organisation, None),
                 };
                 let fingerprint = crate::sql::sha256_of(&new.cert_der);
-                let mut tx = begin_write(self).await?;
-                if let Some(u) = user {
-                    user_in_scope(&mut tx, scope, u, true).await?;
-                }
-                let id = Uuid::now_v7();
-                sqlx::query(
-                    "INSERT INTO certificates (id, agency_id, user_id, kind, serial_hex, issuer, subject, not_before, not_after, fingerprint, cert_der, chain_der, provider, sealed_key, status, created_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', $15, $16)",
-                )
-                .bind(id)
-                .bind(scope.agency_id().as_uuid())
-                .bind(user.map(|u| u.as_uuid()))
-                .bind(kind.as_str())
-                .bind(&serial)
-                .bind(&issuer)
-                .bind(&subject)
-                .bind(not_before)
-                .bind(not_after)
-                .bind(&fingerprint)
-                .bind(&new.cert_der)
-                .bind(new.chain_der.concat())
-                .bind(new.provider.as_str())
-                .bind(new.sealed_key.as_deref())
-                .bind(actor.user_id.map(|u| u.as_uuid()))
-                .bind(now())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::unique_as("duplicate_certificate"))?;
-                let detail = serde_json::json!({
-                    "kind": kind.as_str(), "user_id": user, "serial_hex": serial, "issuer": issuer, "subject": subject,
-                    "not_before": not_before, "not_after": not_after, "fingerprint": fingerprint, "provider": new.provider.as_str(),
-                });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "certificate.create", "certificate", &id.to_string(), detail).await?;
-                let rec = certificates_where(&mut tx, CertWhere::Id(scope.agency_id(), id), true).await?.pop().ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    if let Some(u) = user {
+                        user_in_scope(&mut tx, scope, u, true).await?;
+                    }
+                    let id = Uuid::now_v7();
+                    sqlx::query(
+                        "INSERT INTO certificates (id, agency_id, user_id, kind, serial_hex, issuer, subject, not_before, not_after, fingerprint, cert_der, chain_der, provider, sealed_key, status, created_by, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', $15, $16)",
+                    )
+                    .bind(id)
+                    .bind(scope.agency_id().as_uuid())
+                    .bind(user.map(|u| u.as_uuid()))
+                    .bind(kind.as_str())
+                    .bind(&serial)
+                    .bind(&issuer)
+                    .bind(&subject)
+                    .bind(not_before)
+                    .bind(not_after)
+                    .bind(&fingerprint)
+                    .bind(&new.cert_der)
+                    .bind(new.chain_der.concat())
+                    .bind(new.provider.as_str())
+                    .bind(new.sealed_key.as_deref())
+                    .bind(actor.user_id.map(|u| u.as_uuid()))
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::unique_as("duplicate_certificate"))?;
+                    let detail = serde_json::json!({
+                        "kind": kind.as_str(), "user_id": user, "serial_hex": serial, "issuer": issuer, "subject": subject,
+                        "not_before": not_before, "not_after": not_after, "fingerprint": fingerprint, "provider": new.provider.as_str(),
+                    });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "certificate.create", "certificate", &id.to_string(), detail).await?;
+                    let rec = certificates_where(&mut tx, CertWhere::Id(scope.agency_id(), id), true).await?.pop().ok_or(StoreError::NotFound)?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn list_certificates(&self, scope: &Scope, owner: CertOwner) -> Result<Vec<CertificateRecord>> {
@@ -1840,21 +1887,22 @@ macro_rules! impl_sql_store {
             async fn revoke_certificate(&self, actor: &Actor, scope: &Scope, id: Uuid, reason: String, at: DateTime<Utc>) -> Result<CertificateRecord> {
                 let reason = vanban_domain::clean_text("reason", &reason, 200, true)?;
                 let at = audit::truncate_micros(at);
-                let mut tx = begin_write(self).await?;
-                let mut rec = active_certificate(&mut tx, scope, id).await?;
-                sqlx::query("UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2 WHERE id = $3")
-                    .bind(at)
-                    .bind(&reason)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = serde_json::json!({ "serial_hex": rec.serial_hex, "issuer": rec.issuer, "reason": reason, "revoked_at": at });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "certificate.revoke", "certificate", &id.to_string(), detail).await?;
-                tx.commit().await?;
-                rec.status = CertStatus::Revoked;
-                rec.revoked_at = Some(at);
-                rec.revocation_reason = Some(reason);
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    let mut rec = active_certificate(&mut tx, scope, id).await?;
+                    sqlx::query("UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2 WHERE id = $3")
+                        .bind(at)
+                        .bind(&reason)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let detail = serde_json::json!({ "serial_hex": rec.serial_hex, "issuer": rec.issuer, "reason": reason, "revoked_at": at });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "certificate.revoke", "certificate", &id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    rec.status = CertStatus::Revoked;
+                    rec.revoked_at = Some(at);
+                    rec.revocation_reason = Some(reason);
+                    Ok(rec)
+                })
             }
 
             async fn revoked_certificates(&self) -> Result<Vec<RevokedRecord>> {
@@ -1878,12 +1926,13 @@ macro_rules! impl_sql_store {
             }
 
             async fn next_crl_number(&self) -> Result<i64> {
-                let mut tx = begin_write(self).await?;
-                sqlx::query("UPDATE pki_counters SET value = value + 1 WHERE name = 'crl_number'").execute(&mut *tx).await?;
-                let n: i64 = sqlx::query_scalar("SELECT value FROM pki_counters WHERE name = 'crl_number'").fetch_one(&mut *tx).await?;
-                write_audit(&mut tx, &Actor::system("pki"), None, "pki.crl_number", "pki", "crl_number", serde_json::json!({ "number": n })).await?;
-                tx.commit().await?;
-                Ok(n)
+                crate::sql::write_tx!(self, |tx| {
+                    sqlx::query("UPDATE pki_counters SET value = value + 1 WHERE name = 'crl_number'").execute(&mut *tx).await?;
+                    let n: i64 = sqlx::query_scalar("SELECT value FROM pki_counters WHERE name = 'crl_number'").fetch_one(&mut *tx).await?;
+                    write_audit(&mut tx, &Actor::system("pki"), None, "pki.crl_number", "pki", "crl_number", serde_json::json!({ "number": n })).await?;
+                    tx.commit().await?;
+                    Ok(n)
+                })
             }
 
             async fn set_signing_image(&self, actor: &Actor, scope: &Scope, owner: ImageOwner, sha256: String, width_px: i32, height_px: i32) -> Result<()> {
@@ -1893,39 +1942,40 @@ macro_rules! impl_sql_store {
                         return Err(vanban_domain::DomainError::InvalidValue { field, reason: crate::sql::OUT_OF_RANGE }.into());
                     }
                 }
-                let mut tx = begin_write(self).await?;
-                let (kind, owner_id) = match owner {
-                    Owner::User(u) => {
-                        user_in_scope(&mut tx, scope, u, false).await?;
-                        ("user", u.as_uuid())
-                    }
-                    Owner::Agency => ("agency", scope.agency_id().as_uuid()),
-                };
-                let before: Option<String> = sqlx::query_scalar("SELECT sha256 FROM signing_images WHERE owner_kind = $1 AND owner_id = $2")
-                    .bind(kind)
-                    .bind(owner_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let sql = if before.is_some() {
-                    "UPDATE signing_images SET agency_id = $3, sha256 = $4, width_px = $5, height_px = $6, updated_by = $7, updated_at = $8 WHERE owner_kind = $1 AND owner_id = $2"
-                } else {
-                    "INSERT INTO signing_images (owner_kind, owner_id, agency_id, sha256, width_px, height_px, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                };
-                sqlx::query(sql)
-                    .bind(kind)
-                    .bind(owner_id)
-                    .bind(scope.agency_id().as_uuid())
-                    .bind(&sha256)
-                    .bind(width_px)
-                    .bind(height_px)
-                    .bind(actor.user_id.map(|u| u.as_uuid()))
-                    .bind(now())
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = serde_json::json!({ "sha256": sha256, "before": before, "width_px": width_px, "height_px": height_px });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "signing_image.set", kind, &owner_id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let (kind, owner_id) = match owner {
+                        Owner::User(u) => {
+                            user_in_scope(&mut tx, scope, u, false).await?;
+                            ("user", u.as_uuid())
+                        }
+                        Owner::Agency => ("agency", scope.agency_id().as_uuid()),
+                    };
+                    let before: Option<String> = sqlx::query_scalar("SELECT sha256 FROM signing_images WHERE owner_kind = $1 AND owner_id = $2")
+                        .bind(kind)
+                        .bind(owner_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let sql = if before.is_some() {
+                        "UPDATE signing_images SET agency_id = $3, sha256 = $4, width_px = $5, height_px = $6, updated_by = $7, updated_at = $8 WHERE owner_kind = $1 AND owner_id = $2"
+                    } else {
+                        "INSERT INTO signing_images (owner_kind, owner_id, agency_id, sha256, width_px, height_px, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    };
+                    sqlx::query(sql)
+                        .bind(kind)
+                        .bind(owner_id)
+                        .bind(scope.agency_id().as_uuid())
+                        .bind(&sha256)
+                        .bind(width_px)
+                        .bind(height_px)
+                        .bind(actor.user_id.map(|u| u.as_uuid()))
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await?;
+                    let detail = serde_json::json!({ "sha256": sha256, "before": before, "width_px": width_px, "height_px": height_px });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "signing_image.set", kind, &owner_id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn get_signing_image(&self, scope: &Scope, owner: ImageOwner) -> Result<Option<SigningImageRecord>> {
@@ -1962,32 +2012,33 @@ macro_rules! impl_sql_store {
                 new: NewRevision,
                 action: Option<OutgoingAction>,
             ) -> Result<RevisionRecord> {
-                let mut tx = begin_write(self).await?;
-                document_in_scope(&mut tx, scope, document_id).await?;
-                let (seq, pdf_sha256, base, signer_name) = insert_revision(&mut tx, actor, scope, document_id, &new).await?;
-                let moved = match action {
-                    Some(a) => Some((a, apply_action(&mut tx, scope, document_id, a).await?)),
-                    None => {
-                        sqlx::query("UPDATE documents SET updated_at = $1 WHERE id = $2").bind(now()).bind(document_id.as_uuid()).execute(&mut *tx).await?;
-                        None
-                    }
-                };
-                let mut detail = serde_json::json!({
-                    "seq": seq, "kind": new.kind.as_str(), "pdf_sha256": pdf_sha256, "pdf_size": new.pdf_size,
-                    "base_sha256": base, "certificate_id": new.certificate_id, "signer_name": signer_name,
-                });
-                let audit_action = match &moved {
-                    Some((a, (doc, from))) => {
-                        detail["from"] = from.as_str().into();
-                        detail["to"] = doc.state.as_str().into();
-                        format!("document.{}", a.as_str())
-                    }
-                    None => "document.revision".to_owned(),
-                };
-                write_audit(&mut tx, actor, Some(scope.agency_id()), &audit_action, "document", &document_id.to_string(), detail).await?;
-                let rec = revisions_where(&mut tx, document_id, true).await?.pop().ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    document_in_scope(&mut tx, scope, document_id).await?;
+                    let (seq, pdf_sha256, base, signer_name) = insert_revision(&mut tx, actor, scope, document_id, &new).await?;
+                    let moved = match action {
+                        Some(a) => Some((a, apply_action(&mut tx, scope, document_id, a).await?)),
+                        None => {
+                            sqlx::query("UPDATE documents SET updated_at = $1 WHERE id = $2").bind(now()).bind(document_id.as_uuid()).execute(&mut *tx).await?;
+                            None
+                        }
+                    };
+                    let mut detail = serde_json::json!({
+                        "seq": seq, "kind": new.kind.as_str(), "pdf_sha256": pdf_sha256, "pdf_size": new.pdf_size,
+                        "base_sha256": base, "certificate_id": new.certificate_id, "signer_name": signer_name,
+                    });
+                    let audit_action = match &moved {
+                        Some((a, (doc, from))) => {
+                            detail["from"] = from.as_str().into();
+                            detail["to"] = doc.state.as_str().into();
+                            format!("document.{}", a.as_str())
+                        }
+                        None => "document.revision".to_owned(),
+                    };
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), &audit_action, "document", &document_id.to_string(), detail).await?;
+                    let rec = revisions_where(&mut tx, document_id, true).await?.pop().ok_or(StoreError::NotFound)?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn list_revisions(&self, scope: &Scope, document_id: DocumentId) -> Result<Vec<RevisionRecord>> {
@@ -2024,47 +2075,48 @@ macro_rules! impl_sql_store {
                     return Err(vanban_domain::DomainError::InvalidValue { field: "expires_at", reason: crate::sql::EMPTY_PERIOD }.into());
                 }
                 let user = scope.user_id();
-                let mut tx = begin_write(self).await?;
-                document_in_scope(&mut tx, scope, new.document_id).await?;
-                let cert = active_certificate(&mut tx, scope, new.certificate_id).await?;
-                let fits = match new.kind {
-                    SigningKind::Signer => cert.user_id == Some(user),
-                    SigningKind::Agency => cert.kind == CertKind::Organisation,
-                };
-                if !fits {
-                    return Err(vanban_domain::DomainError::InvalidValue { field: "certificate_id", reason: "not the signer's own certificate, or not the agency's" }.into());
-                }
-                if at < cert.not_before || at >= cert.not_after {
-                    return Err(vanban_domain::DomainError::InvalidValue { field: "certificate_id", reason: "the certificate is not valid now" }.into());
-                }
-                check_head(&mut tx, new.document_id, Some(&base)).await?;
-                let id = Uuid::now_v7();
-                sqlx::query(
-                    "INSERT INTO signing_sessions (id, document_id, agency_id, user_id, kind, certificate_id, prepared_sha256, base_sha256, to_be_signed, digest_hex, state, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)",
-                )
-                .bind(id)
-                .bind(new.document_id.as_uuid())
-                .bind(scope.agency_id().as_uuid())
-                .bind(user.as_uuid())
-                .bind(new.kind.as_str())
-                .bind(new.certificate_id)
-                .bind(&prepared)
-                .bind(&base)
-                .bind(&new.to_be_signed)
-                .bind(&digest)
-                .bind(at)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-                let detail = serde_json::json!({
-                    "session_id": id, "kind": new.kind.as_str(), "certificate_id": new.certificate_id, "prepared_sha256": prepared,
-                    "base_sha256": base, "digest_hex": digest, "expires_at": expires_at,
-                });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.prepare_signature", "document", &new.document_id.to_string(), detail).await?;
-                let rec = session_in_scope(&mut tx, scope, id).await?;
-                tx.commit().await?;
-                Ok(rec)
+                crate::sql::write_tx!(self, |tx| {
+                    document_in_scope(&mut tx, scope, new.document_id).await?;
+                    let cert = active_certificate(&mut tx, scope, new.certificate_id).await?;
+                    let fits = match new.kind {
+                        SigningKind::Signer => cert.user_id == Some(user),
+                        SigningKind::Agency => cert.kind == CertKind::Organisation,
+                    };
+                    if !fits {
+                        return Err(vanban_domain::DomainError::InvalidValue { field: "certificate_id", reason: "not the signer's own certificate, or not the agency's" }.into());
+                    }
+                    if at < cert.not_before || at >= cert.not_after {
+                        return Err(vanban_domain::DomainError::InvalidValue { field: "certificate_id", reason: "the certificate is not valid now" }.into());
+                    }
+                    check_head(&mut tx, new.document_id, Some(&base)).await?;
+                    let id = Uuid::now_v7();
+                    sqlx::query(
+                        "INSERT INTO signing_sessions (id, document_id, agency_id, user_id, kind, certificate_id, prepared_sha256, base_sha256, to_be_signed, digest_hex, state, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)",
+                    )
+                    .bind(id)
+                    .bind(new.document_id.as_uuid())
+                    .bind(scope.agency_id().as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(new.kind.as_str())
+                    .bind(new.certificate_id)
+                    .bind(&prepared)
+                    .bind(&base)
+                    .bind(&new.to_be_signed)
+                    .bind(&digest)
+                    .bind(at)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = serde_json::json!({
+                        "session_id": id, "kind": new.kind.as_str(), "certificate_id": new.certificate_id, "prepared_sha256": prepared,
+                        "base_sha256": base, "digest_hex": digest, "expires_at": expires_at,
+                    });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.prepare_signature", "document", &new.document_id.to_string(), detail).await?;
+                    let rec = session_in_scope(&mut tx, scope, id).await?;
+                    tx.commit().await?;
+                    Ok(rec)
+                })
             }
 
             async fn get_signing_session(&self, scope: &Scope, id: Uuid) -> Result<SigningSessionRecord> {
@@ -2075,28 +2127,30 @@ macro_rules! impl_sql_store {
             }
 
             async fn complete_signing_session(&self, actor: &Actor, scope: &Scope, id: Uuid) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let rec = session_in_scope(&mut tx, scope, id).await?;
-                match rec.state {
-                    SessionState::Pending => {}
-                    SessionState::Completed => return Err(StoreError::Conflict { code: "signing_session_completed" }),
-                    SessionState::Expired => return Err(StoreError::Conflict { code: "signing_session_expired" }),
-                }
-                sqlx::query("UPDATE signing_sessions SET state = 'completed' WHERE id = $1").bind(id).execute(&mut *tx).await?;
-                let detail = serde_json::json!({ "session_id": id, "kind": rec.kind.as_str(), "digest_hex": rec.digest_hex });
-                write_audit(&mut tx, actor, Some(scope.agency_id()), "document.complete_signature", "document", &rec.document_id.to_string(), detail).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    let rec = session_in_scope(&mut tx, scope, id).await?;
+                    match rec.state {
+                        SessionState::Pending => {}
+                        SessionState::Completed => return Err(StoreError::Conflict { code: "signing_session_completed" }),
+                        SessionState::Expired => return Err(StoreError::Conflict { code: "signing_session_expired" }),
+                    }
+                    sqlx::query("UPDATE signing_sessions SET state = 'completed' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                    let detail = serde_json::json!({ "session_id": id, "kind": rec.kind.as_str(), "digest_hex": rec.digest_hex });
+                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.complete_signature", "document", &rec.document_id.to_string(), detail).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
         }
 
         #[async_trait]
         impl AuditRepo for $Store {
             async fn append_audit(&self, actor: &Actor, agency_id: Option<AgencyId>, action: &str, object_type: &str, object_id: &str, detail: serde_json::Value) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                write_audit(&mut tx, actor, agency_id, action, object_type, object_id, detail).await?;
-                tx.commit().await?;
-                Ok(())
+                crate::sql::write_tx!(self, |tx| {
+                    write_audit(&mut tx, actor, agency_id, action, object_type, object_id, detail).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
             }
 
             async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>> {

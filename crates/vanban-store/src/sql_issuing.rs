@@ -508,33 +508,34 @@ macro_rules! impl_issuing {
                     }
                     let id = Uuid::now_v7();
                     let at = now();
-                    let mut tx = begin_write(self).await?;
-                    let inserted = sqlx::query(
-                        "INSERT INTO registers (id, agency_id, direction, name, doc_types, secret, suffix, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8) \
-                         ON CONFLICT (agency_id, direction, name) DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(scope.agency_id().as_uuid())
-                    .bind(new.direction.as_str())
-                    .bind(&name)
-                    .bind(rule.doc_types_text())
-                    .bind(new.secret)
-                    .bind(&suffix)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if inserted == 0 {
-                        return Err(StoreError::Conflict { code: "duplicate_register" });
-                    }
-                    let detail = serde_json::json!({ "name": name, "direction": new.direction.as_str(), "doc_types": rule.doc_types_text(), "secret": new.secret });
-                    write_audit(&mut tx, actor, Some(scope.agency_id()), "register.create", "register", &id.to_string(), detail).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {REGISTER_COLS} FROM registers WHERE id = $1")))
+                    crate::sql::write_tx!(self, |tx| {
+                        let inserted = sqlx::query(
+                            "INSERT INTO registers (id, agency_id, direction, name, doc_types, secret, suffix, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8) \
+                             ON CONFLICT (agency_id, direction, name) DO NOTHING",
+                        )
                         .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    register_from_row(&row)
+                        .bind(scope.agency_id().as_uuid())
+                        .bind(new.direction.as_str())
+                        .bind(&name)
+                        .bind(rule.doc_types_text())
+                        .bind(new.secret)
+                        .bind(&suffix)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if inserted == 0 {
+                            return Err(StoreError::Conflict { code: "duplicate_register" });
+                        }
+                        let detail = serde_json::json!({ "name": name, "direction": new.direction.as_str(), "doc_types": rule.doc_types_text(), "secret": new.secret });
+                        write_audit(&mut tx, actor, Some(scope.agency_id()), "register.create", "register", &id.to_string(), detail).await?;
+                        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {REGISTER_COLS} FROM registers WHERE id = $1")))
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        register_from_row(&row)
+                    })
                 }
 
                 async fn list_registers(&self, scope: &Scope, direction: RegisterDirection) -> Result<Vec<RegisterRecord>> {
@@ -550,70 +551,71 @@ macro_rules! impl_issuing {
 
                 async fn number_document(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: NumberRequest) -> Result<OutgoingEntry> {
                     let year = req.issued_on.year();
-                    let mut tx = begin_write(self).await?;
-                    let register = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "SELECT {REGISTER_COLS} FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing' AND active"
-                    )))
-                    .bind(req.register_id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                    let register = register_from_row(&register)?;
-                    let (doc, from) = apply_action(&mut tx, scope, id, OutgoingAction::AssignNumber).await?;
-                    // Art. 15: a register takes its own types and secrecy only.
-                    let secret = doc.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
-                    if register.secret != secret || !(register.doc_types.is_empty() || register.doc_types.contains(&doc.doc_type)) {
-                        return Err(StoreError::Conflict { code: "register_mismatch" });
-                    }
-                    let number: i64 = sqlx::query_scalar(
-                        "INSERT INTO register_counters (register_id, year, last_number) VALUES ($1, $2, 1) \
-                         ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 \
-                         RETURNING last_number",
-                    )
-                    .bind(req.register_id.as_uuid())
-                    .bind(year)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let number_text = vanban_domain::DocumentNumber::new(u32::try_from(number).map_err(|_| StoreError::Conflict { code: "register_full" })?)?;
-                    let symbol = match register.suffix.as_str() {
-                        "" => format!("{number_text}/{}", req.notation),
-                        suffix => format!("{number_text}/{}-{suffix}", req.notation),
-                    };
-                    let at = now();
-                    let inserted = sqlx::query(
-                        "INSERT INTO outgoing_entries (document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'numbered', $8, $9) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(id.as_uuid())
-                    .bind(scope.agency_id().as_uuid())
-                    .bind(req.register_id.as_uuid())
-                    .bind(year)
-                    .bind(number)
-                    .bind(&symbol)
-                    .bind(req.issued_on)
-                    .bind(actor.user_id.map(|u| u.as_uuid()))
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if inserted == 0 {
-                        // Another register of the agency already gave this symbol this year
-                        // (two catch-all registers with the same abbreviations): nothing is
-                        // kept, the counter included.
-                        return Err(StoreError::Conflict { code: "duplicate_symbol" });
-                    }
-                    let detail = serde_json::json!({
-                        "from": from.as_str(), "to": "numbered", "register_id": req.register_id, "year": year, "number": number, "symbol": symbol,
-                        "issued_on": req.issued_on,
-                    });
-                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.assign_number", "document", &id.to_string(), detail).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1")))
-                        .bind(id.as_uuid())
+                    crate::sql::write_tx!(self, |tx| {
+                        let register = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT {REGISTER_COLS} FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing' AND active"
+                        )))
+                        .bind(req.register_id.as_uuid())
+                        .bind(scope.agency_id().as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                        let register = register_from_row(&register)?;
+                        let (doc, from) = apply_action(&mut tx, scope, id, OutgoingAction::AssignNumber).await?;
+                        // Art. 15: a register takes its own types and secrecy only.
+                        let secret = doc.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
+                        if register.secret != secret || !(register.doc_types.is_empty() || register.doc_types.contains(&doc.doc_type)) {
+                            return Err(StoreError::Conflict { code: "register_mismatch" });
+                        }
+                        let number: i64 = sqlx::query_scalar(
+                            "INSERT INTO register_counters (register_id, year, last_number) VALUES ($1, $2, 1) \
+                             ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 \
+                             RETURNING last_number",
+                        )
+                        .bind(req.register_id.as_uuid())
+                        .bind(year)
                         .fetch_one(&mut *tx)
                         .await?;
-                    tx.commit().await?;
-                    entry_from_row(&row)
+                        let number_text = vanban_domain::DocumentNumber::new(u32::try_from(number).map_err(|_| StoreError::Conflict { code: "register_full" })?)?;
+                        let symbol = match register.suffix.as_str() {
+                            "" => format!("{number_text}/{}", req.notation),
+                            suffix => format!("{number_text}/{}-{suffix}", req.notation),
+                        };
+                        let at = now();
+                        let inserted = sqlx::query(
+                            "INSERT INTO outgoing_entries (document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'numbered', $8, $9) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(id.as_uuid())
+                        .bind(scope.agency_id().as_uuid())
+                        .bind(req.register_id.as_uuid())
+                        .bind(year)
+                        .bind(number)
+                        .bind(&symbol)
+                        .bind(req.issued_on)
+                        .bind(actor.user_id.map(|u| u.as_uuid()))
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if inserted == 0 {
+                            // Another register of the agency already gave this symbol this year
+                            // (two catch-all registers with the same abbreviations): nothing is
+                            // kept, the counter included.
+                            return Err(StoreError::Conflict { code: "duplicate_symbol" });
+                        }
+                        let detail = serde_json::json!({
+                            "from": from.as_str(), "to": "numbered", "register_id": req.register_id, "year": year, "number": number, "symbol": symbol,
+                            "issued_on": req.issued_on,
+                        });
+                        write_audit(&mut tx, actor, Some(scope.agency_id()), "document.assign_number", "document", &id.to_string(), detail).await?;
+                        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1")))
+                            .bind(id.as_uuid())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        entry_from_row(&row)
+                    })
                 }
 
                 async fn issue_document(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: IssueRequest) -> Result<IssueOutcome> {
@@ -627,179 +629,180 @@ macro_rules! impl_issuing {
                         }
                         recipients.push(NewDelivery { recipient_code: code, recipient_name: name });
                     }
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1 AND agency_id = $2")))
-                        .bind(id.as_uuid())
-                        .bind(scope.agency_id().as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or(StoreError::Conflict { code: "not_numbered" })?;
-                    let mut entry = entry_from_row(&row)?;
-                    if entry.state != "numbered" {
-                        return Err(StoreError::Conflict { code: "already_issued" });
-                    }
-                    let (_seq, pdf_sha256, _base, _signer) = insert_revision(&mut tx, actor, scope, id, &req.revision).await?;
-                    // Issue, then deliver when there is anyone to deliver to: one state change.
-                    let from = state_in_scope(&mut tx, scope, id).await?;
-                    let mut to = from.apply(OutgoingAction::Issue)?;
-                    if !recipients.is_empty() {
-                        to = to.apply(OutgoingAction::Deliver)?;
-                    }
-                    let at = now();
-                    sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
-                        .bind(to.as_str())
-                        .bind(at)
-                        .bind(id.as_uuid())
-                        .execute(&mut *tx)
-                        .await?;
-                    for a in &req.appendices {
-                        crate::sql::sha256_hex("appendix", &a.sha256)?;
-                    }
-                    let appendices = serde_json::to_string(&req.appendices).map_err(|e| corrupt("outgoing_entries", e))?;
-                    sqlx::query("UPDATE outgoing_entries SET state = 'issued', issued_at = $1, pdf_sha256 = $2, appendices = $3 WHERE document_id = $4")
-                        .bind(at)
-                        .bind(&pdf_sha256)
-                        .bind(&appendices)
-                        .bind(id.as_uuid())
-                        .execute(&mut *tx)
-                        .await?;
-                    entry.state = "issued".to_owned();
-                    entry.issued_at = Some(at);
-                    entry.pdf_sha256 = Some(pdf_sha256.clone());
-                    entry.appendices = req.appendices.clone();
+                    crate::sql::write_tx!(self, |tx| {
+                        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1 AND agency_id = $2")))
+                            .bind(id.as_uuid())
+                            .bind(scope.agency_id().as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or(StoreError::Conflict { code: "not_numbered" })?;
+                        let mut entry = entry_from_row(&row)?;
+                        if entry.state != "numbered" {
+                            return Err(StoreError::Conflict { code: "already_issued" });
+                        }
+                        let (_seq, pdf_sha256, _base, _signer) = insert_revision(&mut tx, actor, scope, id, &req.revision).await?;
+                        // Issue, then deliver when there is anyone to deliver to: one state change.
+                        let from = state_in_scope(&mut tx, scope, id).await?;
+                        let mut to = from.apply(OutgoingAction::Issue)?;
+                        if !recipients.is_empty() {
+                            to = to.apply(OutgoingAction::Deliver)?;
+                        }
+                        let at = now();
+                        sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                            .bind(to.as_str())
+                            .bind(at)
+                            .bind(id.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                        for a in &req.appendices {
+                            crate::sql::sha256_hex("appendix", &a.sha256)?;
+                        }
+                        let appendices = serde_json::to_string(&req.appendices).map_err(|e| corrupt("outgoing_entries", e))?;
+                        sqlx::query("UPDATE outgoing_entries SET state = 'issued', issued_at = $1, pdf_sha256 = $2, appendices = $3 WHERE document_id = $4")
+                            .bind(at)
+                            .bind(&pdf_sha256)
+                            .bind(&appendices)
+                            .bind(id.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                        entry.state = "issued".to_owned();
+                        entry.issued_at = Some(at);
+                        entry.pdf_sha256 = Some(pdf_sha256.clone());
+                        entry.appendices = req.appendices.clone();
 
-                    // Which recipients are agencies of this instance.
-                    let mut internal: Vec<(String, Uuid, String)> = Vec::new();
-                    if !recipients.is_empty() {
-                        let mut q = QueryBuilder::<$Db>::new("SELECT id, code, name FROM agencies WHERE code IN (");
-                        let mut sep = q.separated(", ");
+                        // Which recipients are agencies of this instance.
+                        let mut internal: Vec<(String, Uuid, String)> = Vec::new();
+                        if !recipients.is_empty() {
+                            let mut q = QueryBuilder::<$Db>::new("SELECT id, code, name FROM agencies WHERE code IN (");
+                            let mut sep = q.separated(", ");
+                            for r in &recipients {
+                                sep.push_bind(r.recipient_code.clone());
+                            }
+                            q.push(")");
+                            for r in q.build().fetch_all(&mut *tx).await? {
+                                internal.push((r.try_get("code")?, r.try_get("id")?, r.try_get("name")?));
+                            }
+                        }
+                        let sender: (String, String) = {
+                            let r = sqlx::query("SELECT code, name FROM agencies WHERE id = $1").bind(scope.agency_id().as_uuid()).fetch_one(&mut *tx).await?;
+                            (r.try_get("code")?, r.try_get("name")?)
+                        };
+                        let mut deliveries: Vec<DeliveryRecord> = Vec::new();
+                        let mut incoming_rows = Vec::new();
                         for r in &recipients {
-                            sep.push_bind(r.recipient_code.clone());
+                            let found = internal.iter().find(|(c, _, _)| *c == r.recipient_code);
+                            let agency = found.map(|(_, a, _)| *a);
+                            // Unnamed recipients take their name from the directory (or their code).
+                            let recipient_name = match (r.recipient_name.is_empty(), found) {
+                                (false, _) => r.recipient_name.clone(),
+                                (true, Some((_, _, name))) => name.clone(),
+                                (true, None) => r.recipient_code.clone(),
+                            };
+                            let incoming_id = agency.map(|_| Uuid::now_v7());
+                            let delivery_id = Uuid::now_v7();
+                            if let (Some(a), Some(inc)) = (agency, incoming_id) {
+                                incoming_rows.push((inc, a, Some(delivery_id), None::<String>));
+                            }
+                            deliveries.push(DeliveryRecord {
+                                id: delivery_id,
+                                document_id: id,
+                                recipient_code: r.recipient_code.clone(),
+                                recipient_name,
+                                recipient_agency_id: agency.map(AgencyId::from_uuid),
+                                incoming_id: incoming_id.map(DocumentId::from_uuid),
+                                channel: if agency.is_some() { "internal" } else { "external" }.to_owned(),
+                                // An internal recipient's system has it at once: status 01 is automatic.
+                                status: if agency.is_some() { "01" } else { "00" }.to_owned(),
+                                status_note: None,
+                                status_at: at,
+                                events: Vec::new(),
+                            });
                         }
-                        q.push(")");
-                        for r in q.build().fetch_all(&mut *tx).await? {
-                            internal.push((r.try_get("code")?, r.try_get("id")?, r.try_get("name")?));
+                        let created_by = actor.user_id.map(|u| u.as_uuid());
+                        let draft = IncomingDraft { subject: subject.clone(), ..req.incoming.clone() };
+                        if !incoming_rows.is_empty() {
+                            let created_by = created_by.ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
+                            insert_incoming_documents(&mut tx, created_by, &draft, &incoming_rows).await?;
                         }
-                    }
-                    let sender: (String, String) = {
-                        let r = sqlx::query("SELECT code, name FROM agencies WHERE id = $1").bind(scope.agency_id().as_uuid()).fetch_one(&mut *tx).await?;
-                        (r.try_get("code")?, r.try_get("name")?)
-                    };
-                    let mut deliveries: Vec<DeliveryRecord> = Vec::new();
-                    let mut incoming_rows = Vec::new();
-                    for r in &recipients {
-                        let found = internal.iter().find(|(c, _, _)| *c == r.recipient_code);
-                        let agency = found.map(|(_, a, _)| *a);
-                        // Unnamed recipients take their name from the directory (or their code).
-                        let recipient_name = match (r.recipient_name.is_empty(), found) {
-                            (false, _) => r.recipient_name.clone(),
-                            (true, Some((_, _, name))) => name.clone(),
-                            (true, None) => r.recipient_code.clone(),
-                        };
-                        let incoming_id = agency.map(|_| Uuid::now_v7());
-                        let delivery_id = Uuid::now_v7();
-                        if let (Some(a), Some(inc)) = (agency, incoming_id) {
-                            incoming_rows.push((inc, a, Some(delivery_id), None::<String>));
+                        if !deliveries.is_empty() {
+                            let mut q = QueryBuilder::<$Db>::new(
+                                "INSERT INTO deliveries (id, document_id, sender_agency_id, recipient_code, recipient_name, recipient_agency_id, incoming_id, channel, status, status_note, status_at, created_at) ",
+                            );
+                            q.push_values(&deliveries, |mut b, d| {
+                                b.push_bind(d.id)
+                                    .push_bind(id.as_uuid())
+                                    .push_bind(scope.agency_id().as_uuid())
+                                    .push_bind(d.recipient_code.clone())
+                                    .push_bind(d.recipient_name.clone())
+                                    .push_bind(d.recipient_agency_id.map(|a| a.as_uuid()))
+                                    .push_bind(d.incoming_id.map(|i| i.as_uuid()))
+                                    .push_bind(d.channel.clone())
+                                    .push_bind(d.status.clone())
+                                    .push_bind(None::<String>)
+                                    .push_bind(at)
+                                    .push_bind(at);
+                            });
+                            q.build().execute(&mut *tx).await?;
                         }
-                        deliveries.push(DeliveryRecord {
-                            id: delivery_id,
-                            document_id: id,
-                            recipient_code: r.recipient_code.clone(),
-                            recipient_name,
-                            recipient_agency_id: agency.map(AgencyId::from_uuid),
-                            incoming_id: incoming_id.map(DocumentId::from_uuid),
-                            channel: if agency.is_some() { "internal" } else { "external" }.to_owned(),
-                            // An internal recipient's system has it at once: status 01 is automatic.
-                            status: if agency.is_some() { "01" } else { "00" }.to_owned(),
-                            status_note: None,
-                            status_at: at,
-                            events: Vec::new(),
+                        if !incoming_rows.is_empty() {
+                            insert_incoming_items(&mut tx, &draft, &incoming_rows, &sender.0, &sender.1, &entry.symbol, Some(entry.issued_on), Some(&pdf_sha256), None, false).await?;
+                            let mut q = QueryBuilder::<$Db>::new("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) ");
+                            q.push_values(&incoming_rows, |mut b, (_, _, delivery, _)| {
+                                b.push_bind(Uuid::now_v7()).push_bind(*delivery).push_bind("01").push_bind(None::<String>).push_bind("vanban").push_bind(at);
+                            });
+                            q.build().execute(&mut *tx).await?;
+                            let agencies: Vec<Uuid> = incoming_rows.iter().map(|(_, a, _, _)| *a).collect();
+                            let clerks = users_with_role(&mut tx, &agencies, "clerk").await?;
+                            let urgent = if req.incoming.priority.is_urgent() { format!("[{}] ", req.incoming.priority.label_vi().to_uppercase()) } else { String::new() };
+                            // A secret document's subject stays out of notifications (they may go by e-mail).
+                            let secret = req.incoming.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
+                            let title = if secret {
+                                format!("{urgent}Văn bản mật đến {} của {}", entry.symbol, sender.1)
+                            } else {
+                                format!("{urgent}Văn bản đến {} của {}: {}", entry.symbol, sender.1, short(&subject))
+                            };
+                            let items: Vec<_> = clerks
+                                .into_iter()
+                                .map(|n| {
+                                    let doc = incoming_rows.iter().find(|(_, a, _, _)| *a == n.agency_id).map(|(d, _, _, _)| *d);
+                                    (n, doc, title.clone())
+                                })
+                                .collect();
+                            notify(&mut tx, &items, "arrived").await?;
+                        }
+                        // External recipients: an outbox row each, drained by the exchange worker.
+                        let external: Vec<&DeliveryRecord> = deliveries.iter().filter(|d| d.channel == "external").collect();
+                        if !external.is_empty() {
+                            let mut q = QueryBuilder::<$Db>::new(
+                                "INSERT INTO outbox (id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, created_at) ",
+                            );
+                            q.push_values(&external, |mut b, d| {
+                                let mut payload = req.outbox_payload.clone();
+                                payload["symbol"] = entry.symbol.clone().into();
+                                payload["pdf_sha256"] = pdf_sha256.clone().into();
+                                payload["recipient"] = serde_json::json!({ "code": d.recipient_code, "name": d.recipient_name });
+                                b.push_bind(Uuid::now_v7())
+                                    .push_bind("edoc")
+                                    .push_bind(d.id)
+                                    .push_bind(d.recipient_code.clone())
+                                    .push_bind(format!("edoc:{id}:{}", d.recipient_code))
+                                    .push_bind(payload.to_string())
+                                    .push_bind("queued")
+                                    .push_bind(0_i32)
+                                    .push_bind(at)
+                                    .push_bind(at);
+                            });
+                            q.build().execute(&mut *tx).await?;
+                        }
+                        let detail = serde_json::json!({
+                            "from": from.as_str(), "to": if recipients.is_empty() { "issued" } else { "delivered" },
+                            "symbol": entry.symbol, "pdf_sha256": pdf_sha256,
+                            "recipients": deliveries.iter().map(|d| serde_json::json!({ "code": d.recipient_code, "channel": d.channel })).collect::<Vec<_>>(),
                         });
-                    }
-                    let created_by = actor.user_id.map(|u| u.as_uuid());
-                    let draft = IncomingDraft { subject: subject.clone(), ..req.incoming.clone() };
-                    if !incoming_rows.is_empty() {
-                        let created_by = created_by.ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
-                        insert_incoming_documents(&mut tx, created_by, &draft, &incoming_rows).await?;
-                    }
-                    if !deliveries.is_empty() {
-                        let mut q = QueryBuilder::<$Db>::new(
-                            "INSERT INTO deliveries (id, document_id, sender_agency_id, recipient_code, recipient_name, recipient_agency_id, incoming_id, channel, status, status_note, status_at, created_at) ",
-                        );
-                        q.push_values(&deliveries, |mut b, d| {
-                            b.push_bind(d.id)
-                                .push_bind(id.as_uuid())
-                                .push_bind(scope.agency_id().as_uuid())
-                                .push_bind(d.recipient_code.clone())
-                                .push_bind(d.recipient_name.clone())
-                                .push_bind(d.recipient_agency_id.map(|a| a.as_uuid()))
-                                .push_bind(d.incoming_id.map(|i| i.as_uuid()))
-                                .push_bind(d.channel.clone())
-                                .push_bind(d.status.clone())
-                                .push_bind(None::<String>)
-                                .push_bind(at)
-                                .push_bind(at);
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    if !incoming_rows.is_empty() {
-                        insert_incoming_items(&mut tx, &draft, &incoming_rows, &sender.0, &sender.1, &entry.symbol, Some(entry.issued_on), Some(&pdf_sha256), None, false).await?;
-                        let mut q = QueryBuilder::<$Db>::new("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) ");
-                        q.push_values(&incoming_rows, |mut b, (_, _, delivery, _)| {
-                            b.push_bind(Uuid::now_v7()).push_bind(*delivery).push_bind("01").push_bind(None::<String>).push_bind("vanban").push_bind(at);
-                        });
-                        q.build().execute(&mut *tx).await?;
-                        let agencies: Vec<Uuid> = incoming_rows.iter().map(|(_, a, _, _)| *a).collect();
-                        let clerks = users_with_role(&mut tx, &agencies, "clerk").await?;
-                        let urgent = if req.incoming.priority.is_urgent() { format!("[{}] ", req.incoming.priority.label_vi().to_uppercase()) } else { String::new() };
-                        // A secret document's subject stays out of notifications (they may go by e-mail).
-                        let secret = req.incoming.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
-                        let title = if secret {
-                            format!("{urgent}Văn bản mật đến {} của {}", entry.symbol, sender.1)
-                        } else {
-                            format!("{urgent}Văn bản đến {} của {}: {}", entry.symbol, sender.1, short(&subject))
-                        };
-                        let items: Vec<_> = clerks
-                            .into_iter()
-                            .map(|n| {
-                                let doc = incoming_rows.iter().find(|(_, a, _, _)| *a == n.agency_id).map(|(d, _, _, _)| *d);
-                                (n, doc, title.clone())
-                            })
-                            .collect();
-                        notify(&mut tx, &items, "arrived").await?;
-                    }
-                    // External recipients: an outbox row each, drained by the exchange worker.
-                    let external: Vec<&DeliveryRecord> = deliveries.iter().filter(|d| d.channel == "external").collect();
-                    if !external.is_empty() {
-                        let mut q = QueryBuilder::<$Db>::new(
-                            "INSERT INTO outbox (id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, created_at) ",
-                        );
-                        q.push_values(&external, |mut b, d| {
-                            let mut payload = req.outbox_payload.clone();
-                            payload["symbol"] = entry.symbol.clone().into();
-                            payload["pdf_sha256"] = pdf_sha256.clone().into();
-                            payload["recipient"] = serde_json::json!({ "code": d.recipient_code, "name": d.recipient_name });
-                            b.push_bind(Uuid::now_v7())
-                                .push_bind("edoc")
-                                .push_bind(d.id)
-                                .push_bind(d.recipient_code.clone())
-                                .push_bind(format!("edoc:{id}:{}", d.recipient_code))
-                                .push_bind(payload.to_string())
-                                .push_bind("queued")
-                                .push_bind(0_i32)
-                                .push_bind(at)
-                                .push_bind(at);
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    let detail = serde_json::json!({
-                        "from": from.as_str(), "to": if recipients.is_empty() { "issued" } else { "delivered" },
-                        "symbol": entry.symbol, "pdf_sha256": pdf_sha256,
-                        "recipients": deliveries.iter().map(|d| serde_json::json!({ "code": d.recipient_code, "channel": d.channel })).collect::<Vec<_>>(),
-                    });
-                    write_audit(&mut tx, actor, Some(scope.agency_id()), "document.issue", "document", &id.to_string(), detail).await?;
-                    tx.commit().await?;
-                    Ok(IssueOutcome { entry, deliveries })
+                        write_audit(&mut tx, actor, Some(scope.agency_id()), "document.issue", "document", &id.to_string(), detail).await?;
+                        tx.commit().await?;
+                        Ok(IssueOutcome { entry, deliveries })
+                    })
                 }
 
                 async fn get_outgoing_entry(&self, scope: &Scope, id: DocumentId) -> Result<Option<OutgoingEntry>> {
@@ -908,123 +911,124 @@ macro_rules! impl_issuing {
                         ChangeKind::Update => OutgoingAction::Update,
                         ChangeKind::Replace => OutgoingAction::Replace,
                     };
-                    let mut tx = begin_write(self).await?;
-                    let replacement = match (req.kind, req.replacement) {
-                        (ChangeKind::Replace, None) => return Err(vanban_domain::DomainError::FieldRequired { field: "replacement" }.into()),
-                        (ChangeKind::Replace, Some(r)) => {
-                            let row = sqlx::query("SELECT e.symbol FROM outgoing_entries e JOIN documents d ON d.id = e.document_id WHERE e.document_id = $1 AND e.agency_id = $2 AND e.state = 'issued' AND d.state IN ('issued', 'delivered')")
-                                .bind(r.as_uuid())
-                                .bind(scope.agency_id().as_uuid())
-                                .fetch_optional(&mut *tx)
-                                .await?
-                                .ok_or(StoreError::Conflict { code: "replacement_not_issued" })?;
-                            if r == id {
-                                return Err(StoreError::Conflict { code: "replacement_not_issued" });
-                            }
-                            Some((r, row.try_get::<String, _>("symbol")?))
-                        }
-                        (_, _) => None,
-                    };
-                    let (doc, from) = apply_action(&mut tx, scope, id, action).await?;
-                    let description = match &replacement {
-                        Some((_, symbol)) => format!("{}: {reason} (thay thế bằng văn bản số {symbol})", req.kind.label_vi()),
-                        None => format!("{}: {reason}", req.kind.label_vi()),
-                    };
-                    let at = now();
-                    let deliveries = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE document_id = $1 AND sender_agency_id = $2")))
-                        .bind(id.as_uuid())
-                        .bind(scope.agency_id().as_uuid())
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .iter()
-                        .map(delivery_from_row)
-                        .collect::<Result<Vec<_>>>()?;
-                    let name = actor_name(&mut tx, actor).await?;
-                    let mut notices = Vec::new();
-                    for d in &deliveries {
-                        sqlx::query("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) VALUES ($1, $2, '13', $3, $4, $5)")
-                            .bind(Uuid::now_v7())
-                            .bind(d.id)
-                            .bind(&description)
-                            .bind(name.as_deref())
-                            .bind(at)
-                            .execute(&mut *tx)
-                            .await?;
-                        match d.incoming_id {
-                            Some(inc) => {
-                                // The recipient's copy: withdrawn at once for a revocation or a
-                                // replacement (its previous state kept, in case the clerk refuses),
-                                // and the clerk asked to answer.
-                                let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(inc.as_uuid()).fetch_one(&mut *tx).await?;
-                                let current = IncomingState::from_snake(&state).ok_or_else(|| corrupt("documents", "state"))?;
-                                // The domain says what can be withdrawn (not a copy already returned).
-                                let withdraw = req.kind.withdraws() && current.apply(IncomingAction::Withdraw).is_ok();
-                                sqlx::query(
-                                    "UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3 WHERE document_id = $4",
-                                )
-                                .bind(req.kind.as_str())
-                                .bind(&description)
-                                .bind(withdraw.then_some(state.clone()))
-                                .bind(inc.as_uuid())
-                                .execute(&mut *tx)
-                                .await?;
-                                if withdraw {
-                                    sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
-                                        .bind(IncomingState::Withdrawn.as_str())
-                                        .bind(at)
-                                        .bind(inc.as_uuid())
-                                        .execute(&mut *tx)
-                                        .await?;
+                    crate::sql::write_tx!(self, |tx| {
+                        let replacement = match (req.kind, req.replacement) {
+                            (ChangeKind::Replace, None) => return Err(vanban_domain::DomainError::FieldRequired { field: "replacement" }.into()),
+                            (ChangeKind::Replace, Some(r)) => {
+                                let row = sqlx::query("SELECT e.symbol FROM outgoing_entries e JOIN documents d ON d.id = e.document_id WHERE e.document_id = $1 AND e.agency_id = $2 AND e.state = 'issued' AND d.state IN ('issued', 'delivered')")
+                                    .bind(r.as_uuid())
+                                    .bind(scope.agency_id().as_uuid())
+                                    .fetch_optional(&mut *tx)
+                                    .await?
+                                    .ok_or(StoreError::Conflict { code: "replacement_not_issued" })?;
+                                if r == id {
+                                    return Err(StoreError::Conflict { code: "replacement_not_issued" });
                                 }
-                                if let Some(a) = d.recipient_agency_id {
-                                    notices.push((a.as_uuid(), inc.as_uuid()));
-                                    // The recipient's copy changed: its own audit event, in its agency.
-                                    let detail = serde_json::json!({ "kind": req.kind.as_str(), "reason": reason, "from": state, "withdrawn": withdraw, "source_document_id": id });
-                                    write_audit(&mut tx, actor, Some(a), "incoming.change_requested", "document", &inc.to_string(), detail).await?;
-                                }
+                                Some((r, row.try_get::<String, _>("symbol")?))
                             }
-                            None => {
-                                let payload = serde_json::json!({
-                                    "business": req.kind.as_str(), "reason": reason, "document_id": id,
-                                    "replacement": replacement.as_ref().map(|(r, s)| serde_json::json!({ "document_id": r, "symbol": s })),
-                                });
-                                sqlx::query(
-                                    "INSERT INTO outbox (id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, created_at) \
-                                     VALUES ($1, 'edoc', $2, $3, $4, $5, 'queued', 0, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-                                )
+                            (_, _) => None,
+                        };
+                        let (doc, from) = apply_action(&mut tx, scope, id, action).await?;
+                        let description = match &replacement {
+                            Some((_, symbol)) => format!("{}: {reason} (thay thế bằng văn bản số {symbol})", req.kind.label_vi()),
+                            None => format!("{}: {reason}", req.kind.label_vi()),
+                        };
+                        let at = now();
+                        let deliveries = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE document_id = $1 AND sender_agency_id = $2")))
+                            .bind(id.as_uuid())
+                            .bind(scope.agency_id().as_uuid())
+                            .fetch_all(&mut *tx)
+                            .await?
+                            .iter()
+                            .map(delivery_from_row)
+                            .collect::<Result<Vec<_>>>()?;
+                        let name = actor_name(&mut tx, actor).await?;
+                        let mut notices = Vec::new();
+                        for d in &deliveries {
+                            sqlx::query("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) VALUES ($1, $2, '13', $3, $4, $5)")
                                 .bind(Uuid::now_v7())
                                 .bind(d.id)
-                                .bind(&d.recipient_code)
-                                // A revocation or replacement happens once; updates can repeat.
-                                .bind(match req.kind {
-                                    ChangeKind::Update => format!("update:{id}:{}:{}", d.recipient_code, Uuid::now_v7()),
-                                    k => format!("{}:{id}:{}", k.as_str(), d.recipient_code),
-                                })
-                                .bind(payload.to_string())
+                                .bind(&description)
+                                .bind(name.as_deref())
                                 .bind(at)
                                 .execute(&mut *tx)
                                 .await?;
+                            match d.incoming_id {
+                                Some(inc) => {
+                                    // The recipient's copy: withdrawn at once for a revocation or a
+                                    // replacement (its previous state kept, in case the clerk refuses),
+                                    // and the clerk asked to answer.
+                                    let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(inc.as_uuid()).fetch_one(&mut *tx).await?;
+                                    let current = IncomingState::from_snake(&state).ok_or_else(|| corrupt("documents", "state"))?;
+                                    // The domain says what can be withdrawn (not a copy already returned).
+                                    let withdraw = req.kind.withdraws() && current.apply(IncomingAction::Withdraw).is_ok();
+                                    sqlx::query(
+                                        "UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3 WHERE document_id = $4",
+                                    )
+                                    .bind(req.kind.as_str())
+                                    .bind(&description)
+                                    .bind(withdraw.then_some(state.clone()))
+                                    .bind(inc.as_uuid())
+                                    .execute(&mut *tx)
+                                    .await?;
+                                    if withdraw {
+                                        sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
+                                            .bind(IncomingState::Withdrawn.as_str())
+                                            .bind(at)
+                                            .bind(inc.as_uuid())
+                                            .execute(&mut *tx)
+                                            .await?;
+                                    }
+                                    if let Some(a) = d.recipient_agency_id {
+                                        notices.push((a.as_uuid(), inc.as_uuid()));
+                                        // The recipient's copy changed: its own audit event, in its agency.
+                                        let detail = serde_json::json!({ "kind": req.kind.as_str(), "reason": reason, "from": state, "withdrawn": withdraw, "source_document_id": id });
+                                        write_audit(&mut tx, actor, Some(a), "incoming.change_requested", "document", &inc.to_string(), detail).await?;
+                                    }
+                                }
+                                None => {
+                                    let payload = serde_json::json!({
+                                        "business": req.kind.as_str(), "reason": reason, "document_id": id,
+                                        "replacement": replacement.as_ref().map(|(r, s)| serde_json::json!({ "document_id": r, "symbol": s })),
+                                    });
+                                    sqlx::query(
+                                        "INSERT INTO outbox (id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, created_at) \
+                                         VALUES ($1, 'edoc', $2, $3, $4, $5, 'queued', 0, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+                                    )
+                                    .bind(Uuid::now_v7())
+                                    .bind(d.id)
+                                    .bind(&d.recipient_code)
+                                    // A revocation or replacement happens once; updates can repeat.
+                                    .bind(match req.kind {
+                                        ChangeKind::Update => format!("update:{id}:{}:{}", d.recipient_code, Uuid::now_v7()),
+                                        k => format!("{}:{id}:{}", k.as_str(), d.recipient_code),
+                                    })
+                                    .bind(payload.to_string())
+                                    .bind(at)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                }
                             }
                         }
-                    }
-                    let agencies: Vec<Uuid> = notices.iter().map(|(a, _)| *a).collect();
-                    let clerks = users_with_role(&mut tx, &agencies, "clerk").await?;
-                    let title = format!("{} văn bản: {}", req.kind.label_vi(), short(&doc.subject));
-                    let items: Vec<_> = clerks
-                        .into_iter()
-                        .map(|n| {
-                            let inc = notices.iter().find(|(a, _)| *a == n.agency_id).map(|(_, d)| *d);
-                            (n, inc, title.clone())
-                        })
-                        .collect();
-                    notify(&mut tx, &items, req.kind.as_str()).await?;
-                    let detail = serde_json::json!({
-                        "from": from.as_str(), "to": doc.state, "reason": reason, "kind": req.kind.as_str(),
-                        "replacement": replacement.as_ref().map(|(r, _)| r.to_string()), "recipients": deliveries.len(),
-                    });
-                    write_audit(&mut tx, actor, Some(scope.agency_id()), &format!("document.{}", action.as_str()), "document", &id.to_string(), detail).await?;
-                    tx.commit().await?;
-                    Ok(doc)
+                        let agencies: Vec<Uuid> = notices.iter().map(|(a, _)| *a).collect();
+                        let clerks = users_with_role(&mut tx, &agencies, "clerk").await?;
+                        let title = format!("{} văn bản: {}", req.kind.label_vi(), short(&doc.subject));
+                        let items: Vec<_> = clerks
+                            .into_iter()
+                            .map(|n| {
+                                let inc = notices.iter().find(|(a, _)| *a == n.agency_id).map(|(_, d)| *d);
+                                (n, inc, title.clone())
+                            })
+                            .collect();
+                        notify(&mut tx, &items, req.kind.as_str()).await?;
+                        let detail = serde_json::json!({
+                            "from": from.as_str(), "to": doc.state, "reason": reason, "kind": req.kind.as_str(),
+                            "replacement": replacement.as_ref().map(|(r, _)| r.to_string()), "recipients": deliveries.len(),
+                        });
+                        write_audit(&mut tx, actor, Some(scope.agency_id()), &format!("document.{}", action.as_str()), "document", &id.to_string(), detail).await?;
+                        tx.commit().await?;
+                        Ok(doc)
+                    })
                 }
 
                 async fn list_outbox(&self, state: Option<&str>, limit: i64) -> Result<Vec<OutboxRecord>> {
@@ -1039,28 +1043,29 @@ macro_rules! impl_issuing {
                 }
 
                 async fn mark_outbox(&self, id: Uuid, sent: bool, error: Option<String>, next_attempt_at: DateTime<Utc>) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    let state: String = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
-                    if state == "sent" {
-                        // Sent is final: a late failure report of an earlier attempt changes nothing.
+                    crate::sql::write_tx!(self, |tx| {
+                        let state: String = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
+                        if state == "sent" {
+                            // Sent is final: a late failure report of an earlier attempt changes nothing.
+                            tx.commit().await?;
+                            return Ok(());
+                        }
+                        let at = now();
+                        let error = clean_opt("error", error.as_deref(), 1000)?;
+                        sqlx::query(
+                            "UPDATE outbox SET state = $1, attempts = attempts + 1, last_error = $2, next_attempt_at = $3, sent_at = $4 WHERE id = $5",
+                        )
+                        .bind(if sent { "sent" } else { "queued" })
+                        .bind(error.as_deref())
+                        .bind(crate::audit::truncate_micros(next_attempt_at))
+                        .bind(sent.then_some(at))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                        write_audit(&mut tx, &Actor::system("exchange"), None, if sent { "outbox.sent" } else { "outbox.attempt_failed" }, "outbox", &id.to_string(), serde_json::json!({ "error": error })).await?;
                         tx.commit().await?;
-                        return Ok(());
-                    }
-                    let at = now();
-                    let error = clean_opt("error", error.as_deref(), 1000)?;
-                    sqlx::query(
-                        "UPDATE outbox SET state = $1, attempts = attempts + 1, last_error = $2, next_attempt_at = $3, sent_at = $4 WHERE id = $5",
-                    )
-                    .bind(if sent { "sent" } else { "queued" })
-                    .bind(error.as_deref())
-                    .bind(crate::audit::truncate_micros(next_attempt_at))
-                    .bind(sent.then_some(at))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    write_audit(&mut tx, &Actor::system("exchange"), None, if sent { "outbox.sent" } else { "outbox.attempt_failed" }, "outbox", &id.to_string(), serde_json::json!({ "error": error })).await?;
-                    tx.commit().await?;
-                    Ok(())
+                        Ok(())
+                    })
                 }
 
                 async fn receive_incoming(&self, actor: &Actor, scope: &Scope, new: NewIncoming) -> Result<IncomingRecord> {
@@ -1074,35 +1079,36 @@ macro_rules! impl_issuing {
                     }
                     // A system arrival (the exchange worker) is owned by the scope's user: the agency's clerk.
                     let created_by = actor.user_id.unwrap_or(scope.user_id()).as_uuid();
-                    let mut tx = begin_write(self).await?;
-                    let existing: Option<Uuid> = sqlx::query_scalar("SELECT document_id FROM incoming_items WHERE source_key = $1 AND agency_id = $2")
-                        .bind(&key)
-                        .bind(scope.agency_id().as_uuid())
-                        .fetch_optional(&mut *tx)
+                    crate::sql::write_tx!(self, |tx| {
+                        let existing: Option<Uuid> = sqlx::query_scalar("SELECT document_id FROM incoming_items WHERE source_key = $1 AND agency_id = $2")
+                            .bind(&key)
+                            .bind(scope.agency_id().as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if let Some(doc) = existing {
+                            let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, DocumentId::from_uuid(doc)).await?;
+                            tx.commit().await?;
+                            return Ok(rec);
+                        }
+                        let id = Uuid::now_v7();
+                        let draft = IncomingDraft { subject, ..new.draft.clone() };
+                        let rows = [(id, scope.agency_id().as_uuid(), None, Some(key.clone()))];
+                        insert_incoming_documents(&mut tx, created_by, &draft, &rows).await?;
+                        insert_incoming_items(
+                            &mut tx, &draft, &rows, &sender_code, &sender_name, &symbol, new.issued_on,
+                            new.pdf_sha256.as_deref(), new.ocr_sha256.as_deref(), new.scanned,
+                        )
                         .await?;
-                    if let Some(doc) = existing {
-                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, DocumentId::from_uuid(doc)).await?;
+                        let detail = serde_json::json!({ "source_key": key, "sender_code": sender_code, "symbol": symbol, "scanned": new.scanned, "pdf_sha256": new.pdf_sha256 });
+                        write_audit(&mut tx, actor, Some(scope.agency_id()), "incoming.receive", "document", &id.to_string(), detail).await?;
+                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, DocumentId::from_uuid(id)).await?;
+                        // Status 01 goes back at once for documents that came through a system.
+                        if !new.scanned {
+                            report_status(&mut tx, &rec, "01", None, Some("vanban")).await?;
+                        }
                         tx.commit().await?;
-                        return Ok(rec);
-                    }
-                    let id = Uuid::now_v7();
-                    let draft = IncomingDraft { subject, ..new.draft.clone() };
-                    let rows = [(id, scope.agency_id().as_uuid(), None, Some(key.clone()))];
-                    insert_incoming_documents(&mut tx, created_by, &draft, &rows).await?;
-                    insert_incoming_items(
-                        &mut tx, &draft, &rows, &sender_code, &sender_name, &symbol, new.issued_on,
-                        new.pdf_sha256.as_deref(), new.ocr_sha256.as_deref(), new.scanned,
-                    )
-                    .await?;
-                    let detail = serde_json::json!({ "source_key": key, "sender_code": sender_code, "symbol": symbol, "scanned": new.scanned, "pdf_sha256": new.pdf_sha256 });
-                    write_audit(&mut tx, actor, Some(scope.agency_id()), "incoming.receive", "document", &id.to_string(), detail).await?;
-                    let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, DocumentId::from_uuid(id)).await?;
-                    // Status 01 goes back at once for documents that came through a system.
-                    if !new.scanned {
-                        report_status(&mut tx, &rec, "01", None, Some("vanban")).await?;
-                    }
-                    tx.commit().await?;
-                    Ok(rec)
+                        Ok(rec)
+                    })
                 }
 
                 async fn get_incoming(&self, scope: &Scope, vis: IncomingVisibility, id: DocumentId) -> Result<IncomingRecord> {
@@ -1180,44 +1186,45 @@ macro_rules! impl_issuing {
 
                 async fn register_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, register: RegisterId, today: NaiveDate) -> Result<IncomingRecord> {
                     let year = today.year();
-                    let mut tx = begin_write(self).await?;
-                    let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    let ok: Option<Uuid> = sqlx::query_scalar("SELECT id FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'incoming' AND active")
-                        .bind(register.as_uuid())
-                        .bind(scope.agency_id().as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if ok.is_none() {
-                        return Err(StoreError::NotFound);
-                    }
-                    move_incoming(&mut tx, &item, IncomingAction::Register).await?;
-                    let number: i64 = sqlx::query_scalar(
-                        "INSERT INTO register_counters (register_id, year, last_number) VALUES ($1, $2, 1) \
-                         ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 RETURNING last_number",
-                    )
-                    .bind(register.as_uuid())
-                    .bind(year)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE incoming_items SET register_id = $1, year = $2, arrival_number = $3, registered_at = $4, registered_by = $5 WHERE document_id = $6")
+                    crate::sql::write_tx!(self, |tx| {
+                        let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        let ok: Option<Uuid> = sqlx::query_scalar("SELECT id FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'incoming' AND active")
+                            .bind(register.as_uuid())
+                            .bind(scope.agency_id().as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if ok.is_none() {
+                            return Err(StoreError::NotFound);
+                        }
+                        move_incoming(&mut tx, &item, IncomingAction::Register).await?;
+                        let number: i64 = sqlx::query_scalar(
+                            "INSERT INTO register_counters (register_id, year, last_number) VALUES ($1, $2, 1) \
+                             ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 RETURNING last_number",
+                        )
                         .bind(register.as_uuid())
                         .bind(year)
-                        .bind(number)
-                        .bind(now())
-                        .bind(actor.user_id.map(|u| u.as_uuid()))
-                        .bind(id.as_uuid())
-                        .execute(&mut *tx)
+                        .fetch_one(&mut *tx)
                         .await?;
-                    let name = actor_name(&mut tx, actor).await?;
-                    report_status(&mut tx, &item, "03", Some(&format!("Số đến {number:02}")), name.as_deref()).await?;
-                    let leaders = users_with_role(&mut tx, &[scope.agency_id().as_uuid()], "leader").await?;
-                    let title = format!("Văn bản đến số {number:02} cần phân công: {} — {}", item.symbol, short(&item.document.subject));
-                    let items: Vec<_> = leaders.into_iter().map(|n| (n, Some(id.as_uuid()), title.clone())).collect();
-                    notify(&mut tx, &items, "registered").await?;
-                    audit_incoming(&mut tx, actor, scope, &item, "incoming.register", serde_json::json!({ "register_id": register, "year": year, "arrival_number": number })).await?;
-                    let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    tx.commit().await?;
-                    Ok(rec)
+                        sqlx::query("UPDATE incoming_items SET register_id = $1, year = $2, arrival_number = $3, registered_at = $4, registered_by = $5 WHERE document_id = $6")
+                            .bind(register.as_uuid())
+                            .bind(year)
+                            .bind(number)
+                            .bind(now())
+                            .bind(actor.user_id.map(|u| u.as_uuid()))
+                            .bind(id.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                        let name = actor_name(&mut tx, actor).await?;
+                        report_status(&mut tx, &item, "03", Some(&format!("Số đến {number:02}")), name.as_deref()).await?;
+                        let leaders = users_with_role(&mut tx, &[scope.agency_id().as_uuid()], "leader").await?;
+                        let title = format!("Văn bản đến số {number:02} cần phân công: {} — {}", item.symbol, short(&item.document.subject));
+                        let items: Vec<_> = leaders.into_iter().map(|n| (n, Some(id.as_uuid()), title.clone())).collect();
+                        notify(&mut tx, &items, "registered").await?;
+                        audit_incoming(&mut tx, actor, scope, &item, "incoming.register", serde_json::json!({ "register_id": register, "year": year, "arrival_number": number })).await?;
+                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        tx.commit().await?;
+                        Ok(rec)
+                    })
                 }
 
                 async fn return_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, reason: String) -> Result<IncomingRecord> {
@@ -1225,187 +1232,191 @@ macro_rules! impl_issuing {
                     if reason.is_empty() {
                         return Err(vanban_domain::DomainError::FieldRequired { field: "reason" }.into());
                     }
-                    let mut tx = begin_write(self).await?;
-                    let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    move_incoming(&mut tx, &item, IncomingAction::Return).await?;
-                    sqlx::query("UPDATE incoming_items SET returned_reason = $1 WHERE document_id = $2").bind(&reason).bind(id.as_uuid()).execute(&mut *tx).await?;
-                    let name = actor_name(&mut tx, actor).await?;
-                    report_status(&mut tx, &item, "02", Some(&reason), name.as_deref()).await?;
-                    audit_incoming(&mut tx, actor, scope, &item, "incoming.return", serde_json::json!({ "reason": reason })).await?;
-                    let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    tx.commit().await?;
-                    Ok(rec)
+                    crate::sql::write_tx!(self, |tx| {
+                        let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        move_incoming(&mut tx, &item, IncomingAction::Return).await?;
+                        sqlx::query("UPDATE incoming_items SET returned_reason = $1 WHERE document_id = $2").bind(&reason).bind(id.as_uuid()).execute(&mut *tx).await?;
+                        let name = actor_name(&mut tx, actor).await?;
+                        report_status(&mut tx, &item, "02", Some(&reason), name.as_deref()).await?;
+                        audit_incoming(&mut tx, actor, scope, &item, "incoming.return", serde_json::json!({ "reason": reason })).await?;
+                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        tx.commit().await?;
+                        Ok(rec)
+                    })
                 }
 
                 async fn assign_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: AssignRequest) -> Result<IncomingRecord> {
                     let note = clean_opt("note", req.note.as_deref(), 2000)?;
-                    let mut tx = begin_write(self).await?;
-                    let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    move_incoming(&mut tx, &item, IncomingAction::Assign).await?;
-                    let mut people: Vec<(UserId, AssignmentRole)> = vec![(req.lead, AssignmentRole::Lead)];
-                    for u in &req.co {
-                        if !people.iter().any(|(p, _)| p == u) {
-                            people.push((*u, AssignmentRole::Co));
+                    crate::sql::write_tx!(self, |tx| {
+                        let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        move_incoming(&mut tx, &item, IncomingAction::Assign).await?;
+                        let mut people: Vec<(UserId, AssignmentRole)> = vec![(req.lead, AssignmentRole::Lead)];
+                        for u in &req.co {
+                            if !people.iter().any(|(p, _)| p == u) {
+                                people.push((*u, AssignmentRole::Co));
+                            }
                         }
-                    }
-                    for u in &req.info {
-                        if !people.iter().any(|(p, _)| p == u) {
-                            people.push((*u, AssignmentRole::Info));
+                        for u in &req.info {
+                            if !people.iter().any(|(p, _)| p == u) {
+                                people.push((*u, AssignmentRole::Info));
+                            }
                         }
-                    }
-                    for (u, _) in &people {
-                        user_of_agency(&mut tx, scope, *u).await?;
-                    }
-                    // A new assignment replaces the previous one (re-assignment by the leader).
-                    sqlx::query("DELETE FROM assignments WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-                    let at = now();
-                    let mut q = QueryBuilder::<$Db>::new("INSERT INTO assignments (document_id, user_id, agency_id, role, deadline, note, assigned_by, assigned_at, active) ");
-                    q.push_values(&people, |mut b, (u, role)| {
-                        b.push_bind(id.as_uuid())
-                            .push_bind(u.as_uuid())
-                            .push_bind(scope.agency_id().as_uuid())
-                            .push_bind(role.as_str())
-                            .push_bind(req.deadline)
-                            .push_bind(note.clone())
-                            .push_bind(actor.user_id.map(|x| x.as_uuid()))
-                            .push_bind(at)
-                            .push_bind(true);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                    sqlx::query("UPDATE incoming_items SET deadline = $1 WHERE document_id = $2").bind(req.deadline).bind(id.as_uuid()).execute(&mut *tx).await?;
-                    let name = actor_name(&mut tx, actor).await?;
-                    report_status(&mut tx, &item, "04", note.as_deref(), name.as_deref()).await?;
-                    let ids: Vec<Uuid> = people.iter().map(|(u, _)| u.as_uuid()).collect();
-                    let users = users_by_id(&mut tx, &ids).await?;
-                    let items: Vec<_> = users
-                        .into_iter()
-                        .map(|n| {
-                            let role = people.iter().find(|(u, _)| u.as_uuid() == n.user_id).map_or(AssignmentRole::Info, |(_, r)| *r);
-                            let due = req.deadline.map(|d| format!(", hạn {}", d.format("%d/%m/%Y"))).unwrap_or_default();
-                            (n, Some(id.as_uuid()), format!("{}: {} — {}{due}", role.label_vi(), item.symbol, short(&item.document.subject)))
-                        })
-                        .collect();
-                    notify(&mut tx, &items, "assigned").await?;
-                    let detail = serde_json::json!({
-                        "lead": req.lead, "co": req.co, "info": req.info, "deadline": req.deadline, "note": note,
-                    });
-                    audit_incoming(&mut tx, actor, scope, &item, "incoming.assign", detail).await?;
-                    let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    tx.commit().await?;
-                    Ok(rec)
+                        for (u, _) in &people {
+                            user_of_agency(&mut tx, scope, *u).await?;
+                        }
+                        // A new assignment replaces the previous one (re-assignment by the leader).
+                        sqlx::query("DELETE FROM assignments WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                        let at = now();
+                        let mut q = QueryBuilder::<$Db>::new("INSERT INTO assignments (document_id, user_id, agency_id, role, deadline, note, assigned_by, assigned_at, active) ");
+                        q.push_values(&people, |mut b, (u, role)| {
+                            b.push_bind(id.as_uuid())
+                                .push_bind(u.as_uuid())
+                                .push_bind(scope.agency_id().as_uuid())
+                                .push_bind(role.as_str())
+                                .push_bind(req.deadline)
+                                .push_bind(note.clone())
+                                .push_bind(actor.user_id.map(|x| x.as_uuid()))
+                                .push_bind(at)
+                                .push_bind(true);
+                        });
+                        q.build().execute(&mut *tx).await?;
+                        sqlx::query("UPDATE incoming_items SET deadline = $1 WHERE document_id = $2").bind(req.deadline).bind(id.as_uuid()).execute(&mut *tx).await?;
+                        let name = actor_name(&mut tx, actor).await?;
+                        report_status(&mut tx, &item, "04", note.as_deref(), name.as_deref()).await?;
+                        let ids: Vec<Uuid> = people.iter().map(|(u, _)| u.as_uuid()).collect();
+                        let users = users_by_id(&mut tx, &ids).await?;
+                        let items: Vec<_> = users
+                            .into_iter()
+                            .map(|n| {
+                                let role = people.iter().find(|(u, _)| u.as_uuid() == n.user_id).map_or(AssignmentRole::Info, |(_, r)| *r);
+                                let due = req.deadline.map(|d| format!(", hạn {}", d.format("%d/%m/%Y"))).unwrap_or_default();
+                                (n, Some(id.as_uuid()), format!("{}: {} — {}{due}", role.label_vi(), item.symbol, short(&item.document.subject)))
+                            })
+                            .collect();
+                        notify(&mut tx, &items, "assigned").await?;
+                        let detail = serde_json::json!({
+                            "lead": req.lead, "co": req.co, "info": req.info, "deadline": req.deadline, "note": note,
+                        });
+                        audit_incoming(&mut tx, actor, scope, &item, "incoming.assign", detail).await?;
+                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        tx.commit().await?;
+                        Ok(rec)
+                    })
                 }
 
                 async fn handle_incoming(&self, actor: &Actor, scope: &Scope, id: DocumentId, step: HandleStep) -> Result<IncomingRecord> {
                     let me = actor.user_id.ok_or(vanban_domain::DomainError::FieldRequired { field: "user" })?;
-                    let mut tx = begin_write(self).await?;
-                    let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::User(me), id).await?;
-                    let mine = item.assignments.iter().find(|a| a.active && a.user_id == me).map(|a| a.role);
-                    let is_lead = lead_of(&item) == Some(me);
-                    let name = actor_name(&mut tx, actor).await?;
-                    match step {
-                        HandleStep::Start => {
-                            if !matches!(mine, Some(AssignmentRole::Lead | AssignmentRole::Co)) {
-                                return Err(StoreError::Conflict { code: "not_a_handler" });
-                            }
-                            if item.state == IncomingState::InProgress {
-                                tx.commit().await?;
-                                return self.get_incoming(scope, IncomingVisibility::User(me), id).await;
-                            }
-                            move_incoming(&mut tx, &item, IncomingAction::StartWork).await?;
-                            report_status(&mut tx, &item, "05", None, name.as_deref()).await?;
-                            audit_incoming(&mut tx, actor, scope, &item, "incoming.start_work", serde_json::json!({})).await?;
-                        }
-                        HandleStep::Forward { to, note } => {
-                            if !is_lead {
-                                return Err(StoreError::Conflict { code: "not_the_lead_handler" });
-                            }
-                            if to == me {
-                                return Err(vanban_domain::DomainError::InvalidValue { field: "to", reason: "forwarding to oneself" }.into());
-                            }
-                            let note = clean_opt("note", note.as_deref(), 2000)?;
-                            user_of_agency(&mut tx, scope, to).await?;
-                            move_incoming(&mut tx, &item, IncomingAction::Forward).await?;
-                            let deadline = item.deadline;
-                            sqlx::query("UPDATE assignments SET role = 'co' WHERE document_id = $1 AND user_id = $2").bind(id.as_uuid()).bind(me.as_uuid()).execute(&mut *tx).await?;
-                            sqlx::query("DELETE FROM assignments WHERE document_id = $1 AND user_id = $2").bind(id.as_uuid()).bind(to.as_uuid()).execute(&mut *tx).await?;
-                            sqlx::query(
-                                "INSERT INTO assignments (document_id, user_id, agency_id, role, deadline, note, assigned_by, assigned_at, active) VALUES ($1, $2, $3, 'lead', $4, $5, $6, $7, TRUE)",
-                            )
-                            .bind(id.as_uuid())
-                            .bind(to.as_uuid())
-                            .bind(scope.agency_id().as_uuid())
-                            .bind(deadline)
-                            .bind(note.as_deref())
-                            .bind(me.as_uuid())
-                            .bind(now())
-                            .execute(&mut *tx)
-                            .await?;
-                            let users = users_by_id(&mut tx, &[to.as_uuid()]).await?;
-                            let title = format!("Được chuyển xử lý chính: {} — {}", item.symbol, short(&item.document.subject));
-                            let items: Vec<_> = users.into_iter().map(|n| (n, Some(id.as_uuid()), title.clone())).collect();
-                            notify(&mut tx, &items, "forwarded").await?;
-                            report_status(&mut tx, &item, "05", note.as_deref(), name.as_deref()).await?;
-                            audit_incoming(&mut tx, actor, scope, &item, "incoming.forward", serde_json::json!({ "to": to, "note": note })).await?;
-                        }
-                        HandleStep::Finish { note, response } => {
-                            if !is_lead {
-                                return Err(StoreError::Conflict { code: "not_the_lead_handler" });
-                            }
-                            let note = clean_opt("note", note.as_deref(), 2000)?;
-                            if let Some(r) = response {
-                                let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing'")
-                                    .bind(r.as_uuid())
-                                    .bind(scope.agency_id().as_uuid())
-                                    .fetch_optional(&mut *tx)
-                                    .await?;
-                                if found.is_none() {
-                                    return Err(StoreError::NotFound);
+                    crate::sql::write_tx!(self, |tx| {
+                        let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::User(me), id).await?;
+                        let mine = item.assignments.iter().find(|a| a.active && a.user_id == me).map(|a| a.role);
+                        let is_lead = lead_of(&item) == Some(me);
+                        let name = actor_name(&mut tx, actor).await?;
+                        match step {
+                            HandleStep::Start => {
+                                if !matches!(mine, Some(AssignmentRole::Lead | AssignmentRole::Co)) {
+                                    return Err(StoreError::Conflict { code: "not_a_handler" });
                                 }
+                                if item.state == IncomingState::InProgress {
+                                    tx.commit().await?;
+                                    return self.get_incoming(scope, IncomingVisibility::User(me), id).await;
+                                }
+                                move_incoming(&mut tx, &item, IncomingAction::StartWork).await?;
+                                report_status(&mut tx, &item, "05", None, name.as_deref()).await?;
+                                audit_incoming(&mut tx, actor, scope, &item, "incoming.start_work", serde_json::json!({})).await?;
                             }
-                            move_incoming(&mut tx, &item, IncomingAction::Finish).await?;
-                            sqlx::query("UPDATE incoming_items SET done_at = $1, result_note = $2, response_document_id = $3 WHERE document_id = $4")
-                                .bind(now())
-                                .bind(note.as_deref())
-                                .bind(response.map(|r| r.as_uuid()))
+                            HandleStep::Forward { to, note } => {
+                                if !is_lead {
+                                    return Err(StoreError::Conflict { code: "not_the_lead_handler" });
+                                }
+                                if to == me {
+                                    return Err(vanban_domain::DomainError::InvalidValue { field: "to", reason: "forwarding to oneself" }.into());
+                                }
+                                let note = clean_opt("note", note.as_deref(), 2000)?;
+                                user_of_agency(&mut tx, scope, to).await?;
+                                move_incoming(&mut tx, &item, IncomingAction::Forward).await?;
+                                let deadline = item.deadline;
+                                sqlx::query("UPDATE assignments SET role = 'co' WHERE document_id = $1 AND user_id = $2").bind(id.as_uuid()).bind(me.as_uuid()).execute(&mut *tx).await?;
+                                sqlx::query("DELETE FROM assignments WHERE document_id = $1 AND user_id = $2").bind(id.as_uuid()).bind(to.as_uuid()).execute(&mut *tx).await?;
+                                sqlx::query(
+                                    "INSERT INTO assignments (document_id, user_id, agency_id, role, deadline, note, assigned_by, assigned_at, active) VALUES ($1, $2, $3, 'lead', $4, $5, $6, $7, TRUE)",
+                                )
                                 .bind(id.as_uuid())
+                                .bind(to.as_uuid())
+                                .bind(scope.agency_id().as_uuid())
+                                .bind(deadline)
+                                .bind(note.as_deref())
+                                .bind(me.as_uuid())
+                                .bind(now())
                                 .execute(&mut *tx)
                                 .await?;
-                            sqlx::query("UPDATE assignments SET active = FALSE WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-                            report_status(&mut tx, &item, "06", note.as_deref(), name.as_deref()).await?;
-                            audit_incoming(&mut tx, actor, scope, &item, "incoming.finish", serde_json::json!({ "note": note, "response": response })).await?;
+                                let users = users_by_id(&mut tx, &[to.as_uuid()]).await?;
+                                let title = format!("Được chuyển xử lý chính: {} — {}", item.symbol, short(&item.document.subject));
+                                let items: Vec<_> = users.into_iter().map(|n| (n, Some(id.as_uuid()), title.clone())).collect();
+                                notify(&mut tx, &items, "forwarded").await?;
+                                report_status(&mut tx, &item, "05", note.as_deref(), name.as_deref()).await?;
+                                audit_incoming(&mut tx, actor, scope, &item, "incoming.forward", serde_json::json!({ "to": to, "note": note })).await?;
+                            }
+                            HandleStep::Finish { note, response } => {
+                                if !is_lead {
+                                    return Err(StoreError::Conflict { code: "not_the_lead_handler" });
+                                }
+                                let note = clean_opt("note", note.as_deref(), 2000)?;
+                                if let Some(r) = response {
+                                    let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing'")
+                                        .bind(r.as_uuid())
+                                        .bind(scope.agency_id().as_uuid())
+                                        .fetch_optional(&mut *tx)
+                                        .await?;
+                                    if found.is_none() {
+                                        return Err(StoreError::NotFound);
+                                    }
+                                }
+                                move_incoming(&mut tx, &item, IncomingAction::Finish).await?;
+                                sqlx::query("UPDATE incoming_items SET done_at = $1, result_note = $2, response_document_id = $3 WHERE document_id = $4")
+                                    .bind(now())
+                                    .bind(note.as_deref())
+                                    .bind(response.map(|r| r.as_uuid()))
+                                    .bind(id.as_uuid())
+                                    .execute(&mut *tx)
+                                    .await?;
+                                sqlx::query("UPDATE assignments SET active = FALSE WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                                report_status(&mut tx, &item, "06", note.as_deref(), name.as_deref()).await?;
+                                audit_incoming(&mut tx, actor, scope, &item, "incoming.finish", serde_json::json!({ "note": note, "response": response })).await?;
+                            }
                         }
-                    }
-                    let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    tx.commit().await?;
-                    Ok(rec)
+                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        tx.commit().await?;
+                        Ok(rec)
+                    })
                 }
 
                 async fn answer_change(&self, actor: &Actor, scope: &Scope, id: DocumentId, accept: bool, note: Option<String>) -> Result<IncomingRecord> {
                     let note = clean_opt("note", note.as_deref(), 1000)?;
-                    let mut tx = begin_write(self).await?;
-                    let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    if item.change_state.as_deref() != Some("pending") {
-                        return Err(StoreError::Conflict { code: "no_pending_change" });
-                    }
-                    let before: Option<String> = sqlx::query_scalar("SELECT state_before FROM incoming_items WHERE document_id = $1").bind(id.as_uuid()).fetch_one(&mut *tx).await?;
-                    sqlx::query("UPDATE incoming_items SET change_state = $1 WHERE document_id = $2")
-                        .bind(if accept { "accepted" } else { "refused" })
-                        .bind(id.as_uuid())
-                        .execute(&mut *tx)
-                        .await?;
-                    if !accept && let Some(state) = before {
-                        // Refused: the copy comes back as it was.
-                        sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3").bind(state).bind(now()).bind(id.as_uuid()).execute(&mut *tx).await?;
-                    }
-                    if accept {
-                        sqlx::query("UPDATE assignments SET active = FALSE WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-                    }
-                    let name = actor_name(&mut tx, actor).await?;
-                    report_status(&mut tx, &item, if accept { "15" } else { "16" }, note.as_deref(), name.as_deref()).await?;
-                    audit_incoming(&mut tx, actor, scope, &item, if accept { "incoming.change_accepted" } else { "incoming.change_refused" }, serde_json::json!({ "kind": item.change_kind, "note": note })).await?;
-                    let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
-                    tx.commit().await?;
-                    Ok(rec)
+                    crate::sql::write_tx!(self, |tx| {
+                        let item = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        if item.change_state.as_deref() != Some("pending") {
+                            return Err(StoreError::Conflict { code: "no_pending_change" });
+                        }
+                        let before: Option<String> = sqlx::query_scalar("SELECT state_before FROM incoming_items WHERE document_id = $1").bind(id.as_uuid()).fetch_one(&mut *tx).await?;
+                        sqlx::query("UPDATE incoming_items SET change_state = $1 WHERE document_id = $2")
+                            .bind(if accept { "accepted" } else { "refused" })
+                            .bind(id.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                        if !accept && let Some(state) = before {
+                            // Refused: the copy comes back as it was.
+                            sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3").bind(state).bind(now()).bind(id.as_uuid()).execute(&mut *tx).await?;
+                        }
+                        if accept {
+                            sqlx::query("UPDATE assignments SET active = FALSE WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                        }
+                        let name = actor_name(&mut tx, actor).await?;
+                        report_status(&mut tx, &item, if accept { "15" } else { "16" }, note.as_deref(), name.as_deref()).await?;
+                        audit_incoming(&mut tx, actor, scope, &item, if accept { "incoming.change_accepted" } else { "incoming.change_refused" }, serde_json::json!({ "kind": item.change_kind, "note": note })).await?;
+                        let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
+                        tx.commit().await?;
+                        Ok(rec)
+                    })
                 }
 
                 async fn list_notifications(&self, scope: &Scope, unread_only: bool, limit: i64) -> Result<Vec<NotificationRecord>> {
@@ -1442,46 +1453,47 @@ macro_rules! impl_issuing {
                 }
 
                 async fn create_reminders(&self, today: NaiveDate, remind_days: i64) -> Result<u64> {
-                    let mut tx = begin_write(self).await?;
-                    let rows = sqlx::query(
-                        "SELECT a.document_id, a.user_id, a.agency_id, a.role, i.deadline, i.symbol, d.subject, u.email FROM assignments a \
-                         JOIN incoming_items i ON i.document_id = a.document_id JOIN documents d ON d.id = a.document_id JOIN users u ON u.id = a.user_id \
-                         WHERE a.active AND a.role IN ('lead', 'co') AND u.active AND i.deadline IS NOT NULL AND i.deadline <= $1 \
-                         AND d.state IN ('assigned', 'in_progress')",
-                    )
-                    .bind(today + chrono::Duration::days(remind_days))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    let at = now();
-                    let mut made = 0;
-                    for r in &rows {
-                        let deadline: NaiveDate = r.try_get("deadline")?;
-                        let state = vanban_domain::DeadlineState::of(Some(deadline), today, remind_days);
-                        let doc: Uuid = r.try_get("document_id")?;
-                        let user: Uuid = r.try_get("user_id")?;
-                        let symbol: String = r.try_get("symbol")?;
-                        let subject: String = r.try_get("subject")?;
-                        let has_email = r.try_get::<Option<String>, _>("email")?.is_some_and(|e| !e.is_empty());
-                        let title = format!("{}: {symbol} — {} (hạn {})", state.label_vi(), short(&subject), deadline.format("%d/%m/%Y"));
-                        made += sqlx::query(
-                            "INSERT INTO notifications (id, user_id, agency_id, kind, document_id, title, created_at, email_state, dedupe_key) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING",
+                    crate::sql::write_tx!(self, |tx| {
+                        let rows = sqlx::query(
+                            "SELECT a.document_id, a.user_id, a.agency_id, a.role, i.deadline, i.symbol, d.subject, u.email FROM assignments a \
+                             JOIN incoming_items i ON i.document_id = a.document_id JOIN documents d ON d.id = a.document_id JOIN users u ON u.id = a.user_id \
+                             WHERE a.active AND a.role IN ('lead', 'co') AND u.active AND i.deadline IS NOT NULL AND i.deadline <= $1 \
+                             AND d.state IN ('assigned', 'in_progress')",
                         )
-                        .bind(Uuid::now_v7())
-                        .bind(user)
-                        .bind(r.try_get::<Uuid, _>("agency_id")?)
-                        .bind(format!("reminder_{}", state.as_str()))
-                        .bind(doc)
-                        .bind(title)
-                        .bind(at)
-                        .bind(if has_email { "pending" } else { "none" })
-                        .bind(format!("remind:{doc}:{user}:{}:{deadline}", state.as_str()))
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    }
-                    tx.commit().await?;
-                    Ok(made)
+                        .bind(today + chrono::Duration::days(remind_days))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let at = now();
+                        let mut made = 0;
+                        for r in &rows {
+                            let deadline: NaiveDate = r.try_get("deadline")?;
+                            let state = vanban_domain::DeadlineState::of(Some(deadline), today, remind_days);
+                            let doc: Uuid = r.try_get("document_id")?;
+                            let user: Uuid = r.try_get("user_id")?;
+                            let symbol: String = r.try_get("symbol")?;
+                            let subject: String = r.try_get("subject")?;
+                            let has_email = r.try_get::<Option<String>, _>("email")?.is_some_and(|e| !e.is_empty());
+                            let title = format!("{}: {symbol} — {} (hạn {})", state.label_vi(), short(&subject), deadline.format("%d/%m/%Y"));
+                            made += sqlx::query(
+                                "INSERT INTO notifications (id, user_id, agency_id, kind, document_id, title, created_at, email_state, dedupe_key) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING",
+                            )
+                            .bind(Uuid::now_v7())
+                            .bind(user)
+                            .bind(r.try_get::<Uuid, _>("agency_id")?)
+                            .bind(format!("reminder_{}", state.as_str()))
+                            .bind(doc)
+                            .bind(title)
+                            .bind(at)
+                            .bind(if has_email { "pending" } else { "none" })
+                            .bind(format!("remind:{doc}:{user}:{}:{deadline}", state.as_str()))
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        }
+                        tx.commit().await?;
+                        Ok(made)
+                    })
                 }
 
                 async fn pending_emails(&self, limit: i64) -> Result<Vec<PendingEmail>> {
@@ -1497,40 +1509,41 @@ macro_rules! impl_issuing {
 
                 async fn claim_emails(&self, limit: i64, now_: DateTime<Utc>) -> Result<Vec<PendingEmail>> {
                     let at = crate::audit::truncate_micros(now_);
-                    let mut tx = begin_write(self).await?;
-                    let ids: Vec<Uuid> = sqlx::query_scalar(
-                        "SELECT id FROM notifications WHERE email_state = 'pending' OR (email_state = 'sending' AND email_claimed_at < $1) \
-                         ORDER BY created_at LIMIT $2",
-                    )
-                    .bind(at - chrono::Duration::minutes(2))
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    if ids.is_empty() {
+                    crate::sql::write_tx!(self, |tx| {
+                        let ids: Vec<Uuid> = sqlx::query_scalar(
+                            "SELECT id FROM notifications WHERE email_state = 'pending' OR (email_state = 'sending' AND email_claimed_at < $1) \
+                             ORDER BY created_at LIMIT $2",
+                        )
+                        .bind(at - chrono::Duration::minutes(2))
+                        .bind(limit)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        if ids.is_empty() {
+                            tx.commit().await?;
+                            return Ok(Vec::new());
+                        }
+                        let mut q = QueryBuilder::<$Db>::new("UPDATE notifications SET email_state = 'sending', email_claimed_at = ");
+                        q.push_bind(at);
+                        q.push(" WHERE id IN (");
+                        let mut sep = q.separated(", ");
+                        for id in &ids {
+                            sep.push_bind(*id);
+                        }
+                        q.push(")");
+                        q.build().execute(&mut *tx).await?;
+                        let mut q = QueryBuilder::<$Db>::new(
+                            "SELECT n.id, n.user_id, n.kind, n.document_id, n.title, n.created_at, n.read_at, n.email_state, n.email_attempts, u.email, u.full_name \
+                             FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.id IN (",
+                        );
+                        let mut sep = q.separated(", ");
+                        for id in &ids {
+                            sep.push_bind(*id);
+                        }
+                        q.push(") ORDER BY n.created_at");
+                        let rows = q.build().fetch_all(&mut *tx).await?;
                         tx.commit().await?;
-                        return Ok(Vec::new());
-                    }
-                    let mut q = QueryBuilder::<$Db>::new("UPDATE notifications SET email_state = 'sending', email_claimed_at = ");
-                    q.push_bind(at);
-                    q.push(" WHERE id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in &ids {
-                        sep.push_bind(*id);
-                    }
-                    q.push(")");
-                    q.build().execute(&mut *tx).await?;
-                    let mut q = QueryBuilder::<$Db>::new(
-                        "SELECT n.id, n.user_id, n.kind, n.document_id, n.title, n.created_at, n.read_at, n.email_state, n.email_attempts, u.email, u.full_name \
-                         FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.id IN (",
-                    );
-                    let mut sep = q.separated(", ");
-                    for id in &ids {
-                        sep.push_bind(*id);
-                    }
-                    q.push(") ORDER BY n.created_at");
-                    let rows = q.build().fetch_all(&mut *tx).await?;
-                    tx.commit().await?;
-                    rows.iter().map(pending_email_from_row).collect()
+                        rows.iter().map(pending_email_from_row).collect()
+                    })
                 }
 
                 async fn release_emails(&self, ids: Vec<Uuid>) -> Result<()> {

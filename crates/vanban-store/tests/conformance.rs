@@ -173,6 +173,7 @@ conformance!(
     concurrent_audit_appends,
     concurrent_writes,
     cancelled_writers_do_not_stall_the_others,
+    a_conflict_is_told_once_the_winner_is_visible,
     concurrent_transitions_of_one_document,
     concurrent_login_failures_are_all_counted,
     concurrent_bulk_imports_conflict_cleanly,
@@ -1885,6 +1886,40 @@ async fn cancelled_writers_do_not_stall_the_others(ctx: Ctx) {
     assert_eq!(count_action(&events, "user.create") as i64 - base_creates, users);
     for task in (1..40).step_by(2) {
         assert!(s.find_user_id(&format!("cancel{task:02}")).await.unwrap().is_some(), "task {task} was kept");
+    }
+}
+
+/// A writer that fails because of what an earlier member of its batch wrote ("this username
+/// is taken") is told so only once that write is visible to every connection: a caller that
+/// answers a conflict by reading the winner's row finds it (the pattern of "create the
+/// default register, or list the one a concurrent request created").
+async fn a_conflict_is_told_once_the_winner_is_visible(ctx: Ctx) {
+    let t = tree(ctx.s()).await;
+    let whole = AdminScope::whole_instance();
+    for round in 0..8 {
+        let mut handles = Vec::new();
+        for task in 0..16 {
+            let store = Arc::clone(&ctx.store);
+            let whole = whole.clone();
+            let agency = t.dept.agency.id;
+            handles.push(tokio::spawn(async move {
+                let name = format!("taken{round}");
+                match store.create_user(&sys(), &whole, new_user(agency, &name, &[])).await {
+                    Ok(_) => true,
+                    Err(StoreError::Conflict { .. }) => {
+                        let seen = store.find_user_id(&name).await.unwrap();
+                        assert!(seen.is_some(), "round {round} task {task}: told taken, but the winner is not visible");
+                        false
+                    }
+                    Err(e) => panic!("round {round} task {task}: {e}"),
+                }
+            }));
+        }
+        let mut won = 0;
+        for h in handles {
+            won += usize::from(h.await.expect("task"));
+        }
+        assert_eq!(won, 1, "round {round}: exactly one writer creates the user");
     }
 }
 
