@@ -121,6 +121,9 @@ pub struct Exchange {
     kick: Arc<tokio::sync::Notify>,
     /// The axis's agency directory (codes), refreshed hourly and when a sender is not in it.
     directory: tokio::sync::RwLock<std::collections::HashSet<String>>,
+    /// Wakes the directory loop to register this instance's agencies again (the axis said a
+    /// sender is not registered: it lost them, or the last registration failed).
+    register_kick: tokio::sync::Notify,
 }
 
 /// Exponential back-off: 2 s, 4 s, … capped at 10 minutes, with up to 20 % jitter.
@@ -202,6 +205,7 @@ impl Exchange {
             identity: Arc::new((cert, key, chain)),
             kick: state.exchange_kick(),
             directory: Default::default(),
+            register_kick: tokio::sync::Notify::new(),
         })
     }
 }
@@ -249,18 +253,34 @@ async fn exchange_identity(state: &AppState) -> Result<(Cert, SoftKey), AppError
 // Directory
 // ---------------------------------------------------------------------------------------------
 
-/// Registers this instance's agencies at the axis (at start, then hourly).
+/// Registers this instance's agencies at the axis: at start, then hourly, and again at once
+/// when the axis refuses a package because its sender is not registered. A registration that
+/// fails (the axis is down) is retried after 2 s, 4 s, … at most a minute, not an hour: until
+/// it succeeds the axis refuses everything this instance sends.
 async fn directory_loop(state: AppState, ex: Arc<Exchange>) {
+    let mut failures = 0u32;
     loop {
         match register_agencies(&state, &ex).await {
-            Ok(n) => tracing::info!(agencies = n, "exchange: agencies registered at the axis"),
-            Err(e) => tracing::warn!(error = %e.message, "exchange: could not register the agencies"),
+            Ok(n) => {
+                failures = 0;
+                tracing::info!(agencies = n, "exchange: agencies registered at the axis");
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e.message, failures, "exchange: could not register the agencies");
+            }
         }
         if let Err(e) = ex.refresh_directory().await {
             tracing::warn!(error = %e.message, "exchange: could not read the axis's directory");
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let pause = if failures == 0 { Duration::from_secs(3600) } else { registration_retry(failures) };
+        let _ = tokio::time::timeout(pause, ex.register_kick.notified()).await;
     }
+}
+
+/// The pause before registering again after `failures` failed registrations in a row.
+fn registration_retry(failures: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(failures.min(6)).min(60))
 }
 
 async fn register_agencies(state: &AppState, ex: &Exchange) -> Result<usize, Failure> {
@@ -351,6 +371,9 @@ async fn send_one(state: &AppState, ex: &Exchange, row: OutboxRecord) {
     let (outcome, sha) = match send_row(state, ex, &row).await {
         Ok((remote_id, sha)) => (OutboxOutcome::Sent { remote_id }, Some(sha)),
         Err((f, sha)) if f.transient && row.attempts + 1 < MAX_ATTEMPTS => {
+            if f.code == "sender_not_registered" {
+                ex.register_kick.notify_one();
+            }
             tracing::warn!(row = %row.id, code = %f.code, error = %f.message, attempts = row.attempts + 1, "exchange: send failed, will retry");
             (
                 OutboxOutcome::Retry {

@@ -158,6 +158,19 @@ fn incoming(addr: &str, who: &(String, String)) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
+/// A's clerk issues signed document `id` to B; the answer's JSON.
+fn issue_to_b(a: &str, clerk: &(String, String), id: &str) -> serde_json::Value {
+    let (st, out) = api(
+        a,
+        clerk,
+        "POST",
+        &format!("/api/v1/documents/{id}/issue"),
+        serde_json::json!({ "pin": "123456", "recipients": [B_CODE] }),
+    );
+    assert_eq!(st, 201, "{out}");
+    out
+}
+
 #[test]
 fn a_document_crosses_the_hub_and_its_statuses_come_back() {
     let w = world(3);
@@ -166,14 +179,7 @@ fn a_document_crosses_the_hub_and_its_statuses_come_back() {
     let (_sb, b) = serve_with(&w.b, Some(&w.b_conf));
     let clerk = login(&a, "vanthu");
     let id = &w.ids[0];
-    let (st, out) = api(
-        &a,
-        &clerk,
-        "POST",
-        &format!("/api/v1/documents/{id}/issue"),
-        serde_json::json!({ "pin": "123456", "recipients": [B_CODE] }),
-    );
-    assert_eq!(st, 201, "{out}");
+    let out = issue_to_b(&a, &clerk, id);
     let symbol = out["entry"]["symbol"].as_str().unwrap().to_owned();
 
     // It arrives at B, with A's signatures valid, and A hears 01.
@@ -333,6 +339,26 @@ fn a_document_crosses_the_hub_and_its_statuses_come_back() {
 
 /// Documents issued from A while the hub and B are killed and restarted several times:
 /// every document arrives at B exactly once, and A hears status 01 for every one of them.
+/// Both instances start while the hub is down, so their first registration of their agencies
+/// fails; once the hub is up they register within seconds (not at the next hourly round), and
+/// a document goes through. (Before, the axis refused every package of A for an hour:
+/// `sender_not_registered`.)
+#[test]
+fn instances_started_before_the_hub_register_once_it_is_up() {
+    let w = world(1);
+    let (_sa, a) = serve_with(&w.a, Some(&w.a_conf));
+    let (_sb, b) = serve_with(&w.b, Some(&w.b_conf));
+    std::thread::sleep(Duration::from_millis(500));
+    let _hub = hub(&w.hub_dir, w.hub_port);
+    let clerk = login(&a, "vanthu");
+    let id = &w.ids[0];
+    issue_to_b(&a, &clerk, id);
+    let b_clerk = login(&b, "hb.vanthu");
+    let item = eventually(90, "the document at B", || incoming(&b, &b_clerk).into_iter().next());
+    assert_eq!(item["sender_code"], "000.00.00.H58");
+    eventually(60, "status 01 at A", || b_delivery(&deliveries(&a, &clerk, id)).filter(|d| d["status"] == "01"));
+}
+
 #[test]
 fn exchange_survives_sigkill_of_the_hub_and_the_receiver() {
     let docs: usize = std::env::var("VANBAN_EXCHANGE_FAULT_DOCS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
