@@ -273,14 +273,13 @@ async fn directory_loop(state: AppState, ex: Arc<Exchange>) {
         if let Err(e) = ex.refresh_directory().await {
             tracing::warn!(error = %e.message, "exchange: could not read the axis's directory");
         }
-        let pause = if failures == 0 { Duration::from_secs(3600) } else { registration_retry(failures) };
+        // After a failure: the outbox's back-off (2 s, 4 s, …), but at most a minute.
+        let pause = match failures {
+            0 => Duration::from_secs(3600),
+            n => backoff(n as i32 - 1).to_std().unwrap_or_default().min(Duration::from_secs(60)),
+        };
         let _ = tokio::time::timeout(pause, ex.register_kick.notified()).await;
     }
-}
-
-/// The pause before registering again after `failures` failed registrations in a row.
-fn registration_retry(failures: u32) -> Duration {
-    Duration::from_secs(2u64.saturating_pow(failures.min(6)).min(60))
 }
 
 async fn register_agencies(state: &AppState, ex: &Exchange) -> Result<usize, Failure> {
