@@ -50,9 +50,17 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
+            // The writer's statements run on the task's own thread, not handed to the
+            // connection's worker thread one by one (vendor/sqlx-sqlite/VANBAN.md): an issued
+            // document is about 30 statements on this connection, and each hand-off is two
+            // wake-ups. Its statements are short; they are serialised anyway.
+            .after_connect(|conn, _| Box::pin(async move { conn.run_on_caller_thread().await }))
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        // The readers keep upstream's worker threads: a search or a year's statistics may run
+        // for long, and on the caller's thread it would hold up every task of that runtime
+        // worker meanwhile.
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
         // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
         // queues on the busy timeout instead of failing on a lock upgrade).
@@ -82,3 +90,27 @@ async fn lock_audit_chain(_tx: &mut WriteTx) -> crate::Result<()> {
 
 crate::sql::impl_sql_store!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
 crate::sql_issuing::impl_issuing!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer runs on the caller's thread (the vendored sqlx-sqlite's patch is in use and
+    /// switched on); the readers do not. Fails if the `[patch.crates-io]` line is dropped
+    /// (it would not build) or the `after_connect` hook is lost.
+    #[tokio::test]
+    async fn the_writer_runs_statements_on_the_callers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteConnectOptions::new().filename(dir.path().join("t.db"))).await.unwrap();
+        let mut w = store.writer.acquire().await.unwrap();
+        assert!(w.runs_on_caller_thread());
+        let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *w).await.unwrap();
+        assert_eq!(one, 1);
+        let mut tx = sqlx::Connection::begin(&mut *w).await.unwrap();
+        sqlx::query("CREATE TABLE t_inline (x INTEGER)").execute(&mut *tx).await.unwrap();
+        tx.rollback().await.unwrap();
+        drop(w);
+        let r = store.pool.acquire().await.unwrap();
+        assert!(!r.runs_on_caller_thread());
+    }
+}
