@@ -381,11 +381,16 @@ impl SqliteHubStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(30));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        // No ping before each use (a connection to a local file does not go stale; the ping is
+        // a round trip to the connection's thread). The writer keeps its worker thread, unlike
+        // the instance's store: each commit here waits for an fsync (synchronous=FULL), which
+        // must not hold up a runtime thread.
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
         for s in SCHEMA {
             sqlx::query(*s).execute(&writer).await?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts).await?;
         Ok(SqliteHubStore { pool, writer })
     }
 }

@@ -410,13 +410,14 @@ async fn policy(state: &AppState, pki: &Pki, pdf: &Bytes) -> Result<Policy, AppE
 /// were checked when they signed).
 pub async fn verify_own(state: &AppState, pdf: Bytes) -> Result<Report, AppError> {
     let pki = state.pki().await?;
-    let policy = Policy {
-        trust: pki.trust.clone(),
-        revocation: RevocationData::default(),
-        require_revocation: false,
-        now: None,
-    };
+    let policy = own_policy(&pki);
     Ok(state.cpu(move || verify_pdf(&pdf, &policy)).await??)
+}
+
+/// The policy [`verify_own`] checks a file this instance just signed under: its own trust
+/// anchors, no revocation data required.
+pub fn own_policy(pki: &Pki) -> Policy {
+    Policy { trust: pki.trust.clone(), revocation: RevocationData::default(), require_revocation: false, now: None }
 }
 
 /// Validates a PDF under the instance's policy.

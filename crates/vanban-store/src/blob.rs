@@ -60,18 +60,16 @@ impl BlobStore {
     /// a sound blob is never overwritten. (A stored copy that no longer matches its address
     /// is damaged, and is repaired with these bytes, which do.)
     pub async fn put(&self, bytes: Bytes) -> Result<BlobRef> {
+        if self.is_local() {
+            let this = self.clone();
+            return tokio::task::spawn_blocking(move || this.put_blocking(&bytes))
+                .await
+                .map_err(|e| local_err(std::io::Error::other(e)))?
+                .unwrap_or(Err(StoreError::NotFound));
+        }
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as u64;
         let path = Self::path_of(&sha256)?;
-        if let Some(root) = &self.local {
-            let file = root.join(path.as_ref());
-            let (data, sha) = (bytes.clone(), sha256.clone());
-            tokio::task::spawn_blocking(move || write_file(&file, &data, &sha))
-                .await
-                .map_err(|e| local_err(std::io::Error::other(e)))?
-                .map_err(local_err)?;
-            return Ok(BlobRef { sha256, size });
-        }
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         match self.inner.put_opts(&path, bytes.clone().into(), opts).await {
             Ok(_) => Ok(BlobRef { sha256, size }),
@@ -90,28 +88,62 @@ impl BlobStore {
 
     /// Reads a blob and checks that it still hashes to its address.
     pub async fn get(&self, sha256: &str) -> Result<Bytes> {
-        let path = Self::path_of(sha256)?;
-        let bytes = if let Some(root) = &self.local {
-            let file = root.join(path.as_ref());
-            match tokio::task::spawn_blocking(move || std::fs::read(file))
+        if self.is_local() {
+            let (this, sha) = (self.clone(), sha256.to_owned());
+            return tokio::task::spawn_blocking(move || this.get_blocking(&sha))
                 .await
                 .map_err(|e| local_err(std::io::Error::other(e)))?
-            {
-                Ok(b) => Bytes::from(b),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
-                Err(e) => return Err(local_err(e)),
-            }
-        } else {
-            match self.inner.get(&path).await {
-                Ok(r) => r.bytes().await?,
-                Err(object_store::Error::NotFound { .. }) => return Err(StoreError::NotFound),
-                Err(e) => return Err(e.into()),
-            }
+                .unwrap_or(Err(StoreError::NotFound));
+        }
+        let path = Self::path_of(sha256)?;
+        let bytes = match self.inner.get(&path).await {
+            Ok(r) => r.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
         };
         if hex::encode(Sha256::digest(&bytes)) != sha256 {
             return Err(StoreError::BlobCorrupt(sha256.to_owned()));
         }
         Ok(bytes)
+    }
+
+    /// Whether blobs are local files, which [`get_blocking`](Self::get_blocking) and
+    /// [`put_blocking`](Self::put_blocking) serve.
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// [`get`](Self::get) on the calling thread, for code already on a blocking thread (the
+    /// issuing pipeline reads, signs and stores in one turn on the CPU pool). `None` when the
+    /// blobs are not local files: use `get`.
+    pub fn get_blocking(&self, sha256: &str) -> Option<Result<Bytes>> {
+        let root = self.local.as_ref()?;
+        let read = || -> Result<Bytes> {
+            let file = root.join(Self::path_of(sha256)?.as_ref());
+            let bytes = match std::fs::read(file) {
+                Ok(b) => Bytes::from(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+                Err(e) => return Err(local_err(e)),
+            };
+            if hex::encode(Sha256::digest(&bytes)) != sha256 {
+                return Err(StoreError::BlobCorrupt(sha256.to_owned()));
+            }
+            Ok(bytes)
+        };
+        Some(read())
+    }
+
+    /// [`put`](Self::put) on the calling thread (see [`get_blocking`](Self::get_blocking));
+    /// `None` when the blobs are not local files.
+    pub fn put_blocking(&self, bytes: &[u8]) -> Option<Result<BlobRef>> {
+        let root = self.local.as_ref()?;
+        let write = || -> Result<BlobRef> {
+            let sha256 = hex::encode(Sha256::digest(bytes));
+            let file = root.join(Self::path_of(&sha256)?.as_ref());
+            write_file(&file, bytes, &sha256).map_err(local_err)?;
+            Ok(BlobRef { sha256, size: bytes.len() as u64 })
+        };
+        Some(write())
     }
 
     /// Whether a blob is stored.

@@ -60,8 +60,9 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         // The readers keep upstream's worker threads: a search or a year's statistics may run
         // for long, and on the caller's thread it would hold up every task of that runtime
-        // worker meanwhile.
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        // worker meanwhile. No ping before each use: a connection to a local file does not go
+        // stale, and the ping was one more round trip to that thread per read.
+        let pool = SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts).await?;
         // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
         // queues on the busy timeout instead of failing on a lock upgrade).
         let group = crate::group::GroupWriter::new(writer.clone(), vec!["BEGIN IMMEDIATE".to_owned()]);
