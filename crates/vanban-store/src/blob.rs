@@ -48,11 +48,20 @@ impl BlobStore {
         BlobStore { inner, local: None }
     }
 
+    /// Where a blob is written: `sha256/ab/abcd…`, one level of 256 directories (a million
+    /// blobs are about 4,000 files a directory, which ext4's hashed directories index; two
+    /// levels meant a new directory, and its inode, for most blobs of a young instance).
     fn path_of(sha256: &str) -> Result<Path> {
         let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             return Err(StoreError::NotFound);
         }
+        Ok(Path::from(format!("sha256/{}/{}", &sha256[..2], sha256)))
+    }
+
+    /// Where blobs were written before (`sha256/ab/cd/abcd…`): still read.
+    fn legacy_path_of(sha256: &str) -> Result<Path> {
+        Self::path_of(sha256)?;
         Ok(Path::from(format!("sha256/{}/{}/{}", &sha256[..2], &sha256[2..4], sha256)))
     }
 
@@ -96,7 +105,11 @@ impl BlobStore {
                 .unwrap_or(Err(StoreError::NotFound));
         }
         let path = Self::path_of(sha256)?;
-        let bytes = match self.inner.get(&path).await {
+        let found = match self.inner.get(&path).await {
+            Err(object_store::Error::NotFound { .. }) => self.inner.get(&Self::legacy_path_of(sha256)?).await,
+            other => other,
+        };
+        let bytes = match found {
             Ok(r) => r.bytes().await?,
             Err(object_store::Error::NotFound { .. }) => return Err(StoreError::NotFound),
             Err(e) => return Err(e.into()),
@@ -120,7 +133,13 @@ impl BlobStore {
         let root = self.local.as_ref()?;
         let read = || -> Result<Bytes> {
             let file = root.join(Self::path_of(sha256)?.as_ref());
-            let bytes = match std::fs::read(file) {
+            let read = match std::fs::read(file) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::read(root.join(Self::legacy_path_of(sha256)?.as_ref()))
+                }
+                other => other,
+            };
+            let bytes = match read {
                 Ok(b) => Bytes::from(b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
                 Err(e) => return Err(local_err(e)),
@@ -136,9 +155,16 @@ impl BlobStore {
     /// [`put`](Self::put) on the calling thread (see [`get_blocking`](Self::get_blocking));
     /// `None` when the blobs are not local files.
     pub fn put_blocking(&self, bytes: &[u8]) -> Option<Result<BlobRef>> {
+        self.put_blocking_hashed(bytes, hex::encode(Sha256::digest(bytes)))
+    }
+
+    /// [`put_blocking`](Self::put_blocking) for bytes whose SHA-256 the caller has just
+    /// computed (the validator hashes the issued file): `sha256` must be theirs, lower-case
+    /// hex — a wrong one stores a blob every read reports as damaged.
+    pub fn put_blocking_hashed(&self, bytes: &[u8], sha256: String) -> Option<Result<BlobRef>> {
         let root = self.local.as_ref()?;
+        debug_assert_eq!(sha256, hex::encode(Sha256::digest(bytes)));
         let write = || -> Result<BlobRef> {
-            let sha256 = hex::encode(Sha256::digest(bytes));
             let file = root.join(Self::path_of(&sha256)?.as_ref());
             write_file(&file, bytes, &sha256).map_err(local_err)?;
             Ok(BlobRef { sha256, size: bytes.len() as u64 })
@@ -148,12 +174,14 @@ impl BlobStore {
 
     /// Whether a blob is stored.
     pub async fn exists(&self, sha256: &str) -> Result<bool> {
-        let path = Self::path_of(sha256)?;
-        match self.inner.head(&path).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
+        for path in [Self::path_of(sha256)?, Self::legacy_path_of(sha256)?] {
+            match self.inner.head(&path).await {
+                Ok(_) => return Ok(true),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(false)
     }
 }
 

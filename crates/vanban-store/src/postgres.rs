@@ -39,6 +39,12 @@ impl PgStore {
     fn write_pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Where the issuing path's point lookups go (the same pool: a network round trip is
+    /// the same on any connection).
+    fn point_pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 /// Starts a write transaction, serialised with every other write by the audit-chain lock

@@ -602,7 +602,9 @@ macro_rules! impl_sql_store {
 
         impl $Store {
             async fn users_where(&self, agency_id: AgencyId, extra: &'static str, id: Option<UserId>) -> Result<Vec<UserRecord>> {
-                let mut tx = self.pool.begin().await?;
+                // One user is a point lookup; a whole agency's list is not.
+                let pool = if id.is_some() { self.point_pool() } else { &self.pool };
+                let mut tx = pool.begin().await?;
                 let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.agency_id = $1 {extra} ORDER BY u.username");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agency_id.as_uuid());
                 if let Some(id) = id {
@@ -788,7 +790,7 @@ macro_rules! impl_sql_store {
             async fn list_units(&self, scope: &Scope) -> Result<Vec<Unit>> {
                 let rows = sqlx::query("SELECT id, agency_id, parent_id, name, abbreviation FROM units WHERE agency_id = $1 ORDER BY name")
                     .bind(scope.agency_id().as_uuid())
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.point_pool())
                     .await?;
                 rows.iter().map(unit_from_row).collect()
             }
@@ -1071,7 +1073,7 @@ macro_rules! impl_sql_store {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DOC_COLS} FROM documents WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing'")))
                     .bind(id.as_uuid())
                     .bind(scope.agency_id().as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.point_pool())
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 document_from_row(&row)
@@ -1155,7 +1157,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn list_versions(&self, scope: &Scope, id: DocumentId) -> Result<Vec<VersionRecord>> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.point_pool().acquire().await?;
                 document_in_scope(&mut conn, scope, id).await?;
                 versions_where(&mut conn, id, None).await
             }
@@ -1383,7 +1385,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn list_files(&self, scope: &Scope, id: DocumentId) -> Result<Vec<FileRecord>> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.point_pool().acquire().await?;
                 document_in_scope(&mut conn, scope, id).await?;
                 files_where(&mut conn, id).await
             }
@@ -1860,7 +1862,7 @@ macro_rules! impl_sql_store {
                     Owner::User(u) => Some(u),
                     Owner::Agency => None,
                 };
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.point_pool().begin().await?;
                 let list = certificates_where(&mut tx, CertWhere::Owner(scope.agency_id(), user), false).await?;
                 tx.commit().await?;
                 Ok(list)
@@ -1990,7 +1992,7 @@ macro_rules! impl_sql_store {
                 .bind(kind)
                 .bind(owner_id)
                 .bind(scope.agency_id().as_uuid())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.point_pool())
                 .await?;
                 let Some(r) = row else { return Ok(None) };
                 Ok(Some(SigningImageRecord {
@@ -2050,7 +2052,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn head_revision(&self, scope: &Scope, document_id: DocumentId) -> Result<Option<RevisionRecord>> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.point_pool().acquire().await?;
                 // One read in the usual case: a revision carries its agency.
                 match revisions_where(&mut conn, document_id, true).await?.pop() {
                     Some(head) if head.agency_id == scope.agency_id() => Ok(Some(head)),

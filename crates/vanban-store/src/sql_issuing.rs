@@ -544,7 +544,7 @@ macro_rules! impl_issuing {
                     )))
                     .bind(scope.agency_id().as_uuid())
                     .bind(direction.as_str())
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.point_pool())
                     .await?;
                     rows.iter().map(register_from_row).collect()
                 }

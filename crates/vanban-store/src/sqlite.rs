@@ -17,6 +17,11 @@ pub struct SqliteStore {
     /// here (in order, without sleeping) instead of in SQLite's busy handler (which sleeps
     /// and retries) keeps throughput up when many clerks write at once.
     writer: SqlitePool,
+    /// Readers for point lookups by key (the issuing path's document, revision, register,
+    /// certificate and seal), run on the caller's thread like the writer: each is a few tens
+    /// of microseconds, less than the two wake-ups of a hand-off to a worker thread.
+    /// Never used for searches, lists of unbounded size or statistics.
+    point: SqlitePool,
     /// Write transactions, committed in batches on the writer connection (see `group.rs`).
     group: crate::group::GroupWriter<Sqlite>,
 }
@@ -62,11 +67,18 @@ impl SqliteStore {
         // for long, and on the caller's thread it would hold up every task of that runtime
         // worker meanwhile. No ping before each use: a connection to a local file does not go
         // stale, and the ping was one more round trip to that thread per read.
-        let pool = SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts).await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone()).await?;
+        let point = SqlitePoolOptions::new()
+            .max_connections(4)
+            .test_before_acquire(false)
+            .after_connect(|conn, _| Box::pin(async move { conn.run_on_caller_thread().await }))
+            .connect_with(opts)
+            .await?;
         // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
         // queues on the busy timeout instead of failing on a lock upgrade).
         let group = crate::group::GroupWriter::new(writer.clone(), vec!["BEGIN IMMEDIATE".to_owned()]);
-        Ok(SqliteStore { pool, writer, group })
+        Ok(SqliteStore { pool, writer, point, group })
     }
 }
 
@@ -74,6 +86,11 @@ impl SqliteStore {
     /// Where single-statement writes go: the writer connection, queued with the others.
     fn write_pool(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// Where point lookups by key go (see the `point` field).
+    fn point_pool(&self) -> &SqlitePool {
+        &self.point
     }
 }
 
@@ -96,8 +113,8 @@ crate::sql_issuing::impl_issuing!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
 mod tests {
     use super::*;
 
-    /// The writer runs on the caller's thread (the vendored sqlx-sqlite's patch is in use and
-    /// switched on); the readers do not. Fails if the `[patch.crates-io]` line is dropped
+    /// The writer and the point readers run on the caller's thread (the vendored sqlx-sqlite's
+    /// patch is in use and switched on); the other readers do not. Fails if the `[patch.crates-io]` line is dropped
     /// (it would not build) or the `after_connect` hook is lost.
     #[tokio::test]
     async fn the_writer_runs_statements_on_the_callers_thread() {
@@ -113,5 +130,9 @@ mod tests {
         drop(w);
         let r = store.pool.acquire().await.unwrap();
         assert!(!r.runs_on_caller_thread());
+        let mut p = store.point.acquire().await.unwrap();
+        assert!(p.runs_on_caller_thread());
+        let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *p).await.unwrap();
+        assert_eq!(one, 1);
     }
 }

@@ -2796,7 +2796,7 @@ async fn blobs_local_detect_corruption() {
     assert_eq!(files.len(), 2, "{files:?}");
     let file = files.iter().find(|p| p.file_name().unwrap() == r.sha256.as_str()).expect("blob file named by its hash");
     let rel = file.strip_prefix(dir.path()).unwrap();
-    let expected: PathBuf = ["sha256", &r.sha256[..2], &r.sha256[2..4], &r.sha256].iter().collect();
+    let expected: PathBuf = ["sha256", &r.sha256[..2], &r.sha256].iter().collect();
     assert_eq!(rel, expected);
     assert_eq!(std::fs::read(file).unwrap(), data);
 
@@ -2834,6 +2834,30 @@ async fn blobs_local_detect_corruption() {
     .modified()
     .unwrap();
     assert_eq!(before, after, "a sound blob is never rewritten");
+}
+
+/// Blobs written in the earlier two-level layout (`sha256/ab/cd/abcd…`) are still found, read
+/// and verified, on the local-file path and through `object_store`.
+#[tokio::test]
+async fn blobs_local_read_the_two_level_layout() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = b"%PDF-1.7 stored by an older vanban";
+    let sha = hex::encode(sha2::Sha256::digest(data));
+    let old: PathBuf = [dir.path(), Path::new("sha256"), Path::new(&sha[..2]), Path::new(&sha[2..4])].iter().collect();
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join(&sha), data).unwrap();
+    let blobs = BlobStore::local(dir.path()).unwrap();
+    assert_eq!(blobs.get(&sha).await.unwrap(), bytes::Bytes::from_static(data));
+    assert_eq!(blobs.get_blocking(&sha).unwrap().unwrap(), bytes::Bytes::from_static(data));
+    assert!(blobs.exists(&sha).await.unwrap());
+    let through_object_store =
+        BlobStore::new(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap()));
+    assert_eq!(through_object_store.get(&sha).await.unwrap(), bytes::Bytes::from_static(data));
+    assert!(through_object_store.exists(&sha).await.unwrap());
+    // A damaged old copy is still told apart from a missing one.
+    std::fs::write(old.join(&sha), b"forged").unwrap();
+    assert!(matches!(blobs.get(&sha).await, Err(StoreError::BlobCorrupt(_))));
 }
 
 #[test]
