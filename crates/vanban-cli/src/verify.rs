@@ -88,7 +88,13 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     if args.fetch {
         revocation.crls.extend(fetch_crls(&pdf)?);
     }
-    let policy = Policy { trust: TrustStore::new(anchors), revocation, require_revocation: args.strict, now: None };
+    let policy = Policy {
+        trust: TrustStore::new(anchors),
+        revocation,
+        require_revocation: args.strict,
+        now: None,
+        earlier: None,
+    };
     let report = match verify_pdf(&pdf, &policy) {
         Ok(r) => r,
         Err(e) => {

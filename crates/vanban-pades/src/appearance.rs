@@ -16,10 +16,10 @@ pub const MAX_IMAGE_SIDE: u32 = 4000;
 pub struct Image {
     pub width: u32,
     pub height: u32,
-    /// DeviceRGB samples, 8 bits.
-    rgb: Vec<u8>,
+    /// DeviceRGB samples, 8 bits (shared: the seal is cloned for every document issued).
+    rgb: std::sync::Arc<Vec<u8>>,
     /// Alpha, 8 bits, when the image is not fully opaque.
-    alpha: Option<Vec<u8>>,
+    alpha: Option<std::sync::Arc<Vec<u8>>>,
     /// The same, compressed once (a holder's image is stamped on many documents).
     rgb_z: std::sync::Arc<Vec<u8>>,
     alpha_z: Option<std::sync::Arc<Vec<u8>>>,
@@ -75,7 +75,7 @@ impl Image {
             Some(a) => Some(std::sync::Arc::new(deflate(a)?)),
             None => None,
         };
-        Ok(Image { width: w, height: h, rgb, alpha, rgb_z, alpha_z })
+        Ok(Image { width: w, height: h, rgb: rgb.into(), alpha: alpha.map(Into::into), rgb_z, alpha_z })
     }
 
     /// Whether the background is transparent.

@@ -22,7 +22,20 @@ pub const DEFAULT_FONT_FILES: &[&str] = &[
 pub struct Font {
     data: Arc<Vec<u8>>,
     name: String,
+    /// Subsets already made, by glyph set (the agency stamp and the filled number and date
+    /// use a few digits: issuing a document mostly reuses one).
+    subsets: Arc<std::sync::Mutex<std::collections::HashMap<Vec<u16>, Arc<Subset>>>>,
 }
+
+/// A subset of the font, compressed for a FontFile2 stream.
+struct Subset {
+    compressed: Vec<u8>,
+    len: usize,
+    remap: BTreeMap<u16, u16>,
+}
+
+/// Subsets kept per font before the cache starts over.
+const MAX_SUBSETS: usize = 1024;
 
 impl std::fmt::Debug for Font {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,7 +52,7 @@ impl Font {
             .find(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME)
             .and_then(|n| n.to_string())
             .unwrap_or_else(|| "Font".to_owned());
-        Ok(Font { data: Arc::new(data), name })
+        Ok(Font { data: Arc::new(data), name, subsets: Arc::default() })
     }
 
     /// The first of [`DEFAULT_FONT_FILES`] that exists, or a file named by the caller.
@@ -54,6 +67,36 @@ impl Font {
             }
         }
         Err(PadesError::Font("no Liberation Serif or Times New Roman font file found".to_owned()))
+    }
+
+    /// The subset holding `glyphs` (sorted, with glyph 0), compressed; made once per set.
+    fn subset(&self, glyphs: &[u16]) -> Result<Arc<Subset>> {
+        if let Some(s) = self.subsets.lock().ok().and_then(|m| m.get(glyphs).cloned()) {
+            return Ok(s);
+        }
+        let mapper = subsetter::GlyphRemapper::new_from_glyphs_sorted(glyphs);
+        let subset = subsetter::subset(&self.data, 0, &mapper).map_err(|e| PadesError::Font(format!("{e:?}")))?;
+        let mut remap = BTreeMap::new();
+        for g in glyphs {
+            if let Some(n) = mapper.get(*g) {
+                remap.insert(*g, n);
+            }
+        }
+        let mut compressed = Vec::new();
+        {
+            use std::io::Write as _;
+            let mut z = flate2::write::ZlibEncoder::new(&mut compressed, flate2::Compression::default());
+            z.write_all(&subset).map_err(|e| PadesError::Font(e.to_string()))?;
+            z.finish().map_err(|e| PadesError::Font(e.to_string()))?;
+        }
+        let made = Arc::new(Subset { compressed, len: subset.len(), remap });
+        if let Ok(mut m) = self.subsets.lock() {
+            if m.len() >= MAX_SUBSETS {
+                m.clear();
+            }
+            m.insert(glyphs.to_vec(), made.clone());
+        }
+        Ok(made)
     }
 
     fn face(&self) -> Result<ttf_parser::Face<'_>> {
@@ -106,29 +149,16 @@ impl TextRun {
         if !glyphs.contains(&0) {
             glyphs.insert(0, 0);
         }
-        let mapper = subsetter::GlyphRemapper::new_from_glyphs_sorted(&glyphs);
-        let subset = subsetter::subset(&self.font.data, 0, &mapper).map_err(|e| PadesError::Font(format!("{e:?}")))?;
-        let mut remap = BTreeMap::new();
-        for g in &glyphs {
-            if let Some(n) = mapper.get(*g) {
-                remap.insert(*g, n);
-            }
-        }
+        let sub = self.font.subset(&glyphs)?;
+        let remap = &sub.remap;
         let scale = |v: i16| (f64::from(v) * 1000.0 / upm).round() as i64;
         let bbox = face.global_bounding_box();
         let tag = subset_tag(&glyphs);
         let base = format!("{tag}+{}", self.font.name);
 
-        let mut compressed = Vec::new();
-        {
-            use std::io::Write as _;
-            let mut z = flate2::write::ZlibEncoder::new(&mut compressed, flate2::Compression::default());
-            z.write_all(&subset).map_err(|e| PadesError::Font(e.to_string()))?;
-            z.finish().map_err(|e| PadesError::Font(e.to_string()))?;
-        }
         let file = up.add(Object::Stream(
-            Dict::new().with("Filter", Object::name("FlateDecode")).with("Length1", Object::Int(subset.len() as i64)),
-            compressed,
+            Dict::new().with("Filter", Object::name("FlateDecode")).with("Length1", Object::Int(sub.len as i64)),
+            sub.compressed.clone(),
         ));
         let descriptor = up.add(Object::Dict(
             Dict::new()
@@ -200,7 +230,7 @@ impl TextRun {
                 .with("DescendantFonts", Object::Array(vec![Object::Ref(cid)]))
                 .with("ToUnicode", Object::Ref(to_unicode)),
         ));
-        Ok((font, remap))
+        Ok((font, remap.clone()))
     }
 }
 

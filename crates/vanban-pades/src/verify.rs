@@ -21,7 +21,7 @@ use crate::pdf::{Dict, Entry, Object, PdfFile, Ref, decode_stream};
 use crate::sign::{MAX_PDF_BYTES, docmdp_level, fields, iso_vn};
 
 /// The bottom line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Valid,
@@ -116,6 +116,10 @@ pub struct SignatureReport {
     /// `good (ocsp)`, `good (crl)`, `revoked`, `no_data`.
     pub revocation: String,
     pub docmdp: Option<i64>,
+    /// The cryptographic checks were not run again: the signature lies in a prefix of the
+    /// file the caller had validated before ([`Policy::earlier`]), whose verdict it keeps;
+    /// only what changed after it was checked here.
+    pub validated_earlier: bool,
     pub modification: Modification,
     /// What changed after it, one line per object.
     pub later_changes: Vec<String>,
@@ -146,6 +150,20 @@ pub struct Policy {
     /// (the default, like pyHanko's soft-fail) it is reported but does not decide.
     pub require_revocation: bool,
     pub now: Option<DateTime<Utc>>,
+    /// A prefix of the file validated before, with its verdicts: the issuing desk appends the
+    /// agency's signature to a file whose leader's signature was validated when it was made,
+    /// so only the new signature and the changes after the old ones need checking.
+    pub earlier: Option<Earlier>,
+}
+
+/// What a caller validated before: the first `len` bytes (checked against `sha256`, or the
+/// whole file is validated from scratch) and the verdict of each signature field in them.
+#[derive(Clone, Debug, Default)]
+pub struct Earlier {
+    pub len: usize,
+    /// Lower-case hex SHA-256 of those bytes (a blob's address).
+    pub sha256: String,
+    pub verdicts: BTreeMap<String, Verdict>,
 }
 
 fn reason_vi(code: &str) -> &'static str {
@@ -172,6 +190,8 @@ fn reason_vi(code: &str) -> &'static str {
         "trailing_data" => "Có dữ liệu được thêm vào cuối tệp sau chữ ký cuối cùng.",
         "some_invalid" => "Có chữ ký không hợp lệ.",
         "some_indeterminate" => "Có chữ ký chưa xác định được tính hợp lệ.",
+        "earlier_invalid" => "Chữ ký đã được xác định là không hợp lệ ở lần kiểm tra trước.",
+        "earlier_indeterminate" => "Chữ ký chưa xác định được tính hợp lệ ở lần kiểm tra trước.",
         "all_valid" => "Tất cả chữ ký hợp lệ.",
         _ => "Không xác định.",
     }
@@ -217,9 +237,13 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     // DSS material usable for every signature.
     let dss = dss_material(&file)?;
     let docmdp = docmdp_level(&file).ok().flatten();
+    let earlier = policy
+        .earlier
+        .as_ref()
+        .filter(|e| pdf.get(..e.len).is_some_and(|prefix| hex::encode(Sha256::digest(prefix)) == e.sha256));
     let mut reports = Vec::new();
     for f in &found {
-        reports.push(check_signature(&file, f, &dss, policy, now, docmdp, &by_rev)?);
+        reports.push(check_signature(&file, f, &dss, policy, now, docmdp, &by_rev, earlier)?);
     }
     reports.sort_by_key(|r| r.revision);
     let trailing = trailing_garbage(&file);
@@ -311,6 +335,7 @@ fn fail(mut r: SignatureReport, verdict: Verdict, reason: &'static str) -> Signa
     r
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_signature(
     file: &PdfFile<'_>,
     f: &Found,
@@ -319,6 +344,7 @@ fn check_signature(
     now: DateTime<Utc>,
     docmdp: Option<i64>,
     by_rev: &[Option<Vec<crate::sign::Field>>],
+    earlier: Option<&Earlier>,
 ) -> Result<SignatureReport> {
     let data = file.data;
     let is_doc_ts = f.sig.name("Type") == Some(b"DocTimeStamp") || f.sig.name("SubFilter") == Some(b"ETSI.RFC3161");
@@ -341,6 +367,7 @@ fn check_signature(
         chain_problems: Vec::new(),
         revocation: "no_data".to_owned(),
         docmdp: None,
+        validated_earlier: false,
         modification: Modification::None,
         later_changes: Vec::new(),
         verdict: Verdict::Indeterminate,
@@ -406,6 +433,23 @@ fn check_signature(
     let (modification, changes) = analyse_changes(file, rev, by_rev)?;
     r.modification = modification;
     r.later_changes = changes;
+
+    // Inside the prefix validated before: its verdict stands unless what came after broke it.
+    if let Some(prior) = earlier.filter(|e| end <= e.len).and_then(|e| e.verdicts.get(&f.field)) {
+        r.validated_earlier = true;
+        r.intact = *prior != Verdict::Invalid;
+        if r.modification == Modification::Other
+            || r.modification != Modification::None && r.docmdp == Some(1) && r.kind == "signature"
+        {
+            return Ok(fail(r, Verdict::Invalid, "disallowed_changes"));
+        }
+        return Ok(match prior {
+            Verdict::Invalid => fail(r, Verdict::Invalid, "earlier_invalid"),
+            Verdict::Indeterminate => fail(r, Verdict::Indeterminate, "earlier_indeterminate"),
+            Verdict::Valid if r.modification == Modification::None => fail(r, Verdict::Valid, "ok"),
+            Verdict::Valid => fail(r, Verdict::Valid, "ok_permitted_changes"),
+        });
+    }
 
     let mut validation_time = now;
     let mut pool: Vec<Cert> = dss.certs.clone();

@@ -38,6 +38,55 @@ fn both_signatures_validate_and_the_number_fill_is_permitted() {
     }
 }
 
+/// The issuing desk's check: the leader's signature keeps the verdict it had when it was
+/// made, and only the agency's signature and the changes after the leader's are checked.
+#[test]
+fn a_prefix_validated_earlier_is_not_checked_again_but_what_follows_is() {
+    use sha2::Digest as _;
+    use vanban_pades::verify::{Earlier, Policy};
+    let w = World::new(KeyAlgorithm::Rsa2048);
+    let one = w.sign_signer(FIXTURE);
+    let two = w.sign_agency(&one);
+    let earlier = |verdict: Verdict, sha: String| {
+        let verdicts = [("vb_signature_signer".to_owned(), verdict)].into_iter().collect();
+        Some(Earlier { len: one.len(), sha256: sha, verdicts })
+    };
+    let sha = hex::encode(sha2::Sha256::digest(&one));
+    let with = |e: Option<Earlier>| Policy { earlier: e, ..w.policy() };
+    let full = verify_pdf(&two, &w.policy()).unwrap();
+    let quick = verify_pdf(&two, &with(earlier(Verdict::Valid, sha.clone()))).unwrap();
+    assert_eq!(quick.verdict, Verdict::Valid, "{quick:#?}");
+    assert!(quick.signatures[0].validated_earlier && !quick.signatures[1].validated_earlier);
+    assert!(!full.signatures.iter().any(|s| s.validated_earlier));
+    for (q, f) in quick.signatures.iter().zip(&full.signatures) {
+        assert_eq!(
+            (q.field.as_str(), q.verdict, q.reason, q.modification),
+            (f.field.as_str(), f.verdict, f.reason, f.modification)
+        );
+    }
+    // The verdict it had stands.
+    let r = verify_pdf(&two, &with(earlier(Verdict::Indeterminate, sha.clone()))).unwrap();
+    assert_eq!((r.verdict, r.signatures[0].reason), (Verdict::Indeterminate, "earlier_indeterminate"));
+    let r = verify_pdf(&two, &with(earlier(Verdict::Invalid, sha.clone()))).unwrap();
+    assert_eq!((r.verdict, r.signatures[0].reason), (Verdict::Invalid, "earlier_invalid"));
+    // Bytes that are not the ones validated before are checked from scratch.
+    let r = verify_pdf(&two, &with(earlier(Verdict::Valid, "00".repeat(32)))).unwrap();
+    assert!(!r.signatures[0].validated_earlier);
+    assert_eq!(r.verdict, Verdict::Valid);
+    let mut forged = one.clone();
+    let at = forged.windows(6).position(|x| x == b"stream").unwrap() + 20;
+    forged[at] ^= 0x01;
+    let forged_two = w.sign_agency(&forged);
+    let r = verify_pdf(&forged_two, &with(earlier(Verdict::Valid, sha.clone()))).unwrap();
+    assert!(!r.signatures[0].validated_earlier);
+    assert_eq!((r.verdict, r.signatures[0].reason), (Verdict::Invalid, "digest_mismatch"));
+    // What came after the validated prefix is still analysed: a page added breaks it.
+    let attacked = vanban_pades::pdf::testing::append_blank_page(&one).unwrap();
+    let r = verify_pdf(&attacked, &with(earlier(Verdict::Valid, sha))).unwrap();
+    assert!(r.signatures[0].validated_earlier);
+    assert_eq!((r.verdict, r.signatures[0].reason), (Verdict::Invalid, "disallowed_changes"));
+}
+
 #[test]
 fn untrusted_root_is_indeterminate_not_valid() {
     let w = World::new(KeyAlgorithm::EcdsaP256);

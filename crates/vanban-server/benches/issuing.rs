@@ -13,6 +13,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+// The allocator the `vanban` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use sqlx::Connection as _;
 use vanban_domain::{Abbreviation, AgencyCode, AgencyLevel, AgencyName, FullName, Position, Role, Username};
 use vanban_server::issuing::IssueInput;

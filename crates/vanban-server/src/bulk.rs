@@ -130,6 +130,8 @@ pub async fn seed_signed_copies(
             signed.pdf_size,
             Some(cert.id),
         );
+        // The same bytes as the signed original: its validation at signing holds for them.
+        let r = NewRevision { validation: signed.validation.clone(), ..r };
         state.store.append_revision(&leader.actor(), &leader.scope(), copy.id, r, Some(OutgoingAction::Sign)).await?;
         ids.push(copy.id);
     }

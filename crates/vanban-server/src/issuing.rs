@@ -41,9 +41,18 @@ pub struct KeyCache {
     secret: std::sync::OnceLock<[u8; 32]>,
     keys: Mutex<HashMap<uuid::Uuid, Unlocked>>,
     images: Mutex<HashMap<String, Image>>,
+    /// Certificates and chains parsed, per certificate record, with the DER they came from.
+    parsed: Mutex<HashMap<uuid::Uuid, ParsedCert>>,
     /// One PIN attempt at a time per certificate, so the lock after five wrong PINs counts
     /// every attempt (parallel requests cannot all pass the check before any is recorded).
     attempts: Mutex<HashMap<uuid::Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct ParsedCert {
+    cert_der: Vec<u8>,
+    chain_der: Vec<Vec<u8>>,
+    cert: Cert,
+    chain: Vec<Cert>,
 }
 
 struct Unlocked {
@@ -125,16 +134,20 @@ impl AgencySigner {
 
     /// The issuing pipeline for a stored PDF, in one turn on the CPU pool (one hand-off
     /// instead of four): reads the blob, [`sign`](Self::sign)s it, validates the result as
-    /// [`crate::signing::verify_own`] does, and stores it when it is not invalid.
+    /// [`crate::signing::verify_own`] does, and stores it when it is not invalid. With
+    /// `earlier` (the file's signatures as validated when they were made), those are not
+    /// checked again, only the changes after them.
     pub async fn sign_stored(
         &self,
         state: &AppState,
         pdf_sha256: &str,
         opts: SignOptions,
+        earlier: Option<vanban_pades::verify::Earlier>,
     ) -> Result<(vanban_store::BlobRef, vanban_pades::verify::Report), AppError> {
         let pki = state.pki().await?;
         let (key, cert, chain) = (self.key.clone(), self.cert.clone(), self.chain.clone());
-        let policy = crate::signing::own_policy(&pki);
+        let mut policy = crate::signing::own_policy(&pki);
+        policy.earlier = earlier;
         let blobs = state.blobs.clone();
         // Blobs elsewhere than local files are fetched and stored around the CPU turn.
         let fetched = if blobs.is_local() { None } else { Some(blobs.get(pdf_sha256).await?) };
@@ -151,7 +164,7 @@ impl AgencySigner {
                 if report.verdict == vanban_pades::verify::Verdict::Invalid {
                     return Err(AppError::Internal(format!("the issued file does not validate: {}", report.reason)));
                 }
-                let stored = blobs.put_blocking(&signed).transpose()?;
+                let stored = blobs.put_blocking_hashed(&signed, report.sha256.clone()).transpose()?;
                 Ok((signed, report, stored))
             })
             .await??;
@@ -228,8 +241,28 @@ async fn agency_signer_with(
     key: Arc<SoftKey>,
 ) -> Result<AgencySigner, AppError> {
     let seal = seal_image(state, scope).await?;
-    let cert = Cert::from_der(&rec.cert_der)?;
-    let chain = rec.chain_der.iter().map(|d| Cert::from_der(d)).collect::<Result<Vec<_>, _>>()?;
+    let cached = state.keys.parsed.lock().ok().and_then(|m| {
+        m.get(&rec.id)
+            .filter(|p| p.cert_der == rec.cert_der && p.chain_der == rec.chain_der)
+            .map(|p| (p.cert.clone(), p.chain.clone()))
+    });
+    let (cert, chain) = match cached {
+        Some(parsed) => parsed,
+        None => {
+            let cert = Cert::from_der(&rec.cert_der)?;
+            let chain = rec.chain_der.iter().map(|d| Cert::from_der(d)).collect::<Result<Vec<_>, _>>()?;
+            if let Ok(mut m) = state.keys.parsed.lock() {
+                let parsed = ParsedCert {
+                    cert_der: rec.cert_der.clone(),
+                    chain_der: rec.chain_der.clone(),
+                    cert: cert.clone(),
+                    chain: chain.clone(),
+                };
+                m.insert(rec.id, parsed);
+            }
+            (cert, chain)
+        }
+    };
     Ok(AgencySigner { rec, key, cert, chain, seal })
 }
 
@@ -437,7 +470,8 @@ pub async fn complete(
     opts.reason = Some(format!("Ban hành văn bản số {}", entry.symbol));
     opts.location = Some(place.to_owned()).filter(|p| !p.is_empty());
     opts.font = pki.font().clone();
-    let (blob, report) = signer.sign_stored(state, &head.pdf_sha256, opts).await?;
+    let earlier = earlier_validation(&head);
+    let (blob, report) = signer.sign_stored(state, &head.pdf_sha256, opts, earlier).await?;
     let validation = serde_json::json!({
         "verdict": report.verdict,
         "reason": report.reason,
@@ -491,6 +525,24 @@ pub async fn complete(
         state.exchange_kick().notify_one();
     }
     Ok(outcome)
+}
+
+/// The leader's revision as validated when it was signed (its stored summary), so issuing
+/// checks only the agency's signature and what the filled number and date changed.
+fn earlier_validation(head: &vanban_store::RevisionRecord) -> Option<vanban_pades::verify::Earlier> {
+    let summary = head.validation.as_ref()?;
+    let verdicts: std::collections::BTreeMap<String, vanban_pades::verify::Verdict> = summary
+        .get("signatures")?
+        .as_array()?
+        .iter()
+        .filter_map(|s| {
+            let field = s.get("field")?.as_str()?.to_owned();
+            let verdict = serde_json::from_value(s.get("verdict")?.clone()).ok()?;
+            Some((field, verdict))
+        })
+        .collect();
+    let len = usize::try_from(head.pdf_size).ok()?;
+    (!verdicts.is_empty()).then(|| vanban_pades::verify::Earlier { len, sha256: head.pdf_sha256.clone(), verdicts })
 }
 
 /// Appendices in separate files (the document's PDF attachments) get the agency's own

@@ -402,6 +402,7 @@ async fn policy(state: &AppState, pki: &Pki, pdf: &Bytes) -> Result<Policy, AppE
         revocation: pki.revocation(state, &certs).await?,
         require_revocation: false,
         now: None,
+        earlier: None,
     })
 }
 
@@ -417,7 +418,13 @@ pub async fn verify_own(state: &AppState, pdf: Bytes) -> Result<Report, AppError
 /// The policy [`verify_own`] checks a file this instance just signed under: its own trust
 /// anchors, no revocation data required.
 pub fn own_policy(pki: &Pki) -> Policy {
-    Policy { trust: pki.trust.clone(), revocation: RevocationData::default(), require_revocation: false, now: None }
+    Policy {
+        trust: pki.trust.clone(),
+        revocation: RevocationData::default(),
+        require_revocation: false,
+        now: None,
+        earlier: None,
+    }
 }
 
 /// Validates a PDF under the instance's policy.
