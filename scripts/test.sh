@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A clean CI clone builds everything once: incremental compilation only adds work there.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+
 if [ "${VANBAN_SKIP_INSTALL:-}" != 1 ]; then
   step "installing system packages"
   need=()
