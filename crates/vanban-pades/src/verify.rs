@@ -438,9 +438,7 @@ fn check_signature(
     if let Some(prior) = earlier.filter(|e| end <= e.len).and_then(|e| e.verdicts.get(&f.field)) {
         r.validated_earlier = true;
         r.intact = *prior != Verdict::Invalid;
-        if r.modification == Modification::Other
-            || r.modification != Modification::None && r.docmdp == Some(1) && r.kind == "signature"
-        {
+        if disallowed_changes(&r) {
             return Ok(fail(r, Verdict::Invalid, "disallowed_changes"));
         }
         return Ok(match prior {
@@ -584,6 +582,13 @@ fn timestamp_summary(
     )
 }
 
+/// Whether what changed after a signature breaks it: anything beyond signing and form
+/// filling, or any change at all under DocMDP P=1.
+fn disallowed_changes(r: &SignatureReport) -> bool {
+    r.modification == Modification::Other
+        || r.modification != Modification::None && r.docmdp == Some(1) && r.kind == "signature"
+}
+
 /// The verdict from the chain and the later changes (integrity already holds).
 fn decide(mut r: SignatureReport, policy: &Policy, chain: &ChainReport) -> SignatureReport {
     r.revocation = "no_data".to_owned();
@@ -594,10 +599,7 @@ fn decide(mut r: SignatureReport, policy: &Policy, chain: &ChainReport) -> Signa
             _ => {}
         }
     }
-    if r.modification == Modification::Other {
-        return fail(r, Verdict::Invalid, "disallowed_changes");
-    }
-    if r.modification != Modification::None && r.docmdp == Some(1) && r.kind == "signature" {
+    if disallowed_changes(&r) {
         return fail(r, Verdict::Invalid, "disallowed_changes");
     }
     let codes: Vec<&str> = chain.problems.iter().map(|p| p.code()).collect();

@@ -470,13 +470,11 @@ pub async fn complete(
     opts.reason = Some(format!("Ban hành văn bản số {}", entry.symbol));
     opts.location = Some(place.to_owned()).filter(|p| !p.is_empty());
     opts.font = pki.font().clone();
-    let earlier = earlier_validation(&head);
+    // The leader's signature as validated when it was made: only the agency's and what the
+    // filled number and date changed are checked.
+    let earlier = crate::signing::earlier_validation(&head);
     let (blob, report) = signer.sign_stored(state, &head.pdf_sha256, opts, earlier).await?;
-    let validation = serde_json::json!({
-        "verdict": report.verdict,
-        "reason": report.reason,
-        "signatures": report.signatures.iter().map(|x| serde_json::json!({ "field": x.field, "verdict": x.verdict, "reason": x.reason })).collect::<Vec<_>>(),
-    });
+    let validation = crate::signing::validation_summary(&report);
     let appendices = stamp_appendices(state, scope, doc, entry, signer, &pki).await?;
     let priority = priority_of(doc);
     let incoming = IncomingDraft {
@@ -525,24 +523,6 @@ pub async fn complete(
         state.exchange_kick().notify_one();
     }
     Ok(outcome)
-}
-
-/// The leader's revision as validated when it was signed (its stored summary), so issuing
-/// checks only the agency's signature and what the filled number and date changed.
-fn earlier_validation(head: &vanban_store::RevisionRecord) -> Option<vanban_pades::verify::Earlier> {
-    let summary = head.validation.as_ref()?;
-    let verdicts: std::collections::BTreeMap<String, vanban_pades::verify::Verdict> = summary
-        .get("signatures")?
-        .as_array()?
-        .iter()
-        .filter_map(|s| {
-            let field = s.get("field")?.as_str()?.to_owned();
-            let verdict = serde_json::from_value(s.get("verdict")?.clone()).ok()?;
-            Some((field, verdict))
-        })
-        .collect();
-    let len = usize::try_from(head.pdf_size).ok()?;
-    (!verdicts.is_empty()).then(|| vanban_pades::verify::Earlier { len, sha256: head.pdf_sha256.clone(), verdicts })
 }
 
 /// Appendices in separate files (the document's PDF attachments) get the agency's own

@@ -393,6 +393,36 @@ fn reason_of(s: &str) -> RevocationReason {
     RevocationReason::from_code(s).unwrap_or(RevocationReason::Unspecified)
 }
 
+/// What a revision keeps of its file's validation: the verdict and each signature's.
+pub fn validation_summary(report: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "verdict": report.verdict,
+        "reason": report.reason,
+        "signatures": report.signatures.iter().map(|x| serde_json::json!({
+            "field": x.field, "verdict": x.verdict, "reason": x.reason,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A revision's file as validated when it was stored ([`validation_summary`]): what a later
+/// validation of a file that extends it need not check again (`Policy::earlier`).
+pub fn earlier_validation(rev: &vanban_store::RevisionRecord) -> Option<vanban_pades::verify::Earlier> {
+    let verdicts: std::collections::BTreeMap<String, Verdict> = rev
+        .validation
+        .as_ref()?
+        .get("signatures")?
+        .as_array()?
+        .iter()
+        .filter_map(|s| {
+            let field = s.get("field")?.as_str()?.to_owned();
+            let verdict = serde_json::from_value(s.get("verdict")?.clone()).ok()?;
+            Some((field, verdict))
+        })
+        .collect();
+    let len = usize::try_from(rev.pdf_size).ok()?;
+    (!verdicts.is_empty()).then(|| vanban_pades::verify::Earlier { len, sha256: rev.pdf_sha256.clone(), verdicts })
+}
+
 /// The validation policy for documents of this instance.
 async fn policy(state: &AppState, pki: &Pki, pdf: &Bytes) -> Result<Policy, AppError> {
     let data = pdf.clone();
@@ -814,13 +844,7 @@ async fn store_signed(
         on_cpu(state, move || pki.add_validation_data(&signed, &cert, &chain, &revoked, (&crl, n), foreign)).await?;
     let bytes = Bytes::from(with_ltv);
     let report = verify_bytes(state, bytes.clone()).await?;
-    let summary = serde_json::json!({
-        "verdict": report.verdict,
-        "reason": report.reason,
-        "signatures": report.signatures.iter().map(|x| serde_json::json!({
-            "field": x.field, "verdict": x.verdict, "reason": x.reason,
-        })).collect::<Vec<_>>(),
-    });
+    let summary = validation_summary(&report);
     if report.verdict == Verdict::Invalid {
         return Err(internal(format!("a signature vanban just made does not validate: {}", report.reason)));
     }
