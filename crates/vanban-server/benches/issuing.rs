@@ -128,7 +128,7 @@ async fn setup(backend: &Backend) -> Setup {
 }
 
 /// Fills the database to about `size` documents around the store: half issued outgoing
-/// documents (register lines of last year, one delivery each), half incoming ones.
+/// documents (register lines of last year, one delivery and three revisions each), half incoming ones.
 async fn fill(backend: &Backend, s: &Setup, size: u64) {
     let half = (size / 2) as i64;
     let register: uuid::Uuid = uuid::Uuid::now_v7();
@@ -150,6 +150,12 @@ async fn fill(backend: &Backend, s: &Setup, size: u64) {
                  SELECT {uuid_fn}, document_id, agency_id, '000.00.00.G01', 'Văn phòng Chính phủ', NULL, NULL, 'external', '06', NULL, $4, $4 FROM outgoing_entries WHERE register_id = $2 AND $1 > 0 AND $3 IS NOT NULL AND $5 IS NOT NULL"),
         format!("{series} INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) \
                  SELECT {uuid_fn}, $3, 'incoming', 'done', 'cong_van', 'Lịch sử đến ' || i, '{{}}', $5, $4, $4 FROM n WHERE $2 IS NOT NULL"),
+        // Each issued document's revisions: the rendering, the leader's signature, the agency's.
+        "INSERT INTO document_revisions (document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at) \
+         SELECT d.id, s.seq, d.agency_id, CASE s.seq WHEN 0 THEN 'render' WHEN 1 THEN 'signer' ELSE 'agency' END, \
+         '0000000000000000000000000000000000000000000000000000000000000000', 100000, NULL, NULL, $4, NULL, $5, $4 \
+         FROM documents d CROSS JOIN (SELECT 0 AS seq UNION ALL SELECT 1 UNION ALL SELECT 2) s \
+         WHERE d.subject LIKE 'Lịch sử đi %' AND $1 > 0 AND $2 IS NOT NULL AND $3 IS NOT NULL".to_owned(),
         "INSERT INTO incoming_items (document_id, agency_id, delivery_id, source_key, sender_code, sender_name, symbol, issued_on, priority, arrived_at, done_at) \
          SELECT id, agency_id, NULL, 'bench:' || subject, '000.00.00.G01', 'Văn phòng Chính phủ', subject, $6, 0, $4, $4 FROM documents WHERE subject LIKE 'Lịch sử đến %' AND $1 > 0 AND $2 IS NOT NULL AND $3 IS NOT NULL AND $5 IS NOT NULL".to_owned(),
     ];
@@ -193,6 +199,12 @@ async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> f
     let t = Instant::now();
     let ids = vanban_server::bulk::seed_signed_copies(&s.state, &drafter, &leader, PIN, docs - 1, 0).await.unwrap();
     let seeded = t.elapsed();
+    if let Backend::Postgres(_) = backend {
+        // A database in use has current statistics (autovacuum analyses about once a minute);
+        // the seeding just grew tables from nothing.
+        let mut c = sqlx::PgConnection::connect(&s.url).await.unwrap();
+        sqlx::query("ANALYZE").execute(&mut c).await.unwrap();
+    }
     let clerk = Arc::new(vanban_server::bulk::session_for(&s.state, "vanthu").await.unwrap());
     // The first issue unlocks the agency key (argon2) and warms the caches: not measured.
     let (first, rest) = ids.split_first().unwrap();
@@ -200,7 +212,14 @@ async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> f
         IssueInput { certificate_id: None, pin: PIN.to_owned(), register_id: None, recipients: s.codes.clone() };
     vanban_server::issuing::issue(&s.state, &clerk, *first, input.clone()).await.unwrap();
     let queue = Arc::new(std::sync::Mutex::new(rest.to_vec()));
+    if let (Backend::Postgres(_), Ok(_)) = (backend, std::env::var("VANBAN_BENCH_PG_STATS")) {
+        // Profiling: pg_stat_statements (when the server loads it) counts the issuing only.
+        let mut c = sqlx::PgConnection::connect(&s.url).await.unwrap();
+        let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(&mut c).await;
+        let _ = sqlx::query("SELECT pg_stat_statements_reset()").execute(&mut c).await;
+    }
     let cpu = cpu_times();
+    let pg_cpu = postgres_cpu();
     let t = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -220,8 +239,12 @@ async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> f
     let rate = rest.len() as f64 / secs;
     let (user, sys) = cpu_times();
     let per_doc = |a: f64, b: f64| (a - b) * 1000.0 / rest.len() as f64;
+    let server = match backend {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres(_) => format!("; PostgreSQL server CPU {:.2} ms/document", per_doc(postgres_cpu(), pg_cpu)),
+    };
     println!(
-        "  {:<10} {:>9} documents in the database: {:>5} issued in {:>6.2} s = {:>7.1} documents/s ({} recipients each, {} clerks; fill {:.1} s, seeding {:.1} s; CPU {:.2} ms/document: user {:.2}, system {:.2})",
+        "  {:<10} {:>9} documents in the database: {:>5} issued in {:>6.2} s = {:>7.1} documents/s ({} recipients each, {} clerks; fill {:.1} s, seeding {:.1} s; CPU {:.2} ms/document: user {:.2}, system {:.2}{})",
         backend.name(),
         size,
         rest.len(),
@@ -234,8 +257,24 @@ async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> f
         per_doc(user + sys, cpu.0 + cpu.1),
         per_doc(user, cpu.0),
         per_doc(sys, cpu.1),
+        server,
     );
     rate
+}
+
+/// The CPU time (user + system, seconds) of every process named `postgres` on this machine
+/// (Linux: /proc; elsewhere zero): the server's side of the PostgreSQL runs.
+fn postgres_cpu() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .map(|stat| {
+            let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+            let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+            (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+        })
+        .sum()
 }
 
 /// This process's user and system CPU time so far, in seconds (Linux: /proc/self/stat,
@@ -262,6 +301,10 @@ fn main() {
     match std::env::var("VANBAN_TEST_PG_URL") {
         Ok(url) if !url.trim().is_empty() => backends.push(Backend::Postgres(url)),
         _ => println!("(PostgreSQL skipped: VANBAN_TEST_PG_URL is not set)"),
+    }
+    // VANBAN_BENCH_BACKENDS=postgres (or sqlite) runs one backend only, for profiling.
+    if let Ok(only) = std::env::var("VANBAN_BENCH_BACKENDS") {
+        backends.retain(|b| only.split(',').any(|o| b.name().to_lowercase().starts_with(&o.trim().to_lowercase())));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!(

@@ -12,7 +12,15 @@
 //! The rules:
 //! - A writer takes the batch (a FIFO lock), runs in `SAVEPOINT vanban_write`, and either
 //!   releases it ([`WriteTx::commit`]) or is rolled back to it (dropped, e.g. by `?`): a failed
-//!   writer never undoes another's work.
+//!   writer never undoes another's work. The writer that opens a batch needs no savepoint:
+//!   when it fails, the batch holds nothing else and is rolled back whole.
+//! - Round trips are what a serial writer pays for on PostgreSQL, so the control statements
+//!   travel together: the batch's opening statements in one, a writer's release with the next
+//!   writer's savepoint (or with the COMMIT, which releases it anyway), a rollback to the
+//!   savepoint with its release.
+//! - The audit chain's last hash is known to the batch once one of its writers has read or
+//!   appended it (the batch holds the chain's lock, so nobody else can append meanwhile):
+//!   `write_audit` reads it from the database only once per batch.
 //! - After a release, the batch stays open for the next queued writer when there is one (up to
 //!   [`MAX_MEMBERS`] writers, and no longer than [`MAX_OPEN`] after it opened); otherwise it
 //!   commits. With no queue (one clerk at a time) every transaction commits on its own, at once.
@@ -40,8 +48,8 @@ pub(crate) const MAX_MEMBERS: usize = 64;
 pub(crate) const MAX_OPEN: Duration = Duration::from_millis(20);
 
 const SAVEPOINT: &str = "SAVEPOINT vanban_write";
-const RELEASE: &str = "RELEASE SAVEPOINT vanban_write";
-const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT vanban_write";
+const RELEASE_AND_SAVEPOINT: &str = "RELEASE SAVEPOINT vanban_write; SAVEPOINT vanban_write";
+const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT vanban_write; RELEASE SAVEPOINT vanban_write";
 
 /// The outcome of a batch's COMMIT, as every member sees it.
 type Outcome = Option<std::result::Result<(), String>>;
@@ -59,8 +67,9 @@ impl<DB: Database> Clone for GroupWriter<DB> {
 
 struct Inner<DB: Database> {
     pool: Pool<DB>,
-    /// What opens a batch: `BEGIN IMMEDIATE`, or `BEGIN` and the audit chain's lock.
-    begin: Vec<String>,
+    /// What opens a batch, sent in one round trip: `BEGIN IMMEDIATE`, or `BEGIN` and the
+    /// audit chain's lock.
+    begin: String,
     state: Arc<Mutex<State<DB>>>,
     /// Writers waiting for the lock (not counting the batch timers).
     waiting: AtomicUsize,
@@ -77,6 +86,16 @@ struct Open<DB: Database> {
     members: usize,
     started: Instant,
     done: watch::Sender<Outcome>,
+    /// Whether the running writer is inside its savepoint (the batch's first writer is not).
+    in_savepoint: bool,
+    /// Whether the last writer's savepoint is still to be released (with the next writer's
+    /// savepoint, or by the COMMIT).
+    release_pending: bool,
+    /// The audit chain's last hash in this batch's transaction, once read or written.
+    audit_tail: Option<String>,
+    /// A control statement failed: the transaction may be aborted (where PostgreSQL would
+    /// answer COMMIT with a silent rollback), so the batch is rolled back and its members told.
+    poisoned: bool,
 }
 
 /// One writer's transaction: derefs to the connection, inside the writer's savepoint.
@@ -86,6 +105,8 @@ where
 {
     guard: Option<OwnedMutexGuard<State<DB>>>,
     writer: GroupWriter<DB>,
+    /// The batch's audit tail when this writer began (restored if it is rolled back).
+    tail_before: Option<String>,
 }
 
 /// Counts a writer as waiting until it has the lock (or gave up waiting).
@@ -115,11 +136,11 @@ impl<DB: Database> GroupWriter<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    pub(crate) fn new(pool: Pool<DB>, begin: Vec<String>) -> Self {
+    pub(crate) fn new(pool: Pool<DB>, begin: &[&str]) -> Self {
         GroupWriter {
             inner: Arc::new(Inner {
                 pool,
-                begin,
+                begin: begin.join("; "),
                 state: Arc::new(Mutex::new(State { open: None })),
                 waiting: AtomicUsize::new(0),
                 batches: AtomicU64::new(0),
@@ -133,25 +154,42 @@ where
             let _waiting = Waiting::new(&self.inner.waiting);
             self.inner.state.clone().lock_owned().await
         };
-        if guard.open.is_none() {
-            let mut conn = self.inner.pool.acquire().await?;
-            for sql in &self.inner.begin {
-                if let Err(e) = run(&mut conn, sql).await {
+        match guard.open.as_mut() {
+            None => {
+                // The batch's first writer: no savepoint (see the module's rules).
+                let mut conn = self.inner.pool.acquire().await?;
+                if let Err(e) = run(&mut conn, &self.inner.begin).await {
                     let _ = run(&mut conn, "ROLLBACK").await;
                     return Err(e.into());
                 }
+                let id = self.inner.batches.fetch_add(1, Ordering::Relaxed);
+                guard.open = Some(Open {
+                    id,
+                    conn,
+                    members: 0,
+                    started: Instant::now(),
+                    done: watch::channel(None).0,
+                    in_savepoint: false,
+                    release_pending: false,
+                    audit_tail: None,
+                    poisoned: false,
+                });
+                self.arm_timer(id);
             }
-            let id = self.inner.batches.fetch_add(1, Ordering::Relaxed);
-            guard.open = Some(Open { id, conn, members: 0, started: Instant::now(), done: watch::channel(None).0 });
-            self.arm_timer(id);
+            Some(open) => {
+                let sql = if open.release_pending { RELEASE_AND_SAVEPOINT } else { SAVEPOINT };
+                if let Err(e) = run(&mut open.conn, sql).await {
+                    // The batch's transaction is unusable: end it, telling its members.
+                    open.poisoned = true;
+                    tokio::spawn(self.clone().finish(guard));
+                    return Err(e.into());
+                }
+                open.in_savepoint = true;
+                open.release_pending = false;
+            }
         }
-        let open = guard.open.as_mut().expect("a batch is open");
-        if let Err(e) = run(&mut open.conn, SAVEPOINT).await {
-            // The batch's transaction is unusable: end it with what its members released.
-            tokio::spawn(self.clone().finish(guard));
-            return Err(e.into());
-        }
-        Ok(WriteTx { guard: Some(guard), writer: self.clone() })
+        let tail_before = guard.open.as_ref().and_then(|o| o.audit_tail.clone());
+        Ok(WriteTx { guard: Some(guard), writer: self.clone(), tail_before })
     }
 
     /// Ends batch `id` once it has been open [`MAX_OPEN`], in case no writer is left to.
@@ -176,6 +214,9 @@ where
         let Some(mut open) = guard.open.take() else { return };
         let outcome = if open.members == 0 {
             run(&mut open.conn, "ROLLBACK").await.map_err(|e| e.to_string())
+        } else if open.poisoned {
+            let _ = run(&mut open.conn, "ROLLBACK").await;
+            Err("a control statement of the batch failed".to_owned())
         } else {
             match run(&mut open.conn, "COMMIT").await {
                 Ok(()) => Ok(()),
@@ -194,12 +235,14 @@ where
     }
 
     /// A writer that did not commit: back to its savepoint, then the batch goes on or ends.
-    async fn abandon(self, mut guard: OwnedMutexGuard<State<DB>>) {
+    /// The batch's first writer has none: its batch is rolled back whole (it holds nothing
+    /// else).
+    async fn abandon(self, mut guard: OwnedMutexGuard<State<DB>>, tail_before: Option<String>) {
         let Some(open) = guard.open.as_mut() else { return };
-        let undone = match run(&mut open.conn, ROLLBACK_TO).await {
-            Ok(()) => run(&mut open.conn, RELEASE).await.is_ok(),
-            Err(_) => false,
-        };
+        let undone = open.in_savepoint && run(&mut open.conn, ROLLBACK_TO).await.is_ok();
+        open.poisoned |= open.in_savepoint && !undone;
+        open.in_savepoint = false;
+        open.audit_tail = tail_before;
         if undone && self.keep_open(open) {
             drop(guard);
         } else {
@@ -224,14 +267,25 @@ where
         }
     }
 
+    /// The audit chain's last hash as this batch knows it (`None`: not read yet).
+    pub(crate) fn audit_tail(&self) -> Option<&str> {
+        self.guard.as_ref().and_then(|g| g.open.as_ref()).and_then(|o| o.audit_tail.as_deref())
+    }
+
+    /// Records the hash this writer appended to the audit chain.
+    pub(crate) fn set_audit_tail(&mut self, hash: String) {
+        if let Some(open) = self.guard.as_mut().and_then(|g| g.open.as_mut()) {
+            open.audit_tail = Some(hash);
+        }
+    }
+
     /// Keeps this writer's changes; returns when the batch holding them has committed.
     pub(crate) async fn commit(mut self) -> crate::Result<()> {
         let mut guard = self.guard.take().expect("an uncommitted transaction holds the batch");
         let open = guard.open.as_mut().expect("a batch is open");
-        if let Err(e) = run(&mut open.conn, RELEASE).await {
-            self.guard = Some(guard); // dropped below: rolled back to the savepoint
-            return Err(e.into());
-        }
+        // Released with the next writer's savepoint, or by the COMMIT: a failure of either
+        // fails the batch, which this writer waits for below.
+        open.release_pending = std::mem::take(&mut open.in_savepoint);
         open.members += 1;
         let mut done = open.done.subscribe();
         let writer = self.writer.clone();
@@ -281,9 +335,10 @@ where
     fn drop(&mut self) {
         let Some(guard) = self.guard.take() else { return };
         let writer = self.writer.clone();
+        let tail_before = self.tail_before.take();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(writer.abandon(guard));
+                rt.spawn(writer.abandon(guard, tail_before));
             }
             // No runtime (a test tearing down): the open transaction dies with its connection.
             Err(_) => drop(guard),

@@ -5,6 +5,9 @@ use sqlx::{PgPool, Postgres};
 
 const BACKEND: &str = "postgres";
 
+/// `Writes` sends its statements as one (data-modifying CTEs): one round trip instead of several.
+const COMBINE_WRITES: bool = true;
+
 /// Key of the advisory lock that serialises appends to the audit hash chain.
 const AUDIT_CHAIN_LOCK: i64 = 0x7661_6e62_616e; // "vanban"
 
@@ -26,10 +29,8 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        let group = crate::group::GroupWriter::new(
-            pool.clone(),
-            vec!["BEGIN".to_owned(), format!("SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})")],
-        );
+        let lock = format!("SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})");
+        let group = crate::group::GroupWriter::new(pool.clone(), &["BEGIN", &lock]);
         Ok(PgStore { pool, group })
     }
 }

@@ -8,6 +8,8 @@
 //!   wait on each other's locks;
 //! - `lock_audit_chain(tx)`: how appends to the audit chain are serialised (SQLite: the write
 //!   transaction already is; PostgreSQL: the transaction-level advisory lock, already held);
+//! - `COMBINE_WRITES`: whether [`Writes`] sends its statements as one (PostgreSQL) or one by
+//!   one (SQLite);
 //! - the migrations folder.
 //!
 //! Every method that changes state writes its audit event in the same transaction.
@@ -20,6 +22,80 @@ use vanban_domain::DomainError;
 pub(crate) const EMPTY_PERIOD: &str = "valid_from must be before valid_until";
 pub(crate) const OUT_OF_RANGE: &str = "out of range";
 pub(crate) const MUST_BE_POSITIVE: &str = "must be at least 1";
+
+/// Writes of one transaction that answer nothing (INSERTs and UPDATEs without RETURNING),
+/// gathered to be sent together. On PostgreSQL they become one statement of data-modifying
+/// CTEs (`WITH w0 AS (UPDATE …), w1 AS (INSERT …) SELECT 1`): one round trip instead of one
+/// each, and the round trips of the serial writer are what bounds PostgreSQL's write rate.
+/// Foreign keys are checked at the end of that statement, so a row may refer to one an
+/// earlier part inserts. No two parts may change the same row, and no part sees another's
+/// rows: the reads a write depends on come before. On SQLite, where a statement costs no
+/// round trip, each part runs as it is pushed.
+pub(crate) struct Writes<DB: sqlx::Database> {
+    combined: Option<sqlx::QueryBuilder<DB>>,
+    combine: bool,
+    parts: usize,
+}
+
+impl<DB: sqlx::Database> Writes<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: Default + sqlx::IntoArguments<DB>,
+{
+    pub(crate) fn new(combine: bool) -> Self {
+        Writes { combined: None, combine, parts: 0 }
+    }
+
+    /// Adds one statement, which `build` writes into an empty builder.
+    pub(crate) async fn push(
+        &mut self,
+        conn: &mut DB::Connection,
+        build: impl FnOnce(&mut sqlx::QueryBuilder<DB>),
+    ) -> crate::Result<()> {
+        if self.combine {
+            let q = self.combined.get_or_insert_with(|| sqlx::QueryBuilder::new("WITH "));
+            if self.parts > 0 {
+                q.push(", ");
+            }
+            q.push(format_args!("w{} AS (", self.parts));
+            build(q);
+            q.push(")");
+            self.parts += 1;
+        } else {
+            let mut q = sqlx::QueryBuilder::new("");
+            build(&mut q);
+            q.build().execute(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is gathered followed by one last statement, which `build` writes, and
+    /// returns that statement's row (its RETURNING): on PostgreSQL all in one round trip.
+    pub(crate) async fn fetch_optional(
+        self,
+        conn: &mut DB::Connection,
+        build: impl FnOnce(&mut sqlx::QueryBuilder<DB>),
+    ) -> crate::Result<Option<DB::Row>> {
+        let mut q = match self.combined {
+            Some(mut q) => {
+                q.push(" ");
+                q
+            }
+            None => sqlx::QueryBuilder::new(""),
+        };
+        build(&mut q);
+        Ok(q.build().fetch_optional(conn).await?)
+    }
+
+    /// Sends what is gathered (nothing on SQLite: it was sent as pushed).
+    pub(crate) async fn flush(self, conn: &mut DB::Connection) -> crate::Result<()> {
+        if let Some(mut q) = self.combined {
+            q.push(" SELECT 1");
+            q.build().execute(conn).await?;
+        }
+        Ok(())
+    }
+}
 
 /// Lower-case hexadecimal of `s` (trimmed), at most `max` digits, or `InvalidValue`.
 pub(crate) fn hex_text(field: &'static str, s: &str, max: usize) -> crate::Result<String> {
@@ -231,12 +307,31 @@ macro_rules! impl_sql_store {
             object_id: &str,
             detail: serde_json::Value,
         ) -> Result<()> {
+            let mut w = crate::sql::Writes::<$Db>::new(false);
+            audit_into(&mut w, tx, actor, agency_id, action, object_type, object_id, detail).await
+        }
+
+        /// [`write_audit`], its INSERT added to `w` (sent with the writes gathered there).
+        #[allow(clippy::too_many_arguments)]
+        async fn audit_into(
+            w: &mut crate::sql::Writes<$Db>,
+            tx: &mut Tx,
+            actor: &Actor,
+            agency_id: Option<AgencyId>,
+            action: &str,
+            object_type: &str,
+            object_id: &str,
+            detail: serde_json::Value,
+        ) -> Result<()> {
             lock_audit_chain(tx).await?;
-            let prev: Option<String> =
-                sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            // The batch knows the chain's tail once one of its writers has read or appended it.
+            let prev = match tx.audit_tail() {
+                Some(tail) => tail.to_owned(),
+                None => sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1")
                     .fetch_optional(&mut **tx)
-                    .await?;
-            let prev = prev.unwrap_or_else(|| audit::GENESIS.to_owned());
+                    .await?
+                    .unwrap_or_else(|| audit::GENESIS.to_owned()),
+            };
             let id = Uuid::now_v7();
             let at = now();
             let detail = detail.to_string();
@@ -255,25 +350,26 @@ macro_rules! impl_sql_store {
                 from: actor.from.as_deref(),
             };
             let hash = audit::event_hash(&input);
-            sqlx::query(
-                "INSERT INTO audit_events (id, at, actor_user_id, actor_agency_id, on_behalf_of, agency_id, action, object_type, object_id, detail, ip, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(input.actor_user_id)
-            .bind(input.actor_agency_id)
-            .bind(input.on_behalf_of)
-            .bind(input.agency_id)
-            .bind(action)
-            .bind(object_type)
-            .bind(object_id)
-            .bind(&detail)
-            .bind(actor.from.as_deref())
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut **tx)
+            w.push(tx, |q| {
+                q.push("INSERT INTO audit_events (id, at, actor_user_id, actor_agency_id, on_behalf_of, agency_id, action, object_type, object_id, detail, ip, prev_hash, hash) VALUES (");
+                let mut v = q.separated(", ");
+                v.push_bind(id)
+                    .push_bind(at)
+                    .push_bind(input.actor_user_id)
+                    .push_bind(input.actor_agency_id)
+                    .push_bind(input.on_behalf_of)
+                    .push_bind(input.agency_id)
+                    .push_bind(action.to_owned())
+                    .push_bind(object_type.to_owned())
+                    .push_bind(object_id.to_owned())
+                    .push_bind(detail.clone())
+                    .push_bind(actor.from.clone())
+                    .push_bind(prev.clone())
+                    .push_bind(hash.clone());
+                q.push(")");
+            })
             .await?;
+            tx.set_audit_tail(hash);
             Ok(())
         }
 
@@ -482,14 +578,21 @@ macro_rules! impl_sql_store {
             found.map(|_| ()).ok_or(StoreError::NotFound)
         }
 
-        async fn versions_where(conn: &mut Conn, id: DocumentId, version: Option<i32>) -> Result<Vec<VersionRecord>> {
-            let rows = sqlx::query(
+        /// A document's versions (or one); with `agency`, only if the document is that agency's
+        /// (an empty list then also when it is not: the caller tells the two apart if needed).
+        async fn versions_where(conn: &mut Conn, id: DocumentId, version: Option<i32>, agency: Option<AgencyId>) -> Result<Vec<VersionRecord>> {
+            let scoped = if agency.is_some() { "JOIN documents d ON d.id = v.document_id AND d.agency_id = $3" } else { "" };
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT v.document_id, v.version, v.content, v.note, v.created_by, v.created_at, u.full_name \
-                 FROM document_versions v JOIN users u ON u.id = v.created_by \
-                 WHERE v.document_id = $1 AND ($2 IS NULL OR v.version = $2) ORDER BY v.version",
-            )
+                 FROM document_versions v JOIN users u ON u.id = v.created_by {scoped} \
+                 WHERE v.document_id = $1 AND ($2 IS NULL OR v.version = $2) ORDER BY v.version"
+            )))
             .bind(id.as_uuid())
-            .bind(version)
+            .bind(version);
+            let rows = match agency {
+                Some(a) => rows.bind(a.as_uuid()),
+                None => rows,
+            }
             .fetch_all(&mut *conn)
             .await?;
             rows.iter()
@@ -573,15 +676,40 @@ macro_rules! impl_sql_store {
         }
 
 
-        async fn files_where(conn: &mut Conn, id: DocumentId) -> Result<Vec<FileRecord>> {
-            let rows = sqlx::query(
-                "SELECT id, document_id, kind, file_name, media_type, sha256, size, checks, created_by, created_at \
-                 FROM document_files WHERE document_id = $1 ORDER BY created_at, id",
-            )
-            .bind(id.as_uuid())
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter()
+        /// A document's files; with `agency`, `NotFound` unless the document is that agency's
+        /// (one read either way: the document is joined, with no file as one empty row).
+        async fn files_where(conn: &mut Conn, id: DocumentId, agency: Option<AgencyId>) -> Result<Vec<FileRecord>> {
+            const COLS: &str = "f.id, f.document_id, f.kind, f.file_name, f.media_type, f.sha256, f.size, f.checks, f.created_by, f.created_at";
+            let rows = match agency {
+                None => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM document_files f WHERE f.document_id = $1 ORDER BY f.created_at, f.id")))
+                        .bind(id.as_uuid())
+                        .fetch_all(&mut *conn)
+                        .await?
+                }
+                Some(a) => {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLS} FROM documents d LEFT JOIN document_files f ON f.document_id = d.id \
+                         WHERE d.id = $1 AND d.agency_id = $2 ORDER BY f.created_at, f.id"
+                    )))
+                    .bind(id.as_uuid())
+                    .bind(a.as_uuid())
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    if rows.is_empty() {
+                        return Err(StoreError::NotFound);
+                    }
+                    rows
+                }
+            };
+            let mut files = Vec::new();
+            for r in &rows {
+                if r.try_get::<Option<Uuid>, _>("id")?.is_some() {
+                    files.push(r);
+                }
+            }
+            files
+                .into_iter()
                 .map(|r| {
                     let checks: Option<String> = r.try_get("checks")?;
                     Ok(FileRecord {
@@ -1150,7 +1278,7 @@ macro_rules! impl_sql_store {
                     }
                     let detail = serde_json::json!({ "version": version, "note": note });
                     write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_version", "document", &id.to_string(), detail).await?;
-                    let rec = versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                    let rec = versions_where(&mut tx, id, Some(version), None).await?.pop().ok_or(StoreError::NotFound)?;
                     tx.commit().await?;
                     Ok(rec)
                 })
@@ -1158,14 +1286,18 @@ macro_rules! impl_sql_store {
 
             async fn list_versions(&self, scope: &Scope, id: DocumentId) -> Result<Vec<VersionRecord>> {
                 let mut conn = self.point_pool().acquire().await?;
-                document_in_scope(&mut conn, scope, id).await?;
-                versions_where(&mut conn, id, None).await
+                // One read in the usual case (a document has versions): the scope is in the join.
+                let list = versions_where(&mut conn, id, None, Some(scope.agency_id())).await?;
+                if list.is_empty() {
+                    document_in_scope(&mut conn, scope, id).await?;
+                }
+                Ok(list)
             }
 
             async fn get_version(&self, scope: &Scope, id: DocumentId, version: i32) -> Result<VersionRecord> {
                 let mut tx = self.pool.begin().await?;
                 document_in_scope(&mut tx, scope, id).await?;
-                let rec = versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                let rec = versions_where(&mut tx, id, Some(version), None).await?.pop().ok_or(StoreError::NotFound)?;
                 tx.commit().await?;
                 Ok(rec)
             }
@@ -1175,7 +1307,7 @@ macro_rules! impl_sql_store {
                 let body = vanban_domain::clean_text("comment", body, 2000, true)?;
                 crate::sql::write_tx!(self, |tx| {
                     document_in_scope(&mut tx, scope, id).await?;
-                    versions_where(&mut tx, id, Some(version)).await?.pop().ok_or(StoreError::NotFound)?;
+                    versions_where(&mut tx, id, Some(version), None).await?.pop().ok_or(StoreError::NotFound)?;
                     let cid = Uuid::now_v7();
                     sqlx::query("INSERT INTO document_comments (id, document_id, version, author, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(cid)
@@ -1378,7 +1510,7 @@ macro_rules! impl_sql_store {
                     }
                     let detail = serde_json::json!({ "files": files.iter().map(|f| serde_json::json!({ "kind": f.kind, "name": f.file_name, "sha256": f.sha256 })).collect::<Vec<_>>() });
                     write_audit(&mut tx, actor, Some(scope.agency_id()), "document.add_files", "document", &id.to_string(), detail).await?;
-                    let all = files_where(&mut tx, id).await?;
+                    let all = files_where(&mut tx, id, None).await?;
                     tx.commit().await?;
                     Ok(all.into_iter().rev().take(files.len()).rev().collect())
                 })
@@ -1386,8 +1518,7 @@ macro_rules! impl_sql_store {
 
             async fn list_files(&self, scope: &Scope, id: DocumentId) -> Result<Vec<FileRecord>> {
                 let mut conn = self.point_pool().acquire().await?;
-                document_in_scope(&mut conn, scope, id).await?;
-                files_where(&mut conn, id).await
+                files_where(&mut conn, id, Some(scope.agency_id())).await
             }
 
             async fn count_by_state(&self, scope: &Scope) -> Result<Vec<StateCount>> {
@@ -1666,6 +1797,33 @@ macro_rules! impl_sql_store {
             document_id: DocumentId,
             new: &NewRevision,
         ) -> Result<(i32, String, Option<String>, Option<String>)> {
+            let head = read_head(tx, document_id).await?;
+            let cert_status = match new.certificate_id {
+                Some(c) => sqlx::query_scalar("SELECT status FROM certificates WHERE agency_id = $1 AND id = $2")
+                    .bind(scope.agency_id().as_uuid())
+                    .bind(c)
+                    .fetch_optional(&mut **tx)
+                    .await?,
+                None => None,
+            };
+            let mut w = crate::sql::Writes::<$Db>::new(false);
+            revision_into(&mut w, tx, actor, scope, document_id, new, head, cert_status).await
+        }
+
+        /// [`insert_revision`] with what it reads already read: the document's head (seq,
+        /// pdf_sha256) and the status of the certificate `new` names (`None`: not the scope's
+        /// agency's). Its INSERT is added to `w`.
+        #[allow(clippy::too_many_arguments)]
+        async fn revision_into(
+            w: &mut crate::sql::Writes<$Db>,
+            tx: &mut Tx,
+            actor: &Actor,
+            scope: &Scope,
+            document_id: DocumentId,
+            new: &NewRevision,
+            head: Option<(i32, String)>,
+            cert_status: Option<String>,
+        ) -> Result<(i32, String, Option<String>, Option<String>)> {
             let pdf_sha256 = crate::sql::sha256_hex("pdf_sha256", &new.pdf_sha256)?;
             let base = new.base_sha256.as_deref().map(|b| crate::sql::sha256_hex("base_sha256", b)).transpose()?;
             if new.pdf_size < 1 {
@@ -1673,39 +1831,54 @@ macro_rules! impl_sql_store {
             }
             let signer_name = new.signer_name.as_deref().map(|n| vanban_domain::clean_text("signer_name", n, 200, false)).transpose()?.filter(|n| !n.is_empty());
             let signed_at = new.signed_at.map(audit::truncate_micros);
-            let head = check_head(tx, document_id, base.as_deref()).await?;
-            if let Some(c) = new.certificate_id {
-                active_certificate(tx, scope, c).await?;
+            if head.as_ref().map(|h| h.1.as_str()) != base.as_deref() {
+                return Err(StoreError::Conflict { code: "stale_revision" });
             }
-            let seq = head.map_or(0, |h| h.seq + 1);
-            sqlx::query(
-                "INSERT INTO document_revisions (document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(document_id.as_uuid())
-            .bind(seq)
-            .bind(scope.agency_id().as_uuid())
-            .bind(new.kind.as_str())
-            .bind(&pdf_sha256)
-            .bind(new.pdf_size)
-            .bind(new.certificate_id)
-            .bind(signer_name.as_deref())
-            .bind(signed_at)
-            .bind(new.validation.as_ref().map(|v| v.to_string()))
-            .bind(actor.user_id.map(|u| u.as_uuid()))
-            .bind(now())
-            .execute(&mut **tx)
+            if new.certificate_id.is_some() {
+                match cert_status.as_deref() {
+                    None => return Err(StoreError::NotFound),
+                    Some(s) if s == CertStatus::Revoked.as_str() => return Err(StoreError::Conflict { code: "certificate_revoked" }),
+                    Some(_) => {}
+                }
+            }
+            let seq = head.map_or(0, |h| h.0 + 1);
+            let at = now();
+            w.push(tx, |q| {
+                q.push("INSERT INTO document_revisions (document_id, seq, agency_id, kind, pdf_sha256, pdf_size, certificate_id, signer_name, signed_at, validation, created_by, created_at) VALUES (");
+                let mut v = q.separated(", ");
+                v.push_bind(document_id.as_uuid())
+                    .push_bind(seq)
+                    .push_bind(scope.agency_id().as_uuid())
+                    .push_bind(new.kind.as_str())
+                    .push_bind(pdf_sha256.clone())
+                    .push_bind(new.pdf_size)
+                    .push_bind(new.certificate_id)
+                    .push_bind(signer_name.clone())
+                    .push_bind(signed_at)
+                    .push_bind(new.validation.as_ref().map(|v| v.to_string()))
+                    .push_bind(actor.user_id.map(|u| u.as_uuid()))
+                    .push_bind(at);
+                q.push(")");
+            })
             .await?;
             Ok((seq, pdf_sha256, base, signer_name))
         }
 
+        /// A document's head revision: (seq, pdf_sha256), `None` before the first.
+        async fn read_head(tx: &mut Tx, id: DocumentId) -> Result<Option<(i32, String)>> {
+            let head = sqlx::query("SELECT seq, pdf_sha256 FROM document_revisions WHERE document_id = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(id.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+            head.map(|r| Ok((r.try_get::<i32, _>("seq")?, r.try_get::<String, _>("pdf_sha256")?))).transpose()
+        }
+
         /// Fails with `stale_revision` unless `base` is the document's head (`None`: no revision yet).
-        async fn check_head(tx: &mut Tx, id: DocumentId, base: Option<&str>) -> Result<Option<RevisionRecord>> {
-            let head = revisions_where(tx, id, true).await?.pop();
-            if head.as_ref().map(|h| h.pdf_sha256.as_str()) != base {
+        async fn check_head(tx: &mut Tx, id: DocumentId, base: Option<&str>) -> Result<()> {
+            if read_head(tx, id).await?.as_ref().map(|h| h.1.as_str()) != base {
                 return Err(StoreError::Conflict { code: "stale_revision" });
             }
-            Ok(head)
+            Ok(())
         }
 
         const SESSION_COLS: &str = "id, document_id, agency_id, user_id, kind, certificate_id, prepared_sha256, base_sha256, to_be_signed, digest_hex, state, created_at, expires_at";
@@ -1862,10 +2035,8 @@ macro_rules! impl_sql_store {
                     Owner::User(u) => Some(u),
                     Owner::Agency => None,
                 };
-                let mut tx = self.point_pool().begin().await?;
-                let list = certificates_where(&mut tx, CertWhere::Owner(scope.agency_id(), user), false).await?;
-                tx.commit().await?;
-                Ok(list)
+                let mut conn = self.point_pool().acquire().await?;
+                certificates_where(&mut conn, CertWhere::Owner(scope.agency_id(), user), false).await
             }
 
             async fn get_certificate(&self, scope: &Scope, id: Uuid) -> Result<CertificateRecord> {

@@ -291,10 +291,15 @@ macro_rules! impl_issuing {
                 if items.is_empty() {
                     return Ok(());
                 }
-                let at = now();
-                let mut q = QueryBuilder::<$Db>::new(
-                    "INSERT INTO notifications (id, user_id, agency_id, kind, document_id, title, created_at, email_state) ",
-                );
+                let mut q = QueryBuilder::<$Db>::new("");
+                push_notifications(&mut q, items, kind, now());
+                q.build().execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            /// In-app notifications (and the e-mails they owe), as one INSERT of at least one row.
+            fn push_notifications(q: &mut QueryBuilder<$Db>, items: &[(Notify, Option<Uuid>, String)], kind: &str, at: DateTime<Utc>) {
+                q.push("INSERT INTO notifications (id, user_id, agency_id, kind, document_id, title, created_at, email_state) ");
                 q.push_values(items, |mut b, (n, doc, title)| {
                     b.push_bind(Uuid::now_v7())
                         .push_bind(n.user_id)
@@ -305,8 +310,6 @@ macro_rules! impl_issuing {
                         .push_bind(at)
                         .push_bind(if n.email { "pending" } else { "none" });
                 });
-                q.build().execute(&mut **tx).await?;
-                Ok(())
             }
 
             /// Records a status an incoming document's holder reports to its sender: on the
@@ -423,18 +426,28 @@ macro_rules! impl_issuing {
                 item.assignments.iter().find(|a| a.active && a.role == AssignmentRole::Lead).map(|a| a.user_id)
             }
 
-            /// The `documents` rows of incoming documents, in one statement.
-            async fn insert_incoming_documents(
-                tx: &mut Tx,
+            /// Where incoming documents come from (their `incoming_items` columns).
+            struct IncomingSource<'a> {
+                sender_code: &'a str,
+                sender_name: &'a str,
+                symbol: &'a str,
+                issued_on: Option<NaiveDate>,
+                pdf_sha256: Option<&'a str>,
+                ocr_sha256: Option<&'a str>,
+                scanned: bool,
+            }
+
+            /// The `documents` rows of incoming documents, as one INSERT:
+            /// (document, agency, delivery, source key).
+            fn push_incoming_documents(
+                q: &mut QueryBuilder<$Db>,
                 created_by: Uuid,
                 draft: &IncomingDraft,
                 rows: &[(Uuid, Uuid, Option<Uuid>, Option<String>)],
-            ) -> Result<()> {
-                let at = now();
+                at: DateTime<Utc>,
+            ) {
                 let metadata = draft.metadata.to_string();
-                let mut q = QueryBuilder::<$Db>::new(
-                    "INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) ",
-                );
+                q.push("INSERT INTO documents (id, agency_id, direction, state, doc_type, subject, metadata, created_by, created_at, updated_at) ");
                 q.push_values(rows, |mut b, (id, agency, _, _)| {
                     b.push_bind(*id)
                         .push_bind(*agency)
@@ -447,46 +460,33 @@ macro_rules! impl_issuing {
                         .push_bind(at)
                         .push_bind(at);
                 });
-                q.build().execute(&mut **tx).await?;
-                Ok(())
             }
 
             /// The `incoming_items` rows of incoming documents (after their documents and
-            /// deliveries), in one statement: (document, agency, delivery, source key).
-            #[allow(clippy::too_many_arguments)]
-            async fn insert_incoming_items(
-                tx: &mut Tx,
+            /// deliveries), as one INSERT.
+            fn push_incoming_items(
+                q: &mut QueryBuilder<$Db>,
                 draft: &IncomingDraft,
                 rows: &[(Uuid, Uuid, Option<Uuid>, Option<String>)],
-                sender_code: &str,
-                sender_name: &str,
-                symbol: &str,
-                issued_on: Option<NaiveDate>,
-                pdf_sha256: Option<&str>,
-                ocr_sha256: Option<&str>,
-                scanned: bool,
-            ) -> Result<()> {
-                let at = now();
-                let mut q = QueryBuilder::<$Db>::new(
-                    "INSERT INTO incoming_items (document_id, agency_id, delivery_id, source_key, sender_code, sender_name, symbol, issued_on, priority, pdf_sha256, ocr_sha256, scanned, arrived_at) ",
-                );
+                src: &IncomingSource<'_>,
+                at: DateTime<Utc>,
+            ) {
+                q.push("INSERT INTO incoming_items (document_id, agency_id, delivery_id, source_key, sender_code, sender_name, symbol, issued_on, priority, pdf_sha256, ocr_sha256, scanned, arrived_at) ");
                 q.push_values(rows, |mut b, (id, agency, delivery, key)| {
                     b.push_bind(*id)
                         .push_bind(*agency)
                         .push_bind(*delivery)
                         .push_bind(key.clone())
-                        .push_bind(sender_code.to_owned())
-                        .push_bind(sender_name.to_owned())
-                        .push_bind(symbol.to_owned())
-                        .push_bind(issued_on)
+                        .push_bind(src.sender_code.to_owned())
+                        .push_bind(src.sender_name.to_owned())
+                        .push_bind(src.symbol.to_owned())
+                        .push_bind(src.issued_on)
                         .push_bind(i32::from(draft.priority.code()))
-                        .push_bind(pdf_sha256.map(str::to_owned))
-                        .push_bind(ocr_sha256.map(str::to_owned))
-                        .push_bind(scanned)
+                        .push_bind(src.pdf_sha256.map(str::to_owned))
+                        .push_bind(src.ocr_sha256.map(str::to_owned))
+                        .push_bind(src.scanned)
                         .push_bind(at);
                 });
-                q.build().execute(&mut **tx).await?;
-                Ok(())
             }
 
             #[async_trait::async_trait]
@@ -552,69 +552,91 @@ macro_rules! impl_issuing {
                 async fn number_document(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: NumberRequest) -> Result<OutgoingEntry> {
                     let year = req.issued_on.year();
                     crate::sql::write_tx!(self, |tx| {
-                        let register = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "SELECT {REGISTER_COLS} FROM registers WHERE id = $1 AND agency_id = $2 AND direction = 'outgoing' AND active"
+                        // Three round trips (see `Writes`): the document with the register, then
+                        // its state and the counter, then the audit event and the register line.
+                        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT {}, r.id AS register_id, r.doc_types AS register_doc_types, r.secret AS register_secret, r.suffix AS register_suffix \
+                             FROM documents d LEFT JOIN registers r ON r.id = $3 AND r.agency_id = d.agency_id AND r.direction = 'outgoing' AND r.active \
+                             WHERE d.id = $1 AND d.agency_id = $2",
+                            DOC_COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ")
                         )))
-                        .bind(req.register_id.as_uuid())
-                        .bind(scope.agency_id().as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                        let register = register_from_row(&register)?;
-                        let (doc, from) = apply_action(&mut tx, scope, id, OutgoingAction::AssignNumber).await?;
-                        // Art. 15: a register takes its own types and secrecy only.
-                        let secret = doc.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
-                        if register.secret != secret || !(register.doc_types.is_empty() || register.doc_types.contains(&doc.doc_type)) {
-                            return Err(StoreError::Conflict { code: "register_mismatch" });
-                        }
-                        let number: i64 = sqlx::query_scalar(
-                            "INSERT INTO register_counters (register_id, year, last_number) VALUES ($1, $2, 1) \
-                             ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 \
-                             RETURNING last_number",
-                        )
-                        .bind(req.register_id.as_uuid())
-                        .bind(year)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let number_text = vanban_domain::DocumentNumber::new(u32::try_from(number).map_err(|_| StoreError::Conflict { code: "register_full" })?)?;
-                        let symbol = match register.suffix.as_str() {
-                            "" => format!("{number_text}/{}", req.notation),
-                            suffix => format!("{number_text}/{}-{suffix}", req.notation),
-                        };
-                        let at = now();
-                        let inserted = sqlx::query(
-                            "INSERT INTO outgoing_entries (document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'numbered', $8, $9) ON CONFLICT DO NOTHING",
-                        )
                         .bind(id.as_uuid())
                         .bind(scope.agency_id().as_uuid())
                         .bind(req.register_id.as_uuid())
-                        .bind(year)
-                        .bind(number)
-                        .bind(&symbol)
-                        .bind(req.issued_on)
-                        .bind(actor.user_id.map(|u| u.as_uuid()))
-                        .bind(at)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?
-                        .rows_affected();
-                        if inserted == 0 {
-                            // Another register of the agency already gave this symbol this year
-                            // (two catch-all registers with the same abbreviations): nothing is
-                            // kept, the counter included.
-                            return Err(StoreError::Conflict { code: "duplicate_symbol" });
+                        .ok_or(StoreError::NotFound)?;
+                        if row.try_get::<Option<Uuid>, _>("register_id")?.is_none() {
+                            return Err(StoreError::NotFound);
                         }
+                        let doc = document_from_row(&row)?;
+                        if doc.direction != Direction::Outgoing {
+                            return Err(StoreError::NotFound);
+                        }
+                        let from = parse("documents", OutgoingState::from_str(&doc.state))?;
+                        let to = from.apply(OutgoingAction::AssignNumber)?;
+                        // Art. 15: a register takes its own types and secrecy only.
+                        let register_secret: bool = row.try_get("register_secret")?;
+                        let register_types = RegisterRule::parse_doc_types(&row.try_get::<String, _>("register_doc_types")?);
+                        let suffix: String = row.try_get("register_suffix")?;
+                        let secret = doc.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
+                        if register_secret != secret || !(register_types.is_empty() || register_types.contains(&doc.doc_type)) {
+                            return Err(StoreError::Conflict { code: "register_mismatch" });
+                        }
+                        let at = now();
+                        let mut w = crate::sql::Writes::<$Db>::new(COMBINE_WRITES);
+                        w.push(&mut tx, |q| {
+                            q.push("UPDATE documents SET state = ").push_bind(to.as_str());
+                            q.push(", updated_at = ").push_bind(at);
+                            q.push(" WHERE id = ").push_bind(id.as_uuid());
+                        })
+                        .await?;
+                        let counter = w
+                            .fetch_optional(&mut tx, |q| {
+                                q.push("INSERT INTO register_counters (register_id, year, last_number) VALUES (");
+                                q.separated(", ").push_bind(req.register_id.as_uuid()).push_bind(year).push_bind(1_i64);
+                                q.push(") ON CONFLICT (register_id, year) DO UPDATE SET last_number = register_counters.last_number + 1 RETURNING last_number");
+                            })
+                            .await?
+                            .ok_or_else(|| corrupt("register_counters", "no number returned"))?;
+                        let number: i64 = counter.try_get("last_number")?;
+                        let number_text = vanban_domain::DocumentNumber::new(u32::try_from(number).map_err(|_| StoreError::Conflict { code: "register_full" })?)?;
+                        let symbol = match suffix.as_str() {
+                            "" => format!("{number_text}/{}", req.notation),
+                            suffix => format!("{number_text}/{}-{suffix}", req.notation),
+                        };
                         let detail = serde_json::json!({
                             "from": from.as_str(), "to": "numbered", "register_id": req.register_id, "year": year, "number": number, "symbol": symbol,
                             "issued_on": req.issued_on,
                         });
-                        write_audit(&mut tx, actor, Some(scope.agency_id()), "document.assign_number", "document", &id.to_string(), detail).await?;
-                        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1")))
-                            .bind(id.as_uuid())
-                            .fetch_one(&mut *tx)
+                        let mut w = crate::sql::Writes::<$Db>::new(COMBINE_WRITES);
+                        audit_into(&mut w, &mut tx, actor, Some(scope.agency_id()), "document.assign_number", "document", &id.to_string(), detail).await?;
+                        let inserted = w
+                            .fetch_optional(&mut tx, |q| {
+                                q.push("INSERT INTO outgoing_entries (document_id, agency_id, register_id, year, number, symbol, issued_on, state, numbered_by, numbered_at) VALUES (");
+                                q.separated(", ")
+                                    .push_bind(id.as_uuid())
+                                    .push_bind(scope.agency_id().as_uuid())
+                                    .push_bind(req.register_id.as_uuid())
+                                    .push_bind(year)
+                                    .push_bind(number)
+                                    .push_bind(symbol.clone())
+                                    .push_bind(req.issued_on)
+                                    .push_unseparated(", 'numbered'")
+                                    .push_bind(actor.user_id.map(|u| u.as_uuid()))
+                                    .push_bind(at);
+                                q.push(format_args!(") ON CONFLICT DO NOTHING RETURNING {ENTRY_COLS}"));
+                            })
                             .await?;
+                        let Some(row) = inserted else {
+                            // Another register of the agency already gave this symbol this year
+                            // (two catch-all registers with the same abbreviations): nothing is
+                            // kept, the counter included.
+                            return Err(StoreError::Conflict { code: "duplicate_symbol" });
+                        };
+                        let entry = entry_from_row(&row)?;
                         tx.commit().await?;
-                        entry_from_row(&row)
+                        Ok(entry)
                     })
                 }
 
@@ -630,63 +652,82 @@ macro_rules! impl_issuing {
                         recipients.push(NewDelivery { recipient_code: code, recipient_name: name });
                     }
                     crate::sql::write_tx!(self, |tx| {
-                        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE document_id = $1 AND agency_id = $2")))
-                            .bind(id.as_uuid())
-                            .bind(scope.agency_id().as_uuid())
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .ok_or(StoreError::Conflict { code: "not_numbered" })?;
+                        // The reads first, in two round trips (the writes then go in one; see
+                        // `Writes`). One: the register line, the document's state, its head
+                        // revision and the state of the agency's certificate.
+                        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT {}, d.state AS document_state, \
+                             (SELECT r.seq FROM document_revisions r WHERE r.document_id = e.document_id ORDER BY r.seq DESC LIMIT 1) AS head_seq, \
+                             (SELECT r.pdf_sha256 FROM document_revisions r WHERE r.document_id = e.document_id ORDER BY r.seq DESC LIMIT 1) AS head_sha256, \
+                             (SELECT c.status FROM certificates c WHERE c.id = $3 AND c.agency_id = e.agency_id) AS certificate_status \
+                             FROM outgoing_entries e JOIN documents d ON d.id = e.document_id \
+                             WHERE e.document_id = $1 AND e.agency_id = $2",
+                            ENTRY_COLS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
+                        )))
+                        .bind(id.as_uuid())
+                        .bind(scope.agency_id().as_uuid())
+                        .bind(req.revision.certificate_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::Conflict { code: "not_numbered" })?;
                         let mut entry = entry_from_row(&row)?;
                         if entry.state != "numbered" {
                             return Err(StoreError::Conflict { code: "already_issued" });
                         }
-                        let (_seq, pdf_sha256, _base, _signer) = insert_revision(&mut tx, actor, scope, id, &req.revision).await?;
+                        let from = parse("documents", OutgoingState::from_str(&row.try_get::<String, _>("document_state")?))?;
+                        let head = match (row.try_get::<Option<i32>, _>("head_seq")?, row.try_get::<Option<String>, _>("head_sha256")?) {
+                            (Some(seq), Some(sha)) => Some((seq, sha)),
+                            _ => None,
+                        };
+                        let certificate_status: Option<String> = row.try_get("certificate_status")?;
                         // Issue, then deliver when there is anyone to deliver to: one state change.
-                        let from = state_in_scope(&mut tx, scope, id).await?;
                         let mut to = from.apply(OutgoingAction::Issue)?;
                         if !recipients.is_empty() {
                             to = to.apply(OutgoingAction::Deliver)?;
                         }
                         let at = now();
-                        sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3")
-                            .bind(to.as_str())
-                            .bind(at)
-                            .bind(id.as_uuid())
-                            .execute(&mut *tx)
-                            .await?;
                         for a in &req.appendices {
                             crate::sql::sha256_hex("appendix", &a.sha256)?;
                         }
                         let appendices = serde_json::to_string(&req.appendices).map_err(|e| corrupt("outgoing_entries", e))?;
-                        sqlx::query("UPDATE outgoing_entries SET state = 'issued', issued_at = $1, pdf_sha256 = $2, appendices = $3 WHERE document_id = $4")
-                            .bind(at)
-                            .bind(&pdf_sha256)
-                            .bind(&appendices)
-                            .bind(id.as_uuid())
-                            .execute(&mut *tx)
-                            .await?;
-                        entry.state = "issued".to_owned();
-                        entry.issued_at = Some(at);
-                        entry.pdf_sha256 = Some(pdf_sha256.clone());
-                        entry.appendices = req.appendices.clone();
 
-                        // Which recipients are agencies of this instance.
+                        // Two: the sender, which recipients are agencies of this instance, and
+                        // their clerks (to notify).
                         let mut internal: Vec<(String, Uuid, String)> = Vec::new();
-                        if !recipients.is_empty() {
-                            let mut q = QueryBuilder::<$Db>::new("SELECT id, code, name FROM agencies WHERE code IN (");
-                            let mut sep = q.separated(", ");
-                            for r in &recipients {
-                                sep.push_bind(r.recipient_code.clone());
+                        let mut sender: Option<(String, String)> = None;
+                        let mut clerks: Vec<Notify> = Vec::new();
+                        {
+                            let mut q = QueryBuilder::<$Db>::new(
+                                "SELECT a.id, a.code, a.name, u.id AS user_id, u.email FROM agencies a \
+                                 LEFT JOIN role_grants g ON g.agency_id = a.id AND g.role = 'clerk' \
+                                 LEFT JOIN users u ON u.id = g.user_id AND u.agency_id = a.id AND u.active \
+                                 WHERE a.id = ",
+                            );
+                            q.push_bind(scope.agency_id().as_uuid());
+                            if !recipients.is_empty() {
+                                q.push(" OR a.code IN (");
+                                let mut sep = q.separated(", ");
+                                for r in &recipients {
+                                    sep.push_bind(r.recipient_code.clone());
+                                }
+                                q.push(")");
                             }
-                            q.push(")");
                             for r in q.build().fetch_all(&mut *tx).await? {
-                                internal.push((r.try_get("code")?, r.try_get("id")?, r.try_get("name")?));
+                                let (agency, code, name): (Uuid, String, String) = (r.try_get("id")?, r.try_get("code")?, r.try_get("name")?);
+                                let is_recipient = recipients.iter().any(|x| x.recipient_code == code);
+                                if agency == scope.agency_id().as_uuid() && sender.is_none() {
+                                    sender = Some((code.clone(), name.clone()));
+                                }
+                                if let (true, Some(user_id)) = (is_recipient, r.try_get::<Option<Uuid>, _>("user_id")?) {
+                                    let email = r.try_get::<Option<String>, _>("email")?.is_some_and(|e| !e.is_empty());
+                                    clerks.push(Notify { user_id, agency_id: agency, email });
+                                }
+                                if is_recipient && !internal.iter().any(|(c, _, _)| *c == code) {
+                                    internal.push((code, agency, name));
+                                }
                             }
                         }
-                        let sender: (String, String) = {
-                            let r = sqlx::query("SELECT code, name FROM agencies WHERE id = $1").bind(scope.agency_id().as_uuid()).fetch_one(&mut *tx).await?;
-                            (r.try_get("code")?, r.try_get("name")?)
-                        };
+                        let sender = sender.ok_or(StoreError::NotFound)?;
                         let mut deliveries: Vec<DeliveryRecord> = Vec::new();
                         let mut incoming_rows = Vec::new();
                         for r in &recipients {
@@ -718,41 +759,72 @@ macro_rules! impl_issuing {
                                 events: Vec::new(),
                             });
                         }
+
+                        // Then the writes, together (see `Writes`).
+                        let mut w = crate::sql::Writes::<$Db>::new(COMBINE_WRITES);
+                        let (_seq, pdf_sha256, _base, _signer) =
+                            revision_into(&mut w, &mut tx, actor, scope, id, &req.revision, head, certificate_status).await?;
+                        entry.state = "issued".to_owned();
+                        entry.issued_at = Some(at);
+                        entry.pdf_sha256 = Some(pdf_sha256.clone());
+                        entry.appendices = req.appendices.clone();
+                        w.push(&mut tx, |q| {
+                            q.push("UPDATE documents SET state = ").push_bind(to.as_str());
+                            q.push(", updated_at = ").push_bind(at);
+                            q.push(" WHERE id = ").push_bind(id.as_uuid());
+                        })
+                        .await?;
+                        w.push(&mut tx, |q| {
+                            q.push("UPDATE outgoing_entries SET state = 'issued', issued_at = ").push_bind(at);
+                            q.push(", pdf_sha256 = ").push_bind(pdf_sha256.clone());
+                            q.push(", appendices = ").push_bind(appendices);
+                            q.push(" WHERE document_id = ").push_bind(id.as_uuid());
+                        })
+                        .await?;
                         let created_by = actor.user_id.map(|u| u.as_uuid());
                         let draft = IncomingDraft { subject: subject.clone(), ..req.incoming.clone() };
                         if !incoming_rows.is_empty() {
                             let created_by = created_by.ok_or(vanban_domain::DomainError::FieldRequired { field: "created_by" })?;
-                            insert_incoming_documents(&mut tx, created_by, &draft, &incoming_rows).await?;
+                            w.push(&mut tx, |q| push_incoming_documents(q, created_by, &draft, &incoming_rows, at)).await?;
                         }
                         if !deliveries.is_empty() {
-                            let mut q = QueryBuilder::<$Db>::new(
-                                "INSERT INTO deliveries (id, document_id, sender_agency_id, recipient_code, recipient_name, recipient_agency_id, incoming_id, channel, status, status_note, status_at, created_at) ",
-                            );
-                            q.push_values(&deliveries, |mut b, d| {
-                                b.push_bind(d.id)
-                                    .push_bind(id.as_uuid())
-                                    .push_bind(scope.agency_id().as_uuid())
-                                    .push_bind(d.recipient_code.clone())
-                                    .push_bind(d.recipient_name.clone())
-                                    .push_bind(d.recipient_agency_id.map(|a| a.as_uuid()))
-                                    .push_bind(d.incoming_id.map(|i| i.as_uuid()))
-                                    .push_bind(d.channel.clone())
-                                    .push_bind(d.status.clone())
-                                    .push_bind(None::<String>)
-                                    .push_bind(at)
-                                    .push_bind(at);
-                            });
-                            q.build().execute(&mut *tx).await?;
+                            w.push(&mut tx, |q| {
+                                q.push("INSERT INTO deliveries (id, document_id, sender_agency_id, recipient_code, recipient_name, recipient_agency_id, incoming_id, channel, status, status_note, status_at, created_at) ");
+                                q.push_values(&deliveries, |mut b, d| {
+                                    b.push_bind(d.id)
+                                        .push_bind(id.as_uuid())
+                                        .push_bind(scope.agency_id().as_uuid())
+                                        .push_bind(d.recipient_code.clone())
+                                        .push_bind(d.recipient_name.clone())
+                                        .push_bind(d.recipient_agency_id.map(|a| a.as_uuid()))
+                                        .push_bind(d.incoming_id.map(|i| i.as_uuid()))
+                                        .push_bind(d.channel.clone())
+                                        .push_bind(d.status.clone())
+                                        .push_bind(None::<String>)
+                                        .push_bind(at)
+                                        .push_bind(at);
+                                });
+                            })
+                            .await?;
                         }
                         if !incoming_rows.is_empty() {
-                            insert_incoming_items(&mut tx, &draft, &incoming_rows, &sender.0, &sender.1, &entry.symbol, Some(entry.issued_on), Some(&pdf_sha256), None, false).await?;
-                            let mut q = QueryBuilder::<$Db>::new("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) ");
-                            q.push_values(&incoming_rows, |mut b, (_, _, delivery, _)| {
-                                b.push_bind(Uuid::now_v7()).push_bind(*delivery).push_bind("01").push_bind(None::<String>).push_bind("vanban").push_bind(at);
-                            });
-                            q.build().execute(&mut *tx).await?;
-                            let agencies: Vec<Uuid> = incoming_rows.iter().map(|(_, a, _, _)| *a).collect();
-                            let clerks = users_with_role(&mut tx, &agencies, "clerk").await?;
+                            let source = IncomingSource {
+                                sender_code: &sender.0,
+                                sender_name: &sender.1,
+                                symbol: &entry.symbol,
+                                issued_on: Some(entry.issued_on),
+                                pdf_sha256: Some(&pdf_sha256),
+                                ocr_sha256: None,
+                                scanned: false,
+                            };
+                            w.push(&mut tx, |q| push_incoming_items(q, &draft, &incoming_rows, &source, at)).await?;
+                            w.push(&mut tx, |q| {
+                                q.push("INSERT INTO delivery_events (id, delivery_id, code, description, actor_name, at) ");
+                                q.push_values(&incoming_rows, |mut b, (_, _, delivery, _)| {
+                                    b.push_bind(Uuid::now_v7()).push_bind(*delivery).push_bind("01").push_bind(None::<String>).push_bind("vanban").push_bind(at);
+                                });
+                            })
+                            .await?;
                             let urgent = if req.incoming.priority.is_urgent() { format!("[{}] ", req.incoming.priority.label_vi().to_uppercase()) } else { String::new() };
                             // A secret document's subject stays out of notifications (they may go by e-mail).
                             let secret = req.incoming.metadata.get("secrecy").and_then(|v| v.as_str()).is_some_and(|v| v != "normal");
@@ -768,38 +840,41 @@ macro_rules! impl_issuing {
                                     (n, doc, title.clone())
                                 })
                                 .collect();
-                            notify(&mut tx, &items, "arrived").await?;
+                            if !items.is_empty() {
+                                w.push(&mut tx, |q| push_notifications(q, &items, "arrived", at)).await?;
+                            }
                         }
                         // External recipients: an outbox row each, drained by the exchange worker.
                         let external: Vec<&DeliveryRecord> = deliveries.iter().filter(|d| d.channel == "external").collect();
                         if !external.is_empty() {
-                            let mut q = QueryBuilder::<$Db>::new(
-                                "INSERT INTO outbox (id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, created_at) ",
-                            );
-                            q.push_values(&external, |mut b, d| {
-                                let mut payload = req.outbox_payload.clone();
-                                payload["symbol"] = entry.symbol.clone().into();
-                                payload["pdf_sha256"] = pdf_sha256.clone().into();
-                                payload["recipient"] = serde_json::json!({ "code": d.recipient_code, "name": d.recipient_name });
-                                b.push_bind(Uuid::now_v7())
-                                    .push_bind("edoc")
-                                    .push_bind(d.id)
-                                    .push_bind(d.recipient_code.clone())
-                                    .push_bind(format!("edoc:{id}:{}", d.recipient_code))
-                                    .push_bind(payload.to_string())
-                                    .push_bind("queued")
-                                    .push_bind(0_i32)
-                                    .push_bind(at)
-                                    .push_bind(at);
-                            });
-                            q.build().execute(&mut *tx).await?;
+                            w.push(&mut tx, |q| {
+                                q.push("INSERT INTO outbox (id, kind, delivery_id, recipient_code, idempotency_key, payload, state, attempts, next_attempt_at, created_at) ");
+                                q.push_values(&external, |mut b, d| {
+                                    let mut payload = req.outbox_payload.clone();
+                                    payload["symbol"] = entry.symbol.clone().into();
+                                    payload["pdf_sha256"] = pdf_sha256.clone().into();
+                                    payload["recipient"] = serde_json::json!({ "code": d.recipient_code, "name": d.recipient_name });
+                                    b.push_bind(Uuid::now_v7())
+                                        .push_bind("edoc")
+                                        .push_bind(d.id)
+                                        .push_bind(d.recipient_code.clone())
+                                        .push_bind(format!("edoc:{id}:{}", d.recipient_code))
+                                        .push_bind(payload.to_string())
+                                        .push_bind("queued")
+                                        .push_bind(0_i32)
+                                        .push_bind(at)
+                                        .push_bind(at);
+                                });
+                            })
+                            .await?;
                         }
                         let detail = serde_json::json!({
                             "from": from.as_str(), "to": if recipients.is_empty() { "issued" } else { "delivered" },
                             "symbol": entry.symbol, "pdf_sha256": pdf_sha256,
                             "recipients": deliveries.iter().map(|d| serde_json::json!({ "code": d.recipient_code, "channel": d.channel })).collect::<Vec<_>>(),
                         });
-                        write_audit(&mut tx, actor, Some(scope.agency_id()), "document.issue", "document", &id.to_string(), detail).await?;
+                        audit_into(&mut w, &mut tx, actor, Some(scope.agency_id()), "document.issue", "document", &id.to_string(), detail).await?;
+                        w.flush(&mut tx).await?;
                         tx.commit().await?;
                         Ok(IssueOutcome { entry, deliveries })
                     })
@@ -1093,12 +1168,20 @@ macro_rules! impl_issuing {
                         let id = Uuid::now_v7();
                         let draft = IncomingDraft { subject, ..new.draft.clone() };
                         let rows = [(id, scope.agency_id().as_uuid(), None, Some(key.clone()))];
-                        insert_incoming_documents(&mut tx, created_by, &draft, &rows).await?;
-                        insert_incoming_items(
-                            &mut tx, &draft, &rows, &sender_code, &sender_name, &symbol, new.issued_on,
-                            new.pdf_sha256.as_deref(), new.ocr_sha256.as_deref(), new.scanned,
-                        )
-                        .await?;
+                        let source = IncomingSource {
+                            sender_code: &sender_code,
+                            sender_name: &sender_name,
+                            symbol: &symbol,
+                            issued_on: new.issued_on,
+                            pdf_sha256: new.pdf_sha256.as_deref(),
+                            ocr_sha256: new.ocr_sha256.as_deref(),
+                            scanned: new.scanned,
+                        };
+                        let at = now();
+                        let mut w = crate::sql::Writes::<$Db>::new(COMBINE_WRITES);
+                        w.push(&mut tx, |q| push_incoming_documents(q, created_by, &draft, &rows, at)).await?;
+                        w.push(&mut tx, |q| push_incoming_items(q, &draft, &rows, &source, at)).await?;
+                        w.flush(&mut tx).await?;
                         let detail = serde_json::json!({ "source_key": key, "sender_code": sender_code, "symbol": symbol, "scanned": new.scanned, "pdf_sha256": new.pdf_sha256 });
                         write_audit(&mut tx, actor, Some(scope.agency_id()), "incoming.receive", "document", &id.to_string(), detail).await?;
                         let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, DocumentId::from_uuid(id)).await?;

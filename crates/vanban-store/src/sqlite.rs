@@ -8,6 +8,9 @@ use sqlx::{Sqlite, SqlitePool};
 
 const BACKEND: &str = "sqlite";
 
+/// `Writes` runs each statement as it is pushed (a statement costs no round trip here).
+const COMBINE_WRITES: bool = false;
+
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -77,7 +80,7 @@ impl SqliteStore {
             .await?;
         // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
         // queues on the busy timeout instead of failing on a lock upgrade).
-        let group = crate::group::GroupWriter::new(writer.clone(), vec!["BEGIN IMMEDIATE".to_owned()]);
+        let group = crate::group::GroupWriter::new(writer.clone(), &["BEGIN IMMEDIATE"]);
         Ok(SqliteStore { pool, writer, point, group })
     }
 }

@@ -20,6 +20,7 @@ conformance!(
     received_documents_are_stored_once,
     emails_are_claimed_once,
     exchange_claims_once_and_applies_each_package_once,
+    a_writer_undone_after_its_audit_event_leaves_the_chain_whole,
 );
 
 fn day(s: &str) -> NaiveDate {
@@ -360,6 +361,52 @@ async fn numbering_is_gapless_under_32_clerks(ctx: Ctx) {
         .unwrap();
     assert_eq!((e.number, e.year, e.symbol.as_str()), (1, 2027, "01/STC-VP"));
     assert!(chain(store.as_ref()).await.is_intact());
+}
+
+/// Writers in one batch share the audit chain's tail (group.rs): a writer rolled back after it
+/// appended its event (numbering refused with `duplicate_symbol`, which fails after the audit
+/// event is written) must not leave its hash as the tail for the writers after it.
+async fn a_writer_undone_after_its_audit_event_leaves_the_chain_whole(ctx: Ctx) {
+    let store = ctx.store.clone();
+    let d = desk(store.as_ref()).await;
+    let by = Actor::user(&d.clerk, None);
+    let first = signed_doc(store.as_ref(), &d.dept, &d.clerk, "Số 1").await;
+    store.number_document(&by, &d.dept, first, number_req(d.register, "2026-07-01")).await.unwrap();
+    // A second catch-all register: its number 1 collides with the first register's symbol.
+    let second = store.create_register(&by, &d.dept, outgoing_register("Sổ thứ hai")).await.unwrap().id;
+    let docs = signed_docs_raw(&ctx, d.t.dept.agency.id, d.clerk.user_id, 24).await;
+    let base = chain(store.as_ref()).await.events;
+    let mut tasks = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        let (store, by, dept) = (store.clone(), by.clone(), d.dept);
+        tasks.push(tokio::spawn(async move {
+            for round in 0..4 {
+                if i % 2 == 0 {
+                    let r = store.number_document(&by, &dept, doc, number_req(second, "2026-07-01")).await;
+                    expect_conflict(r, "duplicate_symbol");
+                } else {
+                    let detail = serde_json::json!({ "task": i, "round": round });
+                    store
+                        .append_audit(
+                            &by,
+                            Some(dept.agency_id()),
+                            "test.batch",
+                            "task",
+                            &format!("{i}/{round}"),
+                            detail,
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let report = chain(store.as_ref()).await;
+    assert!(report.is_intact(), "a writer undone after its audit event broke the chain: {report:?}");
+    assert_eq!(report.events, base + 12 * 4, "only the kept writers' events are in the chain");
 }
 
 async fn a_numbered_document_is_completed_not_renumbered(ctx: Ctx) {
