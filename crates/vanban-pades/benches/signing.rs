@@ -10,7 +10,7 @@
 //!
 //! cargo bench -p vanban-pades --bench signing [-- N]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/pades/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;

@@ -16,6 +16,7 @@ mod audit;
 mod blob;
 mod error;
 mod group;
+mod migrations;
 mod model;
 mod model_issuing;
 mod postgres;

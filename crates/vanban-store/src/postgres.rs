@@ -28,7 +28,7 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        crate::migrations::postgres().run(&pool).await?;
         let lock = format!("SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})");
         let group = crate::group::GroupWriter::new(pool.clone(), &["BEGIN", &lock]);
         Ok(PgStore { pool, group })

@@ -65,7 +65,7 @@ impl SqliteStore {
             .after_connect(|conn, _| Box::pin(async move { conn.run_on_caller_thread().await }))
             .connect_with(opts.clone())
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        crate::migrations::sqlite().run(&writer).await?;
         // The readers keep upstream's worker threads: a search or a year's statistics may run
         // for long, and on the caller's thread it would hold up every task of that runtime
         // worker meanwhile. No ping before each use: a connection to a local file does not go

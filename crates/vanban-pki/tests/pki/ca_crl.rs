@@ -1,6 +1,6 @@
 //! The built-in CA and its CRLs, checked by OpenSSL.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

@@ -1,6 +1,6 @@
 //! Chain validation: path building, time, CA flags, revocation from OCSP and CRLs.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use vanban_pades::{Identity, Image, SignOptions, Timestamper, Visual};
 use vanban_pki::{Cert, KeyAlgorithm, SoftKey, SubjectInfo, TestPki, TimestampAuthority};
 
-pub const FIXTURE: &[u8] = include_bytes!("../fixtures/cong_van.pdf");
+pub const FIXTURE: &[u8] = include_bytes!("../../fixtures/cong_van.pdf");
 
 pub struct Tsa<'a>(pub &'a TimestampAuthority, pub DateTime<Utc>);
 

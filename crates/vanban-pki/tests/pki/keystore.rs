@@ -1,6 +1,6 @@
 //! Sealed keys under a PIN, and PKCS#12 files made by OpenSSL.
 
-mod common;
+use crate::common;
 
 use common::*;
 use vanban_pki::{KeyAlgorithm, SealedKey, SoftKey, ToBeSigned, check_pin_policy, import_pkcs12, verify_signature};

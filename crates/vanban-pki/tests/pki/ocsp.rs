@@ -1,6 +1,6 @@
 //! The OCSP responder, answering requests made by OpenSSL, checked by OpenSSL.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

@@ -1,7 +1,7 @@
 //! CMS SignedData for PAdES: assembled by us and verified by OpenSSL; made by OpenSSL and
 //! parsed and verified by us; the /Contents size estimate against real output.
 
-mod common;
+use crate::common;
 
 use common::*;
 use vanban_pki::{

@@ -1,7 +1,7 @@
 //! Signing and validation end to end on a real rendered document (revision 0 from part 2):
 //! both Decree 30 signatures, every PAdES level, tampering and bad input.
 
-mod common;
+use crate::common;
 
 use common::{FIXTURE, World, seal_image};
 use vanban_pades::verify::{Modification, Verdict, verify_pdf};

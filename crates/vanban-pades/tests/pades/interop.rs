@@ -10,7 +10,7 @@
 //! skipped with a reason on stderr. pyHanko is found through `VANBAN_PYHANKO` (the `pyhanko`
 //! executable), then the venv `target/bench-venv` that `scripts/test.sh` creates, then `PATH`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! The RFC 3161 timestamp authority, answering OpenSSL's queries, checked by OpenSSL.
 
-mod common;
+use crate::common;
 
 use common::*;
 use vanban_pki::tsa::response_status;
