@@ -26,8 +26,8 @@ use vanban_domain::{ChangeKind, DocumentType, Priority, Role};
 use vanban_edxml as edxml;
 use vanban_pki::{Cert, KeyAlgorithm, SealedKey, SoftKey, SubjectInfo};
 use vanban_store::{
-    Actor, ExchangeDocument, InboundRecord, IncomingDraft, NewIncoming, OutboxOutcome, OutboxRecord, RemoteChange,
-    RemoteOutcome, RemoteStatus, Scope,
+    Actor, ExchangeDocument, InboundRecord, IncomingDraft, MetadataChange, NewIncoming, OutboxOutcome, OutboxRecord,
+    RemoteChange, RemoteOutcome, RemoteStatus, Scope,
 };
 
 use crate::AppState;
@@ -654,7 +654,12 @@ async fn build_edoc(state: &AppState, ex: &Exchange, row: &OutboxRecord) -> Resu
                 reason: reason.chars().take(500).collect(),
                 paper: "0".to_owned(),
                 staff: edxml::StaffInfo { department: "Văn thư".to_owned(), ..Default::default() },
-                document_info: None,
+                // An update says the metadata in the header is the corrected one.
+                document_info: (doc_type == edxml::BusinessDocType::Update).then(|| edxml::BusinessDocumentInfo {
+                    document_info: "1".to_owned(),
+                    document_receiver: "0".to_owned(),
+                    receivers: Vec::new(),
+                }),
                 replacements,
             },
         },
@@ -920,6 +925,7 @@ async fn take_status(
                 kind: ChangeKind::Revoke,
                 reason,
                 from_code: st.from.organ_id.clone(),
+                update: None,
             })
             .await?;
         return settle_unknown_change(
@@ -1085,9 +1091,11 @@ async fn take_edoc(
                 ));
             }
             let reason = if business.reason.is_empty() { kind.label_vi().to_owned() } else { business.reason.clone() };
+            let update = (kind == ChangeKind::Update).then(|| update_in(&edoc)).flatten();
             let mut any_unknown = false;
             for a in &ours {
-                let outcome = apply_change(state, remote_id, a, &target, kind, &reason, &h.from.organ_id).await?;
+                let outcome =
+                    apply_change(state, remote_id, a, &target, kind, &reason, &h.from.organ_id, update.clone()).await?;
                 any_unknown |= outcome == RemoteOutcome::Unknown;
             }
             if any_unknown {
@@ -1131,8 +1139,17 @@ async fn take_edoc(
                         .filter(|a| r.organ_ids.is_empty() || r.organ_ids.iter().any(|c| c == a.agency.code.as_str()))
                     {
                         let why = format!("{reason} (thay thế bằng văn bản số {}/{})", h.code.number, h.code.notation);
-                        apply_change(state, remote_id, a, &r.document_id, ChangeKind::Replace, &why, &h.from.organ_id)
-                            .await?;
+                        apply_change(
+                            state,
+                            remote_id,
+                            a,
+                            &r.document_id,
+                            ChangeKind::Replace,
+                            &why,
+                            &h.from.organ_id,
+                            None,
+                        )
+                        .await?;
                     }
                 }
             }
@@ -1181,6 +1198,24 @@ async fn log_package(
 }
 
 /// A change for one of our agencies (one package may address several: applied once for each).
+/// The corrected metadata an update package carries: its header's subject, urgency and reply
+/// deadline, when `BussinessDocumentInfo/DocumentInfo` is 1 (the metadata changed). Without
+/// it (a recipient list change, or a system that sends none) the update is its reason only.
+fn update_in(edoc: &edxml::Edoc) -> Option<MetadataChange> {
+    let info = edoc.trace.business.document_info.as_ref()?;
+    if info.document_info.trim() != "1" {
+        return None;
+    }
+    let h = &edoc.header;
+    let change = MetadataChange {
+        subject: Some(h.subject.trim().to_owned()).filter(|s| !s.is_empty()),
+        priority: h.other_info.priority.trim().parse::<u8>().ok().and_then(Priority::from_code),
+        due_date: h.due_date.as_ref().and_then(|d| d.date),
+    };
+    (!change.is_empty()).then_some(change)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn apply_change(
     state: &AppState,
     remote_id: &str,
@@ -1189,6 +1224,7 @@ async fn apply_change(
     kind: ChangeKind,
     reason: &str,
     from: &str,
+    update: Option<MetadataChange>,
 ) -> Result<RemoteOutcome, Failure> {
     Ok(state
         .store
@@ -1199,6 +1235,7 @@ async fn apply_change(
             kind,
             reason: reason.to_owned(),
             from_code: from.to_owned(),
+            update,
         })
         .await?)
 }
@@ -1255,6 +1292,8 @@ async fn receive_new(
     };
     let metadata = serde_json::json!({
         "priority": priority.as_str(),
+        // The reply deadline as the instance's own documents keep it (YYYY-MM-DD).
+        "due_date": h.due_date.as_ref().and_then(|d| d.date).map(|d| d.format("%Y-%m-%d").to_string()),
         "edxml": {
             "remote_id": remote_id,
             "document_id": h.document_id,

@@ -736,6 +736,7 @@ pub async fn seed_history(state: &AppState, plan: &HistoryPlan) -> Result<Histor
                 kind: ChangeKind::Revoke,
                 reason: "Văn bản ban hành chưa đúng thẩm quyền; thu hồi để ban hành lại theo quy định.".into(),
                 replacement: None,
+                update: None,
             };
             let doc = state.store.get_document(&cx.clerk.scope(), *id).await?;
             if doc.state != OutgoingState::Revoked.as_str() {

@@ -20,7 +20,7 @@ use vanban_domain::{
 use vanban_pades::{SignOptions, Visual};
 use vanban_store::{
     AssignRequest, ChangeRequest, HandleStep, IncomingDraft, IncomingFilter, IncomingRecord, IncomingVisibility,
-    NewIncoming, NewRegister,
+    MetadataChange, NewIncoming, NewRegister,
 };
 
 use crate::AppState;
@@ -559,6 +559,9 @@ struct ChangeInput {
     reason: String,
     #[serde(default)]
     replacement_id: Option<String>,
+    /// For an update: what it corrects (`subject`, `priority`, `due_date`).
+    #[serde(default)]
+    update: Option<MetadataChange>,
 }
 
 async fn api_change(
@@ -570,7 +573,13 @@ async fn api_change(
     let kind = ChangeKind::from_snake(input.kind.trim())
         .ok_or(AppError::BadRequest("kind must be revoke, update or replace".into()))?;
     let replacement = input.replacement_id.as_deref().filter(|r| !r.is_empty()).map(parse_id).transpose()?;
-    let doc = change_it(&state, &s, parse_id(&id)?, ChangeRequest { kind, reason: input.reason, replacement }).await?;
+    let doc = change_it(
+        &state,
+        &s,
+        parse_id(&id)?,
+        ChangeRequest { kind, reason: input.reason, replacement, update: input.update },
+    )
+    .await?;
     Ok(Json(doc).into_response())
 }
 
@@ -1021,6 +1030,8 @@ struct TrackingPage {
     rows: Vec<TrackRow>,
     can_change: bool,
     appendices: Vec<(String, String)>,
+    /// The urgencies an update may set: (code, label).
+    priorities: Vec<(&'static str, &'static str)>,
 }
 
 async fn tracking_page(
@@ -1074,6 +1085,7 @@ async fn tracking_page(
                 .as_ref()
                 .map(|e| e.appendices.iter().map(|a| (a.sha256.clone(), a.name.clone())).collect())
                 .unwrap_or_default(),
+            priorities: Priority::ALL.iter().map(|p| (p.as_str(), p.label_vi())).collect(),
         },
     )
 }
@@ -1087,6 +1099,23 @@ async fn tracking_get(
     tracking_page(&state, &s, parse_id(&id)?, Notice::done(q.done.as_deref())).await
 }
 
+/// The correction an update form carries: a new subject, urgency and reply deadline, each
+/// left blank to keep it.
+fn change_from_form(form: &FormData) -> Result<MetadataChange, AppError> {
+    let priority = match form.opt("new_priority") {
+        Some(p) => Some(Priority::from_snake(&p).ok_or(AppError::BadRequest("new_priority".into()))?),
+        None => None,
+    };
+    let due_date = match form.opt("new_due_date") {
+        Some(d) => Some(
+            chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|_| AppError::BadRequest("new_due_date".into()))?,
+        ),
+        None => None,
+    };
+    Ok(MetadataChange { subject: form.opt("new_subject"), priority, due_date })
+}
+
 async fn change_post(
     State(state): State<AppState>,
     PageSession(s): PageSession,
@@ -1098,7 +1127,15 @@ async fn change_post(
     let r = async {
         let kind = ChangeKind::from_snake(form.get("kind")).ok_or(AppError::BadRequest("kind".into()))?;
         let replacement = form.opt("replacement_id").map(|r| parse_id(&r)).transpose()?;
-        change_it(&state, &s, doc_id, ChangeRequest { kind, reason: form.get("reason").to_owned(), replacement }).await
+        // The form shows the correction's fields always; they count for an update only.
+        let update = (kind == ChangeKind::Update).then(|| change_from_form(&form)).transpose()?;
+        change_it(
+            &state,
+            &s,
+            doc_id,
+            ChangeRequest { kind, reason: form.get("reason").to_owned(), replacement, update },
+        )
+        .await
     }
     .await;
     match r {

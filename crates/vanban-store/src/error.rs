@@ -78,6 +78,9 @@ impl StoreError {
             "not_the_lead_handler" => "Chỉ người chủ trì xử lý mới thực hiện được thao tác này.",
             "register_mismatch" => "Sổ đã chọn không dùng cho loại hoặc độ mật của văn bản này.",
             "no_pending_change" => "Không có yêu cầu thu hồi, cập nhật hay thay thế nào đang chờ trả lời.",
+            "update_only_for_update" => {
+                "Chỉ yêu cầu cập nhật mới kèm nội dung cập nhật (trích yếu, độ khẩn, hạn trả lời)."
+            }
             _ => return None,
         })
     }

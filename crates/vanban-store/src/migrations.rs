@@ -32,6 +32,7 @@ files!(
     "0007_issuing.sql",
     "0008_issued_appendices.sql",
     "0009_exchange.sql",
+    "0010_change_update.sql",
 );
 
 /// The SQLite migrations.

@@ -1,7 +1,7 @@
 //! Records and inputs of registers, numbering, issuing, delivery, receiving and handling.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vanban_domain::{
     AgencyId, AssignmentRole, ChangeKind, DocumentId, DocumentType, IncomingState, Notation, Priority,
     RegisterDirection, RegisterId, RegisterRule, UnitId, UserId,
@@ -203,6 +203,8 @@ pub struct IncomingRecord {
     pub change_reason: Option<String>,
     /// `pending`, `accepted` or `refused`.
     pub change_state: Option<String>,
+    /// What an update changes (applied when accepted).
+    pub change_update: Option<MetadataChange>,
     pub done_at: Option<DateTime<Utc>>,
     pub result_note: Option<String>,
     pub response_document_id: Option<DocumentId>,
@@ -292,6 +294,88 @@ pub struct ChangeRequest {
     pub reason: String,
     /// The replacing document (issued), for `Replace`.
     pub replacement: Option<DocumentId>,
+    /// The corrected metadata, for `Update` (required there, refused with the other kinds).
+    pub update: Option<MetadataChange>,
+}
+
+/// What an update (edXML business type 2, "cập nhật") corrects in an issued document: the
+/// metadata that travels beside the signed file and can change without a new signature. A
+/// field left `None` stays as it is. The sender's record changes when the update is sent; a
+/// recipient's copy when its clerk agrees (status 15), never when the clerk refuses (16).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataChange {
+    /// The excerpt (trích yếu), `Subject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The urgency, `OtherInfo/Priority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// The reply deadline, `DueDate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+}
+
+impl MetadataChange {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none() && self.priority.is_none() && self.due_date.is_none()
+    }
+
+    /// The change with its text NFC-normalised and checked (a subject is required and at
+    /// most 500 characters, as `Subject` in Appendix VI).
+    pub fn validate(mut self) -> Result<Self, vanban_domain::DomainError> {
+        if let Some(s) = &self.subject {
+            self.subject = Some(vanban_domain::clean_text("Subject", s, 500, true)?);
+        }
+        Ok(self)
+    }
+
+    /// Only what differs from a copy's current subject, urgency and metadata (`due_date` as
+    /// YYYY-MM-DD there): a package repeats every field, and a copy may have refused an
+    /// earlier update.
+    pub fn against(self, subject: &str, priority: Priority, metadata: &serde_json::Value) -> Self {
+        let due = metadata
+            .get("due_date")
+            .and_then(|d| d.as_str())
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        Self {
+            subject: self.subject.filter(|s| s != subject),
+            priority: self.priority.filter(|p| *p != priority),
+            due_date: self.due_date.filter(|d| Some(*d) != due),
+        }
+    }
+
+    /// Applies the change to a document's subject and metadata.
+    pub fn apply(&self, subject: &mut String, metadata: &mut serde_json::Value) {
+        if let Some(s) = &self.subject {
+            s.clone_into(subject);
+        }
+        if !metadata.is_object() {
+            *metadata = serde_json::json!({});
+        }
+        if let Some(p) = self.priority {
+            metadata["priority"] = p.as_str().into();
+        }
+        if let Some(d) = self.due_date {
+            metadata["due_date"] = d.format("%Y-%m-%d").to_string().into();
+        }
+    }
+
+    /// The change in words, for the tracking view and the recipient's notice:
+    /// "trích yếu: …; độ khẩn: Khẩn; hạn trả lời: 31/12/2026".
+    pub fn describe_vi(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = &self.subject {
+            parts.push(format!("trích yếu: {s}"));
+        }
+        if let Some(p) = self.priority {
+            parts.push(format!("độ khẩn: {}", p.label_vi()));
+        }
+        if let Some(d) = self.due_date {
+            parts.push(format!("hạn trả lời: {}", d.format("%d/%m/%Y")));
+        }
+        parts.join("; ")
+    }
 }
 
 /// A row of the outgoing register report.
@@ -406,6 +490,9 @@ pub struct RemoteChange {
     pub kind: ChangeKind,
     pub reason: String,
     pub from_code: String,
+    /// For an update: the metadata the package carries (`BussinessDocumentInfo/DocumentInfo`
+    /// = 1); only what differs from the copy here is kept.
+    pub update: Option<MetadataChange>,
 }
 
 /// What applying a remote status or change did. A change for a document not (yet) here is

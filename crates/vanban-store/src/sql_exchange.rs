@@ -332,7 +332,7 @@ macro_rules! impl_exchange {
                 let reason = clean("reason", &ch.reason, 1000)?;
                 crate::sql::write_tx!(self, |tx| {
                     // Only the document's own sender may take it back.
-                    let row = sqlx::query("SELECT i.document_id, d.state, i.change_kind, i.change_state FROM incoming_items i JOIN documents d ON d.id = i.document_id WHERE i.agency_id = $1 AND i.source_key = $2 AND i.sender_code = $3")
+                    let row = sqlx::query("SELECT i.document_id, d.state, d.subject, d.metadata, i.priority, i.change_kind, i.change_state FROM incoming_items i JOIN documents d ON d.id = i.document_id WHERE i.agency_id = $1 AND i.source_key = $2 AND i.sender_code = $3")
                         .bind(ch.agency_id.as_uuid())
                         .bind(&ch.source_key)
                         .bind(&ch.from_code)
@@ -363,11 +363,24 @@ macro_rules! impl_exchange {
                     let current = IncomingState::from_snake(&state).ok_or_else(|| corrupt("documents", "state"))?;
                     // The domain says what can be withdrawn (not a copy already returned).
                     let withdraw = ch.kind.withdraws() && current.apply(IncomingAction::Withdraw).is_ok();
-                    let description = format!("{}: {reason}", ch.kind.label_vi());
-                    sqlx::query("UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3 WHERE document_id = $4")
+                    // An update keeps what differs from the copy here (a package repeats every field).
+                    let subject: String = row.try_get("subject")?;
+                    let metadata: String = row.try_get("metadata")?;
+                    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap_or_default();
+                    let priority = priority_of(row.try_get("priority")?);
+                    let update = match ch.kind {
+                        ChangeKind::Update => ch.update.clone().map(MetadataChange::validate).transpose()?.map(|u| u.against(&subject, priority, &metadata)).filter(|u| !u.is_empty()),
+                        _ => None,
+                    };
+                    let description = match &update {
+                        Some(u) => format!("{}: {reason} ({})", ch.kind.label_vi(), u.describe_vi()),
+                        None => format!("{}: {reason}", ch.kind.label_vi()),
+                    };
+                    sqlx::query("UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3, change_update = $4 WHERE document_id = $5")
                         .bind(ch.kind.as_str())
                         .bind(&description)
                         .bind(withdraw.then_some(state.clone()))
+                        .bind(update.as_ref().map(|u| serde_json::to_string(u).expect("a change serialises")))
                         .bind(inc)
                         .execute(&mut *tx)
                         .await?;
@@ -380,11 +393,10 @@ macro_rules! impl_exchange {
                             .await?;
                     }
                     let clerks = users_with_role(&mut tx, &[ch.agency_id.as_uuid()], "clerk").await?;
-                    let subject: String = sqlx::query_scalar("SELECT subject FROM documents WHERE id = $1").bind(inc).fetch_one(&mut *tx).await?;
                     let title = format!("{} văn bản: {}", ch.kind.label_vi(), short(&subject));
                     let items: Vec<_> = clerks.into_iter().map(|n| (n, Some(inc), title.clone())).collect();
                     notify(&mut tx, &items, ch.kind.as_str()).await?;
-                    let detail = serde_json::json!({ "kind": ch.kind.as_str(), "reason": reason, "from": state, "withdrawn": withdraw, "remote_id": ch.remote_id, "sender": ch.from_code });
+                    let detail = serde_json::json!({ "kind": ch.kind.as_str(), "reason": reason, "from": state, "withdrawn": withdraw, "remote_id": ch.remote_id, "sender": ch.from_code, "update": update });
                     write_audit(&mut tx, &Actor::system("exchange"), Some(ch.agency_id), "incoming.change_requested", "document", &inc.to_string(), detail).await?;
                     tx.commit().await?;
                     Ok(RemoteOutcome::Applied)

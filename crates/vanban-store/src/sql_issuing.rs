@@ -120,9 +120,14 @@ macro_rules! impl_issuing {
             /// The incoming columns, prefixed `i.`, joined with the document's (`d.`).
             const INCOMING_SELECT: &str = "SELECT d.id, d.agency_id, d.direction, d.state, d.doc_type, d.subject, d.metadata, d.created_by, d.created_at, d.updated_at, \
                 i.delivery_id, i.sender_code, i.sender_name, i.symbol, i.issued_on, i.priority, i.pdf_sha256, i.ocr_sha256, i.scanned, i.arrived_at, \
-                i.register_id, i.year, i.arrival_number, i.registered_at, i.deadline, i.returned_reason, i.change_kind, i.change_reason, i.change_state, \
+                i.register_id, i.year, i.arrival_number, i.registered_at, i.deadline, i.returned_reason, i.change_kind, i.change_reason, i.change_state, i.change_update, \
                 i.done_at, i.result_note, i.response_document_id \
                 FROM incoming_items i JOIN documents d ON d.id = i.document_id";
+
+            /// An `incoming_items.priority` (the edXML code); an unknown code reads as Thường.
+            fn priority_of(code: i32) -> Priority {
+                u8::try_from(code).ok().and_then(Priority::from_code).unwrap_or_default()
+            }
 
             fn incoming_from_row(r: &$Row) -> Result<IncomingRecord> {
                 let t = "incoming_items";
@@ -138,7 +143,7 @@ macro_rules! impl_issuing {
                     sender_name: r.try_get("sender_name")?,
                     symbol: r.try_get("symbol")?,
                     issued_on: r.try_get("issued_on")?,
-                    priority: u8::try_from(priority).ok().and_then(Priority::from_code).unwrap_or_default(),
+                    priority: priority_of(priority),
                     pdf_sha256: r.try_get("pdf_sha256")?,
                     ocr_sha256: r.try_get("ocr_sha256")?,
                     scanned: r.try_get("scanned")?,
@@ -152,6 +157,10 @@ macro_rules! impl_issuing {
                     change_kind: change_kind.as_deref().map(|k| ChangeKind::from_snake(k).ok_or_else(|| corrupt(t, "change_kind"))).transpose()?,
                     change_reason: r.try_get("change_reason")?,
                     change_state: r.try_get("change_state")?,
+                    change_update: r
+                        .try_get::<Option<String>, _>("change_update")?
+                        .map(|j| serde_json::from_str(&j).map_err(|_| corrupt(t, "change_update")))
+                        .transpose()?,
                     done_at: r.try_get("done_at")?,
                     result_note: r.try_get("result_note")?,
                     response_document_id: r.try_get::<Option<Uuid>, _>("response_document_id")?.map(DocumentId::from_uuid),
@@ -986,6 +995,13 @@ macro_rules! impl_issuing {
                         ChangeKind::Update => OutgoingAction::Update,
                         ChangeKind::Replace => OutgoingAction::Replace,
                     };
+                    // An update says what it corrects; the other kinds carry no metadata.
+                    let update = match (req.kind, req.update) {
+                        (ChangeKind::Update, Some(u)) if !u.is_empty() => Some(u.validate()?),
+                        (ChangeKind::Update, _) => return Err(vanban_domain::DomainError::FieldRequired { field: "update" }.into()),
+                        (_, Some(u)) if !u.is_empty() => return Err(StoreError::Conflict { code: "update_only_for_update" }),
+                        (_, _) => None,
+                    };
                     crate::sql::write_tx!(self, |tx| {
                         let replacement = match (req.kind, req.replacement) {
                             (ChangeKind::Replace, None) => return Err(vanban_domain::DomainError::FieldRequired { field: "replacement" }.into()),
@@ -1003,10 +1019,21 @@ macro_rules! impl_issuing {
                             }
                             (_, _) => None,
                         };
-                        let (doc, from) = apply_action(&mut tx, scope, id, action).await?;
-                        let description = match &replacement {
-                            Some((_, symbol)) => format!("{}: {reason} (thay thế bằng văn bản số {symbol})", req.kind.label_vi()),
-                            None => format!("{}: {reason}", req.kind.label_vi()),
+                        let (mut doc, from) = apply_action(&mut tx, scope, id, action).await?;
+                        if let Some(u) = &update {
+                            // The sender's own record is corrected now; its signed file stays.
+                            u.apply(&mut doc.subject, &mut doc.metadata);
+                            sqlx::query("UPDATE documents SET subject = $1, metadata = $2 WHERE id = $3")
+                                .bind(&doc.subject)
+                                .bind(doc.metadata.to_string())
+                                .bind(id.as_uuid())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        let description = match (&replacement, &update) {
+                            (Some((_, symbol)), _) => format!("{}: {reason} (thay thế bằng văn bản số {symbol})", req.kind.label_vi()),
+                            (None, Some(u)) => format!("{}: {reason} ({})", req.kind.label_vi(), u.describe_vi()),
+                            (None, None) => format!("{}: {reason}", req.kind.label_vi()),
                         };
                         let at = now();
                         let deliveries = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE document_id = $1 AND sender_agency_id = $2")))
@@ -1033,16 +1060,30 @@ macro_rules! impl_issuing {
                                     // The recipient's copy: withdrawn at once for a revocation or a
                                     // replacement (its previous state kept, in case the clerk refuses),
                                     // and the clerk asked to answer.
-                                    let state: String = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(inc.as_uuid()).fetch_one(&mut *tx).await?;
+                                    let copy = sqlx::query("SELECT d.state, d.subject, d.metadata, i.priority FROM documents d JOIN incoming_items i ON i.document_id = d.id WHERE d.id = $1")
+                                        .bind(inc.as_uuid())
+                                        .fetch_one(&mut *tx)
+                                        .await?;
+                                    let state: String = copy.try_get("state")?;
+                                    // What the update changes in this copy (it may have refused an earlier one).
+                                    let copy_update = match &update {
+                                        Some(u) => {
+                                            let metadata: serde_json::Value = serde_json::from_str(&copy.try_get::<String, _>("metadata")?).unwrap_or_default();
+                                            let priority = priority_of(copy.try_get("priority")?);
+                                            Some(u.clone().against(&copy.try_get::<String, _>("subject")?, priority, &metadata))
+                                        }
+                                        None => None,
+                                    };
                                     let current = IncomingState::from_snake(&state).ok_or_else(|| corrupt("documents", "state"))?;
                                     // The domain says what can be withdrawn (not a copy already returned).
                                     let withdraw = req.kind.withdraws() && current.apply(IncomingAction::Withdraw).is_ok();
                                     sqlx::query(
-                                        "UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3 WHERE document_id = $4",
+                                        "UPDATE incoming_items SET change_kind = $1, change_reason = $2, change_state = 'pending', state_before = $3, change_update = $4 WHERE document_id = $5",
                                     )
                                     .bind(req.kind.as_str())
                                     .bind(&description)
                                     .bind(withdraw.then_some(state.clone()))
+                                    .bind(copy_update.as_ref().map(|u| serde_json::to_string(u).expect("a change serialises")))
                                     .bind(inc.as_uuid())
                                     .execute(&mut *tx)
                                     .await?;
@@ -1063,7 +1104,7 @@ macro_rules! impl_issuing {
                                 }
                                 None => {
                                     let payload = serde_json::json!({
-                                        "business": req.kind.as_str(), "reason": reason, "document_id": id,
+                                        "business": req.kind.as_str(), "reason": reason, "document_id": id, "update": update,
                                         "replacement": replacement.as_ref().map(|(r, s)| serde_json::json!({ "document_id": r, "symbol": s })),
                                     });
                                     sqlx::query(
@@ -1099,6 +1140,7 @@ macro_rules! impl_issuing {
                         let detail = serde_json::json!({
                             "from": from.as_str(), "to": doc.state, "reason": reason, "kind": req.kind.as_str(),
                             "replacement": replacement.as_ref().map(|(r, _)| r.to_string()), "recipients": deliveries.len(),
+                            "update": update,
                         });
                         write_audit(&mut tx, actor, Some(scope.agency_id()), &format!("document.{}", action.as_str()), "document", &id.to_string(), detail).await?;
                         tx.commit().await?;
@@ -1490,12 +1532,32 @@ macro_rules! impl_issuing {
                             // Refused: the copy comes back as it was.
                             sqlx::query("UPDATE documents SET state = $1, updated_at = $2 WHERE id = $3").bind(state).bind(now()).bind(id.as_uuid()).execute(&mut *tx).await?;
                         }
-                        if accept {
+                        if accept && item.change_kind.is_some_and(|k| k.withdraws()) {
+                            // Revoked or replaced: nobody works on the copy any more.
                             sqlx::query("UPDATE assignments SET active = FALSE WHERE document_id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                        }
+                        if accept && let Some(u) = &item.change_update {
+                            // An update corrects the copy's metadata; its handling goes on.
+                            let (mut subject, mut metadata) = (item.document.subject.clone(), item.document.metadata.clone());
+                            u.apply(&mut subject, &mut metadata);
+                            sqlx::query("UPDATE documents SET subject = $1, metadata = $2, updated_at = $3 WHERE id = $4")
+                                .bind(&subject)
+                                .bind(metadata.to_string())
+                                .bind(now())
+                                .bind(id.as_uuid())
+                                .execute(&mut *tx)
+                                .await?;
+                            if let Some(p) = u.priority {
+                                sqlx::query("UPDATE incoming_items SET priority = $1 WHERE document_id = $2")
+                                    .bind(i32::from(p.code()))
+                                    .bind(id.as_uuid())
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                         }
                         let name = actor_name(&mut tx, actor).await?;
                         report_status(&mut tx, &item, if accept { "15" } else { "16" }, note.as_deref(), name.as_deref()).await?;
-                        audit_incoming(&mut tx, actor, scope, &item, if accept { "incoming.change_accepted" } else { "incoming.change_refused" }, serde_json::json!({ "kind": item.change_kind, "note": note })).await?;
+                        audit_incoming(&mut tx, actor, scope, &item, if accept { "incoming.change_accepted" } else { "incoming.change_refused" }, serde_json::json!({ "kind": item.change_kind, "note": note, "update": item.change_update })).await?;
                         let rec = incoming_in_tx(&mut tx, scope, IncomingVisibility::All, id).await?;
                         tx.commit().await?;
                         Ok(rec)

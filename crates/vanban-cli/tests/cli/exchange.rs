@@ -269,6 +269,33 @@ fn a_document_crosses_the_hub_and_its_statuses_come_back() {
     assert!(replaced["change_reason"].as_str().unwrap().contains("Sai số liệu"), "{replaced}");
     assert_eq!(incoming(&b, &b_clerk).len(), 3, "the new document was not received twice");
 
+    // A corrects the third document's metadata (an update, business type 2, its header the
+    // corrected one): B's clerk sees what changes, agrees (15), and B's copy takes it.
+    let new_subject = "Về việc triển khai văn bản điện tử (sửa đổi trích yếu)";
+    let body = serde_json::json!({
+        "kind": "update", "reason": "Sửa trích yếu và hạn trả lời",
+        "update": { "subject": new_subject, "priority": "very_urgent", "due_date": "2026-12-31" },
+    });
+    let (st, r) = api(&a, &clerk, "POST", &format!("/api/v1/documents/{doc3}/change"), body);
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["subject"], new_subject, "{r}");
+    let pending = eventually(60, "the update at B", || {
+        incoming(&b, &b_clerk).into_iter().find(|i| i["change_kind"] == "update" && i["change_state"] == "pending")
+    });
+    assert_eq!(pending["change_update"]["subject"], new_subject, "{pending}");
+    assert_eq!(pending["change_update"]["priority"], "very_urgent", "{pending}");
+    assert_eq!(pending["change_update"]["due_date"], "2026-12-31", "{pending}");
+    assert_ne!(pending["document"]["subject"], new_subject, "not applied before the clerk agrees");
+    let inc3 = pending["document"]["id"].as_str().unwrap().to_owned();
+    let (st, r) =
+        api(&b, &b_clerk, "POST", &format!("/api/v1/incoming/{inc3}/answer"), serde_json::json!({ "accept": true }));
+    assert_eq!(st, 200, "{r}");
+    assert_eq!((&r["document"]["subject"], &r["priority"]), (&new_subject.into(), &"very_urgent".into()), "{r}");
+    assert_eq!(r["document"]["metadata"]["due_date"], "2026-12-31", "{r}");
+    eventually(60, "status 15 for the update at A", || {
+        b_delivery(&deliveries(&a, &clerk, doc3)).filter(|d| d["status"] == "15")
+    });
+
     // A package B cannot take (an attachment whose base64 is broken) is refused with the
     // reason, and its sender is told with status 02.
     let mut edoc = vanban_edxml::Edoc::default();

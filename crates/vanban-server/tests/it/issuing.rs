@@ -204,6 +204,35 @@ async fn full_path(app: TestApp) {
     assert!(rows["rows"][0][4].as_str().unwrap().starts_with("Hoàn thành"), "{rows}");
     assert_eq!(handler.get("/api/v1/registers/outgoing/report?format=json").await.status, StatusCode::FORBIDDEN);
 
+    // The sender corrects the subject and the reply deadline from its tracking page (an
+    // update); B's copy changes only when B's clerk agrees (15), and its handling stays.
+    assert!(page.body.contains("Trích yếu mới") && page.body.contains("Hỏa tốc"), "{}", page.body);
+    let new_subject = "Về việc kiểm tra công tác văn thư, lưu trữ năm 2026 (sửa đổi)";
+    let form = [
+        ("csrf", clerk.csrf.as_str()),
+        ("kind", "update"),
+        ("reason", "Sửa trích yếu"),
+        ("replacement_id", ""),
+        ("new_subject", new_subject),
+        ("new_priority", ""),
+        ("new_due_date", "2026-12-31"),
+    ];
+    let r = clerk.form(&format!("/documents/{id}/change"), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["subject"], new_subject);
+    let item = b_clerk.get(&format!("/api/v1/incoming/{inc}")).await.json();
+    assert_eq!((&item["change_kind"], &item["change_state"]), (&json!("update"), &json!("pending")), "{item}");
+    assert_eq!(item["change_update"], json!({ "subject": new_subject, "due_date": "2026-12-31" }), "{item}");
+    assert_ne!(item["document"]["subject"], new_subject);
+    let page = b_clerk.get(&format!("/incoming/{inc}")).await;
+    assert!(page.body.contains("hạn trả lời: 31/12/2026"), "{}", page.body);
+    let r = b_clerk.post(&format!("/api/v1/incoming/{inc}/answer"), json!({ "accept": true })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let item = r.json();
+    assert_eq!((&item["document"]["subject"], &item["state"]), (&json!(new_subject), &json!("done")), "{item}");
+    assert_eq!(handler.get(&format!("/api/v1/incoming/{inc}")).await.status, StatusCode::OK, "still the handler's");
+    assert_eq!(by_code_now(&clerk, id.as_str(), &b_code).await["status"], "15");
+
     // The sender revokes; the province's copy is withdrawn, its clerk acknowledges (15).
     let r = clerk
         .post(
@@ -228,6 +257,12 @@ async fn full_path(app: TestApp) {
     assert_eq!(root["status"], "15");
     assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "revoked");
     assert!(app.store.verify_audit_chain().await.unwrap().is_intact());
+}
+
+/// The sender's view of one recipient's delivery.
+async fn by_code_now(clerk: &crate::harness::Client<'_>, id: &str, code: &str) -> serde_json::Value {
+    let t = clerk.get(&format!("/api/v1/documents/{id}/deliveries")).await.json();
+    t["deliveries"].as_array().unwrap().iter().find(|d| d["recipient_code"] == code).unwrap().clone()
 }
 
 #[tokio::test]

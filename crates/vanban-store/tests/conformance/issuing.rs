@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use vanban_domain::{AssignmentRole, ChangeKind, IncomingState, Notation, Priority, RegisterDirection};
 use vanban_store::{
     AssignRequest, ChangeRequest, HandleStep, IncomingDraft, IncomingFilter, IncomingVisibility, IssueRequest,
-    NewDelivery, NewIncoming, NewRegister, NumberRequest, OutboxOutcome, RemoteChange, RemoteOutcome, RemoteStatus,
+    MetadataChange, NewDelivery, NewIncoming, NewRegister, NumberRequest, OutboxOutcome, RemoteChange, RemoteOutcome,
+    RemoteStatus,
 };
 
 conformance!(
@@ -499,7 +500,7 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by,
             &d.dept,
             revoked,
-            ChangeRequest { kind: ChangeKind::Revoke, reason: " ".into(), replacement: None },
+            ChangeRequest { kind: ChangeKind::Revoke, reason: " ".into(), replacement: None, update: None },
         )
         .await,
         "field_required",
@@ -509,7 +510,12 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by,
             &d.dept,
             revoked,
-            ChangeRequest { kind: ChangeKind::Revoke, reason: "Sai thẩm quyền".into(), replacement: None },
+            ChangeRequest {
+                kind: ChangeKind::Revoke,
+                reason: "Sai thẩm quyền".into(),
+                replacement: None,
+                update: None,
+            },
         )
         .await
         .unwrap();
@@ -519,7 +525,7 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by,
             &d.dept,
             revoked,
-            ChangeRequest { kind: ChangeKind::Revoke, reason: "lại".into(), replacement: None },
+            ChangeRequest { kind: ChangeKind::Revoke, reason: "lại".into(), replacement: None, update: None },
         )
         .await,
         "illegal_transition",
@@ -535,24 +541,88 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
         s.list_deliveries(&d.dept, revoked).await.unwrap()[0].events.iter().map(|e| e.code.clone()).collect();
     assert_eq!(codes, ["01", "03", "13", "15"]);
 
-    // Update: the copy stays; the clerk refuses (16).
+    // Update: it says what it corrects. The sender's record changes at once; the copy only
+    // when its clerk agrees (15), never when the clerk refuses (16); its handling goes on.
     let (updated, inc_u) = issued[1];
-    let doc = s
-        .request_change(
+    let upd = |kind, u: Option<MetadataChange>| ChangeRequest {
+        kind,
+        reason: "Sửa ngày họp".into(),
+        replacement: None,
+        update: u,
+    };
+    let first = MetadataChange {
+        subject: Some("Về việc họp giao ban tháng 5".into()),
+        priority: Some(Priority::Flash),
+        due_date: Some(day("2026-05-20")),
+    };
+    expect_domain(s.request_change(&by, &d.dept, updated, upd(ChangeKind::Update, None)).await, "field_required");
+    expect_domain(
+        s.request_change(&by, &d.dept, updated, upd(ChangeKind::Update, Some(MetadataChange::default()))).await,
+        "field_required",
+    );
+    expect_domain(
+        s.request_change(
             &by,
             &d.dept,
             updated,
-            ChangeRequest { kind: ChangeKind::Update, reason: "Sửa ngày họp".into(), replacement: None },
+            upd(ChangeKind::Update, Some(MetadataChange { subject: Some("  ".into()), ..Default::default() })),
         )
-        .await
-        .unwrap();
-    assert_eq!(doc.state, "delivered");
-    assert_eq!(
-        s.get_incoming(&d.district, IncomingVisibility::All, inc_u).await.unwrap().state,
-        IncomingState::Arrived
+        .await,
+        "field_required",
     );
+    expect_conflict(
+        s.request_change(&by, &d.dept, updated, upd(ChangeKind::Revoke, Some(first.clone()))).await,
+        "update_only_for_update",
+    );
+    let before = s.get_incoming(&d.district, IncomingVisibility::All, inc_u).await.unwrap();
+    let doc = s.request_change(&by, &d.dept, updated, upd(ChangeKind::Update, Some(first.clone()))).await.unwrap();
+    assert_eq!((doc.state.as_str(), doc.subject.as_str()), ("delivered", "Về việc họp giao ban tháng 5"));
+    let stored = s.get_document(&d.dept, updated).await.unwrap();
+    assert_eq!(
+        (stored.subject.as_str(), &stored.metadata["due_date"]),
+        ("Về việc họp giao ban tháng 5", &serde_json::json!("2026-05-20"))
+    );
+    assert_eq!(stored.metadata["priority"], "flash");
+    let item = s.get_incoming(&d.district, IncomingVisibility::All, inc_u).await.unwrap();
+    assert_eq!((item.state, item.change_state.as_deref()), (IncomingState::Arrived, Some("pending")));
+    assert_eq!(item.change_update.as_ref(), Some(&first));
+    assert!(item.change_reason.as_deref().unwrap().contains("hạn trả lời: 20/05/2026"), "{:?}", item.change_reason);
+    assert_eq!(item.document.subject, before.document.subject, "not applied before the clerk agrees");
     let refused = s.answer_change(&by_dc, &d.district, inc_u, false, Some("Đã xử lý xong".into())).await.unwrap();
     assert_eq!((refused.state, refused.change_state.as_deref()), (IncomingState::Arrived, Some("refused")));
+    assert_eq!((&refused.document.subject, refused.priority), (&before.document.subject, before.priority));
+    // The copy is registered and assigned, then a second update (the deadline moves) is
+    // accepted: the copy takes the whole correction and its handlers keep it.
+    s.register_incoming(&by_dc, &d.district, inc_u, d.d_register, day("2026-04-02")).await.unwrap();
+    let assign = AssignRequest {
+        lead: d.d_handler.user_id,
+        co: vec![],
+        info: vec![],
+        deadline: Some(day("2026-05-20")),
+        note: None,
+    };
+    s.assign_incoming(&Actor::user(&d.d_leader, None), &d.district, inc_u, assign).await.unwrap();
+    let second = MetadataChange { due_date: Some(day("2026-05-25")), ..first.clone() };
+    s.request_change(&by, &d.dept, updated, upd(ChangeKind::Update, Some(second.clone()))).await.unwrap();
+    let item = s.get_incoming(&d.district, IncomingVisibility::All, inc_u).await.unwrap();
+    assert_eq!(item.change_update.as_ref(), Some(&second), "the copy refused the first: all of it is still a change");
+    let accepted = s.answer_change(&by_dc, &d.district, inc_u, true, None).await.unwrap();
+    assert_eq!((accepted.state, accepted.change_state.as_deref()), (IncomingState::Assigned, Some("accepted")));
+    assert!(
+        accepted.assignments.iter().any(|a| a.active && a.user_id == d.d_handler.user_id),
+        "the lead still handles it"
+    );
+    assert_eq!(
+        (accepted.document.subject.as_str(), accepted.priority),
+        ("Về việc họp giao ban tháng 5", Priority::Flash)
+    );
+    assert_eq!(accepted.document.metadata["due_date"], "2026-05-25");
+    let codes: Vec<String> =
+        s.list_deliveries(&d.dept, updated).await.unwrap()[0].events.iter().map(|e| e.code.clone()).collect();
+    // (Within one second the view orders events by code.)
+    let mut codes = codes;
+    codes.sort();
+    assert_eq!(codes, ["01", "03", "04", "13", "13", "15", "16"]);
 
     // Replace: needs another issued document of the agency; the copy is withdrawn, and a
     // refusal brings it back as it was.
@@ -563,7 +633,7 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by,
             &d.dept,
             old,
-            ChangeRequest { kind: ChangeKind::Replace, reason: "Thay".into(), replacement: None },
+            ChangeRequest { kind: ChangeKind::Replace, reason: "Thay".into(), replacement: None, update: None },
         )
         .await,
         "field_required",
@@ -573,7 +643,7 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by,
             &d.dept,
             old,
-            ChangeRequest { kind: ChangeKind::Replace, reason: "Thay".into(), replacement: Some(old) },
+            ChangeRequest { kind: ChangeKind::Replace, reason: "Thay".into(), replacement: Some(old), update: None },
         )
         .await,
         "replacement_not_issued",
@@ -583,7 +653,12 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by,
             &d.dept,
             old,
-            ChangeRequest { kind: ChangeKind::Replace, reason: "Thay".into(), replacement: Some(new_doc) },
+            ChangeRequest {
+                kind: ChangeKind::Replace,
+                reason: "Thay".into(),
+                replacement: Some(new_doc),
+                update: None,
+            },
         )
         .await
         .unwrap();
@@ -601,7 +676,7 @@ async fn revocation_withdraws_and_recipients_answer(ctx: Ctx) {
             &by_dc,
             &d.district,
             new_doc,
-            ChangeRequest { kind: ChangeKind::Revoke, reason: "x".into(), replacement: None },
+            ChangeRequest { kind: ChangeKind::Revoke, reason: "x".into(), replacement: None, update: None },
         )
         .await,
     );
@@ -948,7 +1023,10 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
     assert_eq!(s.inbound_outcome("p3").await.unwrap().as_deref(), Some("ignored"));
     // A revocation never overtakes its document: G01's goes (its document was sent), G02's
     // waits behind its unsent document (which comes back once its claim ran out).
-    let revoke = ChangeRequest { kind: ChangeKind::Revoke, reason: "Sai thẩm quyền".into(), replacement: None };
+    let revoke =
+        ChangeRequest {
+            kind: ChangeKind::Revoke, reason: "Sai thẩm quyền".into(), replacement: None, update: None
+        };
     s.request_change(&by, &d.dept, doc, revoke).await.unwrap();
     let next = s.claim_outbox(10, Utc::now() + Duration::seconds(300), Duration::seconds(60)).await.unwrap();
     let got: BTreeSet<(String, String)> = next
@@ -987,7 +1065,30 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
         kind: ChangeKind::Revoke,
         reason: "Ban hành nhầm".into(),
         from_code: "000.00.00.G01".into(),
+        update: None,
     };
+    // An update names every field; what differs from the copy is kept (the urgency is the
+    // same), and applied when the clerk agrees.
+    let mut update = ch("u1");
+    update.kind = ChangeKind::Update;
+    update.reason = "Cập nhật văn bản điện tử".into();
+    update.update = Some(MetadataChange {
+        subject: Some("Về việc kiểm tra công tác văn thư năm 2026".into()),
+        priority: Some(Priority::Urgent),
+        due_date: Some(day("2026-03-31")),
+    });
+    assert_eq!(s.apply_remote_change(update).await.unwrap(), RemoteOutcome::Applied);
+    let got = s.get_incoming(&d.district, IncomingVisibility::All, arrived.document.id).await.unwrap();
+    let want = MetadataChange {
+        subject: Some("Về việc kiểm tra công tác văn thư năm 2026".into()),
+        priority: None,
+        due_date: Some(day("2026-03-31")),
+    };
+    assert_eq!((got.state, got.change_update.as_ref()), (IncomingState::Arrived, Some(&want)));
+    let got =
+        s.answer_change(&Actor::user(&d.d_clerk, None), &d.district, arrived.document.id, true, None).await.unwrap();
+    assert_eq!(got.document.subject, "Về việc kiểm tra công tác văn thư năm 2026");
+    assert_eq!(got.document.metadata["due_date"], "2026-03-31");
     // Another agency cannot take back a document it did not send; nothing is logged.
     let mut forged = ch("r0");
     forged.from_code = "000.00.00.G09".into();
@@ -1008,7 +1109,7 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
         .filter(|o| o.kind == "status")
         .map(|o| o.payload["status_code"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(statuses, ["01", "15"]);
+    assert_eq!(statuses, ["01", "15", "15"]);
     // The identity is written once.
     assert!(s.exchange_identity().await.unwrap().is_none());
     s.put_exchange_identity(der(7, 50), vec![1, 2, 3]).await.unwrap();
