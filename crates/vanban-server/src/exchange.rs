@@ -760,6 +760,8 @@ async fn receive_one(state: &AppState, ex: &Exchange, item: &ReceivedItem) -> Re
     let bytes = ex.client.get(&item.doc_id).await?;
     match take_package(state, ex, item, bytes.clone()).await {
         Ok(()) => {
+            // On disk before the axis may forget the package (its blobs were synced already).
+            state.store.make_durable().await?;
             ex.client.ack(&item.doc_id, Pickup::Done).await?;
             metrics::counter!("vanban_exchange_received_total", "kind" => item.message_type.clone()).increment(1);
             metrics::histogram!("vanban_exchange_receive_seconds").record(started.elapsed().as_secs_f64());
@@ -768,6 +770,7 @@ async fn receive_one(state: &AppState, ex: &Exchange, item: &ReceivedItem) -> Re
         Err(f) if f.transient => Err(f),
         Err(f) => {
             refuse(state, ex, &item.doc_id, &item.message_type, &bytes, &f).await?;
+            state.store.make_durable().await?;
             ex.client.ack(&item.doc_id, Pickup::Fail).await?;
             metrics::counter!("vanban_exchange_refused_total", "kind" => item.message_type.clone()).increment(1);
             Ok(())

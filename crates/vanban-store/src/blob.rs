@@ -202,14 +202,26 @@ fn write_file(file: &std::path::Path, data: &[u8], sha256: &str) -> std::io::Res
     let dir = file.parent().ok_or_else(|| std::io::Error::other("blob path without a directory"))?;
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7().simple()));
     // The fan-out directory usually exists: create it only when the write says it does not.
-    match std::fs::write(&tmp, data) {
+    match write_synced(&tmp, data) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)?;
-            std::fs::write(&tmp, data)?;
+            write_synced(&tmp, data)?;
         }
         other => other?,
     }
     std::fs::rename(&tmp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-    })
+    })?;
+    // The new name is on disk too: the row that refers to it is committed after this.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes a new file and syncs its data before it is renamed into place: a blob is on disk
+/// before the database row that refers to it, so a power failure cannot leave a row whose
+/// file is empty (ext4 allocates a new file's blocks late; a rename alone does not order them).
+fn write_synced(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create_new(path)?;
+    f.write_all(data)?;
+    f.sync_data()
 }

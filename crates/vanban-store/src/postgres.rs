@@ -63,6 +63,11 @@ async fn begin_write(store: &PgStore) -> crate::Result<WriteTx> {
 /// A write transaction, in the node's open batch.
 type WriteTx = crate::group::WriteTx<Postgres>;
 
+/// A commit is on disk when it returns (`synchronous_commit` on, the server's default).
+async fn make_durable(_store: &PgStore) -> crate::Result<()> {
+    Ok(())
+}
+
 /// Appends to the audit chain are serialised across connections and nodes by the lock every
 /// write transaction takes when it begins (a `Tx` is only ever made by `begin_write`).
 async fn lock_audit_chain(_tx: &mut WriteTx) -> crate::Result<()> {

@@ -461,4 +461,10 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Makes every transaction committed so far survive a power failure, not only a crash of
+    /// the process. Called before telling another system that something is stored (the
+    /// exchange's pickup acknowledgement): embedded SQLite runs with `synchronous=NORMAL`,
+    /// whose commits reach the disk at the next checkpoint; PostgreSQL's commits already
+    /// have (`synchronous_commit` on).
+    async fn make_durable(&self) -> Result<()>;
 }

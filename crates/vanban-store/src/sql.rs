@@ -2390,6 +2390,10 @@ macro_rules! impl_sql_store {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
+
+            async fn make_durable(&self) -> Result<()> {
+                make_durable(self).await
+            }
         }
     };
 }

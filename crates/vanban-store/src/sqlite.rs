@@ -25,6 +25,8 @@ pub struct SqliteStore {
     /// of microseconds, less than the two wake-ups of a hand-off to a worker thread.
     /// Never used for searches, lists of unbounded size or statistics.
     point: SqlitePool,
+    /// The write-ahead log of a database in a file (`make_durable` syncs it); `None` in memory.
+    wal: Option<std::path::PathBuf>,
     /// Write transactions, committed in batches on the writer connection (see `group.rs`).
     group: crate::group::GroupWriter<Sqlite>,
 }
@@ -72,6 +74,7 @@ impl SqliteStore {
         // stale, and the ping was one more round trip to that thread per read.
         let pool =
             SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone()).await?;
+        let opts_file = opts.get_filename().to_path_buf();
         let point = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -81,7 +84,13 @@ impl SqliteStore {
         // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
         // queues on the busy timeout instead of failing on a lock upgrade).
         let group = crate::group::GroupWriter::new(writer.clone(), &["BEGIN IMMEDIATE"]);
-        Ok(SqliteStore { pool, writer, point, group })
+        let db_file = opts_file;
+        let wal = db_file.is_file().then(|| {
+            let mut wal = db_file.into_os_string();
+            wal.push("-wal");
+            std::path::PathBuf::from(wal)
+        });
+        Ok(SqliteStore { pool, writer, point, wal, group })
     }
 }
 
@@ -104,6 +113,22 @@ async fn begin_write(store: &SqliteStore) -> crate::Result<WriteTx> {
     store.group.begin().await
 }
 
+/// Syncs the write-ahead log: with `synchronous=NORMAL` SQLite syncs it only at checkpoints,
+/// so the last commits before a power failure could be lost (never half-applied). An fsync of
+/// the file flushes what every connection wrote to it; a log already checkpointed and reset
+/// holds nothing that is not in the (synced) database file.
+async fn make_durable(store: &SqliteStore) -> crate::Result<()> {
+    let Some(wal) = store.wal.clone() else { return Ok(()) };
+    let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
+        Ok(f) => f.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    })
+    .await
+    .map_err(std::io::Error::other);
+    synced.and_then(|r| r).map_err(|e| sqlx::Error::Io(e).into())
+}
+
 /// Appends to the audit chain are already serialised by the write transaction.
 async fn lock_audit_chain(_tx: &mut WriteTx) -> crate::Result<()> {
     Ok(())
@@ -115,6 +140,20 @@ crate::sql_issuing::impl_issuing!(SqliteStore, Sqlite, sqlx::sqlite::SqliteRow);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database in a file syncs its write-ahead log on request (the exchange asks before it
+    /// acknowledges a package); one in memory has none to sync.
+    #[tokio::test]
+    async fn make_durable_syncs_the_log_of_a_file_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteConnectOptions::new().filename(dir.path().join("t.db"))).await.unwrap();
+        assert_eq!(store.wal.as_deref(), Some(dir.path().join("t.db-wal").as_path()));
+        assert!(store.wal.as_ref().unwrap().is_file(), "WAL mode writes its log beside the database");
+        make_durable(&store).await.unwrap();
+        let memory = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        assert!(memory.wal.is_none());
+        make_durable(&memory).await.unwrap();
+    }
 
     /// The writer and the point readers run on the caller's thread (the vendored sqlx-sqlite's
     /// patch is in use and switched on); the other readers do not. Fails if the `[patch.crates-io]` line is dropped
