@@ -1,5 +1,6 @@
 //! The pool that runs CPU-bound work (signing, validating, parsing packages): one thread per
-//! core, at a lower scheduling priority (nice 10) than the rest of the server.
+//! core and one more (a job's last step, storing a blob, waits on an fsync), at a lower
+//! scheduling priority (nice 10) than the rest of the server.
 //!
 //! Why lower: a request is mostly short steps — a database statement, a page — between which
 //! its CPU-heavy steps run. When signing keeps every core busy at the same priority, the
