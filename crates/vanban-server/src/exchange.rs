@@ -1200,7 +1200,6 @@ async fn log_package(
     Ok(())
 }
 
-/// A change for one of our agencies (one package may address several: applied once for each).
 /// The corrected metadata an update package carries: its header's subject, urgency and reply
 /// deadline, when `BussinessDocumentInfo/DocumentInfo` is 1 (the metadata changed). Without
 /// it (a recipient list change, or a system that sends none) the update is its reason only.
@@ -1218,6 +1217,7 @@ fn update_in(edoc: &edxml::Edoc) -> Option<MetadataChange> {
     (!change.is_empty()).then_some(change)
 }
 
+/// A change for one of our agencies (one package may address several: applied once for each).
 #[allow(clippy::too_many_arguments)]
 async fn apply_change(
     state: &AppState,

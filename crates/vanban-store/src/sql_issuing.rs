@@ -124,6 +124,18 @@ macro_rules! impl_issuing {
                 i.done_at, i.result_note, i.response_document_id \
                 FROM incoming_items i JOIN documents d ON d.id = i.document_id";
 
+            /// Writes a document's subject and metadata as an update corrected them.
+            async fn write_correction(tx: &mut Tx, id: DocumentId, subject: &str, metadata: &serde_json::Value) -> Result<()> {
+                sqlx::query("UPDATE documents SET subject = $1, metadata = $2, updated_at = $3 WHERE id = $4")
+                    .bind(subject)
+                    .bind(metadata.to_string())
+                    .bind(now())
+                    .bind(id.as_uuid())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             /// An `incoming_items.priority` (the edXML code); an unknown code reads as Thường.
             fn priority_of(code: i32) -> Priority {
                 u8::try_from(code).ok().and_then(Priority::from_code).unwrap_or_default()
@@ -1023,12 +1035,7 @@ macro_rules! impl_issuing {
                         if let Some(u) = &update {
                             // The sender's own record is corrected now; its signed file stays.
                             u.apply(&mut doc.subject, &mut doc.metadata);
-                            sqlx::query("UPDATE documents SET subject = $1, metadata = $2 WHERE id = $3")
-                                .bind(&doc.subject)
-                                .bind(doc.metadata.to_string())
-                                .bind(id.as_uuid())
-                                .execute(&mut *tx)
-                                .await?;
+                            write_correction(&mut tx, id, &doc.subject, &doc.metadata).await?;
                         }
                         let description = match (&replacement, &update) {
                             (Some((_, symbol)), _) => format!("{}: {reason} (thay thế bằng văn bản số {symbol})", req.kind.label_vi()),
@@ -1540,13 +1547,7 @@ macro_rules! impl_issuing {
                             // An update corrects the copy's metadata; its handling goes on.
                             let (mut subject, mut metadata) = (item.document.subject.clone(), item.document.metadata.clone());
                             u.apply(&mut subject, &mut metadata);
-                            sqlx::query("UPDATE documents SET subject = $1, metadata = $2, updated_at = $3 WHERE id = $4")
-                                .bind(&subject)
-                                .bind(metadata.to_string())
-                                .bind(now())
-                                .bind(id.as_uuid())
-                                .execute(&mut *tx)
-                                .await?;
+                            write_correction(&mut tx, id, &subject, &metadata).await?;
                             if let Some(p) = u.priority {
                                 sqlx::query("UPDATE incoming_items SET priority = $1 WHERE document_id = $2")
                                     .bind(i32::from(p.code()))

@@ -74,7 +74,13 @@ impl SqliteStore {
         // stale, and the ping was one more round trip to that thread per read.
         let pool =
             SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone()).await?;
-        let opts_file = opts.get_filename().to_path_buf();
+        // SQLite names a file database's log `<file>-wal`; an in-memory one has none.
+        let db_file = opts.get_filename();
+        let wal = db_file.is_file().then(|| {
+            let mut wal = db_file.as_os_str().to_owned();
+            wal.push("-wal");
+            std::path::PathBuf::from(wal)
+        });
         let point = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -84,12 +90,6 @@ impl SqliteStore {
         // `BEGIN IMMEDIATE` takes the write lock up front (another process on the same file
         // queues on the busy timeout instead of failing on a lock upgrade).
         let group = crate::group::GroupWriter::new(writer.clone(), &["BEGIN IMMEDIATE"]);
-        let db_file = opts_file;
-        let wal = db_file.is_file().then(|| {
-            let mut wal = db_file.into_os_string();
-            wal.push("-wal");
-            std::path::PathBuf::from(wal)
-        });
         Ok(SqliteStore { pool, writer, point, wal, group })
     }
 }
