@@ -47,7 +47,8 @@ struct Setup {
     agency: uuid::Uuid,
     user: uuid::Uuid,
     codes: Vec<String>,
-    _dir: tempfile::TempDir,
+    /// Kept until the bench ends (see [`run`]).
+    dir: tempfile::TempDir,
 }
 
 async fn agency(
@@ -124,7 +125,7 @@ async fn setup(backend: &Backend) -> Setup {
     let blobs = vanban_store::BlobStore::local(&dir.path().join("blobs")).unwrap();
     let state = AppState::new(store, blobs, ServerConfig::default());
     vanban_server::signing::seed_demo_signing(&state, &["lanhdao"], PIN).await.unwrap();
-    Setup { state, url, agency: root.as_uuid(), user: leader, codes, _dir: dir }
+    Setup { state, url, agency: root.as_uuid(), user: leader, codes, dir }
 }
 
 /// Fills the database to about `size` documents around the store: half issued outgoing
@@ -189,7 +190,11 @@ async fn fill(backend: &Backend, s: &Setup, size: u64) {
     }
 }
 
-async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> f64 {
+/// Returns the rate and the run's data directory, which the caller keeps until every run is
+/// over: deleting tens of thousands of files makes the next runs' file creation slower for
+/// a while (ext4 without a journal skips recently freed inodes when it allocates one, at
+/// about 1 ms of system time per new file here), and that is not the cost of issuing.
+async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> (f64, tempfile::TempDir) {
     let s = setup(backend).await;
     let t = Instant::now();
     fill(backend, &s, size).await;
@@ -259,7 +264,7 @@ async fn run(backend: &Backend, size: u64, docs: usize, concurrency: usize) -> f
         per_doc(sys, cpu.1),
         server,
     );
-    rate
+    (rate, s.dir)
 }
 
 /// The CPU time (user + system, seconds) of every process named `postgres` on this machine
@@ -312,10 +317,12 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut results = Vec::new();
+    let mut dirs = Vec::new();
     for b in &backends {
         for size in &sizes {
-            let rate = rt.block_on(run(b, *size, docs, concurrency));
+            let (rate, dir) = rt.block_on(run(b, *size, docs, concurrency));
             results.push((b.name(), *size, rate));
+            dirs.push(dir);
         }
     }
     let get = |b: &str, size: u64| results.iter().find(|r| r.0 == b && r.1 == size).map(|r| r.2);

@@ -1,5 +1,5 @@
 //! The pool that runs CPU-bound work (signing, validating, parsing packages): one thread per
-//! core and one more (a job's last step, storing a blob, waits on an fsync), at a lower
+//! core and one more (a job's first step may read a blob from disk), at a lower
 //! scheduling priority (nice 10) than the rest of the server.
 //!
 //! Why lower: a request is mostly short steps — a database statement, a page — between which

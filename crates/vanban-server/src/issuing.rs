@@ -133,8 +133,9 @@ impl AgencySigner {
     }
 
     /// The issuing pipeline for a stored PDF, in one turn on the CPU pool (one hand-off
-    /// instead of four): reads the blob, [`sign`](Self::sign)s it, validates the result as
-    /// [`crate::signing::verify_own`] does, and stores it when it is not invalid. With
+    /// instead of three): reads the blob, [`sign`](Self::sign)s it and validates the result
+    /// as [`crate::signing::verify_own`] does; then stores it, when it is not invalid, from
+    /// the blocking pool. With
     /// `earlier` (the file's signatures as validated when they were made), those are not
     /// checked again, only the changes after them.
     pub async fn sign_stored(
@@ -152,7 +153,7 @@ impl AgencySigner {
         // Blobs elsewhere than local files are fetched and stored around the CPU turn.
         let fetched = if blobs.is_local() { None } else { Some(blobs.get(pdf_sha256).await?) };
         let sha = pdf_sha256.to_owned();
-        let (signed, report, stored) = state
+        let (signed, report) = state
             .cpu(move || -> Result<_, AppError> {
                 let pdf = match fetched {
                     Some(pdf) => pdf,
@@ -164,14 +165,11 @@ impl AgencySigner {
                 if report.verdict == vanban_pades::verify::Verdict::Invalid {
                     return Err(AppError::Internal(format!("the issued file does not validate: {}", report.reason)));
                 }
-                let stored = blobs.put_blocking_hashed(&signed, report.sha256.clone()).transpose()?;
-                Ok((signed, report, stored))
+                Ok((signed, report))
             })
             .await??;
-        let blob = match stored {
-            Some(blob) => blob,
-            None => state.blobs.put(Bytes::from(signed)).await?,
-        };
+        // Stored off the CPU pool: its fsyncs wait on the disk, not on a core.
+        let blob = state.blobs.put_hashed(Bytes::from(signed), report.sha256.clone()).await?;
         Ok((blob, report))
     }
 }

@@ -124,8 +124,9 @@ impl AppState {
             renderer: Arc::default(),
             pki: Arc::default(),
             keys: Arc::default(),
-            // One thread per core, and one more: a job ends by storing its result, and the
-            // fsync of a new blob leaves its core idle for a moment unless another job runs.
+            // One thread per core, and one more: a job may start by reading a blob, which
+            // leaves its core idle when the file is not cached, unless another job runs.
+            // (Results are stored, with their fsyncs, from the blocking pool.)
             cpu: Arc::new(cpu::CpuPool::new(std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)),
             exchange_kick: Arc::default(),
         }

@@ -172,6 +172,21 @@ impl BlobStore {
         Some(write())
     }
 
+    /// [`put`](Self::put) for bytes whose SHA-256 the caller has just computed (see
+    /// [`put_blocking_hashed`](Self::put_blocking_hashed)). A local write and its fsyncs run
+    /// on the blocking pool, so callers on the CPU pool hand the bytes over instead of
+    /// waiting on the disk there.
+    pub async fn put_hashed(&self, bytes: Bytes, sha256: String) -> Result<BlobRef> {
+        if !self.is_local() {
+            return self.put(bytes).await;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.put_blocking_hashed(&bytes, sha256))
+            .await
+            .map_err(|e| local_err(std::io::Error::other(e)))?
+            .unwrap_or(Err(StoreError::NotFound))
+    }
+
     /// Whether a blob is stored.
     pub async fn exists(&self, sha256: &str) -> Result<bool> {
         for path in [Self::path_of(sha256)?, Self::legacy_path_of(sha256)?] {
