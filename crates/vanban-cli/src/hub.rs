@@ -6,8 +6,9 @@ use anyhow::{Context, bail};
 
 /// The hub takes the global `--listen` (default 127.0.0.1:7400), `--data-dir` (default
 /// `hub-data`: package bodies and the SQLite database), `--database-url` (`postgres://…` for
-/// several hub nodes) and `--config` (a TOML file of `[[systems]]` tables with `id` and
-/// `secret`, optionally `agencies = ["*.H58"]`: the connected systems).
+/// several hub nodes, with `--bodies-dir` on storage they all mount) and `--config` (a TOML
+/// file of `[[systems]]` tables with `id` and `secret`, optionally `agencies = ["*.H58"]`:
+/// the connected systems).
 #[derive(clap::Args)]
 pub struct HubArgs {
     /// A connected system as ID:SECRET[:AGENCIES] (repeatable; for tests and small set-ups;
@@ -18,6 +19,10 @@ pub struct HubArgs {
     /// Largest package accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     max_package_mib: u64,
+    /// Where package bodies live (default: DATA_DIR/packages). For several hub nodes on one
+    /// PostgreSQL database: a directory every node mounts (NFS or the like).
+    #[arg(long)]
+    bodies_dir: Option<PathBuf>,
     /// Accept requests that sign only the national axis's headers (SDK clients), not their
     /// path and body as vanban's client does.
     #[arg(long)]
@@ -61,6 +66,7 @@ pub async fn run(args: HubArgs, common: &crate::config::CommonArgs) -> anyhow::R
     let mut config = vanban_hub::HubConfig::new(data_dir, systems);
     config.max_package_bytes = args.max_package_mib * 1024 * 1024;
     config.strict_signing = !args.lenient_signing;
+    config.bodies_dir = args.bodies_dir;
     let state = vanban_hub::HubState::open(config, common.database_url.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the hub's storage: {e}"))?;

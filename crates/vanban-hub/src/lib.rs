@@ -12,6 +12,10 @@
 //!   acknowledge (`/updateStatus` processing/done/fail) what is theirs; a package's body is
 //!   removed once every addressee has said done or fail; its row stays as the record.
 //! - The directory: each system registers the agencies it receives for.
+//! - Several nodes: hub processes on one PostgreSQL database, with one bodies directory
+//!   that each mounts (`bodies_dir`), serve the same systems interchangeably. A signed
+//!   request is accepted once across all of them, and an arrival through one node wakes long
+//!   polls on every node (see `store`).
 
 #![forbid(unsafe_code)]
 
@@ -60,8 +64,13 @@ impl SystemConfig {
 /// The hub's settings.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
-    /// Where package bodies (and the SQLite database, by default) live.
+    /// Where the SQLite database (by default) and, without `bodies_dir`, the package bodies
+    /// live.
     pub data_dir: PathBuf,
+    /// Where package bodies live, when not in `data_dir/packages`: for several hub nodes, a
+    /// directory every node mounts (uploads are written beside it, in `.uploads/`, so that
+    /// moving one into place is a rename).
+    pub bodies_dir: Option<PathBuf>,
     pub systems: Vec<SystemConfig>,
     /// Largest package accepted.
     pub max_package_bytes: u64,
@@ -74,10 +83,30 @@ pub struct HubConfig {
     pub strict_signing: bool,
 }
 
+/// How long an upload may take before a starting node of a shared hub takes its temporary
+/// file for a crash's leftover.
+const STALE_UPLOAD: Duration = Duration::from_secs(3600);
+
+/// How often a long poll on a shared hub looks again even without a wake-up (one missed while
+/// a node's LISTEN connection was down).
+const RECHECK: Duration = Duration::from_secs(2);
+
 impl HubConfig {
+    fn bodies(&self) -> PathBuf {
+        self.bodies_dir.clone().unwrap_or_else(|| self.data_dir.join("packages"))
+    }
+
+    fn uploads(&self) -> PathBuf {
+        match &self.bodies_dir {
+            Some(dir) => dir.join(".uploads"),
+            None => self.data_dir.join("tmp"),
+        }
+    }
+
     pub fn new(data_dir: PathBuf, systems: Vec<SystemConfig>) -> Self {
         HubConfig {
             data_dir,
+            bodies_dir: None,
             systems,
             max_package_bytes: 64 * 1024 * 1024,
             window_secs: auth::DEFAULT_WINDOW_SECS,
@@ -112,8 +141,9 @@ struct Metrics {
 
 impl HubState {
     pub async fn open(config: HubConfig, database_url: Option<&str>) -> Result<HubState, String> {
-        std::fs::create_dir_all(config.data_dir.join("packages")).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(config.data_dir.join("tmp")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(config.bodies()).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(config.uploads()).map_err(|e| e.to_string())?;
         let store: Arc<dyn HubStore> = match database_url {
             Some(url) if url.starts_with("postgres") => {
                 Arc::new(PgHubStore::connect(url).await.map_err(|e| e.to_string())?)
@@ -124,15 +154,20 @@ impl HubState {
             }
             None => Arc::new(SqliteHubStore::open(&config.data_dir.join("hub.db")).await.map_err(|e| e.to_string())?),
         };
-        // Uploads a crash left half-written are of no one.
-        if let Ok(dir) = std::fs::read_dir(config.data_dir.join("tmp")) {
+        // Uploads a crash left half-written are of no one. Other nodes of a shared hub may be
+        // writing theirs: only those older than any upload takes are removed then.
+        let shared = store.shared();
+        if let Ok(dir) = std::fs::read_dir(config.uploads()) {
             for e in dir.flatten() {
-                let _ = std::fs::remove_file(e.path());
+                let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                if !shared || age.is_some_and(|a| a > STALE_UPLOAD) {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
         let secrets = config.systems.iter().map(|s| (s.id.clone(), s.secret.clone())).collect();
         let systems = config.systems.iter().map(|s| (s.id.clone(), s.clone())).collect();
-        Ok(HubState {
+        let state = HubState {
             store,
             config: Arc::new(config),
             secrets: Arc::new(secrets),
@@ -140,7 +175,17 @@ impl HubState {
             seen: Arc::default(),
             waiters: Arc::default(),
             metrics: Arc::default(),
-        })
+        };
+        // Arrivals announced by other nodes wake this node's long polls.
+        let waiters = state.waiters.clone();
+        let wake: store::Wake = Arc::new(move |system: &str| {
+            let m = waiters.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = m.get(system) {
+                n.notify_waiters();
+            }
+        });
+        state.store.watch(wake).await.map_err(|e| e.to_string())?;
+        Ok(state)
     }
 
     pub fn backend(&self) -> &'static str {
@@ -153,7 +198,7 @@ impl HubState {
     }
 
     fn body_path(&self, id: &str) -> PathBuf {
-        self.config.data_dir.join("packages").join(&id[id.len() - 2..]).join(format!("{id}.edxml"))
+        self.config.bodies().join(&id[id.len() - 2..]).join(format!("{id}.edxml"))
     }
 }
 
@@ -221,7 +266,7 @@ fn internal(e: impl std::fmt::Display) -> Fail {
 
 /// Verifies a request's signature, that it is not a replay, and (strict signing) that it
 /// signed this route's path and, given `body`, the body's SHA-256.
-fn authenticate(
+async fn authenticate(
     state: &HubState,
     headers: &HeaderMap,
     path: &str,
@@ -251,17 +296,26 @@ fn authenticate(
             _ => {}
         }
     }
-    // A signature is accepted once within the window.
+    // A signature is accepted once within the window (across the nodes of a shared hub).
     let mac = headers.get(auth::HASH_HEADER).and_then(|h| h.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
-    let mut seen = state.seen.lock().unwrap_or_else(|e| e.into_inner());
     let t = now.timestamp();
-    if seen.len() > 100_000 {
-        seen.retain(|_, exp| *exp > t);
-    }
-    if seen.get(&mac).is_some_and(|exp| *exp > t) {
+    let expires = t + 2 * state.config.window_secs;
+    let first = if state.store.shared() {
+        state.store.first_use(&mac, expires * 1000, t * 1000).await?
+    } else {
+        let mut seen = state.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 100_000 {
+            seen.retain(|_, exp| *exp > t);
+        }
+        let live = seen.get(&mac).is_some_and(|exp| *exp > t);
+        if !live {
+            seen.insert(mac, expires);
+        }
+        !live
+    };
+    if !first {
         return Err(unauthorized("axis_replay", "this signed request was already received".to_owned()));
     }
-    seen.insert(mac, t + 2 * state.config.window_secs);
     Ok(v)
 }
 
@@ -287,11 +341,11 @@ async fn send_edoc(State(state): State<HubState>, headers: HeaderMap, mut multip
 }
 
 async fn send_edoc_inner(state: &HubState, headers: &HeaderMap, multipart: &mut Multipart) -> Result<Answer, Fail> {
-    let v = authenticate(state, headers, "/sendEdoc", None)?;
+    let v = authenticate(state, headers, "/sendEdoc", None).await?;
     let strict_body = state.config.strict_signing;
     let bad = |code: &'static str, m: String| Fail(StatusCode::BAD_REQUEST, code, m);
     // Stream the file part to a temporary file, hashing as it goes.
-    let tmp = state.config.data_dir.join("tmp").join(format!("{}.part", new_package_id()));
+    let tmp = state.config.uploads().join(format!("{}.part", new_package_id()));
     let mut guard = TempFile(Some(tmp.clone()));
     let mut hasher = sha2::Sha256::new();
     let mut size: u64 = 0;
@@ -442,6 +496,13 @@ async fn send_edoc_inner(state: &HubState, headers: &HeaderMap, multipart: &mut 
     for (system, _) in &by_system {
         state.waiter(system).notify_waiters();
     }
+    if state.store.shared() {
+        // Long polls on the other nodes; stored is stored, so a failure here only delays them.
+        let systems: Vec<String> = by_system.iter().map(|(s, _)| s.clone()).collect();
+        if let Err(e) = state.store.announce(&systems).await {
+            tracing::warn!(error = %e, "cannot announce an arrival to the other hub nodes");
+        }
+    }
     tracing::debug!(id = %stored, from = %routing.from, kind, "package stored");
     Ok(Answer { doc_id: stored, ..Answer::ok() })
 }
@@ -471,7 +532,7 @@ async fn sync_dir(dir: Option<&Path>) {
 
 async fn received_list(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers, "/getReceivedEdocList", None)?;
+        let v = authenticate(&state, &headers, "/getReceivedEdocList", None).await?;
         let kind = v.get("messagetype").unwrap_or("edoc").to_owned();
         if kind != "edoc" && kind != "status" {
             return Err(Fail(StatusCode::BAD_REQUEST, "bad_message_type", format!("unknown messagetype {kind}")));
@@ -488,12 +549,12 @@ async fn received_list(State(state): State<HubState>, headers: HeaderMap) -> Res
             // Register interest before looking, so an arrival in between is not missed.
             let notified = notify.notified();
             let items = state.store.received(&v.system_id, &kind, limit).await?;
-            if !items.is_empty() || tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if !items.is_empty() || now >= deadline {
                 return Ok(ListAnswer::ok(items));
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Ok(ListAnswer::ok(state.store.received(&v.system_id, &kind, limit).await?));
-            }
+            let until = if state.store.shared() { deadline.min(now + RECHECK) } else { deadline };
+            let _ = tokio::time::timeout_at(until, notified).await;
         }
     };
     match inner.await {
@@ -504,7 +565,7 @@ async fn received_list(State(state): State<HubState>, headers: HeaderMap) -> Res
 
 async fn get_edoc(State(state): State<HubState>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers, uri.path(), None)?;
+        let v = authenticate(&state, &headers, uri.path(), None).await?;
         let id = v.get("docId").unwrap_or_default().to_owned();
         let meta = match id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
             true => state.store.package_for(&v.system_id, &id).await?,
@@ -540,7 +601,7 @@ async fn get_edoc(State(state): State<HubState>, uri: axum::http::Uri, headers: 
 
 async fn update_status(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers, "/updateStatus", None)?;
+        let v = authenticate(&state, &headers, "/updateStatus", None).await?;
         let id = v.get("docId").unwrap_or_default().to_owned();
         let pickup = v.get("status").and_then(Pickup::parse).ok_or_else(|| {
             Fail(StatusCode::BAD_REQUEST, "bad_status", "status must be processing, done or fail".to_owned())
@@ -565,7 +626,7 @@ async fn update_status(State(state): State<HubState>, headers: HeaderMap) -> Res
 
 async fn sent_list(State(state): State<HubState>, headers: HeaderMap) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers, "/getSentEdocList", None)?;
+        let v = authenticate(&state, &headers, "/getSentEdocList", None).await?;
         let limit = v.get("limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, 1000);
         Ok::<_, Fail>(ListAnswer::ok(state.store.sent(&v.system_id, v.get("docId"), limit).await?))
     };
@@ -577,7 +638,7 @@ async fn sent_list(State(state): State<HubState>, headers: HeaderMap) -> Respons
 
 async fn agencies_list(State(state): State<HubState>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     let inner = async {
-        authenticate(&state, &headers, uri.path(), None)?;
+        authenticate(&state, &headers, uri.path(), None).await?;
         Ok::<_, Fail>(ListAnswer::ok(state.store.agencies().await?))
     };
     match inner.await {
@@ -588,7 +649,7 @@ async fn agencies_list(State(state): State<HubState>, uri: axum::http::Uri, head
 
 async fn register_agency(State(state): State<HubState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers, "/registerAgency", Some(&body))?;
+        let v = authenticate(&state, &headers, "/registerAgency", Some(&body)).await?;
         let a: Agency = serde_json::from_slice(&body)
             .map_err(|e| Fail(StatusCode::BAD_REQUEST, "malformed_request", format!("agency JSON: {e}")))?;
         let code_ok = !a.code.is_empty()
@@ -621,7 +682,7 @@ async fn register_agency(State(state): State<HubState>, headers: HeaderMap, body
 
 async fn delete_agency(State(state): State<HubState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let inner = async {
-        let v = authenticate(&state, &headers, "/deleteAgency", Some(&body))?;
+        let v = authenticate(&state, &headers, "/deleteAgency", Some(&body)).await?;
         let j: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| Fail(StatusCode::BAD_REQUEST, "malformed_request", format!("JSON: {e}")))?;
         let code = j.get("AgencyCode").and_then(|c| c.as_str()).unwrap_or_default();

@@ -1,9 +1,18 @@
 //! The hub's storage: package metadata and who must still pick each package up, in SQLite
 //! (default, one file in the data directory) or PostgreSQL (`postgres://…`). The package
-//! bodies are files in the data directory's `packages/` folder, written and synced before
-//! their row commits, removed once every addressee has acknowledged them.
+//! bodies are files in the bodies directory (by default the data directory's `packages/`),
+//! written and synced before their row commits, removed once every addressee has
+//! acknowledged them.
+//!
+//! Several hub nodes may share one PostgreSQL database (and one bodies directory that every
+//! node mounts): a PostgreSQL store is [`shared`](HubStore::shared), so the replay check of
+//! signed requests ([`first_use`](HubStore::first_use)) and the wake-up of long polls
+//! ([`announce`](HubStore::announce), [`watch`](HubStore::watch): NOTIFY/LISTEN) go through
+//! the database rather than one node's memory.
 //!
 //! The SQL is written once and expanded for both backends by `impl_hub_store!`.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use vanban_axis::{AddresseeState, Agency, ReceivedItem, SentItem};
@@ -55,9 +64,34 @@ pub struct HubStats {
     pub agencies: i64,
 }
 
+/// Called with a system's id when a package arrived for it (see [`HubStore::watch`]).
+pub type Wake = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The PostgreSQL channel on which nodes announce arrivals (the payload is a system id).
+const CHANNEL: &str = "vanban_hub";
+
 #[async_trait]
 pub trait HubStore: Send + Sync {
     fn backend(&self) -> &'static str;
+    /// Whether several hub nodes may use this store at once (PostgreSQL). A store that is not
+    /// shared leaves the replay check and long-poll wake-ups to the one node's memory.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Records the first use of a request signature `mac`, remembered until `expires_at`
+    /// (ms); false when it was used before and has not expired: a replay. Only a shared
+    /// store keeps these.
+    async fn first_use(&self, _mac: &str, _expires_at: i64, _now: i64) -> Result<bool> {
+        Ok(true)
+    }
+    /// Tells every node that packages arrived for `systems`, to wake their long polls.
+    async fn announce(&self, _systems: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// Calls `wake` whenever a node announces an arrival, until the process ends.
+    async fn watch(&self, _wake: Wake) -> Result<()> {
+        Ok(())
+    }
     /// The package a sender already stored under `idem_key`, if any.
     async fn find_by_key(&self, sender_system: &str, idem_key: &str) -> Result<Option<String>>;
     /// Stores a package; a concurrent resend with the same key gets the first one's id.
@@ -94,15 +128,19 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (package_id, system_id))",
     "CREATE INDEX IF NOT EXISTS hub_addressees_pending ON hub_addressees (system_id, kind, state, created_at)",
     "CREATE INDEX IF NOT EXISTS hub_packages_sender ON hub_packages (sender_system, created_at)",
+    // Signatures of requests already accepted, until their expiry (shared stores only).
+    "CREATE TABLE IF NOT EXISTS hub_seen (mac TEXT PRIMARY KEY NOT NULL, expires_at BIGINT NOT NULL)",
 ];
 
 macro_rules! impl_hub_store {
-    ($Store:ty, $Db:ty, $name:literal) => {
+    ($Store:ty, $Db:ty, $name:literal { $($extra:tt)* }) => {
         #[async_trait]
         impl HubStore for $Store {
             fn backend(&self) -> &'static str {
                 $name
             }
+
+            $($extra)*
 
             async fn find_by_key(&self, sender_system: &str, idem_key: &str) -> Result<Option<String>> {
                 Ok(sqlx::query_scalar::<$Db, String>("SELECT id FROM hub_packages WHERE sender_system = $1 AND idem_key = $2")
@@ -399,11 +437,19 @@ impl SqliteHubStore {
 pub struct PgHubStore {
     pool: sqlx::PgPool,
     writer: sqlx::PgPool,
+    /// For the replay check: commits without waiting for the WAL to be flushed (a signature
+    /// forgotten in a crash could be replayed within its window, as after a restart of a
+    /// node that keeps them in memory; each request does not wait for a disk flush).
+    seen: sqlx::PgPool,
+    /// Calls of [`HubStore::first_use`], to prune expired signatures every so often.
+    uses: std::sync::atomic::AtomicU64,
 }
 
 impl PgHubStore {
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await?;
+        use std::str::FromStr as _;
+        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(opts.clone()).await?;
         // Two nodes creating the schema at once would race on the catalog: serialise.
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(7400102)").execute(&mut *tx).await?;
@@ -411,9 +457,60 @@ impl PgHubStore {
             sqlx::query(*s).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(PgHubStore { writer: pool.clone(), pool })
+        let seen = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.options([("synchronous_commit", "off")]))
+            .await?;
+        Ok(PgHubStore { writer: pool.clone(), pool, seen, uses: Default::default() })
     }
 }
 
-impl_hub_store!(SqliteHubStore, sqlx::Sqlite, "sqlite");
-impl_hub_store!(PgHubStore, sqlx::Postgres, "postgres");
+impl_hub_store!(SqliteHubStore, sqlx::Sqlite, "sqlite" {});
+impl_hub_store!(PgHubStore, sqlx::Postgres, "postgres" {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn first_use(&self, mac: &str, expires_at: i64, now: i64) -> Result<bool> {
+        if self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 1023 {
+            sqlx::query("DELETE FROM hub_seen WHERE expires_at <= $1").bind(now).execute(&self.seen).await?;
+        }
+        // A new signature is inserted; an expired one is taken over; a live one is a replay.
+        let done = sqlx::query(
+            "INSERT INTO hub_seen (mac, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (mac) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE hub_seen.expires_at <= $3",
+        )
+        .bind(mac)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.seen)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn announce(&self, systems: &[String]) -> Result<()> {
+        for system in systems {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(system).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn watch(&self, wake: Wake) -> Result<()> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(n) => wake(n.payload()),
+                    // Reconnected on the next call; what was announced meanwhile is found by
+                    // the long polls' periodic look (see `received_list`).
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the hub's LISTEN connection failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+});

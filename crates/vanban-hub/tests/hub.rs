@@ -36,18 +36,24 @@ fn status_package(from: &str, to: &str, code: &str) -> Bytes {
 
 async fn start(db: Option<&str>) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
+    (start_node(db, dir.path(), None).await, dir)
+}
+
+/// A hub node with its data in `data` and (given) its bodies in `bodies`; its URL.
+async fn start_node(db: Option<&str>, data: &std::path::Path, bodies: Option<&std::path::Path>) -> String {
     let mut systems: Vec<_> = [A, B]
         .iter()
         .map(|(id, s)| vanban_hub::SystemConfig { id: (*id).into(), secret: (*s).into(), agencies: vec![] })
         .collect();
     systems.push(vanban_hub::SystemConfig { id: C.0.into(), secret: C.1.into(), agencies: vec!["*.G22".into()] });
-    let mut config = vanban_hub::HubConfig::new(dir.path().to_owned(), systems);
+    let mut config = vanban_hub::HubConfig::new(data.to_owned(), systems);
     config.max_package_bytes = 256 * 1024;
+    config.bodies_dir = bodies.map(ToOwned::to_owned);
     let state = vanban_hub::HubState::open(config, db).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(vanban_hub::serve(listener, state));
-    (url, dir)
+    url
 }
 
 fn client(url: &str, who: (&str, &str)) -> AxisClient {
@@ -186,20 +192,94 @@ async fn hub_on_sqlite() {
     scenario(None).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hub_on_postgres() {
+/// A PostgreSQL URL whose tables live in a fresh schema of their own, so other tests'
+/// tables are not touched; None (outside CI) without `VANBAN_TEST_PG_URL`.
+async fn pg_schema(schema: &str) -> Option<String> {
     let Ok(url) = std::env::var("VANBAN_TEST_PG_URL") else {
         assert!(std::env::var("CI").is_err(), "CI must give VANBAN_TEST_PG_URL");
         eprintln!("VANBAN_TEST_PG_URL not set: PostgreSQL test skipped");
-        return;
+        return None;
     };
-    // A schema of its own, so other tests' tables are not touched.
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query("DROP SCHEMA IF EXISTS hub_test CASCADE").execute(&pool).await.unwrap();
-    sqlx::query("CREATE SCHEMA hub_test").execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
     let sep = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{sep}options=-c%20search_path%3Dhub_test");
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_on_postgres() {
+    let Some(scoped) = pg_schema("hub_test").await else { return };
     scenario(Some(&scoped)).await;
+}
+
+/// Two hub nodes on one PostgreSQL database and one bodies directory: a system may use
+/// either. What one node stores, the other lists, serves and purges; an arrival through one
+/// wakes a long poll on the other; a signed request accepted by one is a replay at the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hub_nodes_share_one_database() {
+    let Some(db) = pg_schema("hub_nodes_test").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bodies = dir.path().join("bodies");
+    let one = start_node(Some(&db), &dir.path().join("node1"), Some(&bodies)).await;
+    let two = start_node(Some(&db), &dir.path().join("node2"), Some(&bodies)).await;
+    let (a1, b2) = (client(&one, A), client(&two, B));
+    a1.register_agency(&vanban_axis::Agency {
+        code: "000.00.00.H58".into(),
+        name: "UBND tỉnh Bình An".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    b2.register_agency(&vanban_axis::Agency {
+        code: "000.00.77.H58".into(),
+        name: "UBND huyện Hòa Bình".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // One directory: each node lists both agencies.
+    assert_eq!(client(&one, B).agencies().await.unwrap().len(), 2);
+    assert_eq!(client(&two, A).agencies().await.unwrap().len(), 2);
+
+    // A long poll on node 1 is woken by a package sent through node 2 (far sooner than its
+    // 20 s, though the node's own wake-up never fires: the arrival is on the other node).
+    let waiter = {
+        let a1 = a1.clone();
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let items = a1.received("status", 10, Some(Duration::from_secs(20))).await.unwrap();
+            (items, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pkg = status_package("000.00.77.H58", "000.00.00.H58", "01");
+    let ans = b2.send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
+    let (items, waited) = waiter.await.unwrap();
+    assert!(waited < Duration::from_secs(10), "the long poll on the other node was woken: {waited:?}");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].doc_id, ans.doc_id);
+    // A resend through the other node is recognised as the same package.
+    let again = client(&one, B).send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
+    assert_eq!((again.doc_id.as_str(), again.duplicate), (ans.doc_id.as_str(), true));
+    // Either node serves the body, byte for byte.
+    assert_eq!(a1.get(&ans.doc_id).await.unwrap(), pkg);
+    assert_eq!(client(&two, A).get(&ans.doc_id).await.unwrap(), pkg);
+
+    // A signed request captured at one node is refused at the other.
+    let creds = Credentials { system_id: A.0.into(), secret: A.1.into() };
+    let signed = vanban_axis::auth::sign(&creds, &[("path", "/getAgenciesList")], chrono::Utc::now());
+    assert_eq!(raw(&one, "/getAgenciesList", &signed).0, 200);
+    let (st, body) = raw(&two, "/getAgenciesList", &signed);
+    assert_eq!(st, 401);
+    assert!(body.contains("axis_replay"), "{body}");
+
+    // Acknowledged through node 2: the body is gone for both, and from the shared directory.
+    client(&two, A).ack(&ans.doc_id, Pickup::Done).await.unwrap();
+    assert_eq!(a1.get(&ans.doc_id).await.unwrap_err().code(), "package_purged");
+    let sent = client(&one, B).sent(Some(&ans.doc_id)).await.unwrap();
+    assert_eq!(sent[0].addressees[0].state, "done");
+    assert_eq!(walk(&bodies), 0, "the body is removed once every addressee acknowledged");
 }
 
 /// A POST with the given headers over a plain TCP connection: (status, whole response).
