@@ -143,9 +143,19 @@ def main():
             th.join()
         issued = time.time() - t0
         n = len(ids) - 1
+        def all_incoming():
+            # The API gives at most 1000 a page.
+            items = []
+            while True:
+                st, _, body = http(addr_b, "GET", f"/api/v1/incoming?limit=1000&offset={len(items)}", None, *b_clerk)
+                page = json.loads(body)
+                items += page
+                if len(page) < 1000:
+                    # Arrivals while paging shift the pages: count each document once.
+                    return list({it["symbol"]: it for it in items}.values())
+
         while True:
-            st, _, body = http(addr_b, "GET", f"/api/v1/incoming?limit={DOCS + 10}", None, *b_clerk)
-            items = json.loads(body)
+            items = all_incoming()
             if len(items) >= DOCS:
                 break
             if time.time() - t0 > 600:

@@ -504,7 +504,10 @@ fn attachment(bytes: Vec<u8>, mime: &'static str, name: &str) -> Response {
 struct ListQuery {
     state: Option<String>,
     overdue: Option<bool>,
+    /// At most 1000 a page (default 200).
     limit: Option<i64>,
+    /// How many to skip: `offset=1000` is the second page of 1000.
+    offset: Option<i64>,
 }
 
 fn filter_of(q: &ListQuery) -> Result<IncomingFilter, AppError> {
@@ -519,6 +522,7 @@ fn filter_of(q: &ListQuery) -> Result<IncomingFilter, AppError> {
         states,
         overdue_on: q.overdue.unwrap_or(false).then(today),
         limit: q.limit.unwrap_or(200).clamp(1, 1000),
+        offset: q.offset.unwrap_or(0).max(0),
         ..Default::default()
     })
 }

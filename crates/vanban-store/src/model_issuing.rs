@@ -248,6 +248,8 @@ pub struct IncomingFilter {
     pub registered_from: Option<NaiveDate>,
     pub registered_to: Option<NaiveDate>,
     pub limit: i64,
+    /// How many of the list (in its order: most urgent, then newest) to skip: the next page.
+    pub offset: i64,
 }
 
 /// An incoming document that did not come through an internal delivery: a scanned paper

@@ -1288,6 +1288,10 @@ macro_rules! impl_issuing {
                     }
                     q.push(" ORDER BY i.priority DESC, i.arrived_at DESC, i.document_id DESC LIMIT ");
                     q.push_bind(if filter.limit > 0 { filter.limit } else { 200 });
+                    if filter.offset > 0 {
+                        q.push(" OFFSET ");
+                        q.push_bind(filter.offset);
+                    }
                     let rows = q.build().fetch_all(&mut *tx).await?;
                     let list = rows.iter().map(incoming_from_row).collect::<Result<Vec<_>>>()?;
                     let list = with_assignments(&mut tx, list).await?;

@@ -443,6 +443,12 @@ async fn the_overdue_list_counts_per_unit() {
     assert_eq!(page.body.matches("badge overdue").count(), 2);
     let overdue = leader.get("/api/v1/incoming?overdue=true").await.json();
     assert_eq!(overdue.as_array().unwrap().len(), 2);
+    // Pages: one at a time, in the list's order; past the end, nothing.
+    let first = leader.get("/api/v1/incoming?overdue=true&limit=1").await.json();
+    let second = leader.get("/api/v1/incoming?overdue=true&limit=1&offset=1").await.json();
+    assert_eq!(first.as_array().unwrap()[..], overdue.as_array().unwrap()[..1]);
+    assert_eq!(second.as_array().unwrap()[..], overdue.as_array().unwrap()[1..]);
+    assert!(leader.get("/api/v1/incoming?overdue=true&offset=2").await.json().as_array().unwrap().is_empty());
     // The handler sees their own overdue documents, the clerk all of the agency's.
     let handler = app.login("b.specialist").await;
     assert_eq!(handler.get("/api/v1/incoming?overdue=true").await.json().as_array().unwrap().len(), 2);
