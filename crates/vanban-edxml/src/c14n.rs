@@ -39,35 +39,41 @@ impl C14nAlg {
 }
 
 pub(crate) fn escape_text(s: &str, out: &mut Vec<u8>) {
-    for c in s.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            c => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
-    }
+    escape(s, out, |c| match c {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
 }
 
 pub(crate) fn escape_attr(s: &str, out: &mut Vec<u8>) {
-    for c in s.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '"' => out.extend_from_slice(b"&quot;"),
-            '\t' => out.extend_from_slice(b"&#x9;"),
-            '\n' => out.extend_from_slice(b"&#xA;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            c => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
+    escape(s, out, |c| match c {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
+}
+
+/// Copies `s`, replacing the ASCII bytes `special` names; the runs between them (a package's
+/// base64 attachments are one long run) are copied whole. A byte of a multi-byte UTF-8
+/// character is never ASCII, so working on bytes keeps characters intact.
+fn escape(s: &str, out: &mut Vec<u8>, special: impl Fn(u8) -> Option<&'static [u8]>) {
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if let Some(rep) = special(c) {
+            out.extend_from_slice(&b[start..i]);
+            out.extend_from_slice(rep);
+            start = i + 1;
         }
     }
+    out.extend_from_slice(&b[start..]);
 }
 
 /// Namespace bindings rendered on output ancestors, innermost last.
@@ -314,5 +320,24 @@ fn end_tag(qname: &str, scope: &mut Scope, rendered: &mut Rendered, buf: &mut Ve
     scope.pop();
     if let Some(n) = rendered.frames.pop() {
         rendered.decls.truncate(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_only_the_special_bytes_and_keeps_characters_whole() {
+        let mut out = Vec::new();
+        escape_text("Số 15/QĐ-UBND & <Hỏa tốc> \"x\"\r\n\tđ", &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "Số 15/QĐ-UBND &amp; &lt;Hỏa tốc&gt; \"x\"&#xD;\n\tđ");
+        let mut out = Vec::new();
+        escape_attr("a&b<c>\"d\"\t\n\rế", &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "a&amp;b&lt;c>&quot;d&quot;&#x9;&#xA;&#xD;ế");
+        let mut out = Vec::new();
+        escape_text("", &mut out);
+        escape_text("&", &mut out);
+        assert_eq!(out, b"&amp;");
     }
 }
