@@ -60,10 +60,8 @@ fn client(url: &str, who: (&str, &str)) -> AxisClient {
     AxisClient::new(url, Credentials { system_id: who.0.into(), secret: who.1.into() }, vec![]).unwrap()
 }
 
-async fn scenario(db: Option<&str>) {
-    let (url, dir) = start(db).await;
-    let a = client(&url, A);
-    let b = client(&url, B);
+/// The province's agency held by `a`, the district's by `b`.
+async fn register(a: &AxisClient, b: &AxisClient) {
     a.register_agency(&vanban_axis::Agency {
         code: "000.00.00.H58".into(),
         name: "UBND tỉnh Bình An".into(),
@@ -78,6 +76,13 @@ async fn scenario(db: Option<&str>) {
     })
     .await
     .unwrap();
+}
+
+async fn scenario(db: Option<&str>) {
+    let (url, dir) = start(db).await;
+    let a = client(&url, A);
+    let b = client(&url, B);
+    register(&a, &b).await;
 
     // A wrong secret, an unknown system.
     let bad = client(&url, ("tinh", "not-the-secret-000000"));
@@ -224,20 +229,7 @@ async fn two_hub_nodes_share_one_database() {
     let one = start_node(Some(&db), &dir.path().join("node1"), Some(&bodies)).await;
     let two = start_node(Some(&db), &dir.path().join("node2"), Some(&bodies)).await;
     let (a1, b2) = (client(&one, A), client(&two, B));
-    a1.register_agency(&vanban_axis::Agency {
-        code: "000.00.00.H58".into(),
-        name: "UBND tỉnh Bình An".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    b2.register_agency(&vanban_axis::Agency {
-        code: "000.00.77.H58".into(),
-        name: "UBND huyện Hòa Bình".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    register(&a1, &b2).await;
     // One directory: each node lists both agencies.
     assert_eq!(client(&one, B).agencies().await.unwrap().len(), 2);
     assert_eq!(client(&two, A).agencies().await.unwrap().len(), 2);
