@@ -83,8 +83,8 @@ pub struct HubConfig {
     pub strict_signing: bool,
 }
 
-/// How long an upload may take before a starting node of a shared hub takes its temporary
-/// file for a crash's leftover.
+/// How long an upload may take before a starting node takes its temporary file, in a bodies
+/// directory other nodes share, for a crash's leftover.
 const STALE_UPLOAD: Duration = Duration::from_secs(3600);
 
 /// How often a long poll on a shared hub looks again even without a wake-up (one missed while
@@ -154,9 +154,9 @@ impl HubState {
             }
             None => Arc::new(SqliteHubStore::open(&config.data_dir.join("hub.db")).await.map_err(|e| e.to_string())?),
         };
-        // Uploads a crash left half-written are of no one. Other nodes of a shared hub may be
-        // writing theirs: only those older than any upload takes are removed then.
-        let shared = store.shared();
+        // Uploads a crash left half-written are of no one. In a bodies directory other nodes
+        // share, they may be writing theirs: only those older than any upload takes go then.
+        let shared = config.bodies_dir.is_some();
         if let Ok(dir) = std::fs::read_dir(config.uploads()) {
             for e in dir.flatten() {
                 let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
