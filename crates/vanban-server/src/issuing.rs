@@ -135,9 +135,8 @@ impl AgencySigner {
     /// The issuing pipeline for a stored PDF, in one turn on the CPU pool (one hand-off
     /// instead of three): reads the blob, [`sign`](Self::sign)s it and validates the result
     /// as [`crate::signing::verify_own`] does; then stores it, when it is not invalid, from
-    /// the blocking pool. With
-    /// `earlier` (the file's signatures as validated when they were made), those are not
-    /// checked again, only the changes after them.
+    /// the blocking pool. With `earlier` (the file's signatures as validated when they were
+    /// made), those are not checked again, only the changes after them.
     pub async fn sign_stored(
         &self,
         state: &AppState,
