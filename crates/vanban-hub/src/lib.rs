@@ -496,13 +496,6 @@ async fn send_edoc_inner(state: &HubState, headers: &HeaderMap, multipart: &mut 
     for (system, _) in &by_system {
         state.waiter(system).notify_waiters();
     }
-    if state.store.shared() {
-        // Long polls on the other nodes; stored is stored, so a failure here only delays them.
-        let systems: Vec<String> = by_system.iter().map(|(s, _)| s.clone()).collect();
-        if let Err(e) = state.store.announce(&systems).await {
-            tracing::warn!(error = %e, "cannot announce an arrival to the other hub nodes");
-        }
-    }
     tracing::debug!(id = %stored, from = %routing.from, kind, "package stored");
     Ok(Answer { doc_id: stored, ..Answer::ok() })
 }

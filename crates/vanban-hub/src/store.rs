@@ -6,9 +6,9 @@
 //!
 //! Several hub nodes may share one PostgreSQL database (and one bodies directory that every
 //! node mounts): a PostgreSQL store is [`shared`](HubStore::shared), so the replay check of
-//! signed requests ([`first_use`](HubStore::first_use)) and the wake-up of long polls
-//! ([`announce`](HubStore::announce), [`watch`](HubStore::watch): NOTIFY/LISTEN) go through
-//! the database rather than one node's memory.
+//! signed requests ([`first_use`](HubStore::first_use)) and the wake-up of long polls (a
+//! NOTIFY in the transaction that stores a package, heard by each node's
+//! [`watch`](HubStore::watch)) go through the database rather than one node's memory.
 //!
 //! The SQL is written once and expanded for both backends by `impl_hub_store!`.
 
@@ -83,10 +83,6 @@ pub trait HubStore: Send + Sync {
     /// store keeps these.
     async fn first_use(&self, _mac: &str, _expires_at: i64, _now: i64) -> Result<bool> {
         Ok(true)
-    }
-    /// Tells every node that packages arrived for `systems`, to wake their long polls.
-    async fn announce(&self, _systems: &[String]) -> Result<()> {
-        Ok(())
     }
     /// Calls `wake` whenever a node announces an arrival, until the process ends.
     async fn watch(&self, _wake: Wake) -> Result<()> {
@@ -191,6 +187,7 @@ macro_rules! impl_hub_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                Self::announce_in(&mut tx, &p.addressees).await?;
                 tx.commit().await?;
                 Ok((p.id.clone(), true))
             }
@@ -409,6 +406,14 @@ pub struct SqliteHubStore {
 }
 
 impl SqliteHubStore {
+    /// One node: its long polls are woken in memory.
+    async fn announce_in(
+        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        _addressees: &[(String, Vec<String>)],
+    ) -> Result<()> {
+        Ok(())
+    }
+
     pub async fn open(path: &std::path::Path) -> Result<Self> {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
         let opts = SqliteConnectOptions::new()
@@ -446,6 +451,20 @@ pub struct PgHubStore {
 }
 
 impl PgHubStore {
+    /// Tells every node, when the transaction commits, for which systems a package arrived.
+    async fn announce_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        addressees: &[(String, Vec<String>)],
+    ) -> Result<()> {
+        let systems: Vec<&str> = addressees.iter().map(|(s, _)| s.as_str()).collect();
+        sqlx::query("SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s")
+            .bind(CHANNEL)
+            .bind(systems)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn connect(url: &str) -> Result<Self> {
         use std::str::FromStr as _;
         let opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
@@ -486,13 +505,6 @@ impl_hub_store!(PgHubStore, sqlx::Postgres, "postgres" {
         .execute(&self.seen)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn announce(&self, systems: &[String]) -> Result<()> {
-        for system in systems {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(system).execute(&self.pool).await?;
-        }
-        Ok(())
     }
 
     async fn watch(&self, wake: Wake) -> Result<()> {
