@@ -7,10 +7,11 @@
 #   bench/issuing.sh [DOCS] [CLERKS]        (defaults: 1000 documents, 8 concurrent clerks)
 #   VANBAN_BENCH_SIZES=10000 bench/issuing.sh   (skip the 1M fill)
 #
-# The data directories are made under $TMPDIR (default /tmp). Each issued file is a new
-# inode: on ext4 without a journal (this development VM), allocating inodes for a few minutes
-# after many files were deleted (the previous run's data) costs about 0.4 ms of system time
-# per document; runs back to back measure that too. TMPDIR=/dev/shm measures without the disk.
+# The data directories are made under $TMPDIR (default /tmp) and kept until the bench ends.
+# Each issued file is a new inode: on ext4 without a journal (this development VM), allocating
+# inodes soon after many files were deleted (a previous run's data) costs up to 1 ms of system
+# time per file instead of about 0.15 ms; runs back to back measure that too, so leave a few
+# minutes between them. TMPDIR=/dev/shm measures without the disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DOCS=${1:-1000}
