@@ -31,8 +31,9 @@
 //!   when its batch has ended too (`write_tx!` in `sql.rs` awaits [`WriteTx::settled`]): it
 //!   may have seen the uncommitted rows of earlier members ("this username is taken"), and
 //!   its caller's next read, on another connection, must find them.
-//! - COMMIT and rollbacks run in spawned tasks that own the lock, so a caller that goes away
-//!   (a dropped request) cannot leave the batch half-finished.
+//! - BEGIN, savepoints, COMMIT and rollbacks run in spawned tasks that own the lock, so a
+//!   caller that goes away (a dropped request) cannot leave the batch half-started or
+//!   half-finished.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -150,13 +151,27 @@ where
 
     /// Starts a write transaction: joins the open batch or opens one.
     pub(crate) async fn begin(&self) -> crate::Result<WriteTx<DB>> {
-        let mut guard = {
+        let guard = {
             let _waiting = Waiting::new(&self.inner.waiting);
             self.inner.state.clone().lock_owned().await
         };
+        // The batch's control statements run in a task of their own, which owns the lock: a
+        // caller that goes away meanwhile (a dropped request) must not leave a connection
+        // inside a transaction that holds the write lock (or on PostgreSQL the audit chain's
+        // lock) back in the pool, where every later writer would wait for it forever. A
+        // batch opened for a caller that is gone is ended by its timer.
+        let guard = tokio::spawn(self.clone().enter(guard)).await.map_err(|e| {
+            crate::StoreError::Database(sqlx::Error::Protocol(format!("a batch could not start: {e}")))
+        })??;
+        let tail_before = guard.open.as_ref().and_then(|o| o.audit_tail.clone());
+        Ok(WriteTx { guard: Some(guard), writer: self.clone(), tail_before })
+    }
+
+    /// Opens a batch (the first writer: no savepoint, see the module's rules) or enters the
+    /// open one in a savepoint of its own.
+    async fn enter(self, mut guard: OwnedMutexGuard<State<DB>>) -> crate::Result<OwnedMutexGuard<State<DB>>> {
         match guard.open.as_mut() {
             None => {
-                // The batch's first writer: no savepoint (see the module's rules).
                 let mut conn = self.inner.pool.acquire().await?;
                 if let Err(e) = run(&mut conn, &self.inner.begin).await {
                     let _ = run(&mut conn, "ROLLBACK").await;
@@ -181,15 +196,14 @@ where
                 if let Err(e) = run(&mut open.conn, sql).await {
                     // The batch's transaction is unusable: end it, telling its members.
                     open.poisoned = true;
-                    tokio::spawn(self.clone().finish(guard));
+                    self.finish(guard).await;
                     return Err(e.into());
                 }
                 open.in_savepoint = true;
                 open.release_pending = false;
             }
         }
-        let tail_before = guard.open.as_ref().and_then(|o| o.audit_tail.clone());
-        Ok(WriteTx { guard: Some(guard), writer: self.clone(), tail_before })
+        Ok(guard)
     }
 
     /// Ends batch `id` once it has been open [`MAX_OPEN`], in case no writer is left to.
