@@ -78,6 +78,16 @@ async fn register(a: &AxisClient, b: &AxisClient) {
     .unwrap();
 }
 
+/// A status long poll of up to `wait` by `who`, in a task: what it got and how long it took.
+fn long_poll(who: &AxisClient, wait: Duration) -> tokio::task::JoinHandle<(Vec<vanban_axis::ReceivedItem>, Duration)> {
+    let who = who.clone();
+    tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        let items = who.received("status", 10, Some(wait)).await.unwrap();
+        (items, t.elapsed())
+    })
+}
+
 async fn scenario(db: Option<&str>) {
     let (url, dir) = start(db).await;
     let a = client(&url, A);
@@ -103,14 +113,7 @@ async fn scenario(db: Option<&str>) {
     // B reports a status to A: routed by ResponseFor/OrganId.
     let pkg = status_package("000.00.77.H58", "000.00.00.H58", "01");
     // A long poll that is woken by the arrival.
-    let waiter = {
-        let a = a.clone();
-        tokio::spawn(async move {
-            let t = std::time::Instant::now();
-            let items = a.received("status", 10, Some(Duration::from_secs(10))).await.unwrap();
-            (items, t.elapsed())
-        })
-    };
+    let waiter = long_poll(&a, Duration::from_secs(10));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let ans = b.send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
     assert_eq!(ans.doc_id.len(), 24);
@@ -236,14 +239,7 @@ async fn two_hub_nodes_share_one_database() {
 
     // A long poll on node 1 is woken by a package sent through node 2 (far sooner than its
     // 20 s, though the node's own wake-up never fires: the arrival is on the other node).
-    let waiter = {
-        let a1 = a1.clone();
-        tokio::spawn(async move {
-            let t = std::time::Instant::now();
-            let items = a1.received("status", 10, Some(Duration::from_secs(20))).await.unwrap();
-            (items, t.elapsed())
-        })
-    };
+    let waiter = long_poll(&a1, Duration::from_secs(20));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pkg = status_package("000.00.77.H58", "000.00.00.H58", "01");
     let ans = b2.send("status", "000.00.77.H58", "status:1", pkg.clone()).await.unwrap();
