@@ -237,13 +237,12 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     // DSS material usable for every signature.
     let dss = dss_material(&file)?;
     let docmdp = docmdp_level(&file).ok().flatten();
-    let earlier = policy
-        .earlier
-        .as_ref()
-        .filter(|e| pdf.get(..e.len).is_some_and(|prefix| hex::encode(Sha256::digest(prefix)) == e.sha256));
+    let prefixes = Prefixes::new(pdf);
+    let earlier =
+        policy.earlier.as_ref().filter(|e| e.len <= pdf.len() && hex::encode(prefixes.upto(e.len).finalize()) == e.sha256);
     let mut reports = Vec::new();
     for f in &found {
-        reports.push(check_signature(&file, f, &dss, policy, now, docmdp, &by_rev, earlier)?);
+        reports.push(check_signature(&file, f, &dss, policy, now, docmdp, &by_rev, earlier, &prefixes)?);
     }
     reports.sort_by_key(|r| r.revision);
     let trailing = trailing_garbage(&file);
@@ -260,7 +259,7 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
         (Verdict::Valid, "all_valid")
     };
     Ok(Report {
-        sha256: hex::encode(Sha256::digest(pdf)),
+        sha256: hex::encode(prefixes.upto(pdf.len()).finalize()),
         size: pdf.len(),
         revisions: file.revisions(),
         signatures: reports,
@@ -290,6 +289,31 @@ pub fn certificates_in(pdf: &[u8]) -> Result<Vec<Cert>> {
     let mut seen = BTreeSet::new();
     out.retain(|c| seen.insert(c.fingerprint_sha256()));
     Ok(out)
+}
+
+/// SHA-256 of prefixes of one file: the earlier-validated prefix, each signature's covered
+/// bytes and the whole file all start at byte 0, so each is continued from the longest prefix
+/// already hashed instead of hashing the file again from its start.
+struct Prefixes<'a> {
+    data: &'a [u8],
+    /// Hash states at the end of prefixes hashed so far, by length.
+    done: std::cell::RefCell<BTreeMap<usize, Sha256>>,
+}
+
+impl<'a> Prefixes<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Prefixes { data, done: std::cell::RefCell::new(BTreeMap::from([(0, Sha256::new())])) }
+    }
+
+    /// The hash state after `data[..n]` (`n` ≤ the file's length).
+    fn upto(&self, n: usize) -> Sha256 {
+        let mut done = self.done.borrow_mut();
+        let (&from, state) = done.range(..=n).next_back().expect("the empty prefix is always there");
+        let mut h = state.clone();
+        h.update(&self.data[from..n]);
+        done.insert(n, h.clone());
+        h
+    }
 }
 
 /// Non-whitespace bytes after the last revision's %%EOF.
@@ -345,6 +369,7 @@ fn check_signature(
     docmdp: Option<i64>,
     by_rev: &[Option<Vec<crate::sign::Field>>],
     earlier: Option<&Earlier>,
+    prefixes: &Prefixes<'_>,
 ) -> Result<SignatureReport> {
     let data = file.data;
     let is_doc_ts = f.sig.name("Type") == Some(b"DocTimeStamp") || f.sig.name("SubFilter") == Some(b"ETSI.RFC3161");
@@ -415,8 +440,7 @@ fn check_signature(
     let covered = |alg: DigestAlg| -> Vec<u8> {
         match alg {
             DigestAlg::Sha256 => {
-                let mut h = Sha256::new();
-                h.update(&data[..a]);
+                let mut h = prefixes.upto(a);
                 h.update(&data[b..end]);
                 h.finalize().to_vec()
             }

@@ -3,7 +3,8 @@
 //! validation needs ("what did the file say when this signature was made, and what changed
 //! after?").
 
-use std::collections::{BTreeMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read as _;
 
 use super::object::{Dict, Object, Ref};
@@ -35,6 +36,9 @@ pub struct PdfFile<'a> {
     pub data: &'a [u8],
     /// Oldest first.
     pub sections: Vec<Section>,
+    /// Objects already parsed, by the offset of their body (signing and validating walk the
+    /// same form, pages and signature dictionaries many times: each is parsed once).
+    objects: RefCell<HashMap<usize, (u32, Object)>>,
 }
 
 /// Most objects a cross-reference section may list (real documents have thousands).
@@ -92,7 +96,7 @@ impl<'a> PdfFile<'a> {
             s.end = e;
         }
         sections.sort_by_key(|s| s.end);
-        Ok(PdfFile { data, sections })
+        Ok(PdfFile { data, sections, objects: RefCell::default() })
     }
 
     /// The number of revisions.
@@ -127,6 +131,12 @@ impl<'a> PdfFile<'a> {
                 if offset >= self.data.len() {
                     return Err(malformed(format!("object {num} points past the end of the file")));
                 }
+                if let Some((found, o)) = self.objects.borrow().get(&offset) {
+                    if *found != num {
+                        return Err(malformed(format!("object {num} expected at {offset}, found {found}")));
+                    }
+                    return Ok(Some(o.clone()));
+                }
                 let mut lx = Lexer::new(self.data, offset);
                 let resolve = |lr: Ref| -> Option<usize> {
                     if depth > 2 {
@@ -141,6 +151,7 @@ impl<'a> PdfFile<'a> {
                 if found.num != num {
                     return Err(malformed(format!("object {num} expected at {offset}, found {}", found.num)));
                 }
+                self.objects.borrow_mut().insert(offset, (num, obj.clone()));
                 Ok(Some(obj))
             }
             Some(Entry::Compressed { stream, index }) => {
