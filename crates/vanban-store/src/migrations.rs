@@ -33,6 +33,7 @@ files!(
     "0008_issued_appendices.sql",
     "0009_exchange.sql",
     "0010_change_update.sql",
+    "0011_arrival_indexes.sql",
 );
 
 /// The SQLite migrations.
