@@ -400,6 +400,11 @@ fn breakdown(w: &World, font: &Font, two_bt: &[u8], policy: &Policy, n: usize) {
             black_box(hex::decode(h).expect("hex"));
         }
     });
+    step(&format!("  the same with the PDF lexer's decoder ({digits} hex digits)"), n, |_| {
+        for h in &hexed {
+            black_box(vanban_pades::pdf::parse::decode_hex(h.as_bytes()).expect("hex"));
+        }
+    });
     step("parse_signed_data ×2 (CMS + certificates)", n, |_| {
         for (c, _) in &sigs {
             black_box(parse_signed_data(c).expect("cms"));
