@@ -238,8 +238,10 @@ pub fn verify_pdf(pdf: &[u8], policy: &Policy) -> Result<Report> {
     let dss = dss_material(&file)?;
     let docmdp = docmdp_level(&file).ok().flatten();
     let prefixes = Prefixes::new(pdf);
-    let earlier =
-        policy.earlier.as_ref().filter(|e| e.len <= pdf.len() && hex::encode(prefixes.upto(e.len).finalize()) == e.sha256);
+    let earlier = policy
+        .earlier
+        .as_ref()
+        .filter(|e| e.len <= pdf.len() && hex::encode(prefixes.upto(e.len).finalize()) == e.sha256);
     let mut reports = Vec::new();
     for f in &found {
         reports.push(check_signature(&file, f, &dss, policy, now, docmdp, &by_rev, earlier, &prefixes)?);
