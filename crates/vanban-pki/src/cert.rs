@@ -49,9 +49,14 @@ impl Eq for Cert {}
 
 impl Cert {
     /// Parses one DER certificate (trailing bytes are refused).
+    /// Parsed once per process (see [`util::Memo`]); a clone shares the parse.
     pub fn from_der(der: &[u8]) -> Result<Cert> {
-        let cert = Certificate::from_der(der).map_err(PkiError::der("certificate"))?;
-        Ok(Cert(Arc::new(CertInner { fingerprint: sha256(der), der: der.to_vec(), cert })))
+        static PARSED: util::Memo<Cert> = util::Memo::new(1024);
+        let fingerprint = sha256(der);
+        PARSED.get_or_parse(fingerprint, || {
+            let cert = Certificate::from_der(der).map_err(PkiError::der("certificate"))?;
+            Ok(Cert(Arc::new(CertInner { fingerprint, der: der.to_vec(), cert })))
+        })
     }
 
     /// All CERTIFICATE blocks of a PEM text, in order.

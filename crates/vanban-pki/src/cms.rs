@@ -329,7 +329,7 @@ pub(crate) fn parse_full(input: &[u8], extra_certs: &[Cert]) -> Result<ParsedFul
     if input[used..].iter().any(|b| *b != 0) {
         return Err(PkiError::malformed("CMS signature", "bytes other than zero padding follow the DER"));
     }
-    let der = der.as_slice();
+    let der = &der[..];
     let ci = ContentInfo::from_der(der).map_err(PkiError::der("CMS ContentInfo"))?;
     if ci.content_type != oid::CT_SIGNED_DATA {
         return Err(PkiError::malformed("CMS signature", format!("content type {}", ci.content_type)));

@@ -1,5 +1,7 @@
 //! Revocation: CRLs (parse, verify, look up) and OCSP (requests, a responder, responses).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use der::asn1::{BitString, Null, OctetString};
 use der::{Decode, Encode};
@@ -15,7 +17,7 @@ use x509_ocsp::{
 
 use crate::cert::Cert;
 use crate::error::{PkiError, Result};
-use crate::keys::{SoftKey, verify_signature};
+use crate::keys::{SoftKey, sha256, verify_signature};
 use crate::oid;
 use crate::util;
 
@@ -117,15 +119,19 @@ fn same_serial(a: &[u8], b: &[u8]) -> bool {
 /// A parsed CRL with its DER kept.
 #[derive(Clone, Debug)]
 pub struct Crl {
-    der: Vec<u8>,
-    crl: CertificateList,
+    der: Arc<[u8]>,
+    crl: Arc<CertificateList>,
 }
 
 impl Crl {
     /// Parses a DER CRL.
+    /// Parsed once per process (see [`util::Memo`]); a clone shares the parse.
     pub fn from_der(der: &[u8]) -> Result<Crl> {
-        let crl = CertificateList::from_der(der).map_err(PkiError::der("CRL"))?;
-        Ok(Crl { der: der.to_vec(), crl })
+        static PARSED: util::Memo<Crl> = util::Memo::new(256);
+        PARSED.get_or_parse(sha256(der), || {
+            let crl = CertificateList::from_der(der).map_err(PkiError::der("CRL"))?;
+            Ok(Crl { der: der.into(), crl: Arc::new(crl) })
+        })
     }
 
     /// The DER bytes.
@@ -350,31 +356,40 @@ impl OcspResponder {
 /// A parsed OCSP response with its DER kept.
 #[derive(Clone, Debug)]
 pub struct OcspResponse {
-    der: Vec<u8>,
+    der: Arc<[u8]>,
     status: OcspResponseStatus,
-    basic: Option<BasicOcspResponse>,
+    basic: Option<Arc<BasicOcspResponse>>,
     /// The ResponseData bytes as signed.
-    raw_tbs: Vec<u8>,
+    raw_tbs: Arc<[u8]>,
 }
 
 impl OcspResponse {
     /// Parses a DER OCSPResponse (any status; only successful ones carry statuses).
+    /// Parsed once per process (see [`util::Memo`]); a clone shares the parse.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let resp = x509_ocsp::OcspResponse::from_der(der).map_err(PkiError::der("OCSP response"))?;
-        let (basic, raw_tbs) = match &resp.response_bytes {
-            Some(bytes) if bytes.response_type == oid::OCSP_BASIC => {
-                let inner = bytes.response.as_bytes();
-                let basic = BasicOcspResponse::from_der(inner).map_err(PkiError::der("BasicOCSPResponse"))?;
-                let outer = util::read_tlv(inner)?;
-                let tbs = util::children(outer.value)?.first().map(|t| t.raw.to_vec()).unwrap_or_default();
-                (Some(basic), tbs)
-            }
-            Some(bytes) => {
-                return Err(PkiError::UnsupportedAlgorithm(format!("OCSP response type {}", bytes.response_type)));
-            }
-            None => (None, Vec::new()),
-        };
-        Ok(OcspResponse { der: der.to_vec(), status: resp.response_status, basic, raw_tbs })
+        static PARSED: util::Memo<OcspResponse> = util::Memo::new(1024);
+        PARSED.get_or_parse(sha256(der), || {
+            let resp = x509_ocsp::OcspResponse::from_der(der).map_err(PkiError::der("OCSP response"))?;
+            let (basic, raw_tbs) = match &resp.response_bytes {
+                Some(bytes) if bytes.response_type == oid::OCSP_BASIC => {
+                    let inner = bytes.response.as_bytes();
+                    let basic = BasicOcspResponse::from_der(inner).map_err(PkiError::der("BasicOCSPResponse"))?;
+                    let outer = util::read_tlv(inner)?;
+                    let tbs = util::children(outer.value)?.first().map(|t| t.raw.to_vec()).unwrap_or_default();
+                    (Some(basic), tbs)
+                }
+                Some(bytes) => {
+                    return Err(PkiError::UnsupportedAlgorithm(format!("OCSP response type {}", bytes.response_type)));
+                }
+                None => (None, Vec::new()),
+            };
+            Ok(OcspResponse {
+                der: der.into(),
+                status: resp.response_status,
+                basic: basic.map(Arc::new),
+                raw_tbs: raw_tbs.into(),
+            })
+        })
     }
 
     /// The DER bytes.
@@ -397,7 +412,7 @@ impl OcspResponse {
 
     /// The BasicOCSPResponse of a successful response.
     pub fn basic(&self) -> Option<&BasicOcspResponse> {
-        self.basic.as_ref()
+        self.basic.as_deref()
     }
 
     /// producedAt.

@@ -88,15 +88,85 @@ pub(crate) fn children(value: &[u8]) -> Result<Vec<Tlv<'_>>> {
     Ok(out)
 }
 
+/// Parsed values kept by the SHA-256 of the DER they came from. Validation reads the same
+/// certificates, CRLs and OCSP responses in every signature and DSS (the agency's, its CA's,
+/// the timestamp authority's), so each is parsed once. A parsed value is immutable and cheap
+/// to clone (its parts are shared); at `kept` values the memo starts again, which is simpler
+/// than an LRU and as good for a working set far below the bound.
+pub(crate) struct Memo<T> {
+    map: std::sync::Mutex<Option<std::collections::HashMap<[u8; 32], T>>>,
+    kept: usize,
+}
+
+impl<T: Clone> Memo<T> {
+    pub(crate) const fn new(kept: usize) -> Self {
+        Memo { map: std::sync::Mutex::new(None), kept }
+    }
+
+    /// The value parsed from the DER whose digest is `key`, parsing it with `parse` when not
+    /// kept. Failures are not kept.
+    pub(crate) fn get_or_parse(&self, key: [u8; 32], parse: impl FnOnce() -> Result<T>) -> Result<T> {
+        let lock = || self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = lock().as_ref().and_then(|m| m.get(&key)) {
+            return Ok(v.clone());
+        }
+        let v = parse()?;
+        let mut map = lock();
+        let map = map.get_or_insert_with(Default::default);
+        if map.len() >= self.kept {
+            map.clear();
+        }
+        map.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
 const MAX_BER_DEPTH: usize = 64;
 
 /// Re-encodes the first BER value of `input` as DER as far as encodings go: indefinite lengths
 /// become definite, lengths minimal, constructed OCTET STRINGs primitive. DER input comes back
 /// unchanged. Returns the DER and how many input bytes the value took.
-pub(crate) fn ber_to_der(input: &[u8]) -> Result<(Vec<u8>, usize)> {
+pub(crate) fn ber_to_der(input: &[u8]) -> Result<(std::borrow::Cow<'_, [u8]>, usize)> {
+    // Almost every value is DER already (every signature vanban makes): then it is borrowed.
+    if let Some(used) = der_extent(input, 0) {
+        return Ok((std::borrow::Cow::Borrowed(&input[..used]), used));
+    }
     let mut out = Vec::with_capacity(input.len());
     let used = ber_value(input, &mut out, 0)?;
-    Ok((out, used))
+    Ok((std::borrow::Cow::Owned(out), used))
+}
+
+/// The length of the first value of `input` when [`ber_value`] would copy it unchanged: every
+/// length definite and minimal, no constructed OCTET STRING. `None` otherwise (also for what
+/// is malformed, which `ber_value` then reports).
+fn der_extent(input: &[u8], depth: usize) -> Option<usize> {
+    if depth > MAX_BER_DEPTH {
+        return None;
+    }
+    let h = read_header(input, "BER").ok()?;
+    let len = h.len?;
+    // Minimal length: the short form below 128, else no leading zero octet and not shorter.
+    let len_octets = h.value_start - h.tag_len;
+    let minimal = match len_octets {
+        1 => true,
+        n => {
+            len >= 0x80
+                && input[h.tag_len + 1] != 0
+                && n - 1 == (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
+        }
+    };
+    let first = input[0];
+    if !minimal || first == 0x24 {
+        return None;
+    }
+    let end = h.value_start + len;
+    if first & 0x20 != 0 {
+        let mut at = h.value_start;
+        while at < end {
+            at += der_extent(&input[at..end], depth + 1)?;
+        }
+    }
+    Some(end)
 }
 
 fn push_len(out: &mut Vec<u8>, len: usize) {
@@ -255,12 +325,56 @@ mod tests {
             [0x30, 0x80, 0x02, 0x01, 0x05, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x04, 0x01, b'c', 0, 0, 0, 0, 0xff];
         let (der, used) = ber_to_der(&ber).unwrap();
         assert_eq!(used, ber.len() - 1);
-        assert_eq!(der, [0x30, 0x08, 0x02, 0x01, 0x05, 0x04, 0x03, b'a', b'b', b'c']);
+        assert_eq!(der[..], [0x30, 0x08, 0x02, 0x01, 0x05, 0x04, 0x03, b'a', b'b', b'c']);
         // Non-minimal lengths become minimal; DER stays as it is.
         let (der2, _) = ber_to_der(&[0x30, 0x81, 0x03, 0x02, 0x01, 0x05]).unwrap();
-        assert_eq!(der2, [0x30, 0x03, 0x02, 0x01, 0x05]);
+        assert_eq!(der2[..], [0x30, 0x03, 0x02, 0x01, 0x05]);
         assert_eq!(ber_to_der(&der).unwrap().0, der);
         assert!(ber_to_der(&[0x30, 0x80, 0x02, 0x01]).is_err());
+    }
+
+    /// The slow path's answer, for comparing with the borrowed fast path.
+    fn re_encoded(input: &[u8]) -> (Vec<u8>, usize) {
+        let mut out = Vec::new();
+        let used = ber_value(input, &mut out, 0).unwrap();
+        (out, used)
+    }
+
+    #[test]
+    fn der_is_borrowed_and_anything_else_re_encoded() {
+        let long = vec![0x41; 300];
+        let mut octets = vec![0x04, 0x82, 0x01, 0x2c];
+        octets.extend_from_slice(&long);
+        let mut der = vec![0x30, 0x82, 0x01, 0x33, 0x02, 0x01, 0x05];
+        der.extend_from_slice(&octets);
+        der.extend_from_slice(&[0x31, 0x81, 0x80]);
+        der.extend(std::iter::repeat_n([0x05, 0x00], 64).flatten());
+        let content = u16::try_from(der.len() - 4).unwrap().to_be_bytes();
+        der[2..4].copy_from_slice(&content);
+        // DER (long-form lengths of one and two octets included): borrowed, trailing bytes left.
+        let mut padded = der.clone();
+        padded.extend_from_slice(&[0, 0, 0]);
+        let (out, used) = ber_to_der(&padded).unwrap();
+        assert!(matches!(out, std::borrow::Cow::Borrowed(_)));
+        assert_eq!((out.to_vec(), used), (der.clone(), der.len()));
+        assert_eq!(re_encoded(&padded), (der.clone(), der.len()));
+        // Not DER, at any depth: re-encoded, as the slow path does.
+        let cases: Vec<Vec<u8>> = vec![
+            vec![0x30, 0x04, 0x02, 0x81, 0x01, 0x05],       // a child's long form below 128
+            vec![0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x05], // a leading zero length octet
+            vec![0x30, 0x81, 0x7f]
+                .into_iter()
+                .chain(std::iter::repeat_n([0x05, 0x00], 62).flatten())
+                .chain([0x05, 0x01, 0x00])
+                .collect(),
+            vec![0x30, 0x05, 0x24, 0x03, 0x04, 0x01, b'a'], // a constructed OCTET STRING inside
+            vec![0x30, 0x80, 0x05, 0x00, 0x00, 0x00],       // indefinite
+        ];
+        for case in cases {
+            let (out, used) = ber_to_der(&case).unwrap();
+            assert!(matches!(out, std::borrow::Cow::Owned(_)), "{case:02x?}");
+            assert_eq!((out.to_vec(), used), re_encoded(&case), "{case:02x?}");
+        }
     }
 
     #[test]
