@@ -325,19 +325,29 @@ impl SoftKey {
     }
 
     /// Signs `message` directly (no copy into a [`ToBeSigned`]).
+    ///
+    /// The signature is remembered as verified for this key's own public key (see
+    /// [`verify_signature`]): validating a file this process just signed (the issued copy, the
+    /// in-process timestamp authority's token) does not check it again. Checked against any
+    /// other public key (a certificate that is not this key's), it is verified as usual.
     pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
-        match &self.inner {
+        let sig = match &self.inner {
             KeyPairInner::Rsa(pair) => {
                 let mut sig = vec![0u8; pair.public().modulus_len()];
                 pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
                     .map_err(|e| PkiError::SigningFailed(e.to_string()))?;
-                Ok(sig)
+                sig
             }
             KeyPairInner::Ecdsa(pair) => pair
                 .sign(&self.rng, message)
                 .map(|s| s.as_ref().to_vec())
-                .map_err(|e| PkiError::SigningFailed(e.to_string())),
+                .map_err(|e| PkiError::SigningFailed(e.to_string()))?,
+        };
+        let alg = self.algorithm.cms_signature_algorithm();
+        if let Some(k) = verified_key(&self.spki, &alg, Some(DigestAlg::Sha256), message, &sig) {
+            remember_verified(k);
         }
+        Ok(sig)
     }
 }
 
@@ -435,7 +445,8 @@ pub fn verify_signature(
 ) -> Result<()> {
     // Validation checks the same certificates and CRLs again and again (every signature of a
     // file, every file of an agency). A signature check is a pure function of its inputs, so a
-    // success is remembered under their digest; failures are never cached.
+    // success is remembered under their digest; failures are never cached. So is each
+    // signature a `SoftKey` of this process makes, under that key's own public key.
     let key = verified_key(spki_der, sig_alg, digest_hint, message, signature);
     if let Some(k) = key
         && VERIFIED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&k)
@@ -444,13 +455,17 @@ pub fn verify_signature(
     }
     verify_signature_uncached(spki_der, sig_alg, digest_hint, message, signature)?;
     if let Some(k) = key {
-        let mut seen = VERIFIED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.len() >= VERIFIED_MAX {
-            seen.clear();
-        }
-        seen.insert(k);
+        remember_verified(k);
     }
     Ok(())
+}
+
+fn remember_verified(k: [u8; 32]) {
+    let mut seen = VERIFIED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.len() >= VERIFIED_MAX {
+        seen.clear();
+    }
+    seen.insert(k);
 }
 
 /// How many successful checks are remembered (32 bytes each) before the set starts again.
@@ -571,6 +586,27 @@ mod tests {
             assert_eq!(err.code(), "bad_signature");
             let again = key.try_clone().unwrap();
             assert_eq!(again.public_key_der(), key.public_key_der());
+        }
+    }
+
+    #[test]
+    fn own_signatures_are_remembered_only_for_the_own_key() {
+        for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcdsaP256] {
+            let (a, b) = (SoftKey::generate(alg).unwrap(), SoftKey::generate(alg).unwrap());
+            let cms = alg.cms_signature_algorithm();
+            let sig = a.sign_message(b"van ban").unwrap();
+            let check =
+                |spki: &[u8], msg: &[u8], sig: &[u8]| verify_signature(spki, &cms, Some(DigestAlg::Sha256), msg, sig);
+            check(a.public_key_der(), b"van ban", &sig).unwrap();
+            // Another key (a certificate that is not the signer's), another message, another
+            // signature value: verified, and refused.
+            assert_eq!(check(b.public_key_der(), b"van ban", &sig).unwrap_err().code(), "bad_signature");
+            assert_eq!(check(a.public_key_der(), b"van bam", &sig).unwrap_err().code(), "bad_signature");
+            let mut bad = sig.clone();
+            bad[10] ^= 1;
+            assert_eq!(check(a.public_key_der(), b"van ban", &bad).unwrap_err().code(), "bad_signature");
+            // What the key signed is what a real check accepts.
+            verify_signature_uncached(a.public_key_der(), &cms, Some(DigestAlg::Sha256), b"van ban", &sig).unwrap();
         }
     }
 
