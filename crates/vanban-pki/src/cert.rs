@@ -48,12 +48,12 @@ impl PartialEq for Cert {
 impl Eq for Cert {}
 
 impl Cert {
-    /// Parses one DER certificate (trailing bytes are refused).
-    /// Parsed once per process (see [`util::Memo`]); a clone shares the parse.
+    /// Parses one DER certificate (trailing bytes are refused),
+    /// once per process (see [`util::Memo`]); a clone shares the parse.
     pub fn from_der(der: &[u8]) -> Result<Cert> {
-        static PARSED: util::Memo<Cert> = util::Memo::new(1024);
+        static PARSED: util::Memo<Cert> = util::Memo::new(1024, 16 * 1024);
         let fingerprint = sha256(der);
-        PARSED.get_or_parse(fingerprint, || {
+        PARSED.get_or_parse(fingerprint, der.len(), || {
             let cert = Certificate::from_der(der).map_err(PkiError::der("certificate"))?;
             Ok(Cert(Arc::new(CertInner { fingerprint, der: der.to_vec(), cert })))
         })

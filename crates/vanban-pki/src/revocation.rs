@@ -124,11 +124,10 @@ pub struct Crl {
 }
 
 impl Crl {
-    /// Parses a DER CRL.
-    /// Parsed once per process (see [`util::Memo`]); a clone shares the parse.
+    /// Parses a DER CRL, once per process (see [`util::Memo`]); a clone shares the parse.
     pub fn from_der(der: &[u8]) -> Result<Crl> {
-        static PARSED: util::Memo<Crl> = util::Memo::new(256);
-        PARSED.get_or_parse(sha256(der), || {
+        static PARSED: util::Memo<Crl> = util::Memo::new(64, 256 * 1024);
+        PARSED.get_or_parse(sha256(der), der.len(), || {
             let crl = CertificateList::from_der(der).map_err(PkiError::der("CRL"))?;
             Ok(Crl { der: der.into(), crl: Arc::new(crl) })
         })
@@ -364,11 +363,11 @@ pub struct OcspResponse {
 }
 
 impl OcspResponse {
-    /// Parses a DER OCSPResponse (any status; only successful ones carry statuses).
-    /// Parsed once per process (see [`util::Memo`]); a clone shares the parse.
+    /// Parses a DER OCSPResponse (any status; only successful ones carry statuses), once per
+    /// process (see [`util::Memo`]); a clone shares the parse.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        static PARSED: util::Memo<OcspResponse> = util::Memo::new(1024);
-        PARSED.get_or_parse(sha256(der), || {
+        static PARSED: util::Memo<OcspResponse> = util::Memo::new(1024, 16 * 1024);
+        PARSED.get_or_parse(sha256(der), der.len(), || {
             let resp = x509_ocsp::OcspResponse::from_der(der).map_err(PkiError::der("OCSP response"))?;
             let (basic, raw_tbs) = match &resp.response_bytes {
                 Some(bytes) if bytes.response_type == oid::OCSP_BASIC => {

@@ -96,16 +96,22 @@ pub(crate) fn children(value: &[u8]) -> Result<Vec<Tlv<'_>>> {
 pub(crate) struct Memo<T> {
     map: std::sync::Mutex<Option<std::collections::HashMap<[u8; 32], T>>>,
     kept: usize,
+    /// Larger DER (a big CA's CRL) is parsed each time, not kept: the memo's memory stays
+    /// within `kept` × `max_len`, whatever files come in.
+    max_len: usize,
 }
 
 impl<T: Clone> Memo<T> {
-    pub(crate) const fn new(kept: usize) -> Self {
-        Memo { map: std::sync::Mutex::new(None), kept }
+    pub(crate) const fn new(kept: usize, max_len: usize) -> Self {
+        Memo { map: std::sync::Mutex::new(None), kept, max_len }
     }
 
-    /// The value parsed from the DER whose digest is `key`, parsing it with `parse` when not
-    /// kept. Failures are not kept.
-    pub(crate) fn get_or_parse(&self, key: [u8; 32], parse: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// The value parsed from `len` bytes of DER whose digest is `key`, parsing it with `parse`
+    /// when not kept. Failures are not kept.
+    pub(crate) fn get_or_parse(&self, key: [u8; 32], len: usize, parse: impl FnOnce() -> Result<T>) -> Result<T> {
+        if len > self.max_len {
+            return parse();
+        }
         let lock = || self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(v) = lock().as_ref().and_then(|m| m.get(&key)) {
             return Ok(v.clone());
@@ -331,6 +337,28 @@ mod tests {
         assert_eq!(der2[..], [0x30, 0x03, 0x02, 0x01, 0x05]);
         assert_eq!(ber_to_der(&der).unwrap().0, der);
         assert!(ber_to_der(&[0x30, 0x80, 0x02, 0x01]).is_err());
+    }
+
+    #[test]
+    fn memo_keeps_small_values_within_its_bound() {
+        let memo: Memo<u32> = Memo::new(2, 100);
+        let parses = std::cell::Cell::new(0);
+        let parse = |v: u32| {
+            parses.set(parses.get() + 1);
+            Ok(v)
+        };
+        assert_eq!(memo.get_or_parse([1; 32], 10, || parse(1)).unwrap(), 1);
+        assert_eq!(memo.get_or_parse([1; 32], 10, || parse(9)).unwrap(), 1);
+        assert_eq!(parses.get(), 1);
+        // Failures are not kept.
+        assert!(memo.get_or_parse([2; 32], 10, || Err(PkiError::malformed("x", "y"))).is_err());
+        assert_eq!(memo.get_or_parse([2; 32], 10, || parse(2)).unwrap(), 2);
+        // Too large: parsed every time.
+        assert_eq!(memo.get_or_parse([3; 32], 101, || parse(3)).unwrap(), 3);
+        assert_eq!(memo.get_or_parse([3; 32], 101, || parse(4)).unwrap(), 4);
+        // Full: it starts again.
+        assert_eq!(memo.get_or_parse([5; 32], 10, || parse(5)).unwrap(), 5);
+        assert_eq!(memo.get_or_parse([1; 32], 10, || parse(6)).unwrap(), 6);
     }
 
     /// The slow path's answer, for comparing with the borrowed fast path.
