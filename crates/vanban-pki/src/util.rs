@@ -151,15 +151,10 @@ fn der_extent(input: &[u8], depth: usize) -> Option<usize> {
     }
     let h = read_header(input, "BER").ok()?;
     let len = h.len?;
-    // Minimal length: the short form below 128, else no leading zero octet and not shorter.
-    let len_octets = h.value_start - h.tag_len;
-    let minimal = match len_octets {
+    // Minimal length: the short form below 128, else the fewest octets that hold it.
+    let minimal = match h.value_start - h.tag_len {
         1 => true,
-        n => {
-            len >= 0x80
-                && input[h.tag_len + 1] != 0
-                && n - 1 == (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
-        }
+        n => len >= 0x80 && n - 1 == (usize::BITS - len.leading_zeros()).div_ceil(8) as usize,
     };
     let first = input[0];
     if !minimal || first == 0x24 {
