@@ -324,12 +324,13 @@ async fn stats_loop(state: AppState) {
 // Sending
 // ---------------------------------------------------------------------------------------------
 
-/// How long a node holds the outbox rows it claimed (twice as many as it sends at once): beyond
-/// the time a batch takes (milliseconds a row; a row that runs into the client's timeout may be
-/// sent again by another node, which the axis recognises by its key). A node that dies
-/// holding some leaves them to the next claim after this; sending them twice is harmless (the
-/// axis knows the key).
-const CLAIM_LEASE_SECS: i64 = 90;
+/// How long a claim on outbox rows lasts unless renewed. A node renews the claims of the rows
+/// it is still sending every [`CLAIM_RENEW`] (a send may wait up to the client's timeout), so
+/// the lease only bounds how long the rows of a node that died (killed, crashed, cut off)
+/// wait before another node, or this one restarted, takes them. A row sent twice after all
+/// (a node stalled past its lease) is harmless: the axis recognises its key.
+const CLAIM_LEASE: Duration = Duration::from_secs(20);
+const CLAIM_RENEW: Duration = Duration::from_secs(5);
 
 /// Attempts after which a row that keeps failing (a recipient no axis knows, …) is marked failed
 /// for an operator: about two hours with the back-off.
@@ -339,7 +340,7 @@ async fn send_loop(state: AppState, ex: Arc<Exchange>) {
     loop {
         let batch = match state
             .store
-            .claim_outbox(ex.config.parallel.max(1) as i64 * 2, Utc::now(), chrono::Duration::seconds(CLAIM_LEASE_SECS))
+            .claim_outbox(ex.config.parallel.max(1) as i64 * 2, Utc::now(), lease(CLAIM_LEASE))
             .await
         {
             Ok(b) => b,
@@ -355,14 +356,30 @@ async fn send_loop(state: AppState, ex: Arc<Exchange>) {
             let _ = tokio::time::timeout(Duration::from_millis(250), ex.kick.notified()).await;
             continue;
         }
-        futures::stream::iter(batch)
-            .for_each_concurrent(ex.config.parallel.max(1), |row| {
-                let state = state.clone();
-                let ex = ex.clone();
-                async move { send_one(&state, &ex, row).await }
-            })
-            .await;
+        let ids: Vec<uuid::Uuid> = batch.iter().map(|r| r.id).collect();
+        let sending = futures::stream::iter(batch).for_each_concurrent(ex.config.parallel.max(1), |row| {
+            let state = state.clone();
+            let ex = ex.clone();
+            async move { send_one(&state, &ex, row).await }
+        });
+        tokio::pin!(sending);
+        // Renews the batch's claims while it is sent (settled rows are left alone).
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + CLAIM_RENEW, CLAIM_RENEW);
+        loop {
+            tokio::select! {
+                () = &mut sending => break,
+                _ = renew.tick() => {
+                    if let Err(e) = state.store.extend_outbox_claims(&ids, Utc::now() + lease(CLAIM_LEASE)).await {
+                        tracing::warn!(error = %e, "exchange: could not renew the outbox claims");
+                    }
+                }
+            }
+        }
     }
+}
+
+fn lease(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 async fn send_one(state: &AppState, ex: &Exchange, row: OutboxRecord) {

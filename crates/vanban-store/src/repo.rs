@@ -280,6 +280,10 @@ pub trait ExchangeRepo: Send + Sync {
     /// while an earlier row of the same delivery is unsent (a revocation never overtakes its
     /// document).
     async fn claim_outbox(&self, limit: i64, now: DateTime<Utc>, lease: chrono::Duration) -> Result<Vec<OutboxRecord>>;
+    /// Keeps the claims on `ids` until `until` (a worker renews the rows it is still sending, so
+    /// the lease can be short and the rows of a node that died are free again soon). Rows
+    /// settled meanwhile, or no longer claimed, are left as they are.
+    async fn extend_outbox_claims(&self, ids: &[uuid::Uuid], until: DateTime<Utc>) -> Result<()>;
     /// Records an attempt (with its audit event) and releases the claim; `package_sha256` is
     /// the package built for the row, kept for retries.
     async fn settle_outbox(&self, id: uuid::Uuid, outcome: OutboxOutcome, package_sha256: Option<String>)

@@ -89,6 +89,25 @@ macro_rules! impl_exchange {
                 })
             }
 
+            async fn extend_outbox_claims(&self, ids: &[Uuid], until: DateTime<Utc>) -> Result<()> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let until = crate::audit::truncate_micros(until);
+                crate::sql::write_tx!(self, |tx| {
+                    let mut q = QueryBuilder::<$Db>::new("UPDATE outbox SET claimed_until = ");
+                    q.push_bind(until).push(" WHERE state = 'queued' AND claimed_until IS NOT NULL AND id IN (");
+                    let mut ids_ = q.separated(", ");
+                    for id in ids {
+                        ids_.push_bind(*id);
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+            }
+
             async fn settle_outbox(&self, id: Uuid, outcome: OutboxOutcome, package_sha256: Option<String>) -> Result<()> {
                 crate::sql::write_tx!(self, |tx| {
                     let state: String = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1")

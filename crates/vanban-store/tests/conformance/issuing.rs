@@ -939,8 +939,15 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
         s.claim_outbox(10, now, Duration::seconds(60)).await.unwrap().is_empty(),
         "claimed rows are not claimed again"
     );
+    // The worker renews the claims of the rows it is still sending: they hold past the lease.
+    let ids: Vec<_> = c1.iter().chain(&c2).map(|o| o.id).collect();
+    s.extend_outbox_claims(&ids, now + Duration::seconds(120)).await.unwrap();
+    assert!(
+        s.claim_outbox(10, now + Duration::seconds(61), Duration::seconds(60)).await.unwrap().is_empty(),
+        "renewed claims hold past the first lease"
+    );
     // A claim that ran out is taken again.
-    let later = now + Duration::seconds(61);
+    let later = now + Duration::seconds(121);
     let again = s.claim_outbox(10, later, Duration::seconds(60)).await.unwrap();
     assert_eq!(again.len(), 2);
     let (first, second) = (&again[0], &again[1]);
@@ -977,6 +984,21 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
     assert_eq!(
         retried.iter().map(|o| (o.id, o.package_sha256.clone())).collect::<Vec<_>>(),
         [(second.id, Some(pdf(10)))]
+    );
+    // A renewal that comes after the row was settled does not claim it again.
+    s.settle_outbox(
+        second.id,
+        OutboxOutcome::Retry { error: "axis_unreachable".into(), next_attempt_at: Utc::now() },
+        None,
+    )
+    .await
+    .unwrap();
+    s.extend_outbox_claims(&[second.id], Utc::now() + Duration::hours(1)).await.unwrap();
+    let due = s.claim_outbox(10, Utc::now() + Duration::seconds(1), Duration::seconds(60)).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [second.id],
+        "a settled row is not held by a late renewal"
     );
 
     // A status from G01 on this document, picked up twice: applied once.
