@@ -124,7 +124,15 @@ pub struct Exchange {
     /// Wakes the directory loop to register this instance's agencies again (the axis said a
     /// sender is not registered: it lost them, or the last registration failed).
     register_kick: tokio::sync::Notify,
+    /// Set when a call could not reach the axis, cleared by the first call that does: the
+    /// moment the axis is back (see [`Exchange::reached`]).
+    axis_down: std::sync::atomic::AtomicBool,
+    /// Wakes the receive loops out of their back-off when the axis is back.
+    axis_back: tokio::sync::Notify,
 }
+
+/// The code of a failure to reach the axis at all (`ClientError::Transport`).
+const UNREACHABLE: &str = "axis_unreachable";
 
 /// Exponential back-off: 2 s, 4 s, … capped at 10 minutes, with up to 20 % jitter.
 pub fn backoff(attempts: i32) -> chrono::Duration {
@@ -169,6 +177,37 @@ impl Exchange {
         Ok(Bytes::from(bytes))
     }
 
+    /// Notes a call that failed: one that could not reach the axis marks it down.
+    fn failed(&self, code: &str) {
+        if code == UNREACHABLE {
+            self.axis_down.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Notes a call that reached the axis. The first after it was down registers the agencies
+    /// (unless `registered` just did), brings forward every outbox row waiting out its
+    /// back-off because the axis was unreachable (after a long outage that back-off is up to
+    /// ten minutes: an urgent document would wait that long once the axis is back), and wakes
+    /// the receive loops.
+    async fn reached(&self, state: &AppState, registered: bool) {
+        if !self.axis_down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        // Before the rows go: an axis that lost the registrations refuses what they send.
+        if !registered && let Err(e) = register_agencies(state, self).await {
+            tracing::warn!(error = %e.message, "exchange: could not register the agencies");
+            self.register_kick.notify_one();
+        }
+        match state.store.expedite_outbox(UNREACHABLE, Utc::now()).await {
+            Ok(n) => tracing::info!(rows = n, "exchange: the axis is reachable again; rows waiting for it are due now"),
+            Err(e) => {
+                tracing::warn!(error = %e, "exchange: the axis is reachable again; could not bring its rows forward")
+            }
+        }
+        self.kick.notify_one();
+        self.axis_back.notify_waiters();
+    }
+
     /// Reads the axis's directory again.
     async fn refresh_directory(&self) -> Result<usize, Failure> {
         let list = self.client.agencies().await?;
@@ -206,6 +245,8 @@ impl Exchange {
             kick: state.exchange_kick(),
             directory: Default::default(),
             register_kick: tokio::sync::Notify::new(),
+            axis_down: Default::default(),
+            axis_back: tokio::sync::Notify::new(),
         })
     }
 }
@@ -264,9 +305,11 @@ async fn directory_loop(state: AppState, ex: Arc<Exchange>) {
             Ok(n) => {
                 failures = 0;
                 tracing::info!(agencies = n, "exchange: agencies registered at the axis");
+                ex.reached(&state, true).await;
             }
             Err(e) => {
                 failures += 1;
+                ex.failed(&e.code);
                 tracing::warn!(error = %e.message, failures, "exchange: could not register the agencies");
             }
         }
@@ -384,7 +427,12 @@ fn lease(d: Duration) -> chrono::Duration {
 
 async fn send_one(state: &AppState, ex: &Exchange, row: OutboxRecord) {
     let started = std::time::Instant::now();
-    let (outcome, sha) = match send_row(state, ex, &row).await {
+    let sent = send_row(state, ex, &row).await;
+    match &sent {
+        Ok(_) => ex.reached(state, false).await,
+        Err((f, _)) => ex.failed(&f.code),
+    }
+    let (outcome, sha) = match sent {
         Ok((remote_id, sha)) => (OutboxOutcome::Sent { remote_id }, Some(sha)),
         Err((f, sha)) if f.transient && row.attempts + 1 < MAX_ATTEMPTS => {
             if f.code == "sender_not_registered" {
@@ -735,13 +783,16 @@ async fn receive_loop(state: AppState, ex: Arc<Exchange>, kind: &'static str) {
         let items = match ex.client.received(kind, 100, Some(wait)).await {
             Ok(items) => {
                 failures = 0;
+                ex.reached(&state, false).await;
                 items
             }
             Err(e) => {
                 failures += 1;
-                let pause = Duration::from_millis(250 * 2u64.pow(failures.min(6)));
+                ex.failed(e.code());
+                // At most 4 s: this loop is what notices first that the axis is back.
+                let pause = Duration::from_millis(250 * 2u64.pow(failures.min(4)));
                 tracing::warn!(error = %e, kind, "exchange: cannot list received packages; retrying in {:?}", pause);
-                tokio::time::sleep(pause).await;
+                let _ = tokio::time::timeout(pause, ex.axis_back.notified()).await;
                 continue;
             }
         };

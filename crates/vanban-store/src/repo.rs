@@ -288,6 +288,9 @@ pub trait ExchangeRepo: Send + Sync {
     /// the package built for the row, kept for retries.
     async fn settle_outbox(&self, id: uuid::Uuid, outcome: OutboxOutcome, package_sha256: Option<String>)
     -> Result<()>;
+    /// Makes due at `at` every queued row waiting out a back-off after an attempt that failed
+    /// with `error_code` (the axis could not be reached, and now it can); returns how many.
+    async fn expedite_outbox(&self, error_code: &str, at: DateTime<Utc>) -> Result<u64>;
     /// An operator puts a failed row back in the queue.
     async fn retry_outbox(&self, actor: &Actor, id: uuid::Uuid) -> Result<()>;
     async fn outbox_stats(&self) -> Result<OutboxStats>;

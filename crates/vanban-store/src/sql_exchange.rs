@@ -108,6 +108,24 @@ macro_rules! impl_exchange {
                 })
             }
 
+            async fn expedite_outbox(&self, error_code: &str, at: DateTime<Utc>) -> Result<u64> {
+                let at = crate::audit::truncate_micros(at);
+                // `settle_outbox` keeps an attempt's error as "code: message".
+                let prefix = format!("{error_code}:");
+                crate::sql::write_tx!(self, |tx| {
+                    let r = sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $1 WHERE state = 'queued' AND next_attempt_at > $1 \
+                         AND substr(last_error, 1, length($2)) = $2",
+                    )
+                    .bind(at)
+                    .bind(&prefix)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(r.rows_affected())
+                })
+            }
+
             async fn settle_outbox(&self, id: Uuid, outcome: OutboxOutcome, package_sha256: Option<String>) -> Result<()> {
                 crate::sql::write_tx!(self, |tx| {
                     let state: String = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1")

@@ -386,6 +386,84 @@ fn instances_started_before_the_hub_register_once_it_is_up() {
     eventually(60, "status 01 at A", || b_delivery(&deliveries(&a, &clerk, id)).filter(|d| d["status"] == "01"));
 }
 
+/// A TCP relay on `port` to `to` that can cut the line: while cut, it closes every connection
+/// it holds and every new one at once (what a worker sees of an axis it cannot reach). The
+/// port stays bound throughout, so no other process of a parallel test can take it meanwhile.
+struct Relay {
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn start(port: u16, to: u16) -> Relay {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let relay = Relay { cut: Default::default(), open: Default::default() };
+        let (cut, open) = (relay.cut.clone(), relay.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else { continue };
+                open.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                for (mut from, mut into) in
+                    [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        relay
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+        if cut {
+            for s in self.open.lock().unwrap().drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// The line to the hub is cut for a while: a document issued meanwhile fails to go four times
+/// and waits out a back-off of 16 s or more. The line comes back; the worker notices within
+/// seconds (its receive loops look every few seconds) and sends the waiting row at once, not
+/// when its back-off ends (after a long outage, up to ten minutes later).
+#[test]
+fn after_an_outage_of_the_hub_waiting_rows_go_at_once() {
+    let w = world(2);
+    // The instances reach the hub through a relay on the port their configuration names.
+    let hub_port = free_port();
+    let _hub = hub(&w.hub_dir, hub_port);
+    let relay = Relay::start(w.hub_port, hub_port);
+    let (_sa, a) = serve_with(&w.a, Some(&w.a_conf));
+    let (_sb, b) = serve_with(&w.b, Some(&w.b_conf));
+    let (clerk, b_clerk, admin) = (login(&a, "vanthu"), login(&b, "hb.vanthu"), login(&a, "admin"));
+    // Both instances registered: a first document goes through.
+    issue_to_b(&a, &clerk, &w.ids[0]);
+    eventually(60, "the first document at B", || incoming(&b, &b_clerk).into_iter().next());
+    relay.set_cut(true);
+    issue_to_b(&a, &clerk, &w.ids[1]);
+    // The first document's row is sent: the one queued is the second's.
+    let waiting = eventually(60, "four failed attempts", || {
+        let (_, ex) = api(&a, &admin, "GET", "/api/v1/exchange", serde_json::Value::Null);
+        ex["outbox"].as_array()?.iter().find(|o| o["state"] == "queued" && o["attempts"].as_i64() >= Some(4)).cloned()
+    });
+    let due: chrono::DateTime<chrono::Utc> = serde_json::from_value(waiting["next_attempt_at"].clone()).unwrap();
+    assert!(due - chrono::Utc::now() > chrono::Duration::seconds(10), "{waiting}");
+    relay.set_cut(false);
+    eventually(60, "the second document at B", || (incoming(&b, &b_clerk).len() == 2).then_some(()));
+    let (_, ex) = api(&a, &admin, "GET", "/api/v1/exchange", serde_json::Value::Null);
+    let sent = ex["outbox"].as_array().unwrap().iter().find(|o| o["id"] == waiting["id"]).unwrap().clone();
+    let sent_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(sent["sent_at"].clone()).unwrap();
+    assert!(sent_at < due, "expected it sent before its back-off ended at {due}, it was sent at {sent_at}: {sent}");
+}
+
 #[test]
 fn exchange_survives_sigkill_of_the_hub_and_the_receiver() {
     let docs: usize = std::env::var("VANBAN_EXCHANGE_FAULT_DOCS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);

@@ -1000,6 +1000,20 @@ async fn exchange_claims_once_and_applies_each_package_once(ctx: Ctx) {
         [second.id],
         "a settled row is not held by a late renewal"
     );
+    // The axis was unreachable for long: the row waits out ten minutes of back-off. Once the
+    // axis is back the worker brings forward the rows that failed that way, and only those.
+    let waiting = OutboxOutcome::Retry {
+        error: "axis_unreachable: axis unreachable: client error (Connect)".into(),
+        next_attempt_at: Utc::now() + Duration::minutes(10),
+    };
+    s.settle_outbox(second.id, waiting, None).await.unwrap();
+    let soon = || Utc::now() + Duration::seconds(1);
+    assert!(s.claim_outbox(10, soon(), Duration::seconds(60)).await.unwrap().is_empty());
+    assert_eq!(s.expedite_outbox("unknown_recipient", Utc::now()).await.unwrap(), 0);
+    assert_eq!(s.expedite_outbox("axis_unreachable", Utc::now()).await.unwrap(), 1);
+    let due = s.claim_outbox(10, soon(), Duration::seconds(60)).await.unwrap();
+    assert_eq!(due.iter().map(|o| o.id).collect::<Vec<_>>(), [second.id], "due at once");
+    assert_eq!(s.expedite_outbox("axis_unreachable", Utc::now()).await.unwrap(), 0, "already due");
 
     // A status from G01 on this document, picked up twice: applied once.
     let st = |remote: &str, code: &str| RemoteStatus {
