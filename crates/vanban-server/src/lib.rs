@@ -260,8 +260,22 @@ async fn shutdown_signal() {
 
 /// Errors produced by layers (a body over the limit) answer in vanban's format too.
 async fn uniform_errors(req: Request, next: Next) -> Response {
+    use futures::FutureExt as _;
     let is_api = req.uri().path().starts_with("/api/");
-    let resp = next.run(req).await;
+    // A handler that panics (a bug) answers 500 with the stable code and the Vietnamese
+    // message like any internal error, instead of a connection closed without an answer.
+    let resp = match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let e = AppError::Internal(format!("a request handler panicked: {what}"));
+            return if is_api { ApiError(e).into_response() } else { PageError(e).into_response() };
+        }
+    };
     let is_ours = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -311,5 +325,46 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
             ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")], *bytes).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    async fn boom() -> Response {
+        panic!("boom: a bug in a handler")
+    }
+
+    /// A handler that panics answers 500 with the stable code and the Vietnamese message (JSON
+    /// under /api/, an HTML page elsewhere), never the panic's text, and the router goes on.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_stable_code() {
+        let app = Router::new()
+            .route("/api/test/boom", get(boom))
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "ok" }))
+            .layer(middleware::from_fn(uniform_errors));
+        let call = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let r =
+                    app.oneshot(Request::builder().uri(path).body(axum::body::Body::empty()).unwrap()).await.unwrap();
+                let status = r.status();
+                let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                (status, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        let (status, body) = call("/api/test/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal_error", "{v}");
+        assert_eq!(v["error"]["message"], "internal error", "{v}");
+        assert_eq!(v["error"]["message_vi"], "Hệ thống gặp lỗi. Vui lòng thử lại sau.", "{v}");
+        let (status, html) = call("/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(html.contains("Hệ thống gặp lỗi") && !html.contains("boom"), "{html}");
+        assert_eq!(call("/ok").await, (StatusCode::OK, "ok".to_owned()));
     }
 }
