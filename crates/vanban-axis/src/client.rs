@@ -45,6 +45,9 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The code of [`ClientError::Transport`]: the axis could not be reached at all.
+    pub const UNREACHABLE: &'static str = "axis_unreachable";
+
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Transport(_) => true,
@@ -62,7 +65,7 @@ impl ClientError {
     }
     pub fn code(&self) -> &str {
         match self {
-            ClientError::Transport(_) => "axis_unreachable",
+            ClientError::Transport(_) => Self::UNREACHABLE,
             ClientError::Refused { code, .. } => code,
         }
     }

@@ -88,6 +88,11 @@ impl Failure {
     fn permanent(code: &str, m: impl std::fmt::Display) -> Self {
         Failure { transient: false, code: code.to_owned(), message: m.to_string() }
     }
+    /// "code: message", as an outbox row keeps an attempt's error (`expedite_outbox` matches
+    /// rows by that code) and a refusal its reason.
+    fn record(&self) -> String {
+        format!("{}: {}", self.code, self.message)
+    }
 }
 
 impl From<AppError> for Failure {
@@ -130,9 +135,6 @@ pub struct Exchange {
     /// Wakes the receive loops out of their back-off when the axis is back.
     axis_back: tokio::sync::Notify,
 }
-
-/// The code of a failure to reach the axis at all (`ClientError::Transport`).
-const UNREACHABLE: &str = "axis_unreachable";
 
 /// Exponential back-off: 2 s, 4 s, … capped at 10 minutes, with up to 20 % jitter.
 pub fn backoff(attempts: i32) -> chrono::Duration {
@@ -179,7 +181,7 @@ impl Exchange {
 
     /// Notes a call that failed: one that could not reach the axis marks it down.
     fn failed(&self, code: &str) {
-        if code == UNREACHABLE {
+        if code == ClientError::UNREACHABLE {
             self.axis_down.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
@@ -198,7 +200,7 @@ impl Exchange {
             tracing::warn!(error = %e.message, "exchange: could not register the agencies");
             self.register_kick.notify_one();
         }
-        match state.store.expedite_outbox(UNREACHABLE, Utc::now()).await {
+        match state.store.expedite_outbox(ClientError::UNREACHABLE, Utc::now()).await {
             Ok(n) => tracing::info!(rows = n, "exchange: the axis is reachable again; rows waiting for it are due now"),
             Err(e) => {
                 tracing::warn!(error = %e, "exchange: the axis is reachable again; could not bring its rows forward")
@@ -439,17 +441,11 @@ async fn send_one(state: &AppState, ex: &Exchange, row: OutboxRecord) {
                 ex.register_kick.notify_one();
             }
             tracing::warn!(row = %row.id, code = %f.code, error = %f.message, attempts = row.attempts + 1, "exchange: send failed, will retry");
-            (
-                OutboxOutcome::Retry {
-                    error: format!("{}: {}", f.code, f.message),
-                    next_attempt_at: Utc::now() + backoff(row.attempts),
-                },
-                sha,
-            )
+            (OutboxOutcome::Retry { error: f.record(), next_attempt_at: Utc::now() + backoff(row.attempts) }, sha)
         }
         Err((f, sha)) => {
             tracing::error!(row = %row.id, code = %f.code, error = %f.message, "exchange: the axis refused the package");
-            (OutboxOutcome::Failed { error: format!("{}: {}", f.code, f.message) }, sha)
+            (OutboxOutcome::Failed { error: f.record() }, sha)
         }
     };
     let sent = matches!(outcome, OutboxOutcome::Sent { .. });
@@ -870,7 +866,7 @@ async fn refuse(
     // Logged after the 02 went out: a crash before this fetches the package again.
     let kind = if kind == "status" { "status" } else { "edoc" };
     let picked = Picked { remote_id, kind, from: &from, document_id: &document_id };
-    let reason = Some(format!("{}: {}", f.code, f.message));
+    let reason = Some(f.record());
     log_package(state, picked, "rejected", reason, serde_json::json!({ "code": f.code })).await
 }
 
