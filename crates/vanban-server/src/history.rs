@@ -576,7 +576,8 @@ impl Ctx<'_> {
             .iter()
             .map(|(code, name)| NewDelivery { recipient_code: code.clone(), recipient_name: name.clone() })
             .collect();
-        issuing::complete(self.state, &actor, &scope, doc, &entry, &signer, &s.agency.agency.place, extra).await
+        let ctx = self.state.store.issuing_context(&scope, doc.id).await?;
+        issuing::complete(self.state, &actor, &scope, &ctx, &entry, &signer, &s.agency.agency.place, extra).await
     }
 }
 

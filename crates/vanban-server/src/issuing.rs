@@ -22,8 +22,8 @@ use vanban_pades::{Identity, Image, SignOptions, Visual};
 use vanban_pki::{Cert, SealedKey, SoftKey};
 use vanban_store::{
     Actor, CertOwner, CertStatus, CertificateRecord, DocumentRecord, ImageOwner, IncomingDraft, IssueOutcome,
-    IssueRequest, IssuedAppendix, NewDelivery, NewRegister, NewRevision, NumberRequest, OutgoingEntry, RegisterRecord,
-    RevisionKind, Scope,
+    IssueRequest, IssuedAppendix, IssuingContext, NewDelivery, NewRegister, NewRevision, NumberRequest, OutgoingEntry,
+    RegisterRecord, RevisionKind, Scope,
 };
 
 use crate::AppState;
@@ -315,20 +315,22 @@ pub fn priority_of(doc: &DocumentRecord) -> Priority {
 
 /// The symbol after the slash: the type's abbreviation and the agency's ("QĐ-UBND"), or for
 /// a công văn the agency's and the drafting unit's ("UBND-VP").
-async fn notation(state: &AppState, s: &Session, doc: &DocumentRecord) -> Result<vanban_domain::Notation, AppError> {
-    let unit = unit_abbreviation(state, s, doc).await?;
+async fn notation(state: &AppState, s: &Session, ctx: &IssuingContext) -> Result<vanban_domain::Notation, AppError> {
+    let doc = &ctx.document;
+    let unit = unit_abbreviation(state, s, ctx).await?;
     let unit = unit.as_deref().map(Abbreviation::parse).transpose()?;
     Ok(vanban_domain::notation_for(doc.doc_type, &s.agency.agency.abbreviation, unit.as_ref())?)
 }
 
-async fn unit_abbreviation(state: &AppState, s: &Session, doc: &DocumentRecord) -> Result<Option<String>, AppError> {
+async fn unit_abbreviation(state: &AppState, s: &Session, ctx: &IssuingContext) -> Result<Option<String>, AppError> {
+    let doc = &ctx.document;
     if doc.doc_type != DocumentType::CongVan {
         return Ok(None);
     }
-    let versions = state.store.list_versions(&s.scope(), doc.id).await?;
-    if let Some(latest) = versions.into_iter().max_by_key(|v| v.version) {
+    // The latest version's, which the context carries.
+    if let Some(latest) = &ctx.latest_content {
         let content: crate::drafting::DraftContent =
-            serde_json::from_value(latest.content).map_err(|e| AppError::Internal(format!("stored version: {e}")))?;
+            serde_json::from_value(latest.clone()).map_err(|e| AppError::Internal(format!("stored version: {e}")))?;
         if let Some(u) = content.unit_abbreviation.filter(|u| !u.trim().is_empty()) {
             return Ok(Some(u));
         }
@@ -352,7 +354,9 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
     s.caller.require(Permission::IssueDocument)?;
     let scope = s.scope();
     let actor = s.actor();
-    let doc = state.store.get_document(&scope, id).await?;
+    // The document with its head revision, files and latest version, in one read.
+    let ctx = state.store.issuing_context(&scope, id).await?;
+    let doc = &ctx.document;
     let doc_state = OutgoingState::from_snake(&doc.state).unwrap_or(OutgoingState::Draft);
     if !matches!(doc_state, OutgoingState::Signed | OutgoingState::Numbered) {
         return Err(vanban_domain::DomainError::IllegalTransition {
@@ -364,7 +368,7 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
     // Everything that can be checked before the number is taken: the key (a wrong PIN must not
     // take a number), the recipients.
     let signer = agency_signer(state, &scope, input.certificate_id, &input.pin).await?;
-    let recipients = recipients(state, &doc, &input.recipients).await?;
+    let recipients = recipients(state, doc, &input.recipients).await?;
     let entry = match doc_state {
         OutgoingState::Numbered => state
             .store
@@ -377,7 +381,7 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
                 Some(r) => list.iter().find(|x| x.id == r).map(|x| x.id).ok_or(vanban_store::StoreError::NotFound)?,
                 None => {
                     let rules: Vec<_> = list.iter().map(|r| (r.id, r.rule())).collect();
-                    vanban_domain::pick_register(&rules, doc.doc_type, secrecy_of(&doc).is_secret()).ok_or(refused(
+                    vanban_domain::pick_register(&rules, doc.doc_type, secrecy_of(doc).is_secret()).ok_or(refused(
                         "no_register",
                         "Cơ quan chưa có sổ văn bản đi cho loại và độ mật của văn bản này.",
                     ))?
@@ -385,13 +389,13 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
             };
             let req = NumberRequest {
                 register_id,
-                notation: notation(state, s, &doc).await?,
+                notation: notation(state, s, &ctx).await?,
                 issued_on: crate::drafting::today_vn(),
             };
             state.store.number_document(&actor, &scope, id, req).await?
         }
     };
-    complete(state, &actor, &scope, &doc, &entry, &signer, &s.agency.agency.place, recipients).await
+    complete(state, &actor, &scope, &ctx, &entry, &signer, &s.agency.agency.place, recipients).await
 }
 
 /// The recipients: those the document names with a code, and those the clerk adds. A secret
@@ -438,23 +442,22 @@ async fn recipients_of(codes: &[String]) -> Result<Vec<NewDelivery>, AppError> {
     Ok(out)
 }
 
-/// Fills the number and date, applies the agency signature and runs transaction B.
+/// Fills the number and date, applies the agency signature and runs transaction B. The head
+/// revision is the context's: transaction B refuses the file if the head moved meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub async fn complete(
     state: &AppState,
     actor: &Actor,
     scope: &Scope,
-    doc: &DocumentRecord,
+    ctx: &IssuingContext,
     entry: &OutgoingEntry,
     signer: &AgencySigner,
     place: &str,
     recipients: Vec<NewDelivery>,
 ) -> Result<IssueOutcome, AppError> {
-    let head = state
-        .store
-        .head_revision(scope, doc.id)
-        .await?
-        .ok_or(refused("not_signed", "Văn bản chưa có bản đã ký số của người có thẩm quyền."))?;
+    let doc = &ctx.document;
+    let head =
+        ctx.head.as_ref().ok_or(refused("not_signed", "Văn bản chưa có bản đã ký số của người có thẩm quyền."))?;
     let pki = state.pki().await?;
     let (day, month) = vanban_domain::decree_day_month(entry.issued_on);
     let mut opts = SignOptions::new(vanban_render::field_names::AGENCY, Visual::Seal(signer.seal.clone()), Utc::now());
@@ -469,10 +472,10 @@ pub async fn complete(
     opts.font = pki.font().clone();
     // The leader's signature as validated when it was made: only the agency's and what the
     // filled number and date changed are checked.
-    let earlier = crate::signing::earlier_validation(&head);
+    let earlier = crate::signing::earlier_validation(head);
     let (blob, report) = signer.sign_stored(state, &head.pdf_sha256, opts, earlier).await?;
     let validation = crate::signing::validation_summary(&report);
-    let appendices = stamp_appendices(state, scope, doc, entry, signer, &pki).await?;
+    let appendices = stamp_appendices(state, scope, ctx, entry, signer, &pki).await?;
     let priority = priority_of(doc);
     let incoming = IncomingDraft {
         doc_type: doc.doc_type,
@@ -528,12 +531,15 @@ pub async fn complete(
 async fn stamp_appendices(
     state: &AppState,
     scope: &Scope,
-    doc: &DocumentRecord,
+    ctx: &IssuingContext,
     entry: &OutgoingEntry,
     signer: &AgencySigner,
     pki: &Arc<crate::signing::Pki>,
 ) -> Result<Vec<IssuedAppendix>, AppError> {
-    let files = state.store.list_files(scope, doc.id).await?;
+    if ctx.files == 0 {
+        return Ok(Vec::new());
+    }
+    let files = state.store.list_files(scope, ctx.document.id).await?;
     let mut out = Vec::new();
     for f in files.iter().filter(|f| f.kind == "attachment" && f.media_type == "application/pdf") {
         let bytes = state.blobs.get(&f.sha256).await?;

@@ -100,6 +100,19 @@ pub struct IncomingDraft {
     pub metadata: serde_json::Value,
 }
 
+/// What issuing reads of a document before it takes the number (one statement; see
+/// [`crate::IssuingRepo::issuing_context`]).
+#[derive(Debug, Clone)]
+pub struct IssuingContext {
+    pub document: crate::DocumentRecord,
+    /// The document's latest PDF revision (the leader's signature, when it is signed).
+    pub head: Option<crate::RevisionRecord>,
+    /// How many files are attached to it (any kind): none means no appendix to stamp.
+    pub files: i64,
+    /// The content of its latest draft version (for the drafting unit's abbreviation).
+    pub latest_content: Option<serde_json::Value>,
+}
+
 /// Transaction B of issuing.
 #[derive(Debug, Clone)]
 pub struct IssueRequest {

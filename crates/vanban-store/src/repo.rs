@@ -318,6 +318,10 @@ pub trait ExchangeRepo: Send + Sync {
 pub trait IssuingRepo: Send + Sync {
     async fn create_register(&self, actor: &Actor, scope: &Scope, new: NewRegister) -> Result<RegisterRecord>;
     async fn list_registers(&self, scope: &Scope, direction: RegisterDirection) -> Result<Vec<RegisterRecord>>;
+    /// An outgoing document of the agency with what issuing needs of it, in one read: its
+    /// head revision, how many files it has, its latest version's content. `NotFound` for
+    /// another agency's document or an incoming one, like `get_document`.
+    async fn issuing_context(&self, scope: &Scope, id: DocumentId) -> Result<IssuingContext>;
 
     /// Transaction A: takes the next number of the register for the year of `issued_on` and
     /// stores it on the (signed) document, which becomes `numbered`.

@@ -1766,26 +1766,29 @@ macro_rules! impl_sql_store {
             let order = if head_only { "ORDER BY seq DESC LIMIT 1" } else { "ORDER BY seq" };
             let sql = format!("SELECT {REVISION_COLS} FROM document_revisions WHERE document_id = $1 {order}");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_uuid()).fetch_all(&mut *conn).await?;
+            rows.iter().map(|r| revision_from_row(r, "")).collect()
+        }
+
+        /// A revision from a row of [`REVISION_COLS`], each named with `prefix` in front
+        /// (a revision joined to another table's row).
+        fn revision_from_row(r: &$Row, prefix: &str) -> Result<RevisionRecord> {
             let t = "document_revisions";
-            rows.iter()
-                .map(|r| {
-                    let validation: Option<String> = r.try_get("validation")?;
-                    Ok(RevisionRecord {
-                        document_id: DocumentId::from_uuid(r.try_get("document_id")?),
-                        seq: r.try_get("seq")?,
-                        agency_id: AgencyId::from_uuid(r.try_get("agency_id")?),
-                        kind: RevisionKind::from_code(&r.try_get::<String, _>("kind")?).ok_or_else(|| StoreError::corrupt(t, "kind"))?,
-                        pdf_sha256: r.try_get("pdf_sha256")?,
-                        pdf_size: r.try_get("pdf_size")?,
-                        certificate_id: r.try_get("certificate_id")?,
-                        signer_name: r.try_get("signer_name")?,
-                        signed_at: r.try_get("signed_at")?,
-                        validation: validation.map(|v| parse(t, serde_json::from_str(&v))).transpose()?,
-                        created_by: r.try_get::<Option<Uuid>, _>("created_by")?.map(UserId::from_uuid),
-                        created_at: r.try_get("created_at")?,
-                    })
-                })
-                .collect()
+            let c = |name: &str| -> String { format!("{prefix}{name}") };
+            let validation: Option<String> = r.try_get(c("validation").as_str())?;
+            Ok(RevisionRecord {
+                document_id: DocumentId::from_uuid(r.try_get(c("document_id").as_str())?),
+                seq: r.try_get(c("seq").as_str())?,
+                agency_id: AgencyId::from_uuid(r.try_get(c("agency_id").as_str())?),
+                kind: RevisionKind::from_code(&r.try_get::<String, _>(c("kind").as_str())?).ok_or_else(|| StoreError::corrupt(t, "kind"))?,
+                pdf_sha256: r.try_get(c("pdf_sha256").as_str())?,
+                pdf_size: r.try_get(c("pdf_size").as_str())?,
+                certificate_id: r.try_get(c("certificate_id").as_str())?,
+                signer_name: r.try_get(c("signer_name").as_str())?,
+                signed_at: r.try_get(c("signed_at").as_str())?,
+                validation: validation.map(|v| parse(t, serde_json::from_str(&v))).transpose()?,
+                created_by: r.try_get::<Option<Uuid>, _>(c("created_by").as_str())?.map(UserId::from_uuid),
+                created_at: r.try_get(c("created_at").as_str())?,
+            })
         }
 
         /// Validates `new` and inserts it on the document's head inside the caller's transaction

@@ -570,6 +570,36 @@ macro_rules! impl_issuing {
                     rows.iter().map(register_from_row).collect()
                 }
 
+                async fn issuing_context(&self, scope: &Scope, id: DocumentId) -> Result<IssuingContext> {
+                    // One statement instead of four lookups (the document, its head, its files,
+                    // its versions): issuing is where the round trips of a document add up.
+                    let sql = format!(
+                        "SELECT {}, {}, \
+                         (SELECT COUNT(*) FROM document_files f WHERE f.document_id = d.id) AS file_count, \
+                         (SELECT v.content FROM document_versions v WHERE v.document_id = d.id ORDER BY v.version DESC LIMIT 1) AS latest_content \
+                         FROM documents d LEFT JOIN document_revisions h ON h.document_id = d.id \
+                         AND h.seq = (SELECT MAX(r.seq) FROM document_revisions r WHERE r.document_id = d.id) \
+                         WHERE d.id = $1 AND d.agency_id = $2 AND d.direction = 'outgoing'",
+                        DOC_COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", "),
+                        REVISION_COLS.split(", ").map(|c| format!("h.{c} AS h_{c}")).collect::<Vec<_>>().join(", "),
+                    );
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(id.as_uuid())
+                        .bind(scope.agency_id().as_uuid())
+                        .fetch_optional(self.point_pool())
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let head = match row.try_get::<Option<i32>, _>("h_seq")? {
+                        Some(_) => Some(revision_from_row(&row, "h_")?),
+                        None => None,
+                    };
+                    let latest_content = row
+                        .try_get::<Option<String>, _>("latest_content")?
+                        .map(|c| serde_json::from_str(&c).map_err(|e| corrupt("document_versions", e)))
+                        .transpose()?;
+                    Ok(IssuingContext { document: document_from_row(&row)?, head, files: row.try_get("file_count")?, latest_content })
+                }
+
                 async fn number_document(&self, actor: &Actor, scope: &Scope, id: DocumentId, req: NumberRequest) -> Result<OutgoingEntry> {
                     let year = req.issued_on.year();
                     crate::sql::write_tx!(self, |tx| {

@@ -28,8 +28,8 @@ use vanban_domain::{
 use vanban_store::{
     Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, AuthorityRole, BlobStore, CertKind, CertOwner,
     CertStatus, ChainReport, ImageOwner, KeyProvider, NewAgency, NewAuthority, NewCertificate, NewDelegation, NewDraft,
-    NewRevision, NewSigningSession, NewUnit, NewUser, PgStore, ReviewDecision, RevisionKind, Scope, SessionRecord,
-    SessionState, SigningKind, SqliteStore, Store, StoreError, Transition, UserRecord,
+    NewFile, NewRevision, NewSigningSession, NewUnit, NewUser, PgStore, ReviewDecision, RevisionKind, Scope,
+    SessionRecord, SessionState, SigningKind, SqliteStore, Store, StoreError, Transition, UserRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -184,6 +184,7 @@ conformance!(
     concurrent_crl_numbers_are_unique,
     signing_images_upsert,
     revisions_follow_the_head,
+    issuing_context_is_the_separate_reads_in_one,
     concurrent_appends_on_one_head,
     signing_session_lifecycle,
 );
@@ -2455,6 +2456,71 @@ async fn signing_fixture(s: &dyn Store, t: &Tree, approved: bool) -> Signing {
         s.transition(&Actor::user(&leader, None), &dept, doc.id, act(OutgoingAction::Approve)).await.unwrap();
     }
     Signing { dept, drafter, leader, cert: cert.id, doc: doc.id }
+}
+
+/// `issuing_context` reads in one statement what `get_document`, `head_revision`,
+/// `list_files` and `list_versions` read apart, with the same scope.
+async fn issuing_context_is_the_separate_reads_in_one(ctx: Ctx) {
+    let s = ctx.s();
+    let t = tree(s).await;
+    let f = signing_fixture(s, &t, false).await;
+    let (_, outsider) = user(s, t.district.agency.id, "huyen.lanhdao", &[Role::Leader]).await;
+    let other = Scope::of(&outsider);
+    let by = Actor::user(&f.drafter, None);
+
+    // A new draft: nothing but the document.
+    let c = s.issuing_context(&f.dept, f.doc).await.unwrap();
+    assert_eq!(json(&c.document), json(&s.get_document(&f.dept, f.doc).await.unwrap()));
+    assert!(c.head.is_none());
+    assert_eq!(c.files, 0);
+    assert_eq!(c.latest_content, None);
+
+    // Two versions and two attachments, then revisions 0 and 1 once it is approved.
+    let content = |subject: &str| serde_json::json!({ "subject": subject, "body": ["Đoạn một."] });
+    s.add_version(&by, &f.dept, f.doc, content("V/v thứ nhất"), None).await.unwrap();
+    s.add_version(&by, &f.dept, f.doc, content("V/v thứ hai"), None).await.unwrap();
+    let files = (0..2)
+        .map(|i| NewFile {
+            kind: "attachment",
+            file_name: format!("Phụ lục {i}.pdf"),
+            media_type: "application/pdf".into(),
+            sha256: pdf(50 + i),
+            size: 1000,
+            checks: None,
+        })
+        .collect();
+    s.add_files(&by, &f.dept, f.doc, files).await.unwrap();
+    s.transition(&by, &f.dept, f.doc, act(OutgoingAction::SubmitForReview)).await.unwrap();
+    s.transition(&Actor::user(&f.leader, None), &f.dept, f.doc, act(OutgoingAction::Approve)).await.unwrap();
+    s.append_revision(&by, &f.dept, f.doc, revision(None, RevisionKind::Render, &pdf(0)), None).await.unwrap();
+    let signer = NewRevision {
+        certificate_id: Some(f.cert),
+        signer_name: Some("Nguyễn Văn An".into()),
+        signed_at: Some(Utc::now()),
+        validation: Some(serde_json::json!({ "verdict": "valid" })),
+        ..revision(Some(&pdf(0)), RevisionKind::Signer, &pdf(1))
+    };
+    s.append_revision(&Actor::user(&f.leader, None), &f.dept, f.doc, signer, Some(OutgoingAction::Sign)).await.unwrap();
+
+    let c = s.issuing_context(&f.dept, f.doc).await.unwrap();
+    let head = s.head_revision(&f.dept, f.doc).await.unwrap().expect("a head");
+    assert_eq!((head.seq, head.pdf_sha256.as_str()), (1, pdf(1).as_str()));
+    assert_eq!(json(&c.head), json(&Some(head)), "the head, every field");
+    assert_eq!(json(&c.document), json(&s.get_document(&f.dept, f.doc).await.unwrap()));
+    assert_eq!(c.document.state, "signed");
+    assert_eq!(c.files, 2);
+    assert_eq!(c.latest_content, Some(content("V/v thứ hai")));
+    let versions = s.list_versions(&f.dept, f.doc).await.unwrap();
+    assert_eq!(c.latest_content.as_ref(), versions.last().map(|v| &v.content));
+
+    // Another agency reads nothing of it; an unknown id is not found.
+    expect_not_found(s.issuing_context(&other, f.doc).await);
+    expect_not_found(s.issuing_context(&f.dept, DocumentId::from_uuid(Uuid::now_v7())).await);
+}
+
+/// A record as JSON, to compare records that have no `PartialEq`.
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("serialisable")
 }
 
 async fn revisions_follow_the_head(ctx: Ctx) {
