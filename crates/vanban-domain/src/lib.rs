@@ -37,6 +37,6 @@ pub use register::{AssignmentRole, ChangeKind, DeadlineState, RegisterDirection,
 pub use review::{ReviewMode, ReviewStep, RoundOutcome, StepState};
 pub use role::Role;
 pub use symbol::{DocumentNumber, Notation, NumberSymbol, decree_day_month, notation_for};
-pub use text::{clean_optional, clean_text, fold_vi, nfc};
+pub use text::{clean_optional, clean_text, fold_key, fold_vi, nfc};
 pub use user::{Email, FullName, Position, User, Username};
 pub use uuid::Uuid;

@@ -29,7 +29,7 @@ pub fn fold_vi(s: &str) -> String {
 
 /// Folds with [`fold_vi`], trims, and collapses runs of whitespace to one
 /// space: the key used to match user-typed labels.
-pub(crate) fn fold_key(s: &str) -> String {
+pub fn fold_key(s: &str) -> String {
     fold_vi(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -920,9 +920,20 @@ struct IssueFormPage {
     priority: &'static str,
     urgent: bool,
     numbered: Option<String>,
+    /// The symbol, when the document is issued already (no form then).
+    issued: Option<String>,
     named: Vec<String>,
-    agencies: Vec<(String, String)>,
+    /// (code, name, ticked)
+    agencies: Vec<(String, String, bool)>,
     registers: Vec<(String, String)>,
+    other_codes: String,
+}
+
+/// What the clerk sent, kept on the form when issuing failed (a wrong PIN must not clear the
+/// ticked recipients).
+struct IssueFormInput {
+    recipients: Vec<String>,
+    other_codes: String,
 }
 
 async fn issue_form_page(
@@ -930,27 +941,41 @@ async fn issue_form_page(
     s: &Session,
     id: DocumentId,
     notice: Option<Notice>,
+    sent: Option<&IssueFormInput>,
 ) -> Result<Response, PageError> {
     s.caller.require(Permission::IssueDocument)?;
     let doc = state.store.get_document(&s.scope(), id).await?;
     let p = issuing::priority_of(&doc);
-    let numbered = state.store.get_outgoing_entry(&s.scope(), id).await?.map(|e| e.symbol);
-    let named = doc
-        .metadata
-        .get("recipients")
-        .and_then(|r| serde_json::from_value::<Vec<vanban_domain::Recipient>>(r.clone()).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let entry = state.store.get_outgoing_entry(&s.scope(), id).await?;
+    let numbered = entry.as_ref().filter(|e| e.state == "numbered").map(|e| e.symbol.clone());
+    let issued = entry.as_ref().filter(|e| e.state != "numbered").map(|e| e.symbol.clone());
+    let named: Vec<vanban_domain::Recipient> =
+        doc.metadata.get("recipients").and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default();
+    // The agencies the document names are ticked at first (by code, or by name without the
+    // marks and case); after a failed attempt, what the clerk ticked.
+    // A name as a draft lists it ("- Sở Y tế;") compared without the list's marks.
+    let key =
+        |name: &str| vanban_domain::fold_key(name.trim_matches(|c: char| c.is_whitespace() || "-–+;,.".contains(c)));
+    let folded: Vec<String> = named.iter().map(|r| key(&r.name)).collect();
     let agencies = state
         .store
         .list_agencies()
         .await?
         .into_iter()
         .filter(|a| a.agency.id != s.caller.agency_id)
-        .map(|a| (a.agency.code.as_str().to_owned(), a.agency.name.as_str().to_owned()))
+        .map(|a| {
+            let code = a.agency.code.as_str().to_owned();
+            let ticked = match sent {
+                Some(sent) => sent.recipients.contains(&code),
+                None => {
+                    named.iter().any(|r| r.code.as_ref().is_some_and(|c| c.as_str() == code))
+                        || folded.contains(&key(a.agency.name.as_str()))
+                }
+            };
+            (code, a.agency.name.as_str().to_owned(), ticked)
+        })
         .collect();
+    let named = named.into_iter().map(|r| r.name).collect();
     let registers = state
         .store
         .list_registers(&s.scope(), RegisterDirection::Outgoing)
@@ -969,9 +994,11 @@ async fn issue_form_page(
             priority: p.label_vi(),
             urgent: p.is_urgent(),
             numbered,
+            issued,
             named,
             agencies,
             registers,
+            other_codes: sent.map(|f| f.other_codes.clone()).unwrap_or_default(),
         },
     )
 }
@@ -981,7 +1008,7 @@ async fn issue_get(
     PageSession(s): PageSession,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    issue_form_page(&state, &s, parse_id(&id)?, None).await
+    issue_form_page(&state, &s, parse_id(&id)?, None, None).await
 }
 
 async fn issue_post(
@@ -992,9 +1019,11 @@ async fn issue_post(
 ) -> Result<Response, PageError> {
     s.check_csrf(form.get("csrf"))?;
     let doc_id: DocumentId = parse_id(&id)?;
+    let sent =
+        IssueFormInput { recipients: form.all("recipient"), other_codes: form.opt("other_codes").unwrap_or_default() };
     let r = async {
         let register_id = form.opt("register_id").map(|r| parse_id(&r)).transpose()?;
-        let mut recipients = form.all("recipient");
+        let mut recipients = sent.recipients.clone();
         recipients.extend(form.opt("other_codes"));
         issuing::issue(
             &state,
@@ -1007,7 +1036,7 @@ async fn issue_post(
     .await;
     match r {
         Ok(_) => Ok(redirect_done(&format!("/documents/{id}/tracking"), "issued")),
-        Err(e) => rerender_with(e, |n| issue_form_page(&state, &s, doc_id, n)).await,
+        Err(e) => rerender_with(e, |n| issue_form_page(&state, &s, doc_id, n, Some(&sent))).await,
     }
 }
 

@@ -369,6 +369,13 @@ pub async fn issue(state: &AppState, s: &Session, id: DocumentId, input: IssueIn
     // take a number), the recipients.
     let signer = agency_signer(state, &scope, input.certificate_id, &input.pin).await?;
     let recipients = recipients(state, doc, &input.recipients).await?;
+    if recipients.is_empty() {
+        // Issued to nobody, it would stay issued and undelivered for good.
+        return Err(refused(
+            "no_recipients",
+            "Chưa có nơi nhận: hãy chọn ít nhất một cơ quan nhận văn bản trước khi ban hành.",
+        ));
+    }
     let entry = match doc_state {
         OutgoingState::Numbered => state
             .store

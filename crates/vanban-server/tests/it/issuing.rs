@@ -26,10 +26,24 @@ async fn signed(app: &TestApp, subject: &str, priority: u8) -> String {
 }
 
 async fn signed_with(app: &TestApp, subject: &str, priority: u8, with_appendix: bool) -> String {
+    signed_naming(app, subject, priority, with_appendix, json!([])).await
+}
+
+/// [`signed_with`], the draft naming `recipients` (names, as the API takes them).
+async fn signed_naming(
+    app: &TestApp,
+    subject: &str,
+    priority: u8,
+    with_appendix: bool,
+    recipients: serde_json::Value,
+) -> String {
     let spec = app.login("a.specialist").await;
     let leader = app.login("a.leader").await;
     let r = spec
-        .post("/api/v1/documents", json!({ "doc_type": "cong_van", "subject": subject, "priority": priority }))
+        .post(
+            "/api/v1/documents",
+            json!({ "doc_type": "cong_van", "subject": subject, "priority": priority, "recipients": recipients }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.json()["id"].as_str().unwrap().to_owned();
@@ -456,4 +470,45 @@ async fn the_overdue_list_counts_per_unit() {
     assert_eq!(clerk.get("/api/v1/incoming?overdue=true").await.json().as_array().unwrap().len(), 2);
     let a_clerk = app.login("a.clerk").await;
     assert!(a_clerk.get("/api/v1/incoming?overdue=true").await.json().as_array().unwrap().is_empty(), "another agency");
+}
+
+/// The issuing form ticks the agencies the document names (here by name, as a draft lists
+/// them); issuing to nobody is refused and takes no number; a failed attempt keeps what the
+/// clerk ticked and typed; an issued document shows its number instead of the form.
+#[tokio::test]
+async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
+    let app = TestApp::new().await;
+    vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
+    let b = app.store.get_agency(app.b).await.unwrap().agency;
+    let (b_code, b_name) = (b.code.as_str().to_owned(), b.name.as_str().to_owned());
+    let named = json!([format!("- {};", b_name.to_uppercase())]);
+    let id = signed_naming(&app, "V/v gửi đúng nơi nhận", 0, false, named).await;
+    let clerk = app.login("a.clerk").await;
+    let path = format!("/documents/{id}/issue");
+
+    let page = clerk.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&format!("value=\"{b_code}\" checked")), "B is ticked: {}", page.body);
+    assert_eq!(page.body.matches("\" checked").count(), 1, "only B is ticked");
+
+    // Nobody to send to: refused before the number is taken, by the API and by the form.
+    let r = clerk.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN })).await;
+    assert_eq!(r.error_code(), "no_recipients", "{}", r.body);
+    let r = clerk.form(&path, &[("csrf", clerk.csrf.as_str()), ("pin", PIN)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Chưa có nơi nhận"), "{}", r.body);
+    assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "signed");
+
+    // A wrong PIN: the page comes back with the clerk's choices, not the defaults.
+    let other = "000.00.00.G01";
+    let r = clerk.form(&path, &[("csrf", clerk.csrf.as_str()), ("pin", "000000"), ("other_codes", other)]).await;
+    assert!(r.body.contains("Mã PIN"), "{}", r.body);
+    assert_eq!(r.body.matches("\" checked").count(), 0, "B was not ticked this time: {}", r.body);
+    assert!(r.body.contains(&format!("value=\"{other}\"")), "the typed codes are kept: {}", r.body);
+
+    let r = clerk.form(&path, &[("csrf", clerk.csrf.as_str()), ("pin", PIN), ("recipient", b_code.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = clerk.get(&path).await;
+    assert!(page.body.contains("đã được ban hành với số 01/STC-VP"), "{}", page.body);
+    assert!(!page.body.contains("data-testid=\"issue-form\""), "no form for an issued document");
 }
