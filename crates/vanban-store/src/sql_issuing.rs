@@ -957,31 +957,58 @@ macro_rules! impl_issuing {
                 }
 
                 async fn outgoing_register(&self, scope: &Scope, register: Option<RegisterId>, from: NaiveDate, to: NaiveDate) -> Result<Vec<OutgoingRegisterRow>> {
-                    let rows = sqlx::query(
+                    const RANGE: &str = "e.agency_id = $1 AND e.issued_on >= $2 AND e.issued_on <= $3 AND ($4 IS NULL OR e.register_id = $4)";
+                    let mut tx = self.pool.begin().await?;
+                    // The signer: as the document names them, else as the leader's signature
+                    // (its latest signer revision) names them.
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT e.document_id, e.agency_id, e.register_id, e.year, e.number, e.symbol, e.issued_on, e.state, e.numbered_by, e.numbered_at, e.issued_at, e.pdf_sha256, e.appendices, \
-                         d.doc_type, d.subject, d.metadata, r.name AS register_name \
+                         d.doc_type, d.subject, d.metadata, r.name AS register_name, \
+                         (SELECT v.signer_name FROM document_revisions v WHERE v.document_id = e.document_id AND v.kind = 'signer' ORDER BY v.seq DESC LIMIT 1) AS revision_signer \
                          FROM outgoing_entries e JOIN documents d ON d.id = e.document_id JOIN registers r ON r.id = e.register_id \
-                         WHERE e.agency_id = $1 AND e.issued_on >= $2 AND e.issued_on <= $3 AND ($4 IS NULL OR e.register_id = $4) \
-                         ORDER BY r.created_at, e.year, e.number",
-                    )
+                         WHERE {RANGE} ORDER BY r.created_at, e.year, e.number"
+                    )))
                     .bind(scope.agency_id().as_uuid())
                     .bind(from)
                     .bind(to)
                     .bind(register.map(|r| r.as_uuid()))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await?;
+                    // Where each was sent: its deliveries, in the order they were made.
+                    let sent = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT dl.document_id, dl.recipient_name FROM deliveries dl JOIN outgoing_entries e ON e.document_id = dl.document_id \
+                         WHERE {RANGE} AND dl.sender_agency_id = $1 ORDER BY dl.created_at, dl.id"
+                    )))
+                    .bind(scope.agency_id().as_uuid())
+                    .bind(from)
+                    .bind(to)
+                    .bind(register.map(|r| r.as_uuid()))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    let mut delivered: std::collections::HashMap<Uuid, Vec<String>> = std::collections::HashMap::new();
+                    for d in &sent {
+                        delivered.entry(d.try_get("document_id")?).or_default().push(d.try_get("recipient_name")?);
+                    }
                     rows.iter()
                         .map(|r| {
                             let meta: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("metadata")?).map_err(|e| corrupt("documents", e))?;
-                            let recipients = meta["recipients"]
-                                .as_array()
-                                .map(|a| a.iter().filter_map(|x| x["name"].as_str().map(str::to_owned)).collect())
-                                .unwrap_or_default();
+                            let entry = entry_from_row(r)?;
+                            // Not delivered yet (numbered, or issued before delivery): the
+                            // recipients the document names.
+                            let recipients = match delivered.remove(&entry.document_id.as_uuid()) {
+                                Some(names) => names,
+                                None => meta["recipients"]
+                                    .as_array()
+                                    .map(|a| a.iter().filter_map(|x| x["name"].as_str().map(str::to_owned)).collect())
+                                    .unwrap_or_default(),
+                            };
+                            let named_signer = meta["signer"]["full_name"].as_str().filter(|n| !n.trim().is_empty()).map(str::to_owned);
                             Ok(OutgoingRegisterRow {
-                                entry: entry_from_row(r)?,
+                                entry,
                                 doc_type: DocumentType::from_snake(&r.try_get::<String, _>("doc_type")?).ok_or_else(|| corrupt("documents", "doc_type"))?,
                                 subject: r.try_get("subject")?,
-                                signer_name: meta["signer"]["full_name"].as_str().map(str::to_owned),
+                                signer_name: named_signer.or(r.try_get::<Option<String>, _>("revision_signer")?),
                                 recipients,
                                 register_name: r.try_get("register_name")?,
                             })

@@ -252,6 +252,9 @@ async fn issue_deliver_register_assign_finish(ctx: Ctx) {
     let rows = s.outgoing_register(&d.dept, None, day("2026-01-01"), day("2026-12-31")).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.entry.symbol.as_str()).collect::<Vec<_>>(), ["01/STC-VP", "02/STC-VP"]);
     assert_eq!(rows[0].subject, "Về việc kiểm tra công tác văn thư");
+    // "Nơi nhận": where each was delivered (the document named none of them).
+    assert_eq!(rows[0].recipients, ["UBND huyện Đông Sơn", "Văn phòng Chính phủ"]);
+    assert_eq!(rows[1].recipients, ["UBND huyện"]);
     assert!(s.outgoing_register(&d.dept, None, day("2026-03-03"), day("2026-03-03")).await.unwrap().len() == 1);
     assert!(s.outgoing_register(&d.district, None, day("2026-01-01"), day("2026-12-31")).await.unwrap().is_empty());
 
