@@ -306,11 +306,22 @@ pub struct ScanFields {
 
 #[derive(Debug, Deserialize)]
 pub struct ReportQuery {
+    /// A date field the user cleared arrives empty: the default then.
+    #[serde(default, deserialize_with = "empty_date")]
     pub from: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "empty_date")]
     pub to: Option<NaiveDate>,
     pub register: Option<String>,
     /// pdf, xlsx or json.
     pub format: Option<String>,
+}
+
+fn empty_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => NaiveDate::from_str(s).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 fn dmy(d: NaiveDate) -> String {

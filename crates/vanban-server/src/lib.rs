@@ -287,6 +287,15 @@ async fn uniform_errors(req: Request, next: Next) -> Response {
             PageError(AppError::PayloadTooLarge).into_response()
         };
     }
+    // An extractor's rejection (a query string, a path or a form that does not parse) is
+    // axum's plain English text: it becomes `bad_request` with the Vietnamese message, and
+    // the page or JSON every other error has. Its text is kept as the technical message.
+    let rejected = [StatusCode::BAD_REQUEST, StatusCode::UNSUPPORTED_MEDIA_TYPE, StatusCode::UNPROCESSABLE_ENTITY];
+    if rejected.contains(&resp.status()) && !is_ours {
+        let body = axum::body::to_bytes(resp.into_body(), 16 * 1024).await.unwrap_or_default();
+        let e = AppError::BadRequest(String::from_utf8_lossy(&body).into_owned());
+        return if is_api { ApiError(e).into_response() } else { PageError(e).into_response() };
+    }
     resp
 }
 

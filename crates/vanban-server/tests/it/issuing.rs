@@ -213,6 +213,13 @@ async fn full_path(app: TestApp) {
     assert_eq!((st, &xlsx[..2]), (StatusCode::OK, &b"PK"[..]));
     let (st, report_pdf) = bytes(&clerk, "/api/v1/registers/outgoing/report?format=pdf").await;
     assert_eq!((st, &report_pdf[..5]), (StatusCode::OK, &b"%PDF-"[..]));
+    // Its line: the leader who signed, and the agencies it was delivered to.
+    let out_rows = clerk.get("/api/v1/registers/outgoing/report?format=json").await.json();
+    let line = out_rows["rows"].as_array().unwrap().iter().find(|r| r[0] == symbol.as_str()).unwrap().clone();
+    let b_name = app.store.get_agency(app.b).await.unwrap().agency.name.as_str().to_owned();
+    let root_name = app.store.get_agency(app.root).await.unwrap().agency.name.as_str().to_owned();
+    assert!(!line[3].as_str().unwrap().trim().is_empty(), "Người ký: {line}");
+    assert_eq!(line[4], format!("{b_name}; {root_name}"), "Nơi nhận: {line}");
     let rows = b_clerk.get("/api/v1/registers/tracking/report?format=json").await.json();
     assert_eq!(rows["rows"].as_array().unwrap().len(), 1, "{rows}");
     assert!(rows["rows"][0][4].as_str().unwrap().starts_with("Hoàn thành"), "{rows}");
@@ -511,4 +518,22 @@ async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
     let page = clerk.get(&path).await;
     assert!(page.body.contains("đã được ban hành với số 01/STC-VP"), "{}", page.body);
     assert!(!page.body.contains("data-testid=\"issue-form\""), "no form for an issued document");
+}
+
+/// A register asked for with a date field left empty gets the default period; a query that
+/// does not parse is `bad_request` with the Vietnamese message, as a page or as JSON (not
+/// axum's English plain text).
+#[tokio::test]
+async fn a_report_query_that_does_not_parse_is_a_clear_error() {
+    let app = TestApp::new().await;
+    let clerk = app.login("a.clerk").await;
+    let r = clerk.get("/registers/outgoing/report?from=&to=&format=json").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = clerk.get("/registers/outgoing/report?from=32%2F13%2F2026&format=pdf").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("Yêu cầu không hợp lệ") && r.body.contains("bad_request"), "{}", r.body);
+    assert!(r.body.contains("<html"), "the error page: {}", r.body);
+    let r = clerk.get("/api/v1/registers/outgoing/report?to=hôm-nay").await;
+    assert_eq!((r.status, r.error_code()), (StatusCode::BAD_REQUEST, "bad_request".to_owned()), "{}", r.body);
+    assert_eq!(r.json()["error"]["message_vi"], "Yêu cầu không hợp lệ.", "{}", r.body);
 }
