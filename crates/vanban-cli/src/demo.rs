@@ -16,6 +16,10 @@ pub const DEMO_PASSWORD: &str = "vanban@2026";
 /// Leaders who get a certificate and a signature image in the demo (the first one's agency also
 /// gets its organisational certificate and seal).
 pub const DEMO_SIGNERS: &[&str] = &["lanhdao", "phochutich"];
+/// Who gets a certificate and a signature image, and whose agency gets its seal: the
+/// People's Committee's signers, and the Director of Sở Tài chính, so that its clerk can
+/// sign what the department digitises (scanned paper) and issue its own documents.
+pub const DEMO_CERTIFIED: &[&str] = &["lanhdao", "phochutich", "stc.lanhdao"];
 /// The PIN of the demo certificates.
 pub const DEMO_PIN: &str = "123456";
 

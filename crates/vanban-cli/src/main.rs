@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let summary = demo::ensure_seeded(store.as_ref(), scale).await?;
             let state = vanban_server::AppState::new(store.clone(), settings.blobs()?, settings.server.clone());
-            vanban_server::signing::seed_demo_signing(&state, demo::DEMO_SIGNERS, demo::DEMO_PIN)
+            vanban_server::signing::seed_demo_signing(&state, demo::DEMO_CERTIFIED, demo::DEMO_PIN)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo certificates: {e}"))?;
             if !no_history {

@@ -159,6 +159,14 @@ async fn demo_seeds_once_and_prints_the_logins() {
     assert_eq!(certs.len(), 1);
     assert!(s.get_signing_image(&scope, vanban_store::Owner::User(leader)).await.unwrap().is_some());
     assert_eq!(s.list_certificates(&scope, vanban_store::Owner::Agency).await.unwrap().len(), 1);
+    // So does Sở Tài chính: its Director, and its clerk with the department's seal (for the
+    // paper it digitises).
+    let stc = s.find_user_id("stc.lanhdao").await.unwrap().unwrap();
+    let stc_scope = vanban_store::Scope::of(&s.caller_for(stc).await.unwrap());
+    assert_ne!(stc_scope.agency_id(), scope.agency_id());
+    assert_eq!(s.list_certificates(&stc_scope, vanban_store::Owner::User(stc)).await.unwrap().len(), 1);
+    assert_eq!(s.list_certificates(&stc_scope, vanban_store::Owner::Agency).await.unwrap().len(), 1);
+    assert!(s.get_signing_image(&stc_scope, vanban_store::Owner::Agency).await.unwrap().is_some());
     let agencies = s.list_agencies().await.unwrap().len();
     let users = s.count_users().await.unwrap();
     assert!(agencies >= 10 && users >= 30, "{agencies} agencies, {users} users");

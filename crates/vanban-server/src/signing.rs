@@ -639,8 +639,9 @@ pub async fn seed_demo_signing(state: &AppState, usernames: &[&str], pin: &str) 
         issue_certificate(state, &session, CertKind::Person, pin, None).await?;
         let png = Bytes::from(vanban_pades::samples::signature_png(u32::try_from(i).unwrap_or(0)));
         save_image(state, &session, Owner::User(user_id), png).await?;
-        if i == 0 && state.store.list_certificates(&scope, Owner::Agency).await?.is_empty() {
-            // The agency's own key is the clerk's to use; the demo seeds it with the same PIN.
+        if state.store.list_certificates(&scope, Owner::Agency).await?.is_empty() {
+            // The agency's own key (the first listed user's agency seal, once per agency) is
+            // the clerk's to use; the demo seeds it with the same PIN.
             let mut clerk = session;
             clerk.caller.roles.insert(vanban_domain::Role::Clerk);
             issue_certificate(state, &clerk, CertKind::Organisation, pin, None).await?;
