@@ -159,12 +159,12 @@ impl DomainError {
             DomainError::InvalidAgencyCode { code, reason } => {
                 format!("Mã định danh cơ quan không hợp lệ: {code} ({})", vi(reason))
             }
-            DomainError::FieldRequired { field } => format!("Trường «{field}» là bắt buộc"),
+            DomainError::FieldRequired { field } => format!("Trường «{}» là bắt buộc", field_vi(field)),
             DomainError::FieldTooLong { field, max, .. } => {
-                format!("Trường «{field}» vượt quá {max} ký tự")
+                format!("Trường «{}» vượt quá {max} ký tự", field_vi(field))
             }
             DomainError::InvalidValue { field, reason } => {
-                format!("Giá trị của trường «{field}» không hợp lệ: {}", vi(reason))
+                format!("Giá trị của trường «{}» không hợp lệ: {}", field_vi(field), vi(reason))
             }
             DomainError::UnknownRole(role) => format!("Vai trò không tồn tại: {role}"),
             DomainError::UnknownDocumentType(t) => format!("Loại văn bản không tồn tại: {t}"),
@@ -191,6 +191,49 @@ impl DomainError {
 }
 
 /// The Vietnamese reason, or the English one when there is no translation.
+/// The name a form shows for a field (the names of the API, the store and edXML's elements),
+/// or the name itself.
+pub fn field_vi(field: &str) -> &str {
+    match field {
+        "subject" | "Subject" => "Trích yếu",
+        "unit_abbreviation" => "Ký hiệu đơn vị soạn thảo",
+        "abbreviation" => "Chữ viết tắt",
+        "body" => "Nội dung",
+        "addressees" => "Kính gửi",
+        "recipients" | "To" | "To.OrganName" | "ToPlaces" => "Nơi nhận",
+        "archive_units" => "Lưu",
+        "reason" => "Lý do",
+        "note" => "Ghi chú",
+        "comment" => "Ý kiến",
+        "place" => "Địa danh",
+        "name" | "OrganName" => "Tên",
+        "agency_name" => "Tên cơ quan",
+        "unit_name" => "Tên đơn vị",
+        "username" => "Tên đăng nhập",
+        "password" => "Mật khẩu",
+        "full_name" | "SignerInfo.FullName" => "Họ và tên",
+        "position" | "SignerInfo.Position" => "Chức vụ",
+        "email" => "Thư điện tử",
+        "description" | "Description" => "Mô tả",
+        "file" | "file_name" => "Tệp",
+        "symbol" | "number_symbol" | "CodeNotation" => "Ký hiệu",
+        "CodeNumber" => "Số",
+        "TypeName" => "Tên loại văn bản",
+        "Priority" => "Độ khẩn",
+        "secrecy" => "Độ mật",
+        "DueDate" => "Hạn trả lời",
+        "suffix" => "Hậu tố số, ký hiệu",
+        "sender_name" => "Cơ quan gửi",
+        "recipient_name" => "Tên nơi nhận",
+        "recipient_code" => "Mã định danh nơi nhận",
+        "lead" => "Người chủ trì",
+        "reviewers" => "Người góp ý",
+        "basis" => "Căn cứ",
+        "authority" => "Thẩm quyền ký",
+        other => other,
+    }
+}
+
 fn vi(reason: &'static str) -> &'static str {
     reason_vi(reason).unwrap_or(reason)
 }
@@ -257,8 +300,8 @@ mod tests {
     fn vietnamese_messages() {
         let s = samples();
         assert_eq!(s[0].message_vi(), "Mã định danh cơ quan không hợp lệ: A..B (có nhóm ký tự rỗng)");
-        assert_eq!(s[1].message_vi(), "Trường «Subject» là bắt buộc");
-        assert_eq!(s[2].message_vi(), "Trường «subject» vượt quá 500 ký tự");
+        assert_eq!(s[1].message_vi(), "Trường «Trích yếu» là bắt buộc");
+        assert_eq!(s[2].message_vi(), "Trường «Trích yếu» vượt quá 500 ký tự");
         assert_eq!(s[4].message_vi(), "Vai trò không tồn tại: boss");
         assert_eq!(s[5].message_vi(), "Loại văn bản không tồn tại: Luật");
         assert_eq!(s[6].message_vi(), "Không thể chuyển trạng thái từ «Dự thảo» bằng thao tác «Ký»");

@@ -829,7 +829,28 @@ struct EditorView {
     unit_abbreviation: String,
     head_title: String,
     signer_name: String,
+    /// The signer picked on a form that failed (their id), chosen over `signer_name`.
+    signer_user: String,
     authority: String,
+}
+
+impl EditorView {
+    /// What the user typed, to show again when saving it failed.
+    fn from_form(form: &FormData) -> EditorView {
+        EditorView {
+            subject: form.get("subject").to_owned(),
+            addressees: form.get("addressees").to_owned(),
+            body: form.get("body").to_owned(),
+            recipients: form.get("recipients").to_owned(),
+            archive_units: form.get("archive_units").to_owned(),
+            appendices: form.get("appendices").to_owned(),
+            unit_abbreviation: form.get("unit_abbreviation").to_owned(),
+            head_title: form.get("head_title").to_owned(),
+            signer_name: String::new(),
+            signer_user: form.get("signer_user").to_owned(),
+            authority: form.get("authority").to_owned(),
+        }
+    }
 }
 
 fn action_label(a: OutgoingAction) -> &'static str {
@@ -842,6 +863,17 @@ fn action_label(a: OutgoingAction) -> &'static str {
 }
 
 async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<Notice>) -> Result<Response, PageError> {
+    document_page_with(state, s, id, notice, None).await
+}
+
+/// The document page; with `typed`, the editor shows that instead of the latest version.
+async fn document_page_with(
+    state: &AppState,
+    s: &Session,
+    id: &str,
+    notice: Option<Notice>,
+    typed: Option<EditorView>,
+) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
     let id = api::parse_id(id)?;
     let d = state.store.get_document(&s.scope(), id).await?;
@@ -856,8 +888,10 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
     let p = priority_of(&d);
     let versions = state.store.list_versions(&s.scope(), id).await?;
     let latest = versions.last().map(|v| v.version);
-    let editor = match versions.last().map(|v| serde_json::from_value::<DraftContent>(v.content.clone())) {
-        Some(Ok(c)) => EditorView {
+    let latest_content = versions.last().map(|v| serde_json::from_value::<DraftContent>(v.content.clone()));
+    let editor = match (typed, latest_content) {
+        (Some(typed), _) => typed,
+        (None, Some(Ok(c))) => EditorView {
             subject: c.subject.clone(),
             addressees: c.addressees.join("\n"),
             body: crate::drafting::text_from_body(&c.body),
@@ -868,8 +902,9 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
             head_title: c.signer.as_ref().and_then(|x| x.head_title.clone()).unwrap_or_default(),
             signer_name: c.signer.as_ref().map(|x| x.full_name.clone()).unwrap_or_default(),
             authority: c.signer.as_ref().map(|x| x.authority.clone()).unwrap_or_default(),
+            signer_user: String::new(),
         },
-        _ => EditorView { subject: d.subject.clone(), ..EditorView::default() },
+        (None, _) => EditorView { subject: d.subject.clone(), ..EditorView::default() },
     };
     let can_edit = s.caller.has(Permission::CreateDraft) && current == Some(OutgoingState::Draft);
     let signers = if can_edit {
@@ -881,7 +916,10 @@ async fn document_page(state: &AppState, s: &Session, id: &str, notice: Option<N
             .filter(|u| u.roles.contains(&Role::Leader) && u.user.active)
             .map(|u| {
                 let pos = u.user.position.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
-                let chosen = u.user.full_name.as_str() == editor.signer_name;
+                let chosen = match editor.signer_user.as_str() {
+                    "" => u.user.full_name.as_str() == editor.signer_name,
+                    picked => u.user.id.to_string() == picked,
+                };
                 (u.user.id.to_string(), format!("{} — {pos}", u.user.full_name), chosen)
             })
             .collect()
@@ -1276,8 +1314,11 @@ async fn document_save_version(
         Ok(content) => crate::drafting::save_version(&state, &s, doc_id, content, form.opt("note")).await,
         Err(e) => Err(e),
     };
-    let result = result;
-    after_document_form(&state, &s, &id, result, "version_saved").await
+    match result {
+        Ok(_) => Ok(redirect_done(&format!("/documents/{id}"), "version_saved")),
+        // The page again with the error, and with what was typed: nothing is lost.
+        Err(e) => rerender(e, |n| document_page_with(&state, &s, &id, n, Some(EditorView::from_form(&form)))).await,
+    }
 }
 
 /// How every form on a document page ends: back to the page with its confirmation

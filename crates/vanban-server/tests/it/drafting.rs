@@ -158,12 +158,26 @@ async fn the_editor_saves_and_previews() {
     let pdf = spec.get(&format!("/api/v1/documents/{id}/versions/1/pdf")).await;
     assert!(pdf.body.starts_with("%PDF-"), "the appendix renders");
     assert_eq!(v["content"]["signer"]["full_name"], "Nguyễn Văn a.leader");
-    // An empty subject re-renders the editor with the Vietnamese error.
-    let pairs = fields("");
+    // An empty subject re-renders the editor with the Vietnamese error, the field named as
+    // the form names it, and with what was typed (not the saved version): nothing is lost.
+    let mut pairs = fields("");
+    pairs.retain(|(k, _)| *k != "body");
+    pairs.push(("body", "Đoạn mới, chưa lưu.".to_owned()));
     let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = spec.form(&format!("/documents/{id}/versions"), &borrowed).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("data-testid=\"notice\""));
+    assert!(r.body.contains("Trường «Trích yếu» là bắt buộc"), "{}", r.body);
+    assert!(r.body.contains("Đoạn mới, chưa lưu.") && !r.body.contains("**một**"), "the typed body: {}", r.body);
+    assert!(r.body.contains(&format!("value=\"{leader_id}\" selected")), "the picked signer: {}", r.body);
+    // A công văn without its unit's abbreviation: the same.
+    let mut pairs = fields("V/v hướng dẫn quyết toán năm 2026 (bản 2)");
+    pairs.retain(|(k, _)| *k != "unit_abbreviation");
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = spec.form(&format!("/documents/{id}/versions"), &borrowed).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Trường «Ký hiệu đơn vị soạn thảo» là bắt buộc"), "{}", r.body);
+    assert!(r.body.contains("(bản 2)"), "the typed subject: {}", r.body);
 }
 
 #[tokio::test]
