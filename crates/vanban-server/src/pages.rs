@@ -95,15 +95,30 @@ pub struct Nav {
     pub agency_name: String,
     pub csrf: String,
     pub is_admin: bool,
+    /// What the menu offers: only the pages the user may open.
+    pub can_issue: bool,
+    pub can_registers: bool,
+    pub can_audit: bool,
+    /// The exchange's operators: the top-level agency's administrators.
+    pub is_operator: bool,
 }
 
 impl Nav {
     pub(crate) fn of(s: &Session) -> Self {
+        let has = |p| s.caller.has(p);
         Nav {
             user_name: s.user.user.full_name.as_str().to_owned(),
             agency_name: s.agency.agency.name.as_str().to_owned(),
             csrf: s.csrf_token.clone(),
-            is_admin: s.caller.has(Permission::ManageUsers),
+            is_admin: has(Permission::ManageUsers),
+            can_issue: has(Permission::IssueDocument),
+            // As `incoming::register_report` allows.
+            can_registers: has(Permission::IssueDocument)
+                || has(Permission::RegisterIncoming)
+                || has(Permission::ApproveDraft)
+                || has(Permission::ManageArchive),
+            can_audit: has(Permission::ViewAudit),
+            is_operator: has(Permission::ManageUsers) && s.agency.agency.parent_id.is_none(),
         }
     }
 }

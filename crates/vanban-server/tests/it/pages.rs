@@ -30,6 +30,19 @@ async fn pages_need_a_session_and_show_the_agency() {
     let r = c.get("/no/such/page").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("Không tìm thấy"));
+    // The menu offers only what the user may open: every link of it answers 200.
+    for user in ["a.clerk", "a.specialist", "a.leader", "a.admin", "a.archivist", "root.admin"] {
+        let c = app.login(user).await;
+        let home = c.get("/").await;
+        let nav = home.body.split("<nav>").nth(1).and_then(|n| n.split("</nav>").next()).unwrap().to_owned();
+        let links: Vec<&str> = nav.split("href=\"").skip(1).filter_map(|l| l.split('"').next()).collect();
+        assert!(links.len() >= 6, "{user}: {links:?}");
+        for link in &links {
+            assert_eq!(c.get(link).await.status, StatusCode::OK, "{user} opens {link} from the menu");
+        }
+        assert_eq!(links.contains(&"/issuing"), user == "a.clerk", "{user}: {links:?}");
+        assert_eq!(links.contains(&"/exchange"), user == "root.admin", "{user}: {links:?}");
+    }
 }
 
 #[tokio::test]
