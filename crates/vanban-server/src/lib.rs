@@ -326,6 +326,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 const STATIC_FILES: &[(&str, &str, &[u8])] = &[
     ("htmx.min.2.0.8.js", "text/javascript", include_bytes!("../static/htmx.min.2.0.8.js")),
     ("vanban.css", "text/css", include_bytes!("../static/vanban.css")),
+    ("vanban.js", "text/javascript", include_bytes!("../static/vanban.js")),
 ];
 
 async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {

@@ -216,6 +216,21 @@ async fn health_metrics_and_openapi() {
     assert!(r.body.contains("vanban_http_requests_total"), "{}", r.body);
     let r = app.request(Request::get("/static/htmx.min.2.0.8.js").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::OK);
+    let r = app.request(Request::get("/static/vanban.js").body(Body::empty()).unwrap()).await;
+    assert!(r.status == StatusCode::OK && r.body.contains("data-confirm"), "{}", r.body);
+
+    // The Content-Security-Policy (default-src 'self') blocks inline styles, scripts and event
+    // handlers: a template that has one does not do what it says (a revocation sent without
+    // its confirmation). Pages declare behaviour in data- attributes for static/vanban.js.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let html = std::fs::read_to_string(&path).unwrap();
+        for inline in [" style=", "<style", " onclick=", " onsubmit=", " onchange=", " oninput=", " onload="] {
+            assert!(!html.contains(inline), "{}: inline {inline:?} (blocked by the CSP)", path.display());
+        }
+        assert!(!html.contains("<script>") && !html.contains("<script type"), "{}: inline script", path.display());
+    }
 
     // Every API route is documented, and the document names no route that does not exist.
     let spec: serde_json::Value = serde_json::from_str(vanban_server::openapi_document()).unwrap();
