@@ -1327,6 +1327,51 @@ struct IncomingItemPage {
     can_answer: bool,
     drafts: Vec<(String, String)>,
     appendices: Vec<(String, String)>,
+    typed: Typed,
+}
+
+/// What the user sent on a form of the page that failed, shown again (a deadline in the
+/// past must not clear the handlers the leader picked).
+#[derive(Default)]
+struct Typed {
+    action: String,
+    lead: String,
+    co: Vec<String>,
+    info: Vec<String>,
+    deadline: String,
+    note: String,
+    reason: String,
+    to: String,
+}
+
+impl Typed {
+    fn of(action: &str, form: &FormData) -> Typed {
+        Typed {
+            action: action.to_owned(),
+            lead: form.get("lead").to_owned(),
+            co: form.all("co"),
+            info: form.all("info"),
+            deadline: form.get("deadline").to_owned(),
+            note: form.get("note").to_owned(),
+            reason: form.get("reason").to_owned(),
+            to: form.get("to").to_owned(),
+        }
+    }
+
+    /// The value typed in `field` on the form of `action`, or nothing.
+    fn on(&self, action: &str, field: &str) -> &str {
+        if self.action != action {
+            return "";
+        }
+        match field {
+            "lead" => &self.lead,
+            "deadline" => &self.deadline,
+            "note" => &self.note,
+            "reason" => &self.reason,
+            "to" => &self.to,
+            _ => "",
+        }
+    }
 }
 
 async fn item_page(
@@ -1334,6 +1379,16 @@ async fn item_page(
     s: &Session,
     id: DocumentId,
     notice: Option<Notice>,
+) -> Result<Response, PageError> {
+    item_page_with(state, s, id, notice, Typed::default()).await
+}
+
+async fn item_page_with(
+    state: &AppState,
+    s: &Session,
+    id: DocumentId,
+    notice: Option<Notice>,
+    typed: Typed,
 ) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
     let item = state.store.get_incoming(&s.scope(), visibility(s), id).await?;
@@ -1347,7 +1402,14 @@ async fn item_page(
             .await?
             .into_iter()
             .filter(|u| u.user.active)
-            .map(|u| (u.user.id.to_string(), u.user.full_name.as_str().to_owned()))
+            // "Name — position", so that two people of the same name are told apart.
+            .map(|u| {
+                let name = match &u.user.position {
+                    Some(p) => format!("{} — {}", u.user.full_name, p.as_str()),
+                    None => u.user.full_name.as_str().to_owned(),
+                };
+                (u.user.id.to_string(), name)
+            })
             .collect()
     } else {
         Vec::new()
@@ -1411,6 +1473,7 @@ async fn item_page(
         can_answer: s.caller.has(Permission::RegisterIncoming) && item.change_state.as_deref() == Some("pending"),
         drafts,
         appendices: appendices_of(&item.document.metadata).into_iter().map(|a| (a.sha256, a.name)).collect(),
+        typed,
     };
     render_page(StatusCode::OK, &page)
 }
@@ -1465,7 +1528,7 @@ async fn item_post(
     match step(&state, &s, doc_id, &action, input).await {
         Ok(_) if action == "forward" || action == "return" => Ok(redirect_done("/incoming", done)),
         Ok(_) => Ok(redirect_done(&format!("/incoming/{id}"), done)),
-        Err(e) => rerender_with(e, |n| item_page(&state, &s, doc_id, n)).await,
+        Err(e) => rerender_with(e, |n| item_page_with(&state, &s, doc_id, n, Typed::of(&action, &form))).await,
     }
 }
 

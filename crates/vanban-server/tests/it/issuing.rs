@@ -180,6 +180,23 @@ async fn full_path(app: TestApp) {
     let r =
         b_clerk.post(&format!("/api/v1/incoming/{inc}/assign"), json!({ "lead": lead, "deadline": deadline })).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // On the page, a deadline in the past is refused and the form comes back as the leader
+    // filled it: the lead picked, the co-handler ticked, the date and the note kept. The
+    // pickers name each person with their position.
+    let co = user_id(&app, "b.clerk").await;
+    let form = [
+        ("csrf", b_leader.csrf.as_str()),
+        ("lead", lead.as_str()),
+        ("co", co.as_str()),
+        ("deadline", "2020-01-31"),
+        ("note", "Khẩn trương tham mưu"),
+    ];
+    let r = b_leader.form(&format!("/incoming/{inc}/assign"), &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains(&format!("<option value=\"{lead}\" selected>")), "the lead: {}", r.body);
+    assert!(r.body.contains(&format!("name=\"co\" value=\"{co}\" checked")), "the co-handler: {}", r.body);
+    assert!(r.body.contains("value=\"2020-01-31\"") && r.body.contains("value=\"Khẩn trương tham mưu\""));
+    assert!(r.body.contains("Nguyễn Văn b.specialist — Chuyên viên"), "positions in the pickers: {}", r.body);
     let r = b_leader
         .post(
             &format!("/api/v1/incoming/{inc}/assign"),
