@@ -319,6 +319,65 @@ struct HomePage {
     roles: Vec<&'static str>,
     /// (state code, Vietnamese label, count)
     counts: Vec<(String, &'static str, i64)>,
+    /// What waits on this user: (what, how many, where to do it).
+    todo: Vec<(&'static str, String, &'static str)>,
+}
+
+/// What waits on the user, by their permissions: arrivals to register, to assign, in hand,
+/// overdue; signed documents to issue; drafts to approve or sign.
+async fn todo_of(
+    state: &AppState,
+    s: &Session,
+    counts: &[vanban_store::StateCount],
+) -> Result<Vec<(&'static str, String, &'static str)>, AppError> {
+    use vanban_domain::IncomingState;
+    use vanban_store::IncomingFilter;
+    const LIMIT: i64 = 1000;
+    let has = |p| s.caller.has(p);
+    let mut out = Vec::new();
+    let shown = |n: usize| if n as i64 >= LIMIT { format!("{LIMIT}+") } else { n.to_string() };
+    let outgoing = |st: OutgoingState| counts.iter().find(|c| c.state == st.as_str()).map_or(0, |c| c.count);
+    let mut incoming = Vec::new();
+    if has(Permission::RegisterIncoming) {
+        incoming.push(("Văn bản đến chờ vào sổ", "/incoming?f=arrived", vec![IncomingState::Arrived], false));
+    }
+    if has(Permission::AssignHandling) {
+        incoming.push(("Văn bản đến chờ phân công", "/incoming?f=registered", vec![IncomingState::Registered], false));
+    }
+    if has(Permission::HandleDocument) || has(Permission::AssignHandling) {
+        let working = vec![IncomingState::Assigned, IncomingState::InProgress];
+        incoming.push(("Văn bản đến đang xử lý", "/incoming?f=working", working, false));
+        incoming.push(("Văn bản đến quá hạn xử lý", "/incoming?f=overdue", Vec::new(), true));
+    }
+    for (what, href, states, overdue) in incoming {
+        let f = IncomingFilter {
+            states,
+            overdue_on: overdue.then(crate::drafting::today_vn),
+            limit: LIMIT,
+            ..Default::default()
+        };
+        let n = state.store.list_incoming(&s.scope(), crate::incoming::visibility(s), f).await?.len();
+        if n > 0 {
+            out.push((what, shown(n), href));
+        }
+    }
+    if has(Permission::IssueDocument) {
+        let n = outgoing(OutgoingState::Signed) + outgoing(OutgoingState::Numbered);
+        if n > 0 {
+            out.push(("Văn bản chờ cấp số, ban hành", n.to_string(), "/issuing"));
+        }
+    }
+    if has(Permission::ApproveDraft) && outgoing(OutgoingState::InReview) > 0 {
+        out.push(("Dự thảo chờ duyệt", outgoing(OutgoingState::InReview).to_string(), "/documents?state=in_review"));
+    }
+    if has(Permission::SignDocument) && outgoing(OutgoingState::Approved) > 0 {
+        out.push((
+            "Văn bản đã duyệt, chờ ký số",
+            outgoing(OutgoingState::Approved).to_string(),
+            "/documents?state=approved",
+        ));
+    }
+    Ok(out)
 }
 
 fn state_label(state: &str) -> &'static str {
@@ -331,6 +390,7 @@ async fn home(
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let counts = state.store.count_by_state(&s.scope()).await?;
+    let todo = todo_of(&state, &s, &counts).await?;
     let page = HomePage {
         nav: Nav::of(&s),
         notice: Notice::done(q.done.as_deref()),
@@ -346,6 +406,7 @@ async fn home(
                 (c.state, l, c.count)
             })
             .collect(),
+        todo,
     };
     render(StatusCode::OK, &page)
 }

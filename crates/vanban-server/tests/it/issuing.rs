@@ -165,6 +165,11 @@ async fn full_path(app: TestApp) {
     let notes = b_clerk.get("/api/v1/notifications?unread=true").await.json();
     assert!(notes.as_array().unwrap().iter().any(|n| n["kind"] == "arrived"), "{notes}");
 
+    // What waits on each person is on their home page: here the arrival, for B's clerk.
+    let todo =
+        |body: &str| body.split("data-testid=\"todo\"").nth(1).unwrap().split("</section>").next().unwrap().to_owned();
+    let home = todo(&b_clerk.get("/").await.body);
+    assert!(home.contains("/incoming?f=arrived\">Văn bản đến chờ vào sổ</a>: <strong>1</strong>"), "{home}");
     // Register (03); a handler not yet assigned sees nothing.
     let r = b_clerk.post(&format!("/api/v1/incoming/{inc}/register"), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -175,6 +180,8 @@ async fn full_path(app: TestApp) {
 
     // The leader assigns (04) with a deadline; the clerk cannot.
     let b_leader = app.login("b.leader").await;
+    let home = todo(&b_leader.get("/").await.body);
+    assert!(home.contains("Văn bản đến chờ phân công</a>: <strong>1</strong>"), "{home}");
     let lead = user_id(&app, "b.specialist").await;
     let deadline = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
     let r =
@@ -205,6 +212,9 @@ async fn full_path(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
+    let home = todo(&handler.get("/").await.body);
+    assert!(home.contains("Văn bản đến đang xử lý</a>: <strong>1</strong>"), "{home}");
+    assert!(!home.contains("quá hạn"), "not overdue: {home}");
     // The handler works (05) and finishes (06).
     assert_eq!(handler.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 1);
     let r = handler.post(&format!("/api/v1/incoming/{inc}/start"), json!({})).await;
