@@ -198,6 +198,14 @@ test('a signed document is issued to two departments, and one of them handles it
       assert.equal(found.length, 1, `${name} once among the recipients`);
       return found[0][0];
     };
+    // The agencies the document names come ticked; this test sends it to two others instead.
+    const ticked = await clerk.$$eval('[data-testid=issue-form] .checklist input:checked', (is) => is.map((i) => i.value));
+    const named = ticked.length ? await text(clerk, '[data-testid=named-recipients]') : '';
+    for (const code of ticked) {
+      const name = choices.find(([c]) => c === code)[1];
+      assert.ok(named.includes(name), `${name} is ticked because the document names it: ${named}`);
+      await clerk.uncheck(`[data-testid="recipient-${code}"]`);
+    }
     const stc = codeOf('Sở Tài chính');
     const snv = codeOf('Sở Nội vụ');
     await clerk.check(`[data-testid="recipient-${stc}"]`);
@@ -238,7 +246,8 @@ test('a signed document is issued to two departments, and one of them handles it
     const director = await as('stc.lanhdao');
     await go(director, arrived.href);
     const leads = await director.$$eval('[data-testid=assign-lead] option', (os) => os.map((o) => [o.value, o.textContent.trim()]));
-    const lead = leads.filter(([, name]) => name === handlerName);
+    // Each person is named with their position ("Name — Chuyên viên").
+    const lead = leads.filter(([, name]) => name === handlerName || name.startsWith(`${handlerName} — `));
     assert.equal(lead.length, 1, `${handlerName} once among ${leads.length - 1} people`);
     await director.selectOption('[data-testid=assign-lead]', lead[0][0]);
     // A week from today, in Vietnam (UTC+7).
