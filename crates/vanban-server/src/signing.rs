@@ -710,14 +710,10 @@ async fn check_can_sign(
     }
     // The person named in the signature block signs, nobody else (a deputy signs as KT., a
     // delegate as TL./TUQ.: the draft then names them).
-    let versions = state.store.list_versions(&s.scope(), id).await?;
-    if let Some(latest) = versions.iter().map(|v| v.version).max() {
-        let content = crate::drafting::version_content(state, s, id, latest).await?;
-        if let Some(named) = content.signer.as_ref().map(|sig| sig.full_name.clone())
-            && vanban_domain::fold_vi(&named) != vanban_domain::fold_vi(s.user.user.full_name.as_str())
-        {
-            return Err(AppError::NotTheNamedSigner { named });
-        }
+    if let Some(named) = named_signer(state, s, id).await?
+        && !is_the_named(s, &named)
+    {
+        return Err(AppError::NotTheNamedSigner { named });
     }
     let cert = state.store.get_certificate(&s.scope(), cert_id).await?;
     if cert.user_id != Some(s.caller.user_id) || cert.status != vanban_store::CertStatus::Active {
@@ -736,6 +732,18 @@ async fn check_can_sign(
         return Err(StoreError::Conflict { code: "certificate_revoked" }.into());
     }
     Ok(cert)
+}
+
+/// The person the signature block of the document's latest version names, if any.
+async fn named_signer(state: &AppState, s: &Session, id: DocumentId) -> Result<Option<String>, AppError> {
+    let versions = state.store.list_versions(&s.scope(), id).await?;
+    let Some(latest) = versions.iter().map(|v| v.version).max() else { return Ok(None) };
+    let content = crate::drafting::version_content(state, s, id, latest).await?;
+    Ok(content.signer.map(|sig| sig.full_name).filter(|n| !n.trim().is_empty()))
+}
+
+fn is_the_named(s: &Session, named: &str) -> bool {
+    vanban_domain::fold_vi(named) == vanban_domain::fold_vi(s.user.user.full_name.as_str())
 }
 
 async fn signer_image(state: &AppState, s: &Session) -> Result<Image, AppError> {
@@ -1319,6 +1327,10 @@ struct SigningPanel {
     id: String,
     csrf: String,
     can_sign: bool,
+    /// Who the document names to sign it, when it waits for a signature.
+    named_signer: Option<String>,
+    /// The user could sign, but the document names someone else.
+    not_named: bool,
     certificates: Vec<(String, String)>,
     has_image: bool,
     revisions: Vec<(i32, &'static str, String, String)>,
@@ -1329,7 +1341,11 @@ async fn signing_panel(state: &AppState, s: &Session, id: DocumentId) -> Result<
     s.caller.require(Permission::ViewDocuments)?;
     let doc = state.store.get_document(&s.scope(), id).await?;
     let revisions = state.store.list_revisions(&s.scope(), id).await?;
-    let can_sign = doc.state == OutgoingState::Approved.as_str() && s.caller.has(Permission::SignDocument);
+    let approved = doc.state == OutgoingState::Approved.as_str();
+    let named_signer = if approved { named_signer(state, s, id).await? } else { None };
+    // Only the named signer is offered the form (the others would be refused on signing).
+    let not_named = named_signer.as_deref().is_some_and(|n| !is_the_named(s, n));
+    let can_sign = approved && s.caller.has(Permission::SignDocument) && !not_named;
     let certificates = if can_sign {
         state
             .store
@@ -1347,6 +1363,8 @@ async fn signing_panel(state: &AppState, s: &Session, id: DocumentId) -> Result<
         id: id.to_string(),
         csrf: s.csrf_token.clone(),
         can_sign,
+        named_signer,
+        not_named: not_named && s.caller.has(Permission::SignDocument),
         certificates,
         has_image,
         revisions: revisions

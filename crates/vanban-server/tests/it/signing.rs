@@ -105,6 +105,13 @@ async fn a_leader_signs_an_approved_draft_and_anyone_can_validate_it() {
         .await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::FORBIDDEN, "not_the_named_signer"), "{}", r.body);
     assert!(r.json()["error"]["message_vi"].as_str().unwrap().contains("Trần Văn Khác"), "{}", r.body);
+    // Its page names the signer and offers the others no form; the named one gets it.
+    let panel = leader.get(&format!("/documents/{other}/signing")).await;
+    assert!(panel.body.contains("data-testid=\"named-signer\">Trần Văn Khác"), "{}", panel.body);
+    assert!(panel.body.contains("data-testid=\"not-named-signer\""), "{}", panel.body);
+    assert!(!panel.body.contains("data-testid=\"sign-form\""), "{}", panel.body);
+    let panel = leader.get(&format!("/documents/{id}/signing")).await;
+    assert!(panel.body.contains("data-testid=\"sign-form\"") && !panel.body.contains("not-named-signer"));
 
     // A specialist cannot sign.
     let spec = app.login("a.specialist").await;
