@@ -364,7 +364,7 @@ macro_rules! impl_issuing {
                         // The issuing clerk hears of returns, completions and answers.
                         if matches!(code, "02" | "06" | "15" | "16") {
                             let row = sqlx::query(
-                                "SELECT e.numbered_by, d.document_id FROM deliveries d JOIN outgoing_entries e ON e.document_id = d.document_id WHERE d.id = $1",
+                                "SELECT e.numbered_by, d.document_id, d.recipient_name FROM deliveries d JOIN outgoing_entries e ON e.document_id = d.document_id WHERE d.id = $1",
                             )
                             .bind(delivery)
                             .fetch_optional(&mut **tx)
@@ -374,7 +374,9 @@ macro_rules! impl_issuing {
                                 let doc: Uuid = row.try_get("document_id")?;
                                 let users = users_by_id(tx, &by.into_iter().collect::<Vec<_>>()).await?;
                                 let label = vanban_domain::EdxmlStatus::from_code(code).map_or("", |s| s.label_vi());
-                                let title = format!("{} — {}: {}", item.symbol, short(&item.document.subject), label);
+                                // Which recipient answered: a document goes to many.
+                                let recipient: String = row.try_get("recipient_name")?;
+                                let title = format!("{} — {}: {recipient} — {label}", item.symbol, short(&item.document.subject));
                                 let items: Vec<_> = users.into_iter().map(|n| (n, Some(doc), title.clone())).collect();
                                 notify(tx, &items, &format!("status_{code}")).await?;
                             }

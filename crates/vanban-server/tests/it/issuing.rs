@@ -228,6 +228,12 @@ async fn full_path(app: TestApp) {
     let by_code =
         |c: &str| t["deliveries"].as_array().unwrap().iter().find(|d| d["recipient_code"] == c).unwrap().clone();
     assert_eq!(by_code(&b_code)["status_label"], "Hoàn thành");
+    // The clerk who issued it hears which recipient finished it.
+    let b_name = app.store.get_agency(app.b).await.unwrap().agency.name.as_str().to_owned();
+    let notes = clerk.get("/api/v1/notifications").await.json();
+    let done =
+        notes.as_array().unwrap().iter().find(|n| n["kind"] == "status_06").expect("a status_06 notification").clone();
+    assert!(done["title"].as_str().unwrap().ends_with(&format!("{b_name} — Hoàn thành")), "{done}");
     assert_eq!(by_code(&root_code)["status_label"], "Đã đến");
     let b_row = by_code(&b_code);
     let codes: Vec<&str> = b_row["events"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
@@ -243,7 +249,6 @@ async fn full_path(app: TestApp) {
     // Its line: the leader who signed, and the agencies it was delivered to.
     let out_rows = clerk.get("/api/v1/registers/outgoing/report?format=json").await.json();
     let line = out_rows["rows"].as_array().unwrap().iter().find(|r| r[0] == symbol.as_str()).unwrap().clone();
-    let b_name = app.store.get_agency(app.b).await.unwrap().agency.name.as_str().to_owned();
     let root_name = app.store.get_agency(app.root).await.unwrap().agency.name.as_str().to_owned();
     assert!(!line[3].as_str().unwrap().trim().is_empty(), "Người ký: {line}");
     assert_eq!(line[4], format!("{b_name}; {root_name}"), "Nơi nhận: {line}");
