@@ -51,6 +51,10 @@ test('the agency directory filters as one types, with or without diacritics', as
   assert.equal((await rows.first().locator('td').first().textContent()).trim(), 'Sở Tài chính');
   assert.match(new URL(page.url()).search, /q=so\+tai\+chinh|q=so%20tai%20chinh/);
   await page.screenshot({ path: join(SHOTS, 'agencies-search.png') });
+  // On a phone (390 px), the search field and its button fit: the page is no wider.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, document.querySelector('form[role=search]').getBoundingClientRect().right]);
+  assert.ok(widths[1] <= 390, `the search form ends at ${widths[1]} px`);
   await page.close();
 });
 
