@@ -332,7 +332,9 @@ async fn todo_of(
 ) -> Result<Vec<(&'static str, String, &'static str)>, AppError> {
     use vanban_domain::IncomingState;
     use vanban_store::IncomingFilter;
-    const LIMIT: i64 = 1000;
+    // Counted by listing, at most this many of each ("100+"): the home page is opened often,
+    // and a count beyond that tells a person nothing more.
+    const LIMIT: i64 = 100;
     let has = |p| s.caller.has(p);
     let mut out = Vec::new();
     let shown = |n: usize| if n as i64 >= LIMIT { format!("{LIMIT}+") } else { n.to_string() };
