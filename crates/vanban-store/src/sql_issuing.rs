@@ -961,30 +961,30 @@ macro_rules! impl_issuing {
                 async fn outgoing_register(&self, scope: &Scope, register: Option<RegisterId>, from: NaiveDate, to: NaiveDate) -> Result<Vec<OutgoingRegisterRow>> {
                     const RANGE: &str = "e.agency_id = $1 AND e.issued_on >= $2 AND e.issued_on <= $3 AND ($4 IS NULL OR e.register_id = $4)";
                     let mut tx = self.pool.begin().await?;
+                    // Both statements select the register's lines of the period ($1..$4).
+                    let ranged = |sql: String| {
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(scope.agency_id().as_uuid())
+                            .bind(from)
+                            .bind(to)
+                            .bind(register.map(|r| r.as_uuid()))
+                    };
                     // The signer: as the document names them, else as the leader's signature
                     // (its latest signer revision) names them.
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    let rows = ranged(format!(
                         "SELECT e.document_id, e.agency_id, e.register_id, e.year, e.number, e.symbol, e.issued_on, e.state, e.numbered_by, e.numbered_at, e.issued_at, e.pdf_sha256, e.appendices, \
                          d.doc_type, d.subject, d.metadata, r.name AS register_name, \
                          (SELECT v.signer_name FROM document_revisions v WHERE v.document_id = e.document_id AND v.kind = 'signer' ORDER BY v.seq DESC LIMIT 1) AS revision_signer \
                          FROM outgoing_entries e JOIN documents d ON d.id = e.document_id JOIN registers r ON r.id = e.register_id \
                          WHERE {RANGE} ORDER BY r.created_at, e.year, e.number"
-                    )))
-                    .bind(scope.agency_id().as_uuid())
-                    .bind(from)
-                    .bind(to)
-                    .bind(register.map(|r| r.as_uuid()))
+                    ))
                     .fetch_all(&mut *tx)
                     .await?;
                     // Where each was sent: its deliveries, in the order they were made.
-                    let sent = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    let sent = ranged(format!(
                         "SELECT dl.document_id, dl.recipient_name FROM deliveries dl JOIN outgoing_entries e ON e.document_id = dl.document_id \
                          WHERE {RANGE} AND dl.sender_agency_id = $1 ORDER BY dl.created_at, dl.id"
-                    )))
-                    .bind(scope.agency_id().as_uuid())
-                    .bind(from)
-                    .bind(to)
-                    .bind(register.map(|r| r.as_uuid()))
+                    ))
                     .fetch_all(&mut *tx)
                     .await?;
                     tx.commit().await?;
