@@ -541,7 +541,7 @@ async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
     // A wrong PIN: the page comes back with the clerk's choices, not the defaults.
     let other = "000.00.00.G01";
     let r = clerk.form(&path, &[("csrf", clerk.csrf.as_str()), ("pin", "000000"), ("other_codes", other)]).await;
-    assert!(r.body.contains("Mã PIN"), "{}", r.body);
+    assert!(r.body.contains("data-testid=\"notice\">Mã PIN không đúng"), "the wrong PIN is said: {}", r.body);
     assert_eq!(r.body.matches("\" checked").count(), 0, "B was not ticked this time: {}", r.body);
     assert!(r.body.contains(&format!("value=\"{other}\"")), "the typed codes are kept: {}", r.body);
 
