@@ -11,6 +11,7 @@
 mod macros;
 
 pub mod agency;
+pub mod audit;
 pub mod authority;
 pub mod doctype;
 pub mod error;

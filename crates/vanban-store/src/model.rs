@@ -224,6 +224,35 @@ pub struct Transition {
     pub reason: Option<String>,
 }
 
+/// Which audit events to list, newest first: every filter is optional and they combine.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events older than this one (the next page of a listing).
+    pub before_seq: Option<i64>,
+    /// The actor's username, exactly.
+    pub actor: Option<String>,
+    /// An action code ("incoming.assign"), or a family of them ending in '.' ("incoming.").
+    pub action: Option<String>,
+    /// The object's id, exactly (a document's id lists its whole history).
+    pub object_id: Option<String>,
+    /// From this instant (inclusive) and before that one (exclusive).
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many (100 by default; callers facing users cap it).
+    pub limit: Option<i64>,
+}
+
+impl AuditQuery {
+    pub fn newest(limit: i64) -> AuditQuery {
+        AuditQuery { limit: Some(limit), ..AuditQuery::default() }
+    }
+
+    /// The limit, at least 1.
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(100).max(1)
+    }
+}
+
 /// An event of the append-only audit log.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {

@@ -458,7 +458,11 @@ pub trait AuditRepo: Send + Sync {
         detail: serde_json::Value,
     ) -> Result<()>;
     /// Events about agencies within an administrator's reach, newest first.
-    async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>>;
+    async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>> {
+        self.search_audit(scope, &AuditQuery::newest(limit)).await
+    }
+    /// The events within an administrator's reach that match `q`, newest first.
+    async fn search_audit(&self, scope: &AdminScope, q: &AuditQuery) -> Result<Vec<AuditEvent>>;
     /// Re-computes the whole hash chain.
     async fn verify_audit_chain(&self) -> Result<ChainReport>;
 }

@@ -2329,14 +2329,30 @@ macro_rules! impl_sql_store {
                 })
             }
 
-            async fn list_audit(&self, scope: &AdminScope, limit: i64) -> Result<Vec<AuditEvent>> {
+            async fn search_audit(&self, scope: &AdminScope, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
+                // An action family ("incoming.") matches by prefix, an action code exactly.
+                let (action, family) = match q.action.as_deref() {
+                    Some(a) if a.ends_with('.') => (None, Some(format!("{}%", a.replace(['%', '_'], "")))),
+                    Some(a) => (Some(a.to_owned()), None),
+                    None => (None, None),
+                };
                 let rows = sqlx::query(
                     "SELECT e.seq, e.id, e.at, e.actor_user_id, e.actor_agency_id, e.on_behalf_of, e.agency_id, e.action, e.object_type, e.object_id, e.detail, e.ip, e.prev_hash, e.hash, u.username AS actor_username \
                      FROM audit_events e JOIN agencies a ON a.id = e.agency_id LEFT JOIN users u ON u.id = e.actor_user_id \
-                     WHERE a.path LIKE $1 ORDER BY e.seq DESC LIMIT $2",
+                     WHERE a.path LIKE $1 AND ($3 IS NULL OR e.seq < $3) AND ($4 IS NULL OR u.username = $4) \
+                       AND ($5 IS NULL OR e.action = $5) AND ($6 IS NULL OR e.action LIKE $6) AND ($7 IS NULL OR e.object_id = $7) \
+                       AND ($8 IS NULL OR e.at >= $8) AND ($9 IS NULL OR e.at < $9) \
+                     ORDER BY e.seq DESC LIMIT $2",
                 )
                 .bind(format!("{}%", scope.path))
-                .bind(limit)
+                .bind(q.limit())
+                .bind(q.before_seq)
+                .bind(q.actor.as_deref())
+                .bind(action)
+                .bind(family)
+                .bind(q.object_id.as_deref())
+                .bind(q.from)
+                .bind(q.until)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(audit_from_row).collect()

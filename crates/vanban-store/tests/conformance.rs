@@ -26,10 +26,11 @@ use vanban_domain::{
     FullName, OutgoingAction, OutgoingMetadata, Role, SigningAuthority, UnitId, UserId, Username,
 };
 use vanban_store::{
-    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, AuthorityRole, BlobStore, CertKind, CertOwner,
-    CertStatus, ChainReport, ImageOwner, KeyProvider, NewAgency, NewAuthority, NewCertificate, NewDelegation, NewDraft,
-    NewFile, NewRevision, NewSigningSession, NewUnit, NewUser, PgStore, ReviewDecision, RevisionKind, Scope,
-    SessionRecord, SessionState, SigningKind, SqliteStore, Store, StoreError, Transition, UserRecord,
+    Actor, AdminScope, AgencyImport, AgencyRecord, AuditEvent, AuditQuery, AuthorityRole, BlobStore, CertKind,
+    CertOwner, CertStatus, ChainReport, ImageOwner, KeyProvider, NewAgency, NewAuthority, NewCertificate,
+    NewDelegation, NewDraft, NewFile, NewRevision, NewSigningSession, NewUnit, NewUser, PgStore, ReviewDecision,
+    RevisionKind, Scope, SessionRecord, SessionState, SigningKind, SqliteStore, Store, StoreError, Transition,
+    UserRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1638,6 +1639,54 @@ async fn audit_events_are_recorded(ctx: Ctx) {
     // The limit keeps the newest.
     let two = s.list_audit(&AdminScope::whole_instance(), 2).await.unwrap();
     assert_eq!(two.iter().map(|e| e.seq).collect::<Vec<_>>(), [newest_first[0].seq, newest_first[1].seq]);
+
+    // Filters combine; a page continues below the last event seen.
+    let q = |f: fn(&mut AuditQuery)| {
+        let mut q = AuditQuery::newest(100);
+        f(&mut q);
+        q
+    };
+    let seqs = |v: Vec<AuditEvent>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let whole = AdminScope::whole_instance();
+    let by_actor = s.search_audit(&whole, &q(|q| q.actor = Some("nguyenvana".into()))).await.unwrap();
+    assert!(!by_actor.is_empty() && by_actor.iter().all(|e| e.actor_username.as_deref() == Some("nguyenvana")));
+    assert_eq!(
+        by_actor.len(),
+        newest_first.iter().filter(|e| e.actor_username.as_deref() == Some("nguyenvana")).count()
+    );
+    let family = s.search_audit(&whole, &q(|q| q.action = Some("document.".into()))).await.unwrap();
+    assert_eq!(
+        family.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["document.submit_for_review", "document.create_draft"]
+    );
+    let exact = s.search_audit(&whole, &q(|q| q.action = Some("document.create_draft".into()))).await.unwrap();
+    assert_eq!(exact.len(), 1);
+    assert!(
+        s.search_audit(&whole, &q(|q| q.action = Some("document".into()))).await.unwrap().is_empty(),
+        "a code without its dot is exact"
+    );
+    assert!(
+        s.search_audit(&whole, &q(|q| q.action = Some("%.".into()))).await.unwrap().is_empty(),
+        "wildcards are literal"
+    );
+    let object = exact[0].object_id.clone();
+    let history = s
+        .search_audit(&whole, &AuditQuery { object_id: Some(object.clone()), ..AuditQuery::newest(100) })
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2, "a document's id lists its whole history");
+    assert!(history.iter().all(|e| e.object_id == object));
+    let page = s
+        .search_audit(&whole, &AuditQuery { before_seq: Some(newest_first[2].seq), ..AuditQuery::newest(3) })
+        .await
+        .unwrap();
+    assert_eq!(seqs(page), seqs(newest_first[3..6].to_vec()));
+    let at = newest_first[4].at;
+    let since = s.search_audit(&whole, &AuditQuery { from: Some(at), ..AuditQuery::newest(100) }).await.unwrap();
+    assert!(since.iter().all(|e| e.at >= at) && since.iter().any(|e| e.seq == newest_first[4].seq));
+    let before = s.search_audit(&whole, &AuditQuery { until: Some(at), ..AuditQuery::newest(100) }).await.unwrap();
+    assert!(before.iter().all(|e| e.at < at) && !before.iter().any(|e| e.seq == newest_first[4].seq));
+    assert_eq!(since.len() + before.len(), newest_first.len());
 
     // A failing write leaves the chain as it was; the next one links to the head.
     let head = chain(s).await.head_hash;
