@@ -524,19 +524,18 @@ async fn transition_document(
     Ok(Json(transition_as(&state, &s, parse_id(&id)?, &body).await?))
 }
 
-#[derive(Deserialize)]
-struct Limit {
-    limit: Option<i64>,
-}
-
+/// The audit log within the caller's reach, newest first, filtered as the audit page does
+/// (`actor`, `action` code or family ending in '.', `object`, `from`/`to` days, `before` a
+/// sequence number) and `limit` (1–1000, 100 by default).
 async fn list_audit(
     State(state): State<AppState>,
     ApiSession(s): ApiSession,
-    Query(l): Query<Limit>,
+    Query(f): Query<crate::pages::AuditFilter>,
 ) -> ApiResult<Json<Vec<vanban_store::AuditEvent>>> {
     s.caller.require(Permission::ViewAudit)?;
     let scope = state.store.admin_scope(&s.caller).await?;
-    Ok(Json(state.store.list_audit(&scope, l.limit.unwrap_or(100).clamp(1, 1000)).await?))
+    let q = f.query(f.limit.unwrap_or(100).clamp(1, 1000));
+    Ok(Json(state.store.search_audit(&scope, &q).await?))
 }
 
 async fn verify_audit(

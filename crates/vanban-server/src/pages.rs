@@ -56,6 +56,11 @@ pub fn format_vn_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&vn_offset()).format("%d/%m/%Y %H:%M").to_string()
 }
 
+/// As [`format_vn_time`], to the second (when a signature was made).
+pub fn format_vn_seconds(t: DateTime<Utc>) -> String {
+    t.with_timezone(&vn_offset()).format("%d/%m/%Y %H:%M:%S").to_string()
+}
+
 /// A page form: urlencoded pairs, repeated keys kept (checkbox lists).
 pub struct FormData(Vec<(String, String)>);
 
@@ -832,6 +837,10 @@ struct DocumentPage {
     organ_name: String,
     created: String,
     updated: String,
+    /// (number and symbol, issue date) once the document is numbered.
+    number: Option<(String, String)>,
+    /// Issued: the sender's view of its recipients is open.
+    tracked: bool,
     /// (action code, button label, needs a reason)
     actions: Vec<(&'static str, &'static str, bool)>,
     versions: Vec<VersionRow>,
@@ -964,6 +973,15 @@ async fn document_page_with(
         .map(|a| (a.as_str(), action_label(*a), *a == OutgoingAction::ReturnToDrafter))
         .collect();
     let p = priority_of(&d);
+    // A numbered document shows its number and date, and links to where it went.
+    let entry = match current {
+        Some(OutgoingState::Numbered | OutgoingState::Issued | OutgoingState::Delivered | OutgoingState::Revoked) => {
+            state.store.get_outgoing_entry(&s.scope(), id).await?
+        }
+        _ => None,
+    };
+    let number = entry.as_ref().map(|e| (e.symbol.clone(), e.issued_on.format("%d/%m/%Y").to_string()));
+    let tracked = entry.is_some_and(|e| e.state == "issued");
     let versions = state.store.list_versions(&s.scope(), id).await?;
     let latest = versions.last().map(|v| v.version);
     let latest_content = versions.last().map(|v| serde_json::from_value::<DraftContent>(v.content.clone()));
@@ -1126,6 +1144,8 @@ async fn document_page_with(
         organ_name: d.metadata.get("organ_name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
         created: format_vn_time(d.created_at),
         updated: format_vn_time(d.updated_at),
+        number,
+        tracked,
         actions,
         versions,
         latest,
@@ -1169,9 +1189,123 @@ struct AuditRow {
     seq: i64,
     at: String,
     actor: String,
+    /// The Vietnamese label, else the code.
     action: String,
-    object: String,
+    code: String,
+    object_kind: &'static str,
+    object_id: String,
+    /// A link to the object's page, where it has one.
+    object_href: Option<String>,
+    /// The event's scalar details ("reason: …"), for reading.
+    detail: String,
     from: String,
+}
+
+/// The audit page's filters (all optional, combined).
+#[derive(Deserialize, Default)]
+pub struct AuditFilter {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    object: String,
+    #[serde(default, deserialize_with = "crate::incoming::empty_date")]
+    from: Option<chrono::NaiveDate>,
+    #[serde(default, deserialize_with = "crate::incoming::empty_date")]
+    to: Option<chrono::NaiveDate>,
+    before: Option<i64>,
+    /// How many (the API's; the page shows [`AUDIT_PAGE`]).
+    pub limit: Option<i64>,
+}
+
+impl AuditFilter {
+    /// The store's query: dates are whole days in Vietnam's time.
+    pub fn query(&self, limit: i64) -> vanban_store::AuditQuery {
+        let start = |d: chrono::NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(vn_offset()).single())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        vanban_store::AuditQuery {
+            before_seq: self.before,
+            actor: some(&self.actor),
+            action: some(&self.action),
+            object_id: some(&self.object),
+            from: self.from.and_then(start),
+            until: self.to.and_then(|d| d.succ_opt()).and_then(start),
+            limit: Some(limit),
+        }
+    }
+
+    /// This filter's query string with `before` replaced (for the next page).
+    fn with_before(&self, before: i64) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("actor", &self.actor), ("action", &self.action), ("object", &self.object)] {
+            if !v.trim().is_empty() {
+                q.append_pair(k, v.trim());
+            }
+        }
+        for (k, v) in [("from", self.from), ("to", self.to)] {
+            if let Some(d) = v {
+                q.append_pair(k, &d.to_string());
+            }
+        }
+        q.append_pair("before", &before.to_string());
+        q.finish()
+    }
+}
+
+/// The scalar values of an event's detail worth reading, "Label: value" joined. Ids, hashes
+/// and nested values are left out (the JSON API has them all).
+fn audit_detail(detail: &serde_json::Value) -> String {
+    let Some(map) = detail.as_object() else { return String::new() };
+    let label = |k: &str| -> Option<&'static str> {
+        Some(match k {
+            "reason" => "Lý do",
+            "note" => "Ghi chú",
+            "deadline" => "Hạn xử lý",
+            "number" => "Số",
+            "symbol" => "Ký hiệu",
+            "issued_on" => "Ngày ban hành",
+            "arrival_number" => "Số đến",
+            "recipients" => "Số nơi nhận",
+            "signer_name" => "Người ký",
+            "username" => "Tên đăng nhập",
+            "name" => "Tên",
+            "code" => "Mã",
+            "abbreviation" => "Ký hiệu",
+            "subject" => "Chủ thể",
+            "serial_hex" => "Số hiệu chứng thư",
+            "version" => "Phiên bản",
+            "round" => "Vòng duyệt",
+            "year" => "Năm",
+            "doc_type" => "Loại văn bản",
+            "kind" => "Loại",
+            "withdrawn" => "Đã rút",
+            _ => return None,
+        })
+    };
+    map.iter()
+        .filter_map(|(k, v)| {
+            let value =
+                match v {
+                    serde_json::Value::String(s) if !s.is_empty() => match k.as_str() {
+                        "kind" => vanban_domain::ChangeKind::from_snake(s)
+                            .map_or_else(|| s.clone(), |c| c.label_vi().to_owned()),
+                        "doc_type" => DocumentType::from_str(s).map_or_else(|_| s.clone(), |t| t.name_vi().to_owned()),
+                        _ => chrono::NaiveDate::from_str(s)
+                            .map_or_else(|_| s.clone(), |d| d.format("%d/%m/%Y").to_string()),
+                    },
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => (if *b { "có" } else { "không" }).to_owned(),
+                    _ => return None,
+                };
+            Some(format!("{}: {value}", label(k)?))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(Template)]
@@ -1180,26 +1314,53 @@ struct AuditPage {
     nav: Nav,
     notice: Option<Notice>,
     events: Vec<AuditRow>,
+    f: AuditFilter,
+    from: String,
+    to: String,
+    /// (value, label, selected) of the action picker: families, then the chosen code.
+    actions: Vec<(String, String, bool)>,
+    /// The query string of the next (older) page, when there may be one.
+    older: Option<String>,
 }
 
-async fn audit(State(state): State<AppState>, PageSession(s): PageSession) -> Result<Response, PageError> {
+const AUDIT_PAGE: i64 = 100;
+
+async fn audit(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    Query(f): Query<AuditFilter>,
+) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewAudit)?;
     let scope = state.store.admin_scope(&s.caller).await?;
-    let events = state
-        .store
-        .list_audit(&scope, 200)
-        .await?
+    let found = state.store.search_audit(&scope, &f.query(AUDIT_PAGE)).await?;
+    let older = (found.len() as i64 == AUDIT_PAGE).then(|| found.last().map(|e| f.with_before(e.seq))).flatten();
+    let events = found
         .into_iter()
         .map(|e| AuditRow {
             seq: e.seq,
             at: format_vn_time(e.at),
             actor: e.actor_username.unwrap_or_else(|| "hệ thống".into()),
-            action: e.action,
-            object: format!("{} {}", e.object_type, e.object_id),
+            action: vanban_domain::audit::action_label_vi(&e.action).map_or_else(|| e.action.clone(), str::to_owned),
+            object_kind: vanban_domain::audit::object_label_vi(&e.object_type),
+            object_href: (e.object_type == "document").then(|| format!("/documents/{}", e.object_id)),
+            detail: audit_detail(&e.detail),
+            code: e.action,
+            object_id: e.object_id,
             from: e.from.unwrap_or_default(),
         })
         .collect();
-    render(StatusCode::OK, &AuditPage { nav: Nav::of(&s), notice: None, events })
+    let chosen = f.action.trim().to_owned();
+    let mut actions: Vec<(String, String, bool)> = vanban_domain::audit::ACTION_FAMILIES
+        .iter()
+        .map(|(code, label)| ((*code).to_owned(), (*label).to_owned(), chosen == *code))
+        .collect();
+    if !chosen.is_empty() && !actions.iter().any(|a| a.2) {
+        let label = vanban_domain::audit::action_label_vi(&chosen).unwrap_or(&chosen).to_owned();
+        actions.push((chosen, label, true));
+    }
+    let (from, to) =
+        (f.from.map(|d| d.to_string()).unwrap_or_default(), f.to.map(|d| d.to_string()).unwrap_or_default());
+    render(StatusCode::OK, &AuditPage { nav: Nav::of(&s), notice: None, events, f, from, to, actions, older })
 }
 
 struct DelegationRow {

@@ -1288,11 +1288,22 @@ impl ReportView {
     }
 }
 
+/// What a signature field of vanban's own is for; another system's field by its name.
+fn field_label(field: &str) -> String {
+    match field {
+        "vb_signature_signer" => "chữ ký của người có thẩm quyền".to_owned(),
+        "vb_signature_agency" => "chữ ký số của cơ quan (con dấu)".to_owned(),
+        "vb_signature_appendix" => "chữ ký số của cơ quan trên phụ lục".to_owned(),
+        "vb_signature_copy" => "chữ ký số của cơ quan trên bản số hóa".to_owned(),
+        other => format!("ô ký «{other}»"),
+    }
+}
+
 fn sig_rows(r: &Report) -> Vec<SigRow> {
     r.signatures
         .iter()
         .map(|x| SigRow {
-            field: x.field.clone(),
+            field: field_label(&x.field),
             kind: if x.kind == "document_timestamp" { "Dấu thời gian tài liệu" } else { "Chữ ký số" },
             signer: x
                 .signer
@@ -1303,8 +1314,8 @@ fn sig_rows(r: &Report) -> Vec<SigRow> {
             time: x
                 .timestamp
                 .as_ref()
-                .map(|t| format!("{} (dấu thời gian)", t.time_vn))
-                .or_else(|| x.claimed_time.map(|t| format!("{} (theo máy ký)", vanban_pades::iso_vn(t))))
+                .map(|t| format!("{} (dấu thời gian)", crate::pages::format_vn_seconds(t.time)))
+                .or_else(|| x.claimed_time.map(|t| format!("{} (theo máy ký)", crate::pages::format_vn_seconds(t))))
                 .unwrap_or_default(),
             verdict: x.verdict.label_vi(),
             verdict_class: verdict_class(x.verdict),

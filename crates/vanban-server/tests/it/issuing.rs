@@ -310,6 +310,26 @@ async fn full_path(app: TestApp) {
     assert_eq!(root["status"], "15");
     assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "revoked");
     assert!(app.store.verify_audit_chain().await.unwrap().is_intact());
+
+    // Every action of the whole path reads in Vietnamese on the audit page, and the
+    // document's id lists its history: drafted, signed, issued, revoked.
+    let events = root_admin.get("/api/v1/audit?limit=1000").await.json();
+    let events = events.as_array().unwrap();
+    assert!(events.len() > 20, "{}", events.len());
+    for e in events {
+        let code = e["action"].as_str().unwrap();
+        assert!(vanban_domain::audit::action_label_vi(code).is_some(), "no label for {code}");
+    }
+    let history = root_admin.get(&format!("/audit?object={id}")).await;
+    assert_eq!(history.status, StatusCode::OK);
+    for label in ["Tạo dự thảo", "Ký số", "Cấp số", "Ban hành", "Thu hồi văn bản", "Lý do: Ban hành sai thẩm quyền"]
+    {
+        assert!(history.body.contains(label), "{label}: {}", history.body);
+    }
+    let codes: Vec<&str> = history.body.split("data-code=\"").skip(1).filter_map(|c| c.split('"').next()).collect();
+    assert!(codes.iter().all(|c| c.starts_with("document.")), "{codes:?}");
+    let api = root_admin.get(&format!("/api/v1/audit?object={id}&action=document.revoke")).await.json();
+    assert_eq!(api.as_array().unwrap().len(), 1, "{api}");
 }
 
 /// The sender's view of one recipient's delivery.
@@ -550,6 +570,19 @@ async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
     let page = clerk.get(&path).await;
     assert!(page.body.contains("đã được ban hành với số 01/STC-VP"), "{}", page.body);
     assert!(!page.body.contains("data-testid=\"issue-form\""), "no form for an issued document");
+    // The document's own page shows its number and date, and leads to its recipients.
+    let page = clerk.get(&format!("/documents/{id}")).await;
+    assert!(page.body.contains("data-testid=\"document-number\">01/STC-VP<"), "{}", page.body);
+    let today = chrono::Utc::now().with_timezone(&vanban_server::pages::vn_offset()).format("%d/%m/%Y").to_string();
+    assert!(page.body.contains(&format!("<dt>Ngày ban hành</dt><dd>{today}</dd>")), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/documents/{id}/tracking\"")), "{}", page.body);
+    // Its signature panel names the two signatures in words and dates them day first.
+    let panel = clerk.get(&format!("/documents/{id}/signing")).await;
+    for said in ["chữ ký của người có thẩm quyền", "chữ ký số của cơ quan (con dấu)", &format!("{today} ")]
+    {
+        assert!(panel.body.contains(said), "{said}: {}", panel.body);
+    }
+    assert!(!panel.body.contains("vb_signature") && !panel.body.contains("+07:00"), "{}", panel.body);
 }
 
 /// A register asked for with a date field left empty gets the default period; a query that

@@ -34,7 +34,8 @@ async fn pages_need_a_session_and_show_the_agency() {
     for user in ["a.clerk", "a.specialist", "a.leader", "a.admin", "a.archivist", "root.admin"] {
         let c = app.login(user).await;
         let home = c.get("/").await;
-        let nav = home.body.split("<nav>").nth(1).and_then(|n| n.split("</nav>").next()).unwrap().to_owned();
+        let nav =
+            home.body.split("<nav id=\"menu\">").nth(1).and_then(|n| n.split("</nav>").next()).unwrap().to_owned();
         let links: Vec<&str> = nav.split("href=\"").skip(1).filter_map(|l| l.split('"').next()).collect();
         assert!(links.len() >= 6, "{user}: {links:?}");
         for link in &links {
@@ -202,7 +203,75 @@ async fn admin_pages_create_users_and_agencies() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let audit = admin.get("/audit").await;
     assert_eq!(audit.status, StatusCode::OK);
-    assert!(audit.body.contains("user.create"));
+    assert!(audit.body.contains("data-code=\"unit.create\">Tạo đơn vị<"), "{}", audit.body);
+}
+
+#[tokio::test]
+async fn the_audit_page_filters_and_pages_in_vietnamese() {
+    let app = TestApp::new().await;
+    let admin = app.login("a.admin").await;
+    let a = app.a.to_string();
+    let seeded = app
+        .store
+        .search_audit(
+            &vanban_store::AdminScope::whole_instance(),
+            &vanban_store::AuditQuery { action: Some("unit.".into()), ..vanban_store::AuditQuery::newest(100) },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.agency_id == Some(app.a))
+        .count();
+    for (name, abbr) in [("Phòng Một", "P1"), ("Phòng Hai", "P2"), ("Phòng Ba", "P3")] {
+        let r = admin
+            .form(&format!("/agencies/{a}/units"), &[("csrf", &admin.csrf), ("name", name), ("abbreviation", abbr)])
+            .await;
+        assert!(r.status.is_success() || r.status.is_redirection(), "{}", r.body);
+    }
+    let codes = |body: &str| -> Vec<String> {
+        body.split("data-code=\"").skip(1).filter_map(|c| c.split('"').next()).map(str::to_owned).collect()
+    };
+    let seqs = |body: &str| -> Vec<i64> {
+        body.split("<tr><td>").skip(1).filter_map(|c| c.split('<').next()?.parse().ok()).collect()
+    };
+
+    // A family of actions, in Vietnamese, newest first.
+    let units = admin.get("/audit?action=unit.").await;
+    assert_eq!(units.status, StatusCode::OK);
+    assert_eq!(codes(&units.body), vec!["unit.create"; 3 + seeded]);
+    assert!(units.body.contains(">Tạo đơn vị<") && units.body.contains("Tên: Phòng Ba"), "{}", units.body);
+    assert!(units.body.contains("<option value=\"unit.\" selected>"), "the filter stays chosen");
+    let s = seqs(&units.body);
+    assert!(s.len() == 3 + seeded && s.windows(2).all(|w| w[0] > w[1]), "{s:?}");
+
+    // The actor, and the days (an empty date is no filter; a future day finds nothing).
+    let mine = admin.get("/audit?actor=a.admin&from=&to=").await;
+    assert!(codes(&mine.body).contains(&"auth.login".to_owned()) && codes(&mine.body).len() == 4, "{}", mine.body);
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    let none = admin.get(&format!("/audit?from={tomorrow}")).await;
+    assert!(none.body.contains("Không có bản ghi nào khớp"), "{}", none.body);
+    let today = admin
+        .get(&format!("/audit?action=unit.&to={}", chrono::Utc::now().date_naive() + chrono::Duration::days(1)))
+        .await;
+    assert_eq!(codes(&today.body).len(), 3 + seeded);
+    let bad = admin.get("/audit?from=31/02/2026").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // The next page continues below the last event seen.
+    let older = admin.get(&format!("/audit?action=unit.&before={}", s[0])).await;
+    assert_eq!(seqs(&older.body), s[1..]);
+
+    // The API filters the same way and caps its limit.
+    let api = admin.get("/api/v1/audit?action=unit.&limit=2").await.json();
+    let api = api.as_array().unwrap();
+    assert_eq!(api.len(), 2);
+    assert!(api.iter().all(|e| e["action"] == "unit.create"));
+    assert_eq!(api[0]["seq"], s[0]);
+
+    // Another agency's administrator sees none of it.
+    let other = app.login("b.admin").await.get("/audit?action=unit.").await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert!(!other.body.contains("Phòng Một") && !other.body.contains("Phòng Ba"), "{}", other.body);
 }
 
 #[tokio::test]
