@@ -55,6 +55,15 @@ test('the agency directory filters as one types, with or without diacritics', as
   await page.setViewportSize({ width: 390, height: 844 });
   const widths = await page.evaluate(() => [document.documentElement.scrollWidth, document.querySelector('form[role=search]').getBoundingClientRect().right]);
   assert.ok(widths[1] <= 390, `the search form ends at ${widths[1]} px`);
+  // The menu folds behind a button: the header leaves the screen to the page, and opens on a tap.
+  const header = () => page.evaluate(() => document.querySelector('header.top').getBoundingClientRect().height);
+  const folded = await header();
+  assert.ok(folded <= 150, `the folded header (245–277 px unfolded) is ${folded} px tall`);
+  assert.equal(await page.isVisible('#menu a[href="/incoming"]'), false);
+  await page.click('[data-testid=menu-toggle]');
+  assert.equal(await page.isVisible('#menu a[href="/incoming"]'), true);
+  assert.equal(await page.getAttribute('[data-testid=menu-toggle]', 'aria-expanded'), 'true');
+  await Promise.all([page.waitForURL(/\/incoming$/), page.click('#menu a[href="/incoming"]')]);
   await page.close();
 });
 
