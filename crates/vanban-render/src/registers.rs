@@ -93,12 +93,12 @@ impl RegisterKind {
         }
     }
 
-    /// The name of the XLSX worksheet (ASCII, so every spreadsheet program accepts it).
+    /// The name of the XLSX worksheet (Vietnamese: worksheet names are Unicode, ≤ 31 characters).
     pub fn sheet_name(self) -> &'static str {
         match self {
-            RegisterKind::Outgoing => "So di",
-            RegisterKind::Incoming => "So den",
-            RegisterKind::Tracking => "Theo doi",
+            RegisterKind::Outgoing => "Sổ đi",
+            RegisterKind::Incoming => "Sổ đến",
+            RegisterKind::Tracking => "Theo dõi",
         }
     }
 

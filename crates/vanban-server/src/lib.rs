@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -180,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(telemetry::render))
         .route("/static/{file}", get(static_file))
+        .route("/favicon.ico", get(|| async { Redirect::permanent("/static/favicon.svg") }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
@@ -327,12 +328,16 @@ const STATIC_FILES: &[(&str, &str, &[u8])] = &[
     ("htmx.min.2.0.8.js", "text/javascript", include_bytes!("../static/htmx.min.2.0.8.js")),
     ("vanban.css", "text/css", include_bytes!("../static/vanban.css")),
     ("vanban.js", "text/javascript", include_bytes!("../static/vanban.js")),
+    ("favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),
 ];
 
 async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
-        Some((_, mime, bytes)) => {
-            ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=86400")], *bytes).into_response()
+        Some((name, mime, bytes)) => {
+            // A file whose name carries its version is kept a day; vanban's own files change
+            // with an upgrade under the same name, so browsers check them again after 5 minutes.
+            let cache = if name.contains(char::is_numeric) { "public, max-age=86400" } else { "public, max-age=300" };
+            ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, cache)], *bytes).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }

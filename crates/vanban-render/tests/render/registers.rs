@@ -281,9 +281,9 @@ fn each_register_exports_to_xlsx() {
 
         let workbook = zip_part(&xlsx, "xl/workbook.xml");
         let sheet_name = match kind {
-            RegisterKind::Outgoing => "So di",
-            RegisterKind::Incoming => "So den",
-            RegisterKind::Tracking => "Theo doi",
+            RegisterKind::Outgoing => "Sổ đi",
+            RegisterKind::Incoming => "Sổ đến",
+            RegisterKind::Tracking => "Theo dõi",
         };
         assert!(workbook.contains(&format!("name=\"{sheet_name}\"")), "{kind:?}: {workbook}");
 

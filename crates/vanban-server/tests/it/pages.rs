@@ -287,6 +287,12 @@ async fn health_metrics_and_openapi() {
     assert_eq!(r.status, StatusCode::OK);
     let r = app.request(Request::get("/static/vanban.js").body(Body::empty()).unwrap()).await;
     assert!(r.status == StatusCode::OK && r.body.contains("data-confirm"), "{}", r.body);
+    assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "public, max-age=300", "checked again after an upgrade");
+    let r = app.request(Request::get("/favicon.ico").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/static/favicon.svg");
+    let r = app.request(Request::get("/static/favicon.svg").body(Body::empty()).unwrap()).await;
+    assert!(r.status == StatusCode::OK && r.body.starts_with("<svg"), "{}", r.body);
 
     // The Content-Security-Policy (default-src 'self') blocks inline styles, scripts and event
     // handlers: a template that has one does not do what it says (a revocation sent without
