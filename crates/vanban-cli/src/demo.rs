@@ -209,7 +209,7 @@ pub fn print_welcome(s: &Summary, listen: SocketAddr, data_dir: &std::path::Path
     println!("  Dữ liệu: {}", data_dir.display());
     println!("  Địa chỉ: http://{host}:{}/", listen.port());
     println!();
-    println!("  Ký số: {} có sẵn chứng thư số và ảnh chữ ký, mã PIN {DEMO_PIN}.", DEMO_SIGNERS.join(", "));
+    println!("  Ký số: {} có sẵn chứng thư số và ảnh chữ ký, mã PIN {DEMO_PIN}.", DEMO_CERTIFIED.join(", "));
     println!("  Tài khoản demo (mật khẩu chung: {DEMO_PASSWORD}):");
     for (user, roles, agency) in &s.logins {
         println!("    {user:<16} {roles:<22} {agency}");

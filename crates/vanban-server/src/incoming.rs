@@ -1234,6 +1234,9 @@ struct IncomingPage {
     rows: Vec<InRow>,
     filter: String,
     can_scan: bool,
+    /// The scan intake form's values (kept after an error; the file must be chosen again).
+    scan: ScanFields,
+    scan_issued_on: String,
     /// Overdue documents per unit of the lead handler.
     by_unit: Vec<(String, usize)>,
 }
@@ -1243,8 +1246,21 @@ async fn incoming_list(
     PageSession(s): PageSession,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    s.caller.require(Permission::ViewDocuments)?;
     let filter = q.get("f").cloned().unwrap_or_default();
+    let notice = Notice::done(q.get("done").map(String::as_str));
+    incoming_list_page(&state, &s, filter, notice, ScanFields::default()).await
+}
+
+/// The incoming list under `filter`, with the scan intake form filled with `scan` (what the
+/// clerk typed before an error).
+async fn incoming_list_page(
+    state: &AppState,
+    s: &Session,
+    filter: String,
+    notice: Option<Notice>,
+    scan: ScanFields,
+) -> Result<Response, PageError> {
+    s.caller.require(Permission::ViewDocuments)?;
     let (title, f) = match filter.as_str() {
         "arrived" => {
             ("Văn bản đến chờ tiếp nhận", IncomingFilter { states: vec![IncomingState::Arrived], ..Default::default() })
@@ -1261,7 +1277,7 @@ async fn incoming_list(
         "done" => ("Văn bản đã hoàn thành", IncomingFilter { states: vec![IncomingState::Done], ..Default::default() }),
         _ => ("Văn bản đến", IncomingFilter::default()),
     };
-    let list = state.store.list_incoming(&s.scope(), visibility(&s), IncomingFilter { limit: 1000, ..f }).await?;
+    let list = state.store.list_incoming(&s.scope(), visibility(s), IncomingFilter { limit: 1000, ..f }).await?;
     // Overdue documents counted by the lead handler's unit (Appendix VI: overdue lists per unit).
     let by_unit = if filter == "overdue" {
         let units = state.store.list_units(&s.scope()).await?;
@@ -1284,12 +1300,14 @@ async fn incoming_list(
     render_page(
         StatusCode::OK,
         &IncomingPage {
-            nav: Nav::of(&s),
-            notice: Notice::done(q.get("done").map(String::as_str)),
+            nav: Nav::of(s),
+            notice,
             title,
             rows,
             filter,
             can_scan: s.caller.has(Permission::RegisterIncoming),
+            scan_issued_on: scan.issued_on.map(|d| d.to_string()).unwrap_or_default(),
+            scan,
             by_unit,
         },
     )
@@ -1540,8 +1558,10 @@ pub async fn scan_post(
     let (pdf, fields, pin, csrf) = read_scan(m).await?;
     // The CSRF token travels as a field of the multipart body.
     s.check_csrf(&csrf)?;
-    let rec = receive_scan(&state, &s, pdf, &fields, &pin).await?;
-    Ok(redirect_done(&format!("/incoming/{}", rec.document.id), "scanned"))
+    match receive_scan(&state, &s, pdf, &fields, &pin).await {
+        Ok(rec) => Ok(redirect_done(&format!("/incoming/{}", rec.document.id), "scanned")),
+        Err(e) => rerender_with(e, |n| incoming_list_page(&state, &s, String::new(), n, fields)).await,
+    }
 }
 
 #[derive(Template)]

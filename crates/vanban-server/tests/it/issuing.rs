@@ -394,10 +394,11 @@ async fn a_scanned_paper_document_is_kept_read_and_signed() {
     vanban_server::signing::seed_demo_signing(&app.state, &["a.leader"], PIN).await.unwrap();
     let scan = vanban_server::scan::images_to_pdf(&[crate::scan::colour_png().to_vec()], 200).unwrap();
     let clerk = app.login("a.clerk").await;
-    let upload = |pin: &'static str| {
+    let upload_to = |path: &'static str, pin: &'static str| {
         let boundary = "vanban-test-boundary";
         let mut body = Vec::new();
         for (k, v) in [
+            ("csrf", clerk.csrf.as_str()),
             ("sender_name", "Ủy ban nhân dân huyện Đông Sơn"),
             ("symbol", "125/UBND-VP"),
             ("issued_on", "2026-11-20"),
@@ -413,15 +414,28 @@ async fn a_scanned_paper_document_is_kept_read_and_signed() {
         body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes());
         body.extend(&scan);
         body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-        Request::post("/api/v1/incoming/scan")
+        Request::post(path)
             .header(header::COOKIE, &clerk.cookie)
             .header("x-csrf-token", &clerk.csrf)
             .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
             .body(Body::from(body))
             .unwrap()
     };
+    let upload = |pin| upload_to("/api/v1/incoming/scan", pin);
     let r = app.request(upload("999999")).await;
     assert_eq!(r.error_code(), "wrong_pin", "{}", r.body);
+    // From the page, the error comes back on the list with what the clerk typed.
+    let r = app.request(upload_to("/incoming/scan", "999999")).await;
+    assert!(r.status.is_client_error(), "{}: {}", r.status, r.body);
+    assert!(r.body.contains("Mã PIN không đúng"), "{}", r.body);
+    for kept in [
+        "value=\"125/UBND-VP\"",
+        "value=\"Ủy ban nhân dân huyện Đông Sơn\"",
+        "value=\"2026-11-20\"",
+        "Chọn lại tệp PDF quét",
+    ] {
+        assert!(r.body.contains(kept), "{kept}: {}", r.body);
+    }
     let r = app.request(upload(PIN)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let rec = r.json();
