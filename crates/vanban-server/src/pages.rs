@@ -722,6 +722,8 @@ async fn users_manage(
 
 struct DocRow {
     id: String,
+    /// "15/QĐ-UBND, 05/12/2026" once numbered.
+    number: String,
     doc_type: &'static str,
     subject: String,
     priority: &'static str,
@@ -735,6 +737,7 @@ impl DocRow {
         let p = priority_of(d);
         DocRow {
             id: d.id.to_string(),
+            number: String::new(),
             doc_type: d.doc_type.name_vi(),
             subject: d.subject.clone(),
             priority: p.label_vi(),
@@ -774,7 +777,18 @@ async fn documents_page(
 ) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewDocuments)?;
     let list = state.store.list_documents(&s.scope(), filter.as_deref(), 200).await?;
-    let docs = list.iter().map(DocRow::of).collect();
+    let ids: Vec<_> = list.iter().map(|d| d.id).collect();
+    let numbers: std::collections::HashMap<_, _> = state
+        .store
+        .outgoing_entries_of(&s.scope(), &ids)
+        .await?
+        .into_iter()
+        .map(|e| (e.document_id, format!("{}, {}", e.symbol, e.issued_on.format("%d/%m/%Y"))))
+        .collect();
+    let docs = list
+        .iter()
+        .map(|d| DocRow { number: numbers.get(&d.id).cloned().unwrap_or_default(), ..DocRow::of(d) })
+        .collect();
     let page = DocumentsPage {
         nav: Nav::of(s),
         notice,

@@ -343,6 +343,9 @@ pub trait IssuingRepo: Send + Sync {
         req: IssueRequest,
     ) -> Result<IssueOutcome>;
     async fn get_outgoing_entry(&self, scope: &Scope, id: DocumentId) -> Result<Option<OutgoingEntry>>;
+    /// The register entries of those of `ids` that are the agency's and numbered (a list's
+    /// numbers in one statement), in no particular order.
+    async fn outgoing_entries_of(&self, scope: &Scope, ids: &[DocumentId]) -> Result<Vec<OutgoingEntry>>;
     /// Documents of every agency left between transactions A and B, oldest first.
     async fn numbered_backlog(&self, limit: i64) -> Result<Vec<NumberedBacklog>>;
     async fn outgoing_register(

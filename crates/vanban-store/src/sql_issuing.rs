@@ -942,6 +942,25 @@ macro_rules! impl_issuing {
                     row.as_ref().map(entry_from_row).transpose()
                 }
 
+                async fn outgoing_entries_of(&self, scope: &Scope, ids: &[DocumentId]) -> Result<Vec<OutgoingEntry>> {
+                    let mut out = Vec::with_capacity(ids.len());
+                    // Bound parameters stay well under either backend's limit.
+                    for chunk in ids.chunks(500) {
+                        let mut q = QueryBuilder::<$Db>::new(format!("SELECT {ENTRY_COLS} FROM outgoing_entries WHERE agency_id = "));
+                        q.push_bind(scope.agency_id().as_uuid()).push(" AND document_id IN (");
+                        let mut list = q.separated(", ");
+                        for id in chunk {
+                            list.push_bind(id.as_uuid());
+                        }
+                        q.push(")");
+                        let rows = q.build().fetch_all(&self.pool).await?;
+                        for r in &rows {
+                            out.push(entry_from_row(r)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn numbered_backlog(&self, limit: i64) -> Result<Vec<NumberedBacklog>> {
                     let rows = sqlx::query("SELECT document_id, agency_id, numbered_by FROM outgoing_entries WHERE state = 'numbered' ORDER BY numbered_at LIMIT $1")
                         .bind(limit)

@@ -444,6 +444,14 @@ async fn a_numbered_document_is_completed_not_renumbered(ctx: Ctx) {
     assert_eq!((head.kind, head.pdf_sha256), (RevisionKind::Agency, pdf(1001)));
     // Another agency cannot see the entry.
     assert!(s.get_outgoing_entry(&d.district, a).await.unwrap().is_none());
+    // A list's entries in one go: the numbered ones of the agency, none of another's.
+    let c = signed_doc(s, &d.dept, &d.clerk, "C (not numbered)").await;
+    let mut listed: Vec<(DocumentId, i64)> =
+        s.outgoing_entries_of(&d.dept, &[a, b, c]).await.unwrap().iter().map(|e| (e.document_id, e.number)).collect();
+    listed.sort_by_key(|x| x.1);
+    assert_eq!(listed, [(a, 1), (b, 2)]);
+    assert!(s.outgoing_entries_of(&d.district, &[a, b]).await.unwrap().is_empty());
+    assert!(s.outgoing_entries_of(&d.dept, &[]).await.unwrap().is_empty());
     // Two registers whose symbols collide: the second is refused whole, its counter untouched.
     let second = s.create_register(&by, &d.dept, outgoing_register("Sổ thứ hai")).await.unwrap().id;
     expect_conflict(s.create_register(&by, &d.dept, outgoing_register("Sổ thứ hai")).await, "duplicate_register");
