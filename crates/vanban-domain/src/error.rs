@@ -133,6 +133,10 @@ pub enum DomainError {
     /// The caller lacks a permission (the payload is its code).
     #[error("forbidden: missing permission {0}")]
     Forbidden(&'static str),
+    /// A draft with no content (no saved version, no uploaded rendition) cannot go to review
+    /// or be approved.
+    #[error("the draft has no content yet")]
+    EmptyDraft,
 }
 
 impl DomainError {
@@ -150,6 +154,7 @@ impl DomainError {
             DomainError::AgencyLevelMismatch { .. } => "agency_level_mismatch",
             DomainError::CodeNotUnderParent { .. } => "code_not_under_parent",
             DomainError::Forbidden(_) => "forbidden",
+            DomainError::EmptyDraft => "empty_draft",
         }
     }
 
@@ -186,6 +191,10 @@ impl DomainError {
                 "Bạn không có quyền thực hiện thao tác này ({})",
                 Permission::from_snake(permission).map_or(*permission, Permission::label_vi)
             ),
+            DomainError::EmptyDraft => {
+                "Dự thảo chưa có nội dung: hãy soạn và lưu một phiên bản (hoặc tải tệp lên) trước khi trình hoặc duyệt"
+                    .to_owned()
+            }
         }
     }
 }
@@ -263,6 +272,7 @@ mod tests {
             DomainError::AgencyLevelMismatch { parent: "district", child: "provincial" },
             DomainError::CodeNotUnderParent { code: "H41.01".into(), parent: "H58".into() },
             DomainError::Forbidden("sign_document"),
+            DomainError::EmptyDraft,
         ]
     }
 
@@ -282,7 +292,8 @@ mod tests {
                 "invalid_delegation",
                 "agency_level_mismatch",
                 "code_not_under_parent",
-                "forbidden"
+                "forbidden",
+                "empty_draft"
             ]
         );
     }

@@ -511,8 +511,24 @@ pub async fn transition_as(
     if !DIRECT_ACTIONS.contains(&action) {
         return Err(AppError::NotHere(action.as_str()));
     }
+    if matches!(action, OutgoingAction::SubmitForReview | OutgoingAction::Approve) {
+        require_content(state, s, id).await?;
+    }
     let t = Transition { action, reason: body.reason.clone() };
     Ok(state.store.transition(&s.actor(), &s.scope(), id, t).await?)
+}
+
+/// A draft goes to review or approval only with content: a saved version, or an uploaded
+/// file rendered to PDF. (Content is never removed, so the check cannot go stale.)
+async fn require_content(state: &AppState, s: &Session, id: DocumentId) -> Result<(), AppError> {
+    let scope = s.scope();
+    if !state.store.list_versions(&scope, id).await?.is_empty() {
+        return Ok(());
+    }
+    if state.store.list_files(&scope, id).await?.iter().any(|f| f.kind == "rendition") {
+        return Ok(());
+    }
+    Err(vanban_domain::DomainError::EmptyDraft.into())
 }
 
 async fn transition_document(
@@ -715,6 +731,7 @@ pub async fn submit_as(
     body: &SubmitBody,
 ) -> Result<vanban_store::DocumentRecord, AppError> {
     s.caller.require(Permission::CreateDraft)?;
+    require_content(state, s, id).await?;
     if body.reviewers.is_empty() {
         let t = Transition { action: OutgoingAction::SubmitForReview, reason: None };
         return Ok(state.store.transition(&s.actor(), &s.scope(), id, t).await?);

@@ -1357,7 +1357,7 @@ macro_rules! impl_sql_store {
                         .bind(id.as_uuid())
                         .fetch_one(&mut *tx)
                         .await?;
-                    let version = version.ok_or(vanban_domain::DomainError::FieldRequired { field: "content" })?;
+                    let version = version.ok_or(vanban_domain::DomainError::EmptyDraft)?;
                     for r in &reviewers {
                         let rec = self.login_record(&mut tx, *r).await?;
                         if rec.agency_id != scope.agency_id() || !rec.active {

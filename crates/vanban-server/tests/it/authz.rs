@@ -6,7 +6,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::{Client, TestApp, draft};
+use crate::harness::{Client, TestApp, draft, draft_with_content};
 
 const ROLES: [&str; 6] = ["admin", "clerk", "specialist", "unithead", "leader", "archivist"];
 
@@ -165,11 +165,11 @@ async fn every_route_answers_as_each_role_allows() {
             .post("/api/v1/documents", json!({ "doc_type": "quyet_dinh", "subject": format!("Dự thảo của {who}") }))
             .await;
         check("POST /documents", r, is(&["specialist", "unithead"]));
-        let fresh = draft(&a_spec, &format!("Văn bản thử quyền trình của {who}")).await;
+        let fresh = draft_with_content(&a_spec, &format!("Văn bản thử quyền trình của {who}")).await;
         let r =
             c.post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" })).await;
         check("submit_for_review", r, is(&["specialist", "unithead"]));
-        let fresh = draft(&a_spec, &format!("Văn bản thử quyền duyệt của {who}")).await;
+        let fresh = draft_with_content(&a_spec, &format!("Văn bản thử quyền duyệt của {who}")).await;
         assert!(ok(a_spec
             .post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" }))
             .await
@@ -181,7 +181,7 @@ async fn every_route_answers_as_each_role_allows() {
             )
             .await;
         check("return_to_drafter", r, is(&["unithead", "leader"]));
-        let fresh = draft(&a_spec, &format!("Văn bản thử quyền phê duyệt của {who}")).await;
+        let fresh = draft_with_content(&a_spec, &format!("Văn bản thử quyền phê duyệt của {who}")).await;
         assert!(ok(a_spec
             .post(&format!("/api/v1/documents/{fresh}/transitions"), json!({ "action": "submit_for_review" }))
             .await
@@ -228,7 +228,27 @@ async fn signing_and_issuing_are_not_shortcuts() {
     let app = TestApp::new().await;
     let spec = app.login("a.specialist").await;
     let leader = app.login("a.leader").await;
-    let doc = draft(&spec, "Quyết định về việc phân bổ kinh phí").await;
+    let empty = draft(&spec, "Dự thảo chưa có nội dung").await;
+    // A draft with no content goes neither to review nor to approval.
+    for (body, path) in [
+        (json!({ "action": "submit_for_review" }), format!("/api/v1/documents/{empty}/transitions")),
+        (json!({ "reviewers": [] }), format!("/api/v1/documents/{empty}/submit")),
+    ] {
+        let r = spec.post(&path, body).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "empty_draft".to_owned()),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("Dự thảo chưa có nội dung"), "{}", r.body);
+    }
+    let r = spec
+        .form(&format!("/documents/{empty}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")])
+        .await;
+    assert!(r.body.contains("Dự thảo chưa có nội dung"), "{}", r.body);
+    assert_eq!(spec.get(&format!("/api/v1/documents/{empty}")).await.json()["state"], "draft");
+    let doc = draft_with_content(&spec, "Quyết định về việc phân bổ kinh phí").await;
     // Nothing unapproved reaches signing: a draft cannot be signed.
     let r = leader.post(&format!("/api/v1/documents/{doc}/transitions"), json!({ "action": "sign" })).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);

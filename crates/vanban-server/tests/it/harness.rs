@@ -239,6 +239,24 @@ pub async fn draft(client: &Client<'_>, subject: &str) -> String {
     r.json()["id"].as_str().unwrap().to_owned()
 }
 
+/// Creates a draft as [`draft`] does and saves its first version: a draft with content,
+/// which can go to review.
+pub async fn draft_with_content(client: &Client<'_>, subject: &str) -> String {
+    let id = draft(client, subject).await;
+    let content = serde_json::json!({
+        "subject": subject,
+        "unit_abbreviation": "VP",
+        "addressees": ["Các phòng, ban thuộc Sở"],
+        "body": ["Đề nghị các phòng, ban thực hiện."],
+        "recipients": ["Như trên;"],
+        "archive_units": ["VP"],
+        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn Leader" }
+    });
+    let r = client.post(&format!("/api/v1/documents/{id}/versions"), serde_json::json!({ "content": content })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    id
+}
+
 /// A leader in agency B (created on demand by the tests that need one).
 pub async fn user_in_b_leader(app: &TestApp) {
     user(app.store.as_ref(), app.b, "b.leader", &[Role::Leader]).await;

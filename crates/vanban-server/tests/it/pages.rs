@@ -95,6 +95,16 @@ async fn drafting_and_review_through_the_forms() {
     assert!(page.body.contains("Khẩn"));
     let title = page.body.split("<title>").nth(1).unwrap().split("</title>").next().unwrap();
     assert_eq!(title, "Công văn · vanban", "the page title is the type alone");
+    // Without content it cannot go to review; the page says why.
+    let r =
+        spec.form(&format!("{location}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Dự thảo chưa có nội dung"), "{}", r.body);
+    let content = serde_json::json!({ "subject": "V/v góp ý dự thảo Quy chế làm việc", "unit_abbreviation": "VP",
+        "addressees": ["Các phòng"], "body": ["Đề nghị góp ý."], "recipients": ["Như trên;"], "archive_units": ["VP"],
+        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn Leader" } });
+    let r = spec.post(&format!("/api/v1{location}/versions"), serde_json::json!({ "content": content })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // A form without its CSRF token is refused and changes nothing.
     let r = spec.form(&format!("{location}/transition"), &[("action", "submit_for_review")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
