@@ -550,7 +550,7 @@ async fn list_audit(
 ) -> ApiResult<Json<Vec<vanban_store::AuditEvent>>> {
     s.caller.require(Permission::ViewAudit)?;
     let scope = state.store.admin_scope(&s.caller).await?;
-    let q = f.query(f.limit.unwrap_or(100).clamp(1, 1000));
+    let q = f.query(f.limit.unwrap_or(100).clamp(1, 1000)).map_err(|why| AppError::BadRequest(why.to_owned()))?;
     Ok(Json(state.store.search_audit(&scope, &q).await?))
 }
 

@@ -1202,6 +1202,8 @@ async fn document_transition(
 struct AuditRow {
     seq: i64,
     at: String,
+    /// The username (empty for the system), and how the page names the actor.
+    actor_username: String,
     actor: String,
     /// The Vietnamese label, else the code.
     action: String,
@@ -1216,7 +1218,7 @@ struct AuditRow {
 }
 
 /// The audit page's filters (all optional, combined).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct AuditFilter {
     #[serde(default)]
     actor: String,
@@ -1224,49 +1226,80 @@ pub struct AuditFilter {
     action: String,
     #[serde(default)]
     object: String,
-    #[serde(default, deserialize_with = "crate::incoming::empty_date")]
-    from: Option<chrono::NaiveDate>,
-    #[serde(default, deserialize_with = "crate::incoming::empty_date")]
-    to: Option<chrono::NaiveDate>,
+    /// Days as a date field sends them (2026-12-05) or as people type them (05/12/2026).
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
     before: Option<i64>,
     /// How many (the API's; the page shows [`AUDIT_PAGE`]).
     pub limit: Option<i64>,
 }
 
+/// A day typed as 2026-12-05 or 05/12/2026; empty is none.
+fn parse_day(s: &str) -> Result<Option<chrono::NaiveDate>, ()> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d/%m/%Y"))
+        .map(Some)
+        .map_err(|_| ())
+}
+
 impl AuditFilter {
-    /// The store's query: dates are whole days in Vietnam's time.
-    pub fn query(&self, limit: i64) -> vanban_store::AuditQuery {
+    /// The days, or the Vietnamese reason they cannot be used.
+    fn days(&self) -> Result<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>), &'static str> {
+        let (Ok(from), Ok(to)) = (parse_day(&self.from), parse_day(&self.to)) else {
+            return Err("Ngày không hợp lệ: hãy nhập theo dạng ngày/tháng/năm, ví dụ 05/12/2026.");
+        };
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err("«Từ ngày» đứng sau «Đến ngày»: hãy đổi lại khoảng thời gian.");
+        }
+        Ok((from, to))
+    }
+
+    /// The store's query: dates are whole days in Vietnam's time; the actor is a username,
+    /// matched in lower case as usernames are stored.
+    pub fn query(&self, limit: i64) -> Result<vanban_store::AuditQuery, &'static str> {
+        let (from, to) = self.days()?;
         let start = |d: chrono::NaiveDate| {
             d.and_hms_opt(0, 0, 0)
                 .and_then(|t| t.and_local_timezone(vn_offset()).single())
                 .map(|t| t.with_timezone(&Utc))
         };
         let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        vanban_store::AuditQuery {
+        Ok(vanban_store::AuditQuery {
             before_seq: self.before,
-            actor: some(&self.actor),
+            actor: some(&self.actor).map(|a| a.to_lowercase()),
             action: some(&self.action),
             object_id: some(&self.object),
-            from: self.from.and_then(start),
-            until: self.to.and_then(|d| d.succ_opt()).and_then(start),
+            from: from.and_then(start),
+            until: to.and_then(|d| d.succ_opt()).and_then(start),
             limit: Some(limit),
-        }
+        })
     }
 
-    /// This filter's query string with `before` replaced (for the next page).
-    fn with_before(&self, before: i64) -> String {
+    /// This filter's query string with `before` replaced (`None`: the newest page).
+    fn with_before(&self, before: Option<i64>) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [("actor", &self.actor), ("action", &self.action), ("object", &self.object)] {
+        for (k, v) in [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("object", &self.object),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
             if !v.trim().is_empty() {
                 q.append_pair(k, v.trim());
             }
         }
-        for (k, v) in [("from", self.from), ("to", self.to)] {
-            if let Some(d) = v {
-                q.append_pair(k, &d.to_string());
-            }
+        if let Some(before) = before {
+            q.append_pair("before", &before.to_string());
         }
-        q.append_pair("before", &before.to_string());
         q.finish()
     }
 }
@@ -1335,6 +1368,8 @@ struct AuditPage {
     actions: Vec<(String, String, bool)>,
     /// The query string of the next (older) page, when there may be one.
     older: Option<String>,
+    /// The query string of the first (newest) page, when this is a later one.
+    newest: Option<String>,
 }
 
 const AUDIT_PAGE: i64 = 100;
@@ -1346,21 +1381,60 @@ async fn audit(
 ) -> Result<Response, PageError> {
     s.caller.require(Permission::ViewAudit)?;
     let scope = state.store.admin_scope(&s.caller).await?;
-    let found = state.store.search_audit(&scope, &f.query(AUDIT_PAGE)).await?;
-    let older = (found.len() as i64 == AUDIT_PAGE).then(|| found.last().map(|e| f.with_before(e.seq))).flatten();
+    // Days that do not parse are said on the page, which lists without them.
+    let (query, notice) = match f.query(AUDIT_PAGE) {
+        Ok(q) => (q, None),
+        Err(why) => {
+            let mut plain = AuditFilter { from: String::new(), to: String::new(), ..f.clone() };
+            plain.limit = None;
+            (plain.query(AUDIT_PAGE).unwrap_or_default(), Some(Notice { kind: "error", text: why.to_owned() }))
+        }
+    };
+    let found = state.store.search_audit(&scope, &query).await?;
+    let older = (found.len() as i64 == AUDIT_PAGE).then(|| found.last().map(|e| f.with_before(Some(e.seq)))).flatten();
+    let newest = f.before.is_some().then(|| f.with_before(None));
+    // An actor of another agency (a sender asking the recipients to take a document back) is
+    // named with their agency.
+    let names: std::collections::HashMap<AgencyId, String> =
+        if found.iter().any(|e| e.actor_agency_id.is_some() && e.actor_agency_id != e.agency_id) {
+            state
+                .store
+                .list_agencies()
+                .await?
+                .into_iter()
+                .map(|a| (a.agency.id, a.agency.name.as_str().to_owned()))
+                .collect()
+        } else {
+            std::collections::HashMap::new()
+        };
     let events = found
         .into_iter()
-        .map(|e| AuditRow {
-            seq: e.seq,
-            at: format_vn_time(e.at),
-            actor: e.actor_username.unwrap_or_else(|| "hệ thống".into()),
-            action: vanban_domain::audit::action_label_vi(&e.action).map_or_else(|| e.action.clone(), str::to_owned),
-            object_kind: vanban_domain::audit::object_label_vi(&e.object_type),
-            object_href: (e.object_type == "document").then(|| format!("/documents/{}", e.object_id)),
-            detail: audit_detail(&e.detail),
-            code: e.action,
-            object_id: e.object_id,
-            from: e.from.unwrap_or_default(),
+        .map(|e| {
+            let mut actor = e.actor_username.clone().unwrap_or_else(|| "hệ thống".into());
+            if let Some(other) = e.actor_agency_id.filter(|a| Some(*a) != e.agency_id).and_then(|a| names.get(&a)) {
+                actor = format!("{actor} ({other})");
+            }
+            // Handling events are about the agency's incoming copy, which /incoming shows.
+            let incoming = e.action.starts_with("incoming.");
+            let (object_kind, object_href) = match e.object_type.as_str() {
+                "document" if incoming => ("Văn bản đến", Some(format!("/incoming/{}", e.object_id))),
+                "document" => ("Văn bản đi", Some(format!("/documents/{}", e.object_id))),
+                other => (vanban_domain::audit::object_label_vi(other), None),
+            };
+            AuditRow {
+                seq: e.seq,
+                at: format_vn_time(e.at),
+                actor_username: e.actor_username.unwrap_or_default(),
+                actor,
+                action: vanban_domain::audit::action_label_vi(&e.action)
+                    .map_or_else(|| e.action.clone(), str::to_owned),
+                object_kind,
+                object_href,
+                detail: audit_detail(&e.detail),
+                code: e.action,
+                object_id: e.object_id,
+                from: e.from.unwrap_or_default(),
+            }
         })
         .collect();
     let chosen = f.action.trim().to_owned();
@@ -1372,9 +1446,10 @@ async fn audit(
         let label = vanban_domain::audit::action_label_vi(&chosen).unwrap_or(&chosen).to_owned();
         actions.push((chosen, label, true));
     }
-    let (from, to) =
-        (f.from.map(|d| d.to_string()).unwrap_or_default(), f.to.map(|d| d.to_string()).unwrap_or_default());
-    render(StatusCode::OK, &AuditPage { nav: Nav::of(&s), notice: None, events, f, from, to, actions, older })
+    // A date field shows only the ISO form; a day typed otherwise is shown as it parsed.
+    let iso = |d: &str| parse_day(d).ok().flatten().map(|d| d.to_string()).unwrap_or_default();
+    let (from, to) = (iso(&f.from), iso(&f.to));
+    render(StatusCode::OK, &AuditPage { nav: Nav::of(&s), notice, events, f, from, to, actions, older, newest })
 }
 
 struct DelegationRow {

@@ -328,6 +328,10 @@ async fn full_path(app: TestApp) {
     }
     let codes: Vec<&str> = history.body.split("data-code=\"").skip(1).filter_map(|c| c.split('"').next()).collect();
     assert!(codes.iter().all(|c| c.starts_with("document.")), "{codes:?}");
+    // Handling events are about an incoming copy, which the incoming desk opens.
+    let handling = root_admin.get("/audit?action=incoming.").await;
+    assert!(handling.body.contains("Văn bản đến · <a href=\"/incoming/"), "{}", handling.body);
+    assert!(!handling.body.contains("<a href=\"/documents/"), "{}", handling.body);
     let api = root_admin.get(&format!("/api/v1/audit?object={id}&action=document.revoke")).await.json();
     assert_eq!(api.as_array().unwrap().len(), 1, "{api}");
 }

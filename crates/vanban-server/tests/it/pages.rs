@@ -264,12 +264,26 @@ async fn the_audit_page_filters_and_pages_in_vietnamese() {
         .get(&format!("/audit?action=unit.&to={}", chrono::Utc::now().date_naive() + chrono::Duration::days(1)))
         .await;
     assert_eq!(codes(&today.body).len(), 3 + seeded);
-    let bad = admin.get("/audit?from=31/02/2026").await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    // A day that does not parse is said on the page, which lists without it; a day typed as
+    // people write it is understood; a period backwards is said too.
+    let bad = admin.get("/audit?action=unit.&from=31/02/2026").await;
+    assert_eq!(bad.status, StatusCode::OK, "{}", bad.body);
+    assert!(bad.body.contains("Ngày không hợp lệ") && codes(&bad.body).len() == 3 + seeded, "{}", bad.body);
+    let typed = chrono::Utc::now().with_timezone(&vanban_server::pages::vn_offset()).format("%d/%m/%Y").to_string();
+    let r = admin.get(&format!("/audit?action=unit.&from={typed}&to={typed}")).await;
+    assert_eq!(codes(&r.body).len(), 3 + seeded, "{}", r.body);
+    let r = admin.get("/audit?from=2026-12-31&to=2026-01-01").await;
+    assert!(r.body.contains("«Từ ngày» đứng sau «Đến ngày»"), "{}", r.body);
+    let r = admin.get("/api/v1/audit?from=2026-13-45").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Usernames are matched as they are stored, whatever the case typed.
+    assert_eq!(codes(&admin.get("/audit?actor=A.ADMIN").await.body), codes(&mine.body));
 
     // The next page continues below the last event seen.
     let older = admin.get(&format!("/audit?action=unit.&before={}", s[0])).await;
     assert_eq!(seqs(&older.body), s[1..]);
+    assert!(older.body.contains("href=\"/audit?action=unit.\" data-testid=\"audit-newest\""), "{}", older.body);
+    assert!(!units.body.contains("audit-newest"), "the newest page has no link to itself");
 
     // The API filters the same way and caps its limit.
     let api = admin.get("/api/v1/audit?action=unit.&limit=2").await.json();
