@@ -1323,7 +1323,7 @@ fn audit_detail(detail: &serde_json::Value) -> String {
             "name" => "Tên",
             "code" => "Mã",
             "abbreviation" => "Ký hiệu",
-            "subject" => "Chủ thể",
+            "subject" => "Trích yếu",
             "serial_hex" => "Số hiệu chứng thư",
             "version" => "Phiên bản",
             "round" => "Vòng duyệt",
@@ -1336,20 +1336,28 @@ fn audit_detail(detail: &serde_json::Value) -> String {
     };
     map.iter()
         .filter_map(|(k, v)| {
-            let value =
-                match v {
-                    serde_json::Value::String(s) if !s.is_empty() => match k.as_str() {
-                        "kind" => vanban_domain::ChangeKind::from_snake(s)
-                            .map_or_else(|| s.clone(), |c| c.label_vi().to_owned()),
-                        "doc_type" => DocumentType::from_str(s).map_or_else(|_| s.clone(), |t| t.name_vi().to_owned()),
-                        _ => chrono::NaiveDate::from_str(s)
-                            .map_or_else(|_| s.clone(), |d| d.format("%d/%m/%Y").to_string()),
+            let value = match v {
+                serde_json::Value::String(s) if !s.is_empty() => match k.as_str() {
+                    "kind" => match (vanban_domain::ChangeKind::from_snake(s), s.as_str()) {
+                        (Some(c), _) => c.label_vi().to_owned(),
+                        // A stored revision's kind.
+                        (None, "render") => "bản dựng từ dự thảo".to_owned(),
+                        (None, "signer") => "bản có chữ ký của người có thẩm quyền".to_owned(),
+                        (None, "agency") => "bản ban hành có chữ ký số của cơ quan".to_owned(),
+                        _ => s.clone(),
                     },
-                    serde_json::Value::Number(n) => n.to_string(),
-                    serde_json::Value::Bool(b) => (if *b { "có" } else { "không" }).to_owned(),
-                    _ => return None,
-                };
-            Some(format!("{}: {value}", label(k)?))
+                    "doc_type" => DocumentType::from_str(s).map_or_else(|_| s.clone(), |t| t.name_vi().to_owned()),
+                    _ => {
+                        chrono::NaiveDate::from_str(s).map_or_else(|_| s.clone(), |d| d.format("%d/%m/%Y").to_string())
+                    }
+                },
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => (if *b { "có" } else { "không" }).to_owned(),
+                _ => return None,
+            };
+            // "subject" is a certificate's subject or a document's trích yếu.
+            let name = if k == "subject" && value.contains("CN=") { "Chủ thể chứng thư" } else { label(k)? };
+            Some(format!("{name}: {value}"))
         })
         .collect::<Vec<_>>()
         .join("; ")
