@@ -1333,6 +1333,9 @@ struct IncomingItemPage {
     returned_reason: String,
     change: Option<(String, String, String)>,
     result_note: String,
+    /// The leader's instruction with the lead handler's assignment (for the agency only: it is
+    /// not reported to the sender).
+    instruction: String,
     withdrawn: bool,
     scanned: bool,
     duplicates: Vec<(String, String, String)>,
@@ -1465,6 +1468,12 @@ async fn item_page_with(
             )
         }),
         result_note: item.result_note.clone().unwrap_or_default(),
+        instruction: item
+            .assignments
+            .iter()
+            .filter(|a| a.active && a.role == AssignmentRole::Lead)
+            .find_map(|a| a.note.clone())
+            .unwrap_or_default(),
         withdrawn: st == IncomingState::Withdrawn,
         scanned: item.scanned,
         duplicates: dups

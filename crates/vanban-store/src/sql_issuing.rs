@@ -1496,7 +1496,8 @@ macro_rules! impl_issuing {
                         q.build().execute(&mut *tx).await?;
                         sqlx::query("UPDATE incoming_items SET deadline = $1 WHERE document_id = $2").bind(req.deadline).bind(id.as_uuid()).execute(&mut *tx).await?;
                         let name = actor_name(&mut tx, actor).await?;
-                        report_status(&mut tx, &item, "04", note.as_deref(), name.as_deref()).await?;
+                        // The leader's instruction stays in the agency: the sender learns who handles it.
+                        report_status(&mut tx, &item, "04", None, name.as_deref()).await?;
                         let ids: Vec<Uuid> = people.iter().map(|(u, _)| u.as_uuid()).collect();
                         let users = users_by_id(&mut tx, &ids).await?;
                         let items: Vec<_> = users
@@ -1567,7 +1568,8 @@ macro_rules! impl_issuing {
                                 let title = format!("Được chuyển xử lý chính: {} — {}", item.symbol, short(&item.document.subject));
                                 let items: Vec<_> = users.into_iter().map(|n| (n, Some(id.as_uuid()), title.clone())).collect();
                                 notify(&mut tx, &items, "forwarded").await?;
-                                report_status(&mut tx, &item, "05", note.as_deref(), name.as_deref()).await?;
+                                // An internal hand-over: its note is for the new handler, not the sender.
+                                report_status(&mut tx, &item, "05", None, name.as_deref()).await?;
                                 audit_incoming(&mut tx, actor, scope, &item, "incoming.forward", serde_json::json!({ "to": to, "note": note })).await?;
                             }
                             HandleStep::Finish { note, response } => {

@@ -211,6 +211,12 @@ async fn full_path(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The handler reads the leader's instruction; the sender does not (it stays in the agency).
+    let page = handler.get(&format!("/incoming/{inc}")).await;
+    assert!(page.body.contains("data-testid=\"instruction\">Đề nghị tham mưu<"), "{}", page.body);
+    let sent = clerk.get(&format!("/api/v1/documents/{id}/deliveries")).await.body;
+    assert!(sent.contains("\"04\"") && !sent.contains("Đề nghị tham mưu"), "{sent}");
+    assert!(!clerk.get(&format!("/documents/{id}/tracking")).await.body.contains("Đề nghị tham mưu"));
 
     let home = todo(&handler.get("/").await.body);
     assert!(home.contains("Văn bản đến đang xử lý</a>: <strong>1</strong>"), "{home}");
