@@ -38,6 +38,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("request body too large")]
     PayloadTooLarge,
+    /// An address that only takes a form (opened by typing it, or from a bookmark).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("malformed request: {0}")]
     BadRequest(String),
     #[error("this action is carried out by its own flow: {0}")]
@@ -77,6 +80,7 @@ impl AppError {
             AppError::Csrf => "csrf_failed",
             AppError::Forbidden(_) => "forbidden",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::BadRequest(_) => "bad_request",
             AppError::NotHere(_) => "action_not_available",
             AppError::NotTheNamedSigner { .. } => "not_the_named_signer",
@@ -95,6 +99,7 @@ impl AppError {
             AppError::AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Csrf | AppError::Forbidden(_) | AppError::NotTheNamedSigner { .. } => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotHere(_) => StatusCode::CONFLICT,
             AppError::Store(e) => match e {
@@ -139,6 +144,9 @@ impl AppError {
                 "Bạn không có quyền thực hiện thao tác này.".into()
             }
             AppError::PayloadTooLarge => "Dữ liệu gửi lên vượt quá dung lượng cho phép.".into(),
+            AppError::MethodNotAllowed => {
+                "Địa chỉ này chỉ nhận dữ liệu gửi từ biểu mẫu: hãy quay lại trang trước và dùng nút trên trang.".into()
+            }
             AppError::BadRequest(_) => "Yêu cầu không hợp lệ.".into(),
             AppError::NotHere(_) => "Thao tác này được thực hiện ở bước riêng của quy trình (ký số, phát hành).".into(),
             AppError::NotTheNamedSigner { named } => {

@@ -288,6 +288,17 @@ async fn uniform_errors(req: Request, next: Next) -> Response {
             PageError(AppError::PayloadTooLarge).into_response()
         };
     }
+    // An address opened with the wrong method (a form's address typed in): the error page or
+    // JSON, with axum's Allow header kept.
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !is_ours {
+        let allow = resp.headers().get(header::ALLOW).cloned();
+        let e = AppError::MethodNotAllowed;
+        let mut out = if is_api { ApiError(e).into_response() } else { PageError(e).into_response() };
+        if let Some(allow) = allow {
+            out.headers_mut().insert(header::ALLOW, allow);
+        }
+        return out;
+    }
     // An extractor's rejection (a query string, a path or a form that does not parse) is
     // axum's plain English text: it becomes `bad_request` with the Vietnamese message, and
     // the page or JSON every other error has. Its text is kept as the technical message.

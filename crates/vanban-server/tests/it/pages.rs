@@ -30,6 +30,13 @@ async fn pages_need_a_session_and_show_the_agency() {
     let r = c.get("/no/such/page").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("Không tìm thấy"));
+    // A form's address typed in: the error page says what to do, not an empty answer.
+    let r = c.get("/incoming/scan").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.body.contains("chỉ nhận dữ liệu gửi từ biểu mẫu") && r.body.contains("Quay lại"), "{}", r.body);
+    assert!(r.headers.get(header::ALLOW).is_some());
+    let r = c.get("/api/v1/incoming/scan").await;
+    assert_eq!((r.status, r.error_code()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".to_owned()));
     // The menu offers only what the user may open: every link of it answers 200.
     for user in ["a.clerk", "a.specialist", "a.leader", "a.admin", "a.archivist", "root.admin"] {
         let c = app.login(user).await;
