@@ -119,7 +119,13 @@ pub async fn login(
     if !ok || !record.active {
         let after = state
             .store
-            .record_login_failure(record.user_id, now, state.config.login_lock_after, state.config.login_lock_for)
+            .record_login_failure(
+                record.user_id,
+                now,
+                state.config.login_lock_after,
+                state.config.login_lock_for,
+                ip.as_deref(),
+            )
             .await?;
         // Each failure in a row waits longer, so guessing is slow even before the lock.
         let n = u32::try_from(record.failed_logins.max(0)).unwrap_or(0) + 1;

@@ -62,13 +62,15 @@ pub trait UserRepo: Send + Sync {
     async fn list_users_admin(&self, scope: &AdminScope, agency_id: AgencyId) -> Result<Vec<UserRecord>>;
     /// The account behind a username, for the login check only.
     async fn find_login(&self, username: &str) -> Result<Option<LoginRecord>>;
-    /// Counts a failed login; locks the account for `lock_for` after `lock_after` failures.
+    /// Counts a failed login (from the client address `from`); locks the account for
+    /// `lock_for` after `lock_after` failures.
     async fn record_login_failure(
         &self,
         user_id: UserId,
         now: DateTime<Utc>,
         lock_after: i32,
         lock_for: chrono::Duration,
+        from: Option<&str>,
     ) -> Result<LoginRecord>;
     async fn record_login_success(&self, actor: &Actor, user_id: UserId) -> Result<()>;
     /// Replaces a password hash and clears any lockout.

@@ -988,7 +988,7 @@ macro_rules! impl_sql_store {
                 row.as_ref().map(login_from_row).transpose()
             }
 
-            async fn record_login_failure(&self, user_id: UserId, now_: DateTime<Utc>, lock_after: i32, lock_for: chrono::Duration) -> Result<LoginRecord> {
+            async fn record_login_failure(&self, user_id: UserId, now_: DateTime<Utc>, lock_after: i32, lock_for: chrono::Duration, from: Option<&str>) -> Result<LoginRecord> {
                 crate::sql::write_tx!(self, |tx| {
                     let rec = self.login_record(&mut tx, user_id).await?;
                     let failed = rec.failed_logins + 1;
@@ -1004,7 +1004,7 @@ macro_rules! impl_sql_store {
                         .execute(&mut *tx)
                         .await?;
                     let detail = serde_json::json!({ "locked": failed == 0 });
-                    let actor = Actor { user_id: Some(user_id), agency_id: Some(rec.agency_id), ..Actor::default() };
+                    let actor = Actor { user_id: Some(user_id), agency_id: Some(rec.agency_id), from: from.map(str::to_owned), ..Actor::default() };
                     write_audit(&mut tx, &actor, Some(rec.agency_id), "auth.login_failed", "user", &user_id.to_string(), detail).await?;
                     let rec = self.login_record(&mut tx, user_id).await?;
                     tx.commit().await?;

@@ -994,13 +994,21 @@ async fn login_bookkeeping(ctx: Ctx) {
 
     let now = micros(Utc::now());
     let lock_for = Duration::minutes(15);
-    let f1 = s.record_login_failure(a.user.id, now, 3, lock_for).await.expect("failure 1");
+    let f1 = s.record_login_failure(a.user.id, now, 3, lock_for, Some("10.0.0.9")).await.expect("failure 1");
     assert_eq!((f1.failed_logins, f1.locked_until), (1, None));
-    let f2 = s.record_login_failure(a.user.id, now, 3, lock_for).await.expect("failure 2");
+    let failed = s
+        .search_audit(
+            &AdminScope::whole_instance(),
+            &AuditQuery { action: Some("auth.login_failed".into()), ..AuditQuery::newest(5) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed[0].from.as_deref(), Some("10.0.0.9"), "the failed attempt's address is kept");
+    let f2 = s.record_login_failure(a.user.id, now, 3, lock_for, None).await.expect("failure 2");
     assert_eq!((f2.failed_logins, f2.locked_until), (2, None));
     assert_eq!(s.find_login("nguyenvana").await.unwrap().unwrap().failed_logins, 2);
     // The third failure locks the account and resets the counter.
-    let f3 = s.record_login_failure(a.user.id, now, 3, lock_for).await.expect("failure 3");
+    let f3 = s.record_login_failure(a.user.id, now, 3, lock_for, None).await.expect("failure 3");
     assert_eq!(f3.failed_logins, 0);
     assert_eq!(f3.locked_until, Some(now + lock_for));
     let stored = s.find_login("nguyenvana").await.unwrap().unwrap();
@@ -1010,7 +1018,7 @@ async fn login_bookkeeping(ctx: Ctx) {
     let other = s.find_login("tranthib").await.unwrap().unwrap();
     assert_eq!((other.failed_logins, other.locked_until), (0, None));
     // A further failure while locked counts again, keeping the lock.
-    let f4 = s.record_login_failure(a.user.id, now, 3, lock_for).await.unwrap();
+    let f4 = s.record_login_failure(a.user.id, now, 3, lock_for, None).await.unwrap();
     assert_eq!(f4.failed_logins, 1);
     assert_eq!(f4.locked_until, Some(now + lock_for));
 
@@ -1021,7 +1029,7 @@ async fn login_bookkeeping(ctx: Ctx) {
     let cleared = s.find_login("nguyenvana").await.unwrap().unwrap();
     assert_eq!((cleared.failed_logins, cleared.locked_until), (0, None));
 
-    expect_not_found(s.record_login_failure(UserId::from_uuid(Uuid::now_v7()), now, 3, lock_for).await);
+    expect_not_found(s.record_login_failure(UserId::from_uuid(Uuid::now_v7()), now, 3, lock_for, None).await);
     expect_not_found(s.record_login_success(&sys(), UserId::from_uuid(Uuid::now_v7())).await);
 
     let events = all_events(s).await;
@@ -1055,9 +1063,9 @@ async fn set_password_clears_lock_and_sessions(ctx: Ctx) {
     let (b, _) = user(s, t.root.agency.id, "tranthib", &[Role::Specialist]).await;
     let now = micros(Utc::now());
     for _ in 0..2 {
-        s.record_login_failure(a.user.id, now, 2, Duration::hours(1)).await.unwrap();
+        s.record_login_failure(a.user.id, now, 2, Duration::hours(1), None).await.unwrap();
     }
-    s.record_login_failure(a.user.id, now, 5, Duration::hours(1)).await.unwrap();
+    s.record_login_failure(a.user.id, now, 5, Duration::hours(1), None).await.unwrap();
     let locked = s.find_login("nguyenvana").await.unwrap().unwrap();
     assert_eq!(locked.locked_until, Some(now + Duration::hours(1)));
     assert_eq!(locked.failed_logins, 1);
@@ -2006,7 +2014,7 @@ async fn concurrent_writes(ctx: Ctx) {
             s.transition(&actor, &scope, d.id, act(OutgoingAction::SubmitForReview))
                 .await
                 .unwrap_or_else(|e| panic!("task {task} transition: {e}"));
-            s.record_login_failure(u.user.id, Utc::now(), 5, Duration::minutes(5))
+            s.record_login_failure(u.user.id, Utc::now(), 5, Duration::minutes(5), None)
                 .await
                 .unwrap_or_else(|e| panic!("task {task} login failure: {e}"));
             s.create_users(
@@ -2091,7 +2099,7 @@ async fn concurrent_login_failures_are_all_counted(ctx: Ctx) {
     for _ in 0..TASKS {
         let store = Arc::clone(&ctx.store);
         handles.push(tokio::spawn(async move {
-            store.record_login_failure(a.user.id, now, 7, Duration::minutes(10)).await
+            store.record_login_failure(a.user.id, now, 7, Duration::minutes(10), None).await
         }));
     }
     for h in handles {
