@@ -1237,6 +1237,9 @@ struct IncomingPage {
     /// The scan intake form's values (kept after an error; the file must be chosen again).
     scan: ScanFields,
     scan_issued_on: String,
+    /// (code, name, chosen) of the document types and priorities a scan is recorded with.
+    scan_types: Vec<(&'static str, &'static str, bool)>,
+    scan_priorities: Vec<(&'static str, &'static str, bool)>,
     /// Overdue documents per unit of the lead handler.
     by_unit: Vec<(String, usize)>,
 }
@@ -1307,6 +1310,21 @@ async fn incoming_list_page(
             filter,
             can_scan: s.caller.has(Permission::RegisterIncoming),
             scan_issued_on: scan.issued_on.map(|d| d.to_string()).unwrap_or_default(),
+            scan_types: DocumentType::ALL
+                .iter()
+                .map(|t| {
+                    let chosen = if scan.doc_type.is_empty() {
+                        *t == DocumentType::CongVan
+                    } else {
+                        t.as_str() == scan.doc_type
+                    };
+                    (t.as_str(), t.name_vi(), chosen)
+                })
+                .collect(),
+            scan_priorities: [Priority::Normal, Priority::Urgent, Priority::VeryUrgent, Priority::Flash]
+                .iter()
+                .map(|p| (p.as_str(), p.label_vi(), p.as_str() == scan.priority))
+                .collect(),
             scan,
             by_unit,
         },

@@ -442,6 +442,8 @@ async fn a_scanned_paper_document_is_kept_read_and_signed() {
         "value=\"125/UBND-VP\"",
         "value=\"Ủy ban nhân dân huyện Đông Sơn\"",
         "value=\"2026-11-20\"",
+        "<option value=\"cong_van\" selected>",
+        "<option value=\"urgent\" selected>",
         "Chọn lại tệp PDF quét",
     ] {
         assert!(r.body.contains(kept), "{kept}: {}", r.body);
