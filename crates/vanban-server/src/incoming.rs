@@ -1055,6 +1055,9 @@ struct TrackRow {
     recipient: String,
     channel: &'static str,
     status: &'static str,
+    /// The sender asked this recipient to revoke, update or replace, and the recipient has not
+    /// answered yet.
+    awaiting: Option<&'static str>,
     code: String,
     note: String,
     at: String,
@@ -1094,6 +1097,18 @@ async fn tracking_page(
             recipient: d.recipient_name.clone(),
             channel: if d.channel == "internal" { "Trong hệ thống" } else { "Liên thông" },
             status: status_label(&d.status),
+            // A request (13) after the recipient's last answer to one (15 or 16). Other systems
+            // report whole seconds: such an answer counts from the start of its second.
+            awaiting: {
+                let asked = d.events.iter().filter(|e| e.code == "13").map(|e| e.at).max();
+                let answered = |e: &&vanban_store::DeliveryEvent| {
+                    let whole = e.at.timestamp_subsec_nanos() == 0;
+                    asked.is_some_and(|a| e.at >= a || (whole && e.at.timestamp() >= a.timestamp()))
+                };
+                let open = asked.is_some()
+                    && !d.events.iter().filter(|e| matches!(e.code.as_str(), "15" | "16")).any(|e| answered(&e));
+                open.then_some("Chờ nơi nhận xác nhận yêu cầu thu hồi, cập nhật hoặc thay thế")
+            },
             code: d.status.clone(),
             note: d.status_note.clone().unwrap_or_default(),
             at: format_vn_time(d.status_at),
@@ -1101,11 +1116,15 @@ async fn tracking_page(
                 .events
                 .iter()
                 .map(|e| {
+                    let when = format_vn_time(e.at);
                     (
                         e.code.clone(),
                         status_label(&e.code),
                         e.description.clone().unwrap_or_default(),
-                        format!("{} · {}", format_vn_time(e.at), e.actor_name.clone().unwrap_or_default()),
+                        match e.actor_name.as_deref().filter(|n| !n.is_empty()) {
+                            Some(who) => format!("{when} · {who}"),
+                            None => when,
+                        },
                     )
                 })
                 .collect(),

@@ -300,6 +300,9 @@ async fn full_path(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Until they answer, the sender sees that the recipients have not confirmed it.
+    let tracking = clerk.get(&format!("/documents/{id}/tracking")).await.body;
+    assert_eq!(tracking.matches("data-testid=\"tracking-awaiting\"").count(), 2, "{tracking}");
     let root_admin = app.login("root.admin").await;
     assert!(root_admin.get("/api/v1/incoming").await.json().as_array().unwrap().is_empty(), "an admin handles nothing");
     crate::harness::user(app.store.as_ref(), app.root, "root.clerk", &[vanban_domain::Role::Clerk]).await;
@@ -314,6 +317,8 @@ async fn full_path(app: TestApp) {
     let root =
         t["deliveries"].as_array().unwrap().iter().find(|d| d["recipient_code"] == root_code.as_str()).unwrap().clone();
     assert_eq!(root["status"], "15");
+    let tracking = clerk.get(&format!("/documents/{id}/tracking")).await.body;
+    assert_eq!(tracking.matches("data-testid=\"tracking-awaiting\"").count(), 1, "the province answered: {tracking}");
     assert_eq!(clerk.get(&format!("/api/v1/documents/{id}")).await.json()["state"], "revoked");
     assert!(app.store.verify_audit_chain().await.unwrap().is_intact());
 
