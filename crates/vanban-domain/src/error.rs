@@ -213,6 +213,7 @@ pub fn field_vi(field: &str) -> &str {
         "archive_units" => "Lưu",
         "reason" => "Lý do",
         "note" => "Ghi chú",
+        "result" => "Kết quả xử lý",
         "comment" => "Ý kiến",
         "place" => "Địa danh",
         "name" | "OrganName" => "Tên",

@@ -782,7 +782,12 @@ async fn step(
         }
         "finish" => {
             let response = input.response_document_id.as_deref().filter(|r| !r.is_empty()).map(parse_id).transpose()?;
-            handle_it(state, s, id, HandleStep::Finish { note: input.note, response }).await
+            // The result is what the sender and the register read: a note, or a reply document.
+            let note = input.note.filter(|n| !n.trim().is_empty());
+            if note.is_none() && response.is_none() {
+                return Err(vanban_domain::DomainError::FieldRequired { field: "result" }.into());
+            }
+            handle_it(state, s, id, HandleStep::Finish { note, response }).await
         }
         "answer" => answer_it(state, s, id, input.accept.unwrap_or(true), input.note).await,
         _ => Err(vanban_store::StoreError::NotFound.into()),

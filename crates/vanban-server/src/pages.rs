@@ -853,6 +853,8 @@ struct DocumentPage {
     updated: String,
     /// (number and symbol, issue date) once the document is numbered.
     number: Option<(String, String)>,
+    /// The reply date asked of the recipients (Appendix VI's due date), dd/mm/yyyy.
+    due: String,
     /// Issued: the sender's view of its recipients is open.
     tracked: bool,
     /// (action code, button label, needs a reason)
@@ -1160,6 +1162,13 @@ async fn document_page_with(
         updated: format_vn_time(d.updated_at),
         number,
         tracked,
+        due: d
+            .metadata
+            .get("due_date")
+            .and_then(|v| v.as_str())
+            .and_then(|v| chrono::NaiveDate::from_str(v).ok())
+            .map(|d| d.format("%d/%m/%Y").to_string())
+            .unwrap_or_default(),
         actions,
         versions,
         latest,

@@ -1291,11 +1291,11 @@ impl ReportView {
 /// What a signature field of vanban's own is for; another system's field by its name.
 fn field_label(field: &str) -> String {
     match field {
-        "vb_signature_signer" => "chữ ký của người có thẩm quyền".to_owned(),
-        "vb_signature_agency" => "chữ ký số của cơ quan (con dấu)".to_owned(),
-        "vb_signature_appendix" => "chữ ký số của cơ quan trên phụ lục".to_owned(),
-        "vb_signature_copy" => "chữ ký số của cơ quan trên bản số hóa".to_owned(),
-        other => format!("ô ký «{other}»"),
+        "vb_signature_signer" => "Chữ ký của người có thẩm quyền".to_owned(),
+        "vb_signature_agency" => "Chữ ký số của cơ quan (con dấu)".to_owned(),
+        "vb_signature_appendix" => "Chữ ký số của cơ quan trên phụ lục".to_owned(),
+        "vb_signature_copy" => "Chữ ký số của cơ quan trên bản số hóa".to_owned(),
+        other => format!("Ô ký «{other}»"),
     }
 }
 

@@ -225,6 +225,9 @@ async fn full_path(app: TestApp) {
     assert_eq!(handler.get("/api/v1/incoming").await.json().as_array().unwrap().len(), 1);
     let r = handler.post(&format!("/api/v1/incoming/{inc}/start"), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = handler.post(&format!("/api/v1/incoming/{inc}/finish"), json!({ "note": "  " })).await;
+    assert_eq!(r.error_code(), "field_required", "a result is required: {}", r.body);
+    assert!(r.body.contains("Kết quả xử lý"), "{}", r.body);
     let r = handler.post(&format!("/api/v1/incoming/{inc}/finish"), json!({ "note": "Đã phối hợp kiểm tra" })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["state"], "done");
@@ -611,7 +614,7 @@ async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
     assert!(list.body.contains(&format!("data-testid=\"document-number\">01/STC-VP, {today}<")), "{}", list.body);
     // Its signature panel names the two signatures in words and dates them day first.
     let panel = clerk.get(&format!("/documents/{id}/signing")).await;
-    for said in ["chữ ký của người có thẩm quyền", "chữ ký số của cơ quan (con dấu)", &format!("{today} ")]
+    for said in ["Chữ ký của người có thẩm quyền", "Chữ ký số của cơ quan (con dấu)", &format!("{today} ")]
     {
         assert!(panel.body.contains(said), "{said}: {}", panel.body);
     }

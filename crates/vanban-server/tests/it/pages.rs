@@ -91,6 +91,7 @@ async fn drafting_and_review_through_the_forms() {
                 ("doc_type", "cong_van"),
                 ("priority", "1"),
                 ("subject", "V/v góp ý dự thảo Quy chế làm việc"),
+                ("due_date", "2026-12-20"),
             ],
         )
         .await;
@@ -98,6 +99,7 @@ async fn drafting_and_review_through_the_forms() {
     let location = r.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
     let page = spec.get(&location).await;
     assert!(page.body.contains("V/v góp ý dự thảo Quy chế làm việc"));
+    assert!(page.body.contains("data-testid=\"document-due\">20/12/2026<"), "the reply date asked: {}", page.body);
     assert!(page.body.contains("Dự thảo"));
     assert!(page.body.contains("Khẩn"));
     let title = page.body.split("<title>").nth(1).unwrap().split("</title>").next().unwrap();
