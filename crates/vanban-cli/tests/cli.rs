@@ -289,35 +289,51 @@ fn http(
     ctype: &str,
     body: &[u8],
 ) -> (u16, String, Vec<u8>) {
+    try_http(addr, method, path, cookie, csrf, ctype, body).unwrap_or_else(|e| panic!("{method} {path} at {addr}: {e}"))
+}
+
+/// [`http`], with a transport failure (refused, reset) returned instead of a panic.
+fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    csrf: &str,
+    ctype: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String, Vec<u8>)> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut s = std::net::TcpStream::connect(addr)?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
     let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    s.read_to_end(&mut out)?;
+    // A server killed while it answered leaves a truncated answer: a transport failure too.
+    let truncated = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "truncated answer");
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(truncated)?;
     let headers = String::from_utf8_lossy(&out[..split]).into_owned();
-    let status: u16 = headers.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status: u16 = headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(truncated)?;
     let mut body = out[split + 4..].to_vec();
     if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         let mut plain = Vec::new();
         let mut rest = &body[..];
         loop {
-            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16).unwrap();
+            let nl = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(truncated)?;
+            let size = std::str::from_utf8(&rest[..nl]).ok().map(str::trim);
+            let n = size.and_then(|h| usize::from_str_radix(h, 16).ok()).ok_or_else(truncated)?;
             if n == 0 {
                 break;
             }
-            plain.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
-            rest = &rest[nl + 2 + n + 2..];
+            plain.extend_from_slice(rest.get(nl + 2..nl + 2 + n).ok_or_else(truncated)?);
+            rest = rest.get(nl + 2 + n + 2..).ok_or_else(truncated)?;
         }
         body = plain;
     }
-    (status, headers, body)
+    Ok((status, headers, body))
 }
 
 struct Served(std::process::Child);
@@ -694,7 +710,7 @@ fn verify_fetches_the_crl_of_the_signers_ca() {
     assert!(text.contains("[revoked]"), "{text}");
 }
 
-/// [`http`] that reports a dead server instead of panicking (the crash test kills it).
+/// [`api`] that reports a dead server instead of panicking (the crash test kills it).
 fn try_api(
     addr: &str,
     who: &(String, String),
@@ -702,22 +718,9 @@ fn try_api(
     path: &str,
     body: &serde_json::Value,
 ) -> Option<(u16, serde_json::Value)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    let body = body.to_string();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        who.0,
-        who.1,
-        body.len()
-    );
-    s.write_all(head.as_bytes()).ok()?;
-    s.write_all(body.as_bytes()).ok()?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).ok()?;
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let status: u16 = String::from_utf8_lossy(&out[..split]).split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, serde_json::from_slice(&out[split + 4..]).unwrap_or(serde_json::Value::Null)))
+    let (st, _, b) =
+        try_http(addr, method, path, &who.0, &who.1, "application/json", body.to_string().as_bytes()).ok()?;
+    Some((st, serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null)))
 }
 
 fn serve(data: &Path) -> (Served, String) {

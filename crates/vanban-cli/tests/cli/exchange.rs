@@ -519,9 +519,24 @@ fn exchange_survives_sigkill_of_the_hub_and_the_receiver() {
         serve_with(&w.b, Some(&w.b_conf))
     };
     let b_clerk = login(&b, "hb.vanthu");
+    // A transport error while B drains its backlog is retried, and said with whether B is still
+    // running (a B that died makes every later poll fail, and the wait times out).
+    let mut b_process = _sb2;
     let got = eventually(600, "every document at B", || {
-        let list = incoming(&b, &b_clerk);
-        (list.len() >= docs).then_some(list)
+        let path = "/api/v1/incoming?limit=5000";
+        match super::try_http(&b, "GET", path, &b_clerk.0, &b_clerk.1, "application/json", b"null") {
+            Ok((_, _, body)) => {
+                let list = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default();
+                (list.len() >= docs).then_some(list)
+            }
+            Err(e) => {
+                eprintln!("polling B: {e}; B's process: {:?}", b_process.0.try_wait());
+                None
+            }
+        }
     });
     let symbols: std::collections::BTreeSet<&str> = got.iter().map(|i| i["symbol"].as_str().unwrap()).collect();
     assert_eq!(got.len(), docs, "every document arrived exactly once");
