@@ -1272,7 +1272,7 @@ async fn review_rounds_gate_approval(ctx: Ctx) {
     // Nothing to review without content; reviewers must be colleagues.
     expect_domain(
         s.submit_for_review(&a(&drafter), &scope, doc.id, reviewers.clone(), ReviewMode::Sequential).await,
-        "field_required",
+        "empty_draft",
     );
     s.add_version(&a(&drafter), &scope, doc.id, serde_json::json!({ "subject": "Kế hoạch", "body": ["x"] }), None)
         .await
