@@ -857,6 +857,8 @@ struct DocumentPage {
     due: String,
     /// Issued: the sender's view of its recipients is open.
     tracked: bool,
+    /// Comments are taken while the draft is being written, reviewed or approved.
+    can_comment: bool,
     /// (action code, button label, needs a reason)
     actions: Vec<(&'static str, &'static str, bool)>,
     versions: Vec<VersionRow>,
@@ -1162,6 +1164,7 @@ async fn document_page_with(
         updated: format_vn_time(d.updated_at),
         number,
         tracked,
+        can_comment: matches!(current, Some(OutgoingState::Draft | OutgoingState::InReview | OutgoingState::Approved)),
         due: d
             .metadata
             .get("due_date")

@@ -1288,6 +1288,11 @@ impl ReportView {
     }
 }
 
+/// The CN of a distinguished name ("CN=Nguyễn Văn A,title=…,O=…"), or the whole name.
+fn common_name(subject: &str) -> &str {
+    subject.split(',').find_map(|p| p.trim().strip_prefix("CN=")).unwrap_or(subject)
+}
+
 /// What a signature field of vanban's own is for; another system's field by its name.
 fn field_label(field: &str) -> String {
     match field {
@@ -1364,7 +1369,11 @@ async fn signing_panel(state: &AppState, s: &Session, id: DocumentId) -> Result<
             .await?
             .iter()
             .filter(|c| c.status == vanban_store::CertStatus::Active && c.not_after > Utc::now())
-            .map(|c| (c.id.to_string(), format!("{} — số hiệu {}", c.subject, c.serial_hex)))
+            .map(|c| {
+                let serial = c.serial_hex.get(..8).unwrap_or(&c.serial_hex);
+                let until = crate::pages::format_vn_time(c.not_after);
+                (c.id.to_string(), format!("{} — hiệu lực đến {until} — số hiệu {serial}…", common_name(&c.subject)))
+            })
             .collect()
     } else {
         Vec::new()

@@ -610,6 +610,7 @@ async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
     let today = chrono::Utc::now().with_timezone(&vanban_server::pages::vn_offset()).format("%d/%m/%Y").to_string();
     assert!(page.body.contains(&format!("<dt>Ngày ban hành</dt><dd>{today}</dd>")), "{}", page.body);
     assert!(page.body.contains(&format!("href=\"/documents/{id}/tracking\"")), "{}", page.body);
+    assert!(!page.body.contains("Gửi ý kiến"), "no comments on an issued document: {}", page.body);
     let list = clerk.get("/documents").await;
     assert!(list.body.contains(&format!("data-testid=\"document-number\">01/STC-VP, {today}<")), "{}", list.body);
     // Its signature panel names the two signatures in words and dates them day first.

@@ -112,6 +112,11 @@ async fn a_leader_signs_an_approved_draft_and_anyone_can_validate_it() {
     assert!(!panel.body.contains("data-testid=\"sign-form\""), "{}", panel.body);
     let panel = leader.get(&format!("/documents/{id}/signing")).await;
     assert!(panel.body.contains("data-testid=\"sign-form\"") && !panel.body.contains("not-named-signer"));
+    // The certificate is offered by its holder's name and validity, not its raw subject.
+    let offered =
+        panel.body.split(&format!("<option value=\"{cert_id}\"")).nth(1).unwrap().split("</option>").next().unwrap();
+    assert!(offered.contains("— hiệu lực đến ") && offered.contains("— số hiệu "), "{offered}");
+    assert!(!offered.contains("CN=") && !offered.contains("O="), "{offered}");
 
     // A specialist cannot sign.
     let spec = app.login("a.specialist").await;
