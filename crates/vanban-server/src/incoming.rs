@@ -972,7 +972,12 @@ async fn issue_form_page(
     // A name as a draft lists it ("- Sở Y tế;") compared without the list's marks.
     let key =
         |name: &str| vanban_domain::fold_key(name.trim_matches(|c: char| c.is_whitespace() || "-–+;,.".contains(c)));
-    let folded: Vec<String> = named.iter().map(|r| key(&r.name)).collect();
+    let mut folded: Vec<String> = named.iter().map(|r| key(&r.name)).collect();
+    // A công văn's "Kính gửi" names its addressees ("Nơi nhận: Như trên" means them).
+    let versions = state.store.list_versions(&s.scope(), id).await?;
+    let content =
+        versions.last().and_then(|v| serde_json::from_value::<crate::drafting::DraftContent>(v.content.clone()).ok());
+    folded.extend(content.iter().flat_map(|c| c.addressees.iter()).map(|a| key(a)));
     let agencies = state
         .store
         .list_agencies()

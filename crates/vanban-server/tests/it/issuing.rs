@@ -583,6 +583,11 @@ async fn the_issuing_form_ticks_the_named_recipients_and_refuses_none() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains(&format!("value=\"{b_code}\" checked")), "B is ticked: {}", page.body);
     assert_eq!(page.body.matches("\" checked").count(), 1, "only B is ticked");
+    // A công văn that names B only in "Kính gửi" ("Nơi nhận: Như trên") has B ticked too.
+    let addressed = signed_naming(&app, "V/v kính gửi Sở Nội vụ", 0, false, json!([])).await;
+    let page = clerk.get(&format!("/documents/{addressed}/issue")).await;
+    assert!(page.body.contains(&format!("value=\"{b_code}\" checked")), "B is ticked: {}", page.body);
+    assert_eq!(page.body.matches("\" checked").count(), 1, "only B is ticked");
 
     // Nobody to send to: refused before the number is taken, by the API and by the form.
     let r = clerk.post(&format!("/api/v1/documents/{id}/issue"), json!({ "pin": PIN })).await;
