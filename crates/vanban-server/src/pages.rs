@@ -1405,8 +1405,7 @@ async fn audit(
     let (query, notice) = match f.query(AUDIT_PAGE) {
         Ok(q) => (q, None),
         Err(why) => {
-            let mut plain = AuditFilter { from: String::new(), to: String::new(), ..f.clone() };
-            plain.limit = None;
+            let plain = AuditFilter { from: String::new(), to: String::new(), ..f.clone() };
             (plain.query(AUDIT_PAGE).unwrap_or_default(), Some(Notice { kind: "error", text: why.to_owned() }))
         }
     };

@@ -239,11 +239,9 @@ pub async fn draft(client: &Client<'_>, subject: &str) -> String {
     r.json()["id"].as_str().unwrap().to_owned()
 }
 
-/// Creates a draft as [`draft`] does and saves its first version: a draft with content,
-/// which can go to review.
-pub async fn draft_with_content(client: &Client<'_>, subject: &str) -> String {
-    let id = draft(client, subject).await;
-    let content = serde_json::json!({
+/// A short, valid draft content (a công văn of agency A).
+pub fn draft_content(subject: &str) -> serde_json::Value {
+    serde_json::json!({
         "subject": subject,
         "unit_abbreviation": "VP",
         "addressees": ["Các phòng, ban thuộc Sở"],
@@ -251,7 +249,14 @@ pub async fn draft_with_content(client: &Client<'_>, subject: &str) -> String {
         "recipients": ["Như trên;"],
         "archive_units": ["VP"],
         "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn Leader" }
-    });
+    })
+}
+
+/// Creates a draft as [`draft`] does and saves its first version: a draft with content,
+/// which can go to review.
+pub async fn draft_with_content(client: &Client<'_>, subject: &str) -> String {
+    let id = draft(client, subject).await;
+    let content = draft_content(subject);
     let r = client.post(&format!("/api/v1/documents/{id}/versions"), serde_json::json!({ "content": content })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     id

@@ -109,9 +109,7 @@ async fn drafting_and_review_through_the_forms() {
         spec.form(&format!("{location}/transition"), &[("csrf", &spec.csrf), ("action", "submit_for_review")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("Dự thảo chưa có nội dung"), "{}", r.body);
-    let content = serde_json::json!({ "subject": "V/v góp ý dự thảo Quy chế làm việc", "unit_abbreviation": "VP",
-        "addressees": ["Các phòng"], "body": ["Đề nghị góp ý."], "recipients": ["Như trên;"], "archive_units": ["VP"],
-        "signer": { "authority": "KT.", "head_title": "Giám đốc", "position": "Phó Giám đốc", "full_name": "Nguyễn Văn Leader" } });
+    let content = crate::harness::draft_content("V/v góp ý dự thảo Quy chế làm việc");
     let r = spec.post(&format!("/api/v1{location}/versions"), serde_json::json!({ "content": content })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // A form without its CSRF token is refused and changes nothing.
